@@ -1,0 +1,5 @@
+"""`python -m clawtui`."""
+
+from clawtui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""`Engine`: composes the capabilities (fleet hosts, store, bus) and owns their lifecycle.
+
+Both front ends receive an Engine (or a remote client with the same interface, see `api.py`).
+Start and stop happen in one place, every long-lived task has a name, and everything the engine
+notices worth telling the admin goes through `log_activity`: onto the bus as a LOG event and,
+batched, into the store's activity log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from clawtui.engine.bus import EventBus, Subscription
+from clawtui.engine.fleet import HostMonitor
+from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
+from clawtui.engine.store import Store
+
+if TYPE_CHECKING:
+    from clawtui.config import Settings
+
+log = logging.getLogger(__name__)
+
+_ACTIVITY_FLUSH_SECONDS = 0.5
+
+
+class Engine:
+    """The local engine: talks to Docker hosts directly."""
+
+    is_remote = False
+
+    def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
+        self.settings = settings
+        self.bus = EventBus()
+        self.store = store or Store(settings.engine.db_path)
+        self.monitors: dict[str, HostMonitor] = {
+            h.name: HostMonitor(
+                h,
+                self.bus,
+                stats_interval=settings.engine.stats_interval,
+                max_backoff=settings.engine.reconnect_max_backoff,
+                activity=self.log_activity,
+            )
+            for h in settings.hosts
+        }
+        self._pending_activity: list[ActivityEntry] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
+        self.started_at: float | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.started_at = time.time()
+        self.bus.bind(asyncio.get_running_loop())
+        await asyncio.to_thread(self.store.open)
+        keep = self.settings.engine.event_log_keep_days * 86400
+        await asyncio.to_thread(self.store.prune_activity, time.time() - keep)
+        for monitor in self.monitors.values():
+            monitor.start()
+        task = asyncio.create_task(self._flush_activity_loop(), name="engine:activity")
+        self._tasks.add(task)
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        await asyncio.gather(*(m.stop() for m in self.monitors.values()), return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self._flush_activity()
+        self.bus.close()
+        await asyncio.to_thread(self.store.close)
+
+    async def wait_online(self, timeout: float = 10.0) -> bool:
+        """Wait until every host has answered once (online or offline); True if all online."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = [h.state.value for h in self.hosts()]
+            if all(s == "online" for s in states):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    # -- reads -------------------------------------------------------------------------------
+    def subscribe(self, kinds: Iterable[EventKind] | None = None) -> Subscription:
+        return self.bus.subscribe(kinds)
+
+    def hosts(self) -> list[HostInfo]:
+        return [m.info for m in self.monitors.values()]
+
+    def host(self, name: str) -> HostInfo | None:
+        monitor = self.monitors.get(name)
+        return monitor.info if monitor else None
+
+    def containers(
+        self, *, host: str | None = None, role: str | None = None
+    ) -> list[ContainerInfo]:
+        out: list[ContainerInfo] = []
+        for name, monitor in self.monitors.items():
+            if host is not None and name != host:
+                continue
+            out.extend(c for c in monitor.containers.values() if role is None or c.role == role)
+        out.sort(key=lambda c: (c.host, c.name))
+        return out
+
+    def container(self, key: str) -> ContainerInfo | None:
+        host, _, cid = key.partition("/")
+        monitor = self.monitors.get(host)
+        return monitor.containers.get(cid) if monitor else None
+
+    async def activity(self, limit: int = 200) -> list[ActivityEntry]:
+        await self._flush_activity()
+        return await asyncio.to_thread(self.store.recent_activity, limit)
+
+    # -- activity log ------------------------------------------------------------------------
+    def log_activity(
+        self, level: str, message: str, *, host: str | None = None, subject: str | None = None
+    ) -> None:
+        entry = ActivityEntry(
+            ts=time.time(), level=level, host=host, subject=subject, message=message
+        )
+        self._pending_activity.append(entry)
+        self.bus.publish(EventKind.LOG, host=host, entry=entry)
+        getattr(log, level if level in ("info", "warning", "error") else "info")(
+            "%s%s", f"[{host}] " if host else "", message
+        )
+
+    async def _flush_activity(self) -> None:
+        batch, self._pending_activity = self._pending_activity, []  # swapped on the loop thread
+        if batch:
+            await asyncio.to_thread(self.store.add_activity, batch)
+
+    async def _flush_activity_loop(self) -> None:
+        while True:
+            await asyncio.sleep(_ACTIVITY_FLUSH_SECONDS)
+            try:
+                await self._flush_activity()
+            except Exception as exc:  # disk full, locked: keep running, say so once per batch
+                log.warning("could not write the activity log: %s", exc)

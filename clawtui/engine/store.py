@@ -1,0 +1,166 @@
+"""The engine's SQLite store: durable state that Docker labels cannot hold.
+
+Labels cannot change after a container is created, so everything mutable (the activity log now;
+claims, escalations, incidents and queued messages as those capabilities land) lives here. One
+connection in WAL mode with a busy timeout; all calls run in a worker thread under one lock so the
+event loop never blocks on disk. Schema changes are numbered migrations applied in order inside
+`BEGIN IMMEDIATE` transactions and recorded in `schema_migrations`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from clawtui.engine.models import ActivityEntry
+
+T = TypeVar("T")
+
+# Numbered migrations. Append only: never edit one that has shipped.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "activity log",
+        """
+        CREATE TABLE activity (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts REAL NOT NULL,
+            level TEXT NOT NULL,
+            host TEXT,
+            subject TEXT,
+            message TEXT NOT NULL
+        );
+        CREATE INDEX activity_ts ON activity (ts);
+        """,
+    ),
+]
+
+
+class StoreError(Exception):
+    """The store could not be opened or migrated; the message names the file and the fix."""
+
+
+class Store:
+    """A small synchronous core (`run`) with async wrappers for the engine's loop."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else Path(":memory:")
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def open(self) -> None:
+        if self._conn is not None:
+            return
+        try:
+            if str(self.path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(self.path), timeout=5.0, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._conn = conn
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            self._conn = None
+            raise StoreError(
+                f"cannot open the state database {self.path}: {exc} "
+                "(check that its folder is writable, or set [engine] state_dir in config.toml)"
+            ) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError("the store is not open")
+        return self._conn
+
+    # -- transactions ------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+        """A transaction; `immediate` takes the write lock up front (for read-then-write)."""
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(conn)` under the store lock (in the calling thread)."""
+        with self._lock:
+            return fn(self.conn)
+
+    async def arun(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(conn)` in a worker thread."""
+        return await asyncio.to_thread(self.run, fn)
+
+    def schema_version(self) -> int:
+        row = self.run(lambda c: c.execute("SELECT MAX(version) FROM schema_migrations").fetchone())
+        return int(row[0] or 0)
+
+    def _migrate(self) -> None:
+        conn = self.conn
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+        )
+        applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        newest_known = max(v for v, _, _ in MIGRATIONS)
+        if applied and max(applied) > newest_known:
+            raise StoreError(
+                f"{self.path} was written by a newer clawtui (schema {max(applied)} > "
+                f"{newest_known}); upgrade clawtui or point [engine] state_dir elsewhere"
+            )
+        for version, name, sql in MIGRATIONS:
+            if version in applied:
+                continue
+            with self.transaction():
+                for statement in filter(str.strip, sql.split(";")):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, time.time()),
+                )
+
+    # -- activity log ------------------------------------------------------------------------
+    def add_activity(self, entries: Sequence[ActivityEntry]) -> None:
+        rows = [(e.ts, e.level, e.host, e.subject, e.message) for e in entries]
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO activity (ts, level, host, subject, message) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def recent_activity(self, limit: int = 200) -> list[ActivityEntry]:
+        def query(conn: sqlite3.Connection) -> list[Any]:
+            return conn.execute(
+                "SELECT ts, level, host, subject, message FROM activity "
+                "ORDER BY ts DESC, id DESC LIMIT ?",
+                (max(1, min(limit, 10_000)),),
+            ).fetchall()
+
+        return [ActivityEntry(**dict(row)) for row in self.run(query)]
+
+    def prune_activity(self, older_than: float) -> int:
+        with self.transaction():
+            cur = self.conn.execute("DELETE FROM activity WHERE ts < ?", (older_than,))
+            return cur.rowcount

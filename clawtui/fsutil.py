@@ -1,0 +1,188 @@
+"""Safe file writes and defensive file reads for files that people also edit.
+
+clawtui shares files with humans and other programs: config.toml, the runtime settings file,
+HEARTBEAT.md, queue files, the knowledge base. Two rules of the house keep those files whole:
+
+* writes are atomic: a temp file in the same folder, fsync, rename, fsync of the folder, so a
+  reader (or a crash) sees either the old file or the new one, never half of each;
+* reads are capped and tolerant: a runaway file cannot eat the memory of the engine, and a stray
+  byte that is not UTF-8 becomes U+FFFD instead of an exception.
+
+The engine's temp files carry `TEMP_MARKER` in their names so that file watchers can ignore the
+engine's own writes. This module depends on the standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_READ_LIMIT",
+    "TEMP_MARKER",
+    "UTF8_BOM",
+    "atomic_write",
+    "is_temp_file",
+    "read_bytes_capped",
+    "read_text_capped",
+    "xdg_config_dir",
+    "xdg_state_dir",
+]
+
+TEMP_MARKER = ".clawtui-tmp-"
+"""Part of the name of every temp file `atomic_write` creates: `.<name>.clawtui-tmp-<random>`."""
+
+UTF8_BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte order mark some editors (notably on Windows) put at the start of a file."""
+
+DEFAULT_READ_LIMIT = 1 << 20
+"""How many bytes `read_text_capped` reads unless told otherwise (1 MiB)."""
+
+_APP_DIR = "clawtui"
+
+
+def is_temp_file(path: str | os.PathLike[str]) -> bool:
+    """Tell whether `path` names a temp file of `atomic_write` (for watchers to skip)."""
+    return TEMP_MARKER in os.path.basename(os.fspath(path))
+
+
+def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
+    """Replace the file at `path` with `data` so that no reader ever sees a partial file.
+
+    The data goes to a temp file in the same folder (same file system, so the rename is
+    atomic), which is flushed and fsynced, then renamed over `path`; finally the folder itself
+    is fsynced so that the rename survives a power cut. Missing parent folders are created.
+    `str` data is encoded as UTF-8.
+
+    Permissions: `mode` when given; otherwise those of the file being replaced; otherwise the
+    usual `0o666` minus the umask. When `path` is a symbolic link, the file it points to is
+    replaced and the link is kept (dotfile managers rely on this).
+
+    On any error the temp file is removed and the error is raised again; `path` is untouched.
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+
+    keep_mode = mode
+    if keep_mode is None:
+        with contextlib.suppress(FileNotFoundError):
+            keep_mode = os.stat(target).st_mode & 0o7777
+
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        tmp = folder / f".{target.name}{TEMP_MARKER}{secrets.token_hex(6)}"
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
+        break
+
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            if keep_mode is not None:
+                os.fchmod(handle.fileno(), keep_mode)
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries to disk; a no-op where the OS or file system cannot do it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (and all of Windows) refuse fsync on a folder
+    finally:
+        os.close(fd)
+
+
+def read_bytes_capped(path: Path, *, limit: int = DEFAULT_READ_LIMIT) -> tuple[bytes, bool]:
+    """Read at most `limit` bytes of `path`; return them and whether the file was longer.
+
+    Errors of `open` and `read` (missing file, no permission, a folder) are raised as usual.
+    """
+    if limit < 0:
+        raise ValueError(f"limit must not be negative, got {limit}")
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        return data[:limit], True
+    return data, False
+
+
+def read_text_capped(path: Path, *, limit: int = DEFAULT_READ_LIMIT) -> tuple[str, bool]:
+    """Read at most `limit` bytes of `path` as text; return the text and whether it was cut.
+
+    A UTF-8 byte order mark at the start is dropped, bytes that are not UTF-8 become U+FFFD,
+    and a character split by the cap is dropped rather than shown as U+FFFD.
+    Errors of `open` and `read` are raised as usual.
+    """
+    data, truncated = read_bytes_capped(path, limit=limit)
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM) :]
+    if truncated:
+        data = _drop_partial_tail(data)
+    return data.decode("utf-8", errors="replace"), truncated
+
+
+def _drop_partial_tail(data: bytes) -> bytes:
+    """Drop an incomplete UTF-8 sequence at the very end of `data` (left there by a cut)."""
+    # Look back over at most 3 continuation bytes for the lead byte of the last character.
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0b1100_0000 == 0b1000_0000:  # continuation byte: keep looking
+            continue
+        if byte >= 0b1111_0000:
+            need = 4
+        elif byte >= 0b1110_0000:
+            need = 3
+        elif byte >= 0b1100_0000:
+            need = 2
+        else:
+            return data  # ASCII: nothing is split
+        return data[:-back] if back < need else data
+    return data
+
+
+def _xdg_dir(variable: str, fallback: str, env: Mapping[str, str] | None) -> Path:
+    environ = os.environ if env is None else env
+    base = environ.get(variable, "")
+    # The XDG spec says relative values are invalid and must be ignored.
+    if base and os.path.isabs(base):
+        return Path(base) / _APP_DIR
+    home = environ.get("HOME") or str(Path.home())
+    return Path(home) / fallback / _APP_DIR
+
+
+def xdg_state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The folder for clawtui's machine-written state: `$XDG_STATE_HOME/clawtui`.
+
+    Falls back to `~/.local/state/clawtui`. `env` replaces `os.environ` (for tests).
+    The folder is not created here.
+    """
+    return _xdg_dir("XDG_STATE_HOME", ".local/state", env)
+
+
+def xdg_config_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The folder for the user's clawtui config: `$XDG_CONFIG_HOME/clawtui`.
+
+    Falls back to `~/.config/clawtui`. `env` replaces `os.environ` (for tests).
+    The folder is not created here.
+    """
+    return _xdg_dir("XDG_CONFIG_HOME", ".config", env)

@@ -1,0 +1,47 @@
+"""The aiohttp app factory: `create_app(engine, settings)`.
+
+The app only reads engine state, subscribes to engine events and calls engine methods; it holds
+no state of its own beyond open event streams and metrics. Bodies are capped by
+`[service] max_body_bytes`; every route but /healthz needs the bearer token.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from clawtui.engine.api import EngineAPI
+from clawtui.engine.bus import Subscription
+from clawtui.service import events, metrics, routes_api
+from clawtui.service.errors import auth_middleware, error_middleware
+from clawtui.service.keys import ENGINE, METRICS, SETTINGS, SSE_STREAMS, TOKEN
+
+if TYPE_CHECKING:
+    from clawtui.config import Settings
+
+
+async def _close_streams(app: web.Application) -> None:
+    """On shutdown end every open event stream, so the runner does not wait for clients."""
+    streams = app[SSE_STREAMS]
+    for sub in list(streams):
+        sub.close()
+
+
+def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Application:
+    if not token:
+        raise ValueError("the API token must not be empty")
+    app = web.Application(
+        middlewares=[metrics.metrics_middleware, error_middleware, auth_middleware],
+        client_max_size=settings.service.max_body_bytes,
+    )
+    app[ENGINE] = engine
+    app[SETTINGS] = settings
+    app[TOKEN] = token
+    app[SSE_STREAMS] = set[Subscription]()
+    app[METRICS] = metrics.ServiceMetrics(engine, app)
+    app.add_routes(routes_api.routes)
+    app.add_routes(events.routes)
+    app.add_routes(metrics.routes)
+    app.on_shutdown.append(_close_streams)
+    return app

@@ -1,0 +1,19 @@
+"""Typed application keys shared by the route modules."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from clawtui.engine.api import EngineAPI
+from clawtui.engine.bus import Subscription
+
+if TYPE_CHECKING:
+    from clawtui.config import Settings
+
+ENGINE: web.AppKey[EngineAPI] = web.AppKey("engine", EngineAPI)
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+TOKEN: web.AppKey[str] = web.AppKey("token", str)
+METRICS: web.AppKey[Any] = web.AppKey("metrics")
+SSE_STREAMS: web.AppKey[set[Subscription]] = web.AppKey("sse_streams")

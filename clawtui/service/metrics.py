@@ -1,0 +1,118 @@
+"""`GET /metrics`: Prometheus text, read from the engine's snapshot at scrape time.
+
+A custom collector turns the current hosts and containers into gauges on each scrape, so the
+numbers are never older than the engine's own model; HTTP counters and latency histograms are
+kept by a middleware. Each app has its own registry (tests create many apps in one process).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from clawtui.engine.api import EngineAPI
+from clawtui.service.errors import Handler
+from clawtui.service.keys import METRICS, SSE_STREAMS
+
+routes = web.RouteTableDef()
+
+
+class EngineCollector(Collector):
+    def __init__(self, engine: EngineAPI, app: web.Application) -> None:
+        self.engine = engine
+        self.app = app
+
+    def collect(self) -> Iterator[Any]:
+        up = GaugeMetricFamily(
+            "clawtui_host_up", "1 when the host's Docker engine answers.", labels=["host"]
+        )
+        mem = GaugeMetricFamily(
+            "clawtui_host_memory_bytes", "Host memory budget.", labels=["host", "kind"]
+        )
+        states = GaugeMetricFamily(
+            "clawtui_containers", "Containers by state.", labels=["host", "state"]
+        )
+        cpu = GaugeMetricFamily(
+            "clawtui_container_cpu_percent", "CPU % (100 = one core).", labels=["host", "name"]
+        )
+        used = GaugeMetricFamily(
+            "clawtui_container_memory_used_bytes", "Memory used.", labels=["host", "name"]
+        )
+        limit = GaugeMetricFamily(
+            "clawtui_container_memory_limit_bytes",
+            "Memory limit (0 = none).",
+            labels=["host", "name"],
+        )
+        for h in self.engine.hosts():
+            up.add_metric([h.name], 1.0 if h.state.value == "online" else 0.0)
+            for kind in ("total", "allocated", "reserve", "available"):
+                mem.add_metric([h.name, kind], float(getattr(h.memory, kind)))
+        counts: dict[tuple[str, str], int] = {}
+        for c in self.engine.containers():
+            counts[(c.host, c.state)] = counts.get((c.host, c.state), 0) + 1
+            limit.add_metric([c.host, c.name], float(c.memory_limit))
+            if c.stats is not None:
+                if c.stats.cpu_percent is not None:
+                    cpu.add_metric([c.host, c.name], c.stats.cpu_percent)
+                if c.stats.mem_used is not None:
+                    used.add_metric([c.host, c.name], float(c.stats.mem_used))
+        for (host, state), n in sorted(counts.items()):
+            states.add_metric([host, state], float(n))
+        yield from (up, mem, states, cpu, used, limit)
+        bus = getattr(self.engine, "bus", None)
+        if bus is not None:
+            events = CounterMetricFamily("clawtui_engine_events", "Events published on the bus.")
+            events.add_metric([], float(bus.published))
+            yield events
+        sse = GaugeMetricFamily("clawtui_sse_clients", "Open event streams.")
+        sse.add_metric([], float(len(self.app[SSE_STREAMS])))
+        yield sse
+
+
+class ServiceMetrics:
+    def __init__(self, engine: EngineAPI, app: web.Application) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(EngineCollector(engine, app))
+        self.requests = Counter(
+            "clawtui_http_requests", "HTTP requests.", ["route", "method", "status"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "clawtui_http_request_seconds", "HTTP request latency.", ["route"],
+            registry=self.registry,
+        )  # fmt: skip
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        info = request.match_info.route.resource
+        route = info.canonical if info is not None else "unmatched"
+        metrics: ServiceMetrics = request.app[METRICS]
+        metrics.requests.labels(route, request.method, str(status)).inc()
+        if route != "/api/v1/events":
+            metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
+@routes.get("/metrics")
+async def metrics_handler(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,236 @@
+"""`ClawApp`: the terminal front end over one engine.
+
+The app is thin on purpose. It owns the engine's lifecycle when asked to (`manage_engine`),
+one event subscription consumed by an async worker on the UI loop, the themes and the key map.
+What is drawn, and how each event changes it, belongs to `screens.main.MainScreen`. The app
+does not know whether the engine is local or remote: it only uses `EngineAPI`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
+from textual.theme import Theme
+from textual.timer import Timer
+
+from clawtui.config import save_runtime_settings
+from clawtui.engine.api import EngineAPI
+from clawtui.engine.bus import Subscription
+from clawtui.engine.models import Event, EventKind
+from clawtui.tui.commands import ClawCommands, ThemeCommands
+from clawtui.tui.screens.help import HelpScreen, key_rows
+from clawtui.tui.screens.main import MainScreen
+from clawtui.tui.themes import BUILTIN_THEMES_DIR, ThemeProblem, load_themes
+
+if TYPE_CHECKING:
+    from clawtui.config import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THEME = "clawtui-dark"
+FALLBACK_THEME = "textual-dark"
+Hook = Callable[[], Awaitable[None]]
+
+
+class ClawApp(App[None]):
+    """The clawtui control room: Fleet first, five more panels, activity at the bottom."""
+
+    TITLE = "clawtui"
+    CSS_PATH: ClassVar = ["styles/app.tcss", "styles/fleet.tcss", "styles/help.tcss"]
+    COMMANDS: ClassVar = {ClawCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Show every key"),
+        Binding("t", "pick_theme", "Theme", id="app.theme", tooltip="Pick a theme (saved)"),
+        Binding("r", "refresh", "Refresh", id="app.refresh", tooltip="Re-read the fleet"),
+        Binding("ctrl+p", "command_palette", "Palette", id="app.palette", tooltip="Find a command"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave clawtui"),
+    ]
+
+    STATS_FLUSH_SECONDS: ClassVar[float] = 0.25
+    """Stats ticks are applied at most this often (the latest per host wins)."""
+    TICK_SECONDS: ClassVar[float] = 1.0
+    """How often uptimes advance."""
+
+    def __init__(
+        self,
+        engine: EngineAPI,
+        settings: Settings,
+        *,
+        manage_engine: bool = True,
+        on_start: Hook | None = None,
+        on_stop: Hook | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.settings = settings
+        self.manage_engine = manage_engine
+        self.clock = clock
+        """Epoch seconds for uptimes; tests pass a fixed clock."""
+        self.theme_problems: list[ThemeProblem] = []
+        """Theme files that were skipped at start, and why."""
+        self._on_start = on_start
+        self._on_stop = on_stop
+        self._engine_started = False
+        self._subscription: Subscription | None = None
+        self._pending_stats: dict[str, Mapping[str, Any]] = {}
+        self._stats_timer: Timer | None = None
+        self._main: MainScreen | None = None
+
+    # -- start and stop ------------------------------------------------------------------------
+    def get_default_screen(self) -> MainScreen:
+        self._main = MainScreen(self.clock)
+        return self._main
+
+    @property
+    def main(self) -> MainScreen:
+        """The main screen (panels and activity)."""
+        assert self._main is not None, "the app is not running"
+        return self._main
+
+    async def on_mount(self) -> None:
+        self.sub_title = "remote engine" if self.engine.is_remote else "local engine"
+        self._load_themes()
+        self.set_keymap(dict(self.settings.keymap))
+        if self.manage_engine:
+            try:
+                await self.engine.start()
+                self._engine_started = True
+            except Exception as exc:
+                log.exception("the engine did not start")
+                self.notify(f"The engine did not start: {exc}", severity="error", markup=False)
+        if self._on_start is not None:
+            try:
+                await self._on_start()
+            except Exception as exc:
+                log.exception("start hook failed")
+                self.notify(f"Start-up step failed: {exc}", severity="error", markup=False)
+        self._subscription = self.engine.subscribe()
+
+    async def on_ready(self) -> None:
+        """The main screen is composed: show the snapshot, then follow the events."""
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self._theme_changed(self.current_theme)
+        self.action_refresh()
+        try:
+            self.main.load_activity(await self.engine.activity(200))
+        except Exception as exc:
+            log.warning("could not read the activity log: %s", exc)
+        if self._subscription is not None:
+            self._consume(self._subscription)
+        self.set_interval(self.TICK_SECONDS, self.main.tick)
+
+    async def on_unmount(self) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
+        if self._on_stop is not None:
+            try:
+                await self._on_stop()
+            except Exception:
+                log.exception("stop hook failed")
+        if self._engine_started:
+            self._engine_started = False
+            await self.engine.stop()
+
+    # -- engine events -------------------------------------------------------------------------
+    @work(exclusive=True, group="engine-events", exit_on_error=False)
+    async def _consume(self, subscription: Subscription) -> None:
+        """Apply engine events as they come; runs on the UI loop, so widgets may be touched."""
+        async for event in subscription:
+            try:
+                self.dispatch_event(event)
+            except Exception:
+                log.exception("could not apply %s event", event.kind)
+
+    def dispatch_event(self, event: Event) -> None:
+        """Route one engine event: stats are throttled, RESYNC re-reads the snapshot."""
+        if event.kind is EventKind.STATS:
+            self._pending_stats[event.host or ""] = event.data.get("stats", {})
+            if self._stats_timer is None:
+                self._stats_timer = self.set_timer(self.STATS_FLUSH_SECONDS, self._flush_stats)
+        elif event.kind is EventKind.RESYNC:
+            self.action_refresh()
+        else:
+            self.main.apply_event(event)
+
+    def _flush_stats(self) -> None:
+        self._stats_timer = None
+        pending, self._pending_stats = self._pending_stats, {}
+        for host, stats in pending.items():
+            self.main.apply_stats(host, stats)
+
+    # -- themes --------------------------------------------------------------------------------
+    def _load_themes(self) -> None:
+        loaded = load_themes([BUILTIN_THEMES_DIR, self.settings.tui.themes_dir])
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        self.theme_problems = loaded.problems
+        for problem in loaded.problems:
+            log.warning("theme skipped: %s", problem)
+            self.notify(str(problem), title="Theme file skipped", severity="warning", markup=False)
+        wanted = self.settings.tui.theme
+        if self.get_theme(wanted) is None:
+            fallback = DEFAULT_THEME if self.get_theme(DEFAULT_THEME) else FALLBACK_THEME
+            self.notify(
+                f"Theme {wanted!r} is not installed; using {fallback!r}.",
+                severity="warning",
+                markup=False,
+            )
+            wanted = fallback
+        self.theme = wanted
+
+    def _theme_changed(self, theme: Theme) -> None:
+        palette = {
+            name: value
+            for name in ("success", "warning", "error", "secondary", "accent")
+            if (value := getattr(theme, name, None))
+        }
+        self.main.set_palette(palette)
+
+    def select_theme(self, name: str) -> bool:
+        """Apply a registered theme and save it as `[tui] theme` in the runtime settings."""
+        if self.get_theme(name) is None:
+            self.notify(f"No theme called {name!r}.", severity="error", markup=False)
+            return False
+        self.theme = name
+        try:
+            save_runtime_settings(
+                {"tui": {"theme": name}}, state_file=getattr(self.settings, "state_file", None)
+            )
+            self.settings.tui.theme = name
+        except Exception as exc:
+            log.warning("could not save the theme: %s", exc)
+            self.notify(f"Theme applied but not saved: {exc}", severity="warning", markup=False)
+        return True
+
+    # -- actions -------------------------------------------------------------------------------
+    def action_pick_theme(self) -> None:
+        """Open the theme picker."""
+        self.push_screen(CommandPalette(providers=[ThemeCommands], placeholder="Search for themes…"))
+
+    def action_change_theme(self) -> None:
+        self.action_pick_theme()
+
+    def action_help(self) -> None:
+        """Show (or close) the list of keys."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+            return
+        self.push_screen(HelpScreen(key_rows(self, self.main)))
+
+    def action_refresh(self) -> None:
+        """Re-read hosts and containers from the engine."""
+        self.main.load(self.engine.hosts(), self.engine.containers())
+
+    def show_panel(self, panel_id: str) -> None:
+        self.main.action_show_panel(panel_id)
+
+    def toggle_activity(self) -> None:
+        self.main.action_toggle_activity()

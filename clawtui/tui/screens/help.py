@@ -1,0 +1,108 @@
+"""The help screen: every key that works right now, as the user's keymap has bound it.
+
+The rows come from the live bindings of the screen underneath (`Screen.active_bindings`), after
+Textual has applied `[keymap]`, so a remapped key is shown as remapped. Keys of the same action
+are merged on one line ("? F1  Help"), grouped by where they act (everywhere, the main screen,
+the focused table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+
+@dataclass
+class KeyRow:
+    """One action and every key bound to it."""
+
+    section: str
+    keys: list[str]
+    description: str
+    binding_id: str | None
+
+
+def _section(node: DOMNode, app: App[object]) -> str:
+    if node is app:
+        return "Everywhere"
+    if isinstance(node, Screen):
+        return "Main screen"
+    name = type(node).__name__
+    # "ContainerTable" -> "Container table"
+    words = "".join(f" {c.lower()}" if c.isupper() else c for c in name).strip()
+    return words[:1].upper() + words[1:]
+
+
+def describe(binding: Binding) -> str:
+    """The footer's short description, with the tooltip's longer one when there is one."""
+    if binding.description and binding.tooltip:
+        return f"{binding.description}: {binding.tooltip}"
+    return binding.description or binding.tooltip
+
+
+def key_rows(app: App[object], screen: Screen[object]) -> list[KeyRow]:
+    """Every shown binding of `screen`'s focus chain with its current keys, app-wide first."""
+    rows: dict[tuple[int, str], KeyRow] = {}
+    order: dict[str, int] = {}
+    for key, active in screen.active_bindings.items():
+        binding: Binding = active.binding
+        if binding.system or not (binding.description or binding.tooltip):
+            continue
+        section = _section(active.node, app)
+        rank = 0 if active.node is app else 1 if isinstance(active.node, Screen) else 2
+        order.setdefault(section, rank * 100 + len(order))
+        ident = (id(active.node), binding.id or binding.action)
+        display = app.get_key_display(binding.with_key(key))
+        if ident in rows:
+            if display not in rows[ident].keys:
+                rows[ident].keys.append(display)
+            continue
+        rows[ident] = KeyRow(section, [display], describe(binding), binding.id)
+    return sorted(rows.values(), key=lambda r: order[r.section])
+
+
+def rows_table(rows: Iterable[KeyRow]) -> Table:
+    table = Table(box=None, show_header=True, header_style="bold", expand=True, padding=(0, 2))
+    table.add_column(Text("Keys"), no_wrap=True, width=14)
+    table.add_column(Text("Action"), ratio=1)
+    table.add_column(Text("Binding id"), style="dim", no_wrap=True, width=18)
+    section = None
+    for row in rows:
+        if row.section != section:
+            if section is not None:
+                table.add_row("", "", "")
+            table.add_row(Text(row.section, style="bold underline"), "", "")
+            section = row.section
+        table.add_row(Text("  ".join(row.keys)), Text(row.description), Text(row.binding_id or ""))
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal list of keys; Escape, q, ? or F1 closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark,f1", "close", "Close help", id="help.close"),
+    ]
+
+    def __init__(self, rows: list[KeyRow]) -> None:
+        super().__init__(id="help")
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body") as body:
+            body.border_title = "Keys"
+            body.border_subtitle = "Esc closes · remap a key by its binding id in config.toml"
+            yield Static(rows_table(self.rows), id="help-keys")
+
+    def action_close(self) -> None:
+        self.dismiss()

@@ -1,0 +1,151 @@
+"""The six panels of the main screen, and the one table that says which they are.
+
+`PANELS` is the single list of panels: the main screen builds its tabs and key bindings from
+it, the command palette its "Go to" entries, the help screen its descriptions. Fleet and Dev
+containers show live engine data; the other four belong to capabilities that are not built
+yet and show an honest empty state naming what will appear and which config section feeds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+
+from clawtui.engine.models import ContainerInfo, HostInfo
+from clawtui.tui.widgets.container_detail import ContainerDetail
+from clawtui.tui.widgets.container_table import ContainerTable
+from clawtui.tui.widgets.empty_state import EmptyState
+from clawtui.tui.widgets.host_header import HostHeaders
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """One panel: pane id, tab title, default key and what it is for."""
+
+    id: str
+    title: str
+    key: str
+    description: str
+
+    @property
+    def binding_id(self) -> str:
+        """The id users remap in `[keymap]` (e.g. `panel.fleet = "f1"`)."""
+        return f"panel.{self.id}"
+
+
+PANELS: tuple[PanelSpec, ...] = (
+    PanelSpec("fleet", "Fleet", "1", "Hosts, memory budgets and every container"),
+    PanelSpec("threads", "Threads", "2", "Agent threads and what they last reported"),
+    PanelSpec("heartbeats", "Heartbeats", "3", "HEARTBEAT.md checks per thread"),
+    PanelSpec("devboxes", "Dev containers", "4", "Containers labelled clawtui.role=devbox"),
+    PanelSpec("pools", "Pools", "5", "Warm container pools and their claims"),
+    PanelSpec("escalations", "Escalations", "6", "What agents need a person for"),
+)
+PANEL_IDS = tuple(p.id for p in PANELS)
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    title: str
+    body: str
+    hint: str
+
+
+PLACEHOLDERS: dict[str, Placeholder] = {
+    "threads": Placeholder(
+        "No threads yet",
+        "Each agent thread will be listed here: its agent and working directory, its last\n"
+        "message, and when it last reported to the master thread's knowledge base.\n"
+        "This panel arrives with the threads capability.",
+        "Fed by the [threads] section of config.toml.",
+    ),
+    "heartbeats": Placeholder(
+        "No heartbeats yet",
+        "Each thread's HEARTBEAT.md will be tracked here: the last quick, hourly and daily\n"
+        "check, the next one due, and runs skipped as stale or held back by the concurrency cap.\n"
+        "This panel arrives with the heartbeats capability.",
+        "Fed by the [heartbeats] section of config.toml (cadence, stagger, concurrency cap).",
+    ),
+    "pools": Placeholder(
+        "No pools yet",
+        "Warm container pools will be shown here: each pool's min / max / idle timeout, its\n"
+        "free and claimed containers, the tenant of each claim and its state sync.\n"
+        "This panel arrives with the pools capability.",
+        "Fed by the [pools] section of config.toml (workload and pool specs).",
+    ),
+    "escalations": Placeholder(
+        "No escalations",
+        "When an agent is stuck it escalates here: what it was doing, what it tried, what it\n"
+        "needs, and a proposed fix you can approve, skip or modify.\n"
+        "This panel arrives with the escalations capability.",
+        "Fed by the [escalations] section of config.toml and the notifier channels.",
+    ),
+}
+
+DEVBOX_EMPTY = Placeholder(
+    "No dev containers",
+    "Dev containers are created with `clawtui dev create` (it arrives with the dev-containers\n"
+    "capability): an SSH-ready container with tmux, key-only auth and its own memory limit.\n"
+    "Any container labelled clawtui.role=devbox on a configured host is listed here.",
+    "Configured in the [devboxes] section of config.toml.",
+)
+
+
+class FleetPanel(Vertical):
+    """Host headers over the table of every container, and the selected container's details."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__(id="fleet-panel")
+        self._clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield HostHeaders(id="host-headers")
+        yield ContainerTable(clock=self._clock, id="fleet-table")
+        yield ContainerDetail(id="fleet-detail", classes="container-detail")
+
+    @property
+    def table(self) -> ContainerTable:
+        return self.query_one("#fleet-table", ContainerTable)
+
+    def load(self, hosts: Iterable[HostInfo], containers: Iterable[ContainerInfo]) -> None:
+        self.query_one(HostHeaders).load(hosts)
+        self.table.load(containers)
+
+    def update_host(self, info: HostInfo) -> None:
+        self.query_one(HostHeaders).update_host(info)
+
+    def on_container_table_selected(self, event: ContainerTable.Selected) -> None:
+        self.query_one(ContainerDetail).show(event.container)
+
+
+class DevboxesPanel(Vertical):
+    """The containers whose `clawtui.role` is devbox, or how they will come to be."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__(id="devboxes-panel")
+        self._clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield ContainerTable(role="devbox", clock=self._clock, id="devboxes-table")
+        yield ContainerDetail(id="devboxes-detail", classes="container-detail")
+        yield EmptyState(DEVBOX_EMPTY.title, DEVBOX_EMPTY.body, hint=DEVBOX_EMPTY.hint)
+
+    @property
+    def table(self) -> ContainerTable:
+        return self.query_one("#devboxes-table", ContainerTable)
+
+    def on_mount(self) -> None:
+        self.set_class(True, "-empty")
+
+    def on_container_table_selected(self, event: ContainerTable.Selected) -> None:
+        self.set_class(not self.table.row_count, "-empty")
+        self.query_one(ContainerDetail).show(event.container)
+
+
+def placeholder_panel(panel_id: str) -> EmptyState:
+    """The empty state of a capability that is not built yet."""
+    spec = PLACEHOLDERS[panel_id]
+    return EmptyState(spec.title, spec.body, hint=spec.hint, id=f"{panel_id}-empty")

@@ -1,0 +1,65 @@
+"""The SQLite store: WAL, migrations recorded and idempotent, refusing a newer schema."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from clawtui.engine import store as store_mod
+from clawtui.engine.models import ActivityEntry
+from clawtui.engine.store import Store, StoreError
+
+
+def test_open_migrate_reopen(tmp_path: Path) -> None:
+    s = Store(tmp_path / "sub" / "c.db")
+    s.open()
+    assert s.schema_version() == max(v for v, _, _ in store_mod.MIGRATIONS)
+    mode = s.run(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0])
+    assert mode == "wal"
+    s.add_activity(
+        [ActivityEntry(ts=1.0, message="one"), ActivityEntry(ts=2.0, message="[b]two", host="h")]
+    )
+    s.close()
+    again = Store(tmp_path / "sub" / "c.db")
+    again.open()  # migrations are not applied twice
+    rows = again.recent_activity(10)
+    assert [r.message for r in rows] == ["[b]two", "one"]
+    assert again.prune_activity(1.5) == 1
+    again.close()
+
+
+def test_newer_schema_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    s = Store(path)
+    s.open()
+    s.close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO schema_migrations VALUES (999, 'future', 0)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer clawtui"):
+        Store(path).open()
+
+
+def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="state_dir"):
+        Store(blocker / "c.db").open()
+
+
+def test_transaction_rolls_back(tmp_path: Path) -> None:
+    s = Store(tmp_path / "c.db")
+    s.open()
+
+    def failing_write() -> None:
+        with s.transaction() as conn:
+            conn.execute("INSERT INTO activity (ts, level, message) VALUES (1, 'info', 'x')")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        failing_write()
+    assert s.recent_activity() == []
+    s.close()
