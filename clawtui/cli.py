@@ -15,14 +15,20 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from clawtui import __version__
 from clawtui.config import ConfigError, Settings, check_config, find_config, load_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 log = logging.getLogger("clawtui")
+
+# Each capability's verbs live in their own module with `register(subparsers, add_config)`,
+# which adds its sub-commands and sets `handler=fn(args, settings) -> int` on them.
+RegisterFn = Callable[[Any, Callable[[argparse.ArgumentParser], None]], None]
+_COMMAND_GROUPS: list[RegisterFn] = []
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     check = config_sub.add_parser("check", help="report every problem in config.toml at once")
     _add_config(check)
+    for register in _COMMAND_GROUPS:
+        register(sub, _add_config)
     return parser
 
 
@@ -185,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_serve(args)
         if args.command == "config":
             return cmd_config_check(args)
+        handler = getattr(args, "handler", None)
+        if handler is not None:
+            return int(handler(args, _load(args)))
         return cmd_tui(args)
     except ConfigError as exc:
         print(f"clawtui: the configuration has problems:\n{exc}", file=sys.stderr)
