@@ -181,7 +181,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
             runner = ServiceRunner(engine, settings, token=resolve_token(settings)[0])
             on_start, on_stop = runner.start, runner.stop
     app = ClawApp(engine, settings, on_start=on_start, on_stop=on_stop)  # type: ignore[arg-type]
-    app.run()
+    app.run(mouse=settings.tui.mouse)
     return EXIT_OK if app.return_code in (None, 0) else EXIT_FAIL
 
 

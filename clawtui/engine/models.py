@@ -123,7 +123,7 @@ class EventKind(StrEnum):
     CONTAINER_REMOVED = "container.removed"  # data = {"id", "host", "name"}
     STATS = "stats"  # one tick of a host's sampler; data = {"host", "stats": {id: ContainerStats}}
     RESYNC = "resync"  # a consumer fell behind or a gap happened: re-read the snapshot
-    LOG = "log"  # a line for the activity view; data = {"level", "message"}
+    LOG = "log"  # a line for the activity view; data = {"entry": ActivityEntry}
 
 
 class Event(BaseModel):

@@ -62,7 +62,11 @@ class ClawCommands(_AppCommands):
         yield ("Quit", "Leave clawtui (the engine stops with it)", app.action_quit)
         # Themes are only searched, not listed on open: there are a couple of dozen.
         for name in sorted(app.available_themes):
-            yield (f"Theme: {name}", "Use this theme and save the choice", partial(app.select_theme, name))
+            yield (
+                f"Theme: {name}",
+                "Use this theme and save the choice",
+                partial(app.select_theme, name),
+            )
 
     def discoverable(self) -> Iterator[Command]:
         return (c for c in self.commands() if not c[0].startswith("Theme: "))
@@ -75,5 +79,8 @@ class ThemeCommands(_AppCommands):
         app = self.claw
         for name in sorted(app.available_themes):
             current = " (current)" if name == app.theme else ""
-            yield (name, f"{'dark' if app.available_themes[name].dark else 'light'}{current}",
-                   partial(app.select_theme, name))
+            yield (
+                name,
+                f"{'dark' if app.available_themes[name].dark else 'light'}{current}",
+                partial(app.select_theme, name),
+            )

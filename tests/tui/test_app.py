@@ -10,7 +10,7 @@ import pytest
 from textual.command import CommandList
 from textual.widgets import TabbedContent
 
-from clawtui.config import Settings, TuiConfig
+from clawtui.config import Settings, TuiConfig, load_settings
 from clawtui.engine.models import MIB, ContainerStats, EventKind, HostState
 from clawtui.tui.app import ClawApp
 from clawtui.tui.screens.help import HelpScreen
@@ -36,19 +36,41 @@ def fleet(app: ClawApp) -> ContainerTable:
     return app.screen.query_one("#fleet-table", ContainerTable)
 
 
+def record_notifications(app: ClawApp) -> list[tuple[str, dict[str, Any]]]:
+    """Keep every `app.notify(...)` call (message, keyword arguments); toasts still show."""
+    notes: list[tuple[str, dict[str, Any]]] = []
+    notify = app.notify
+
+    def record(message: str, **kw: Any) -> None:
+        notes.append((message, kw))
+        notify(message, **kw)
+
+    app.notify = record  # type: ignore[method-assign]
+    return notes
+
+
 def palette_options(app: ClawApp) -> int:
     """How many entries the open command palette lists."""
     return app.screen.query_one(CommandList).option_count
 
 
-async def test_app_starts_with_every_panel_and_the_fleet(make_app: AppFactory, engine: FakeEngine) -> None:
+async def test_app_starts_with_every_panel_and_the_fleet(
+    make_app: AppFactory, engine: FakeEngine
+) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         tabbed = app.screen.query_one(TabbedContent)
         assert tabbed.active == "fleet"
         titles = [str(tabbed.get_tab(p.id).label) for p in PANELS]
-        assert titles == ["Fleet", "Threads", "Heartbeats", "Dev containers", "Pools", "Escalations"]
+        assert titles == [
+            "Fleet",
+            "Threads",
+            "Heartbeats",
+            "Dev containers",
+            "Pools",
+            "Escalations",
+        ]
         assert engine.started == 1
         assert row_keys(fleet(app)) == [ALPHA, BETA, "local/" + "d4".ljust(64, "0"), DEV]
         headers = list(app.screen.query(HostHeader))
@@ -109,11 +131,34 @@ async def test_container_event_adds_a_row_and_removal_removes_it(
         assert new.key not in devboxes.infos
 
 
-async def test_stats_event_updates_cpu_and_memory_cells(make_app: AppFactory, engine: FakeEngine) -> None:
+async def test_cursor_follows_its_container_unless_at_the_top(
+    make_app: AppFactory, engine: FakeEngine
+) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         table = fleet(app)
-        sample = ContainerStats(cpu_percent=55.5, mem_used=300 * MIB, mem_limit=512 * MIB, sampled_at=NOW)
+        first = container("00", "aaa-first")
+        engine.put_container(first)
+        await wait_for(pilot, lambda: first.key in table.infos)
+        assert table.cursor_row == 0 and table.selected_key == first.key
+        detail = app.screen.query_one("#fleet-detail", ContainerDetail)
+        await wait_for(pilot, lambda: "aaa-first" in str(detail.render()))
+        table.move_cursor(row=table.get_row_index(BETA))
+        await pilot.pause()
+        engine.put_container(container("01", "aaa-second"))
+        await wait_for(pilot, lambda: table.row_count == 6)
+        assert table.selected_key == BETA
+
+
+async def test_stats_event_updates_cpu_and_memory_cells(
+    make_app: AppFactory, engine: FakeEngine
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = fleet(app)
+        sample = ContainerStats(
+            cpu_percent=55.5, mem_used=300 * MIB, mem_limit=512 * MIB, sampled_at=NOW
+        )
         engine.stats("local", {ALPHA.split("/")[1]: sample})
         await wait_for(pilot, lambda: cell(table, ALPHA, "cpu") == "55.5")
         assert cell(table, ALPHA, "mem") == "300 / 512"
@@ -186,6 +231,16 @@ async def test_remapped_key_from_settings_keymap(make_app: AppFactory) -> None:
         assert rows["app.help"] == ["h"]
 
 
+async def test_unknown_keymap_ids_are_reported(make_app: AppFactory) -> None:
+    app = make_app(keymap={"panel.flet": "f", "panel.fleet": "f1"})
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "f1")
+        assert app.screen.query_one(TabbedContent).active == "fleet"
+        assert [m for m, kw in notes if "panel.flet" in m and kw.get("severity") == "warning"]
+    assert "panel.escalations" in ClawApp.binding_ids()
+
+
 async def test_help_screen_lists_every_key(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -218,14 +273,7 @@ async def test_bad_theme_file_is_reported_and_start_up_goes_on(
     good = (Path(__file__).parents[2] / "themes" / "clawtui-light.toml").read_text()
     (themes / "mine.toml").write_text(good.replace('"clawtui-light"', '"mine"'))
     app = make_app(tui=TuiConfig(themes_dir=themes, theme="mine"))
-    notes: list[tuple[str, dict[str, Any]]] = []
-    notify = app.notify
-
-    def record(message: str, **kw: Any) -> None:
-        notes.append((message, kw))
-        notify(message, **kw)
-
-    app.notify = record  # type: ignore[method-assign]
+    notes = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert sorted(p.path.name for p in app.theme_problems) == ["broken.toml", "garbage.toml"]
@@ -239,9 +287,11 @@ async def test_bad_theme_file_is_reported_and_start_up_goes_on(
 
 async def test_unknown_theme_falls_back_with_a_warning(make_app: AppFactory) -> None:
     app = make_app(tui=TuiConfig(theme="no-such-theme"))
+    notes = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.theme == "clawtui-dark"
+        assert any("no-such-theme" in m for m, kw in notes if kw.get("severity") == "warning")
 
 
 async def test_selecting_a_theme_applies_and_saves_it(make_app: AppFactory, tmp_path: Path) -> None:
@@ -259,17 +309,17 @@ async def test_selecting_a_theme_applies_and_saves_it(make_app: AppFactory, tmp_
     assert 'theme = "clawtui-light"' in saved
 
 
-async def test_theme_save_failure_is_reported(
-    make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    blocker = tmp_path / "state"
-    blocker.write_text("a file where a folder should be")
+async def test_theme_save_failure_is_reported(make_app: AppFactory, tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("a file where the state folder should be")
     app = make_app()
+    notes = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         assert app.select_theme("clawtui-light")
         await pilot.pause()
-        assert app.theme == "clawtui-light"
+        assert app.theme == "clawtui-light"  # applied even though it could not be saved
+        assert any("not saved" in m and kw.get("severity") == "warning" for m, kw in notes), notes
         assert app.select_theme("no-such-theme") is False
+        assert app.theme == "clawtui-light"
 
 
 async def test_command_palette_goes_to_a_panel(make_app: AppFactory) -> None:
@@ -348,7 +398,7 @@ async def test_sort_by_clicking_a_column_header(make_app: AppFactory) -> None:
         assert order[:3] == ["broker", "dev-sam", "agent-alpha"]  # exited first, then 0.0, 12.5
         assert await pilot.click(table, offset=(x, 0))
         await wait_for(pilot, lambda: table.sort_reverse)
-        assert [table.infos[k].name for k in row_keys(table)][0] == "agent-beta"
+        assert table.infos[row_keys(table)[0]].name == "agent-beta"
 
 
 async def test_hooks_run_around_the_app_and_engine_can_be_unmanaged(engine: FakeEngine) -> None:
@@ -379,3 +429,35 @@ async def test_activity_toggle_and_live_log(make_app: AppFactory, engine: FakeEn
         assert not log.display
         await pilot.press("a")
         assert log.display
+
+
+async def test_engine_start_failure_is_shown_and_the_ui_stays_up(engine: FakeEngine) -> None:
+    async def broken_start() -> None:
+        raise RuntimeError("database is locked")
+
+    engine.start = broken_start  # type: ignore[method-assign]
+    calls: list[str] = []
+
+    async def on_start() -> None:
+        calls.append("start")
+
+    app = ClawApp(engine, Settings(), on_start=on_start)
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert any("database is locked" in m and kw.get("severity") == "error" for m, kw in notes)
+        assert fleet(app).row_count == 4  # the snapshot is still shown
+        assert calls == []  # the service hook is not started over a dead engine
+    assert engine.stopped == 0
+
+
+async def test_settings_warnings_are_shown(engine: FakeEngine, tmp_path: Path) -> None:
+    state = tmp_path / "settings.toml"
+    state.write_text("[tui\ntheme = 1\n")
+    settings = load_settings(None, state_file=state)
+    assert settings.warnings
+    app = ClawApp(engine, settings)
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert any(str(state) in m and kw.get("severity") == "warning" for m, kw in notes)

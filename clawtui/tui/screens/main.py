@@ -99,11 +99,6 @@ class MainScreen(Screen[None]):
         tabs.active = panel_id
         self._focus_panel(panel_id)
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        # A click on a tab: follow it with the keyboard focus where there is a table.
-        if event.pane.id is not None and self.focused is None:
-            self._focus_panel(event.pane.id)
-
     def _focus_panel(self, panel_id: str) -> None:
         tables = self.query_one(f"TabPane#{panel_id}").query(ContainerTable)
         if tables:
@@ -141,7 +136,7 @@ class MainScreen(Screen[None]):
         elif event.kind is EventKind.CONTAINER_REMOVED:
             key = f"{event.host or data.get('host', '')}/{data['id']}"
             for table in self.tables:
-                table.remove(key)
+                table.remove_container(key)
         elif event.kind is EventKind.STATS:
             self.apply_stats(event.host or "", data.get("stats", {}))
         elif event.kind is EventKind.LOG:

@@ -186,7 +186,7 @@ class ContainerTable(DataTable[Text]):
         """Add or update one container's row (or drop it if it no longer matches the filter)."""
         key = info.key
         if not self.wants(info):
-            self.remove(key)
+            self.remove_container(key)
             return
         old = self.infos.get(key)
         if old is not None and old.stats is not None and info.stats is None and info.running:
@@ -205,7 +205,7 @@ class ContainerTable(DataTable[Text]):
         if key == self.selected_key:
             self._announce()
 
-    def remove(self, key: str) -> None:
+    def remove_container(self, key: str) -> None:
         """Drop one container's row, if shown."""
         if self.infos.pop(key, None) is None:
             return
@@ -227,7 +227,9 @@ class ContainerTable(DataTable[Text]):
                 continue
             info = info.model_copy(update={"stats": sample})
             self.infos[key] = info
-            written += self._set(key, "cpu", Cell(format_cpu(info), sample.cpu_percent or 0.0, right=True))
+            written += self._set(
+                key, "cpu", Cell(format_cpu(info), sample.cpu_percent or 0.0, right=True)
+            )
             used = sample.mem_used if sample.mem_used is not None else -1
             mem = Cell(format_memory(info), (used, info.memory_limit), right=True)
             written += self._set(key, "mem", mem)
@@ -252,8 +254,14 @@ class ContainerTable(DataTable[Text]):
         self._resort()
 
     def _resort(self) -> None:
-        """Put rows in sort order; the cursor stays on the container it was on."""
+        """Put rows in sort order.
+
+        A cursor below the first row follows its container (the admin is looking at it); a
+        cursor on the first row stays there, so the table opens at the top while the engine's
+        first reconcile streams containers in.
+        """
         selected = self.selected_key
+        follow = self.cursor_row > 0
         columns = (self.sort_column,) if self.sort_column else _DEFAULT_SORT
 
         def key(cells: Any) -> Any:
@@ -261,8 +269,10 @@ class ContainerTable(DataTable[Text]):
             return tuple(getattr(v, "sort_key", str(v)) for v in values)
 
         self.sort(*columns, key=key, reverse=self.sort_reverse if self.sort_column else False)
-        if selected is not None and selected in self.infos:
-            self.move_cursor(row=self.get_row_index(selected), scroll=False)
+        if follow and selected is not None and selected in self.infos:
+            self.move_cursor(row=self.get_row_index(selected))
+        elif self.selected_key != selected:
+            self._announce()  # same cursor row, another container under it
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()

@@ -24,14 +24,14 @@ _STATE_MARK = {HostState.ONLINE: "●", HostState.CONNECTING: "◌", HostState.O
 
 
 def docker_text(info: HostInfo) -> str:
-    """Docker version, CPUs and container counts; what is unknown is left out."""
+    """Container counts, CPUs and Docker version (cut first when space is short)."""
     parts = []
-    if info.docker_version:
-        parts.append(f"Docker {info.docker_version}")
-    if info.ncpu:
-        parts.append(f"{info.ncpu} CPUs")
     if info.state is HostState.ONLINE or info.containers:
         parts.append(f"{info.running}/{info.containers} running")
+    if info.ncpu:
+        parts.append(f"{info.ncpu} CPUs")
+    if info.docker_version:
+        parts.append(f"Docker {info.docker_version}")
     return " · ".join(parts)
 
 
