@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from clawtui import __version__
+from clawtui import __version__, cli_dev, cli_mem
 from clawtui.config import ConfigError, Settings, check_config, find_config, load_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -28,7 +28,10 @@ log = logging.getLogger("clawtui")
 # Each capability's verbs live in their own module with `register(subparsers, add_config)`,
 # which adds its sub-commands and sets `handler=fn(args, settings) -> int` on them.
 RegisterFn = Callable[[Any, Callable[[argparse.ArgumentParser], None]], None]
-_COMMAND_GROUPS: list[RegisterFn] = []
+_COMMAND_GROUPS: list[RegisterFn] = [
+    cli_dev.register,
+    cli_mem.register,
+]
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:

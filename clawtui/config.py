@@ -50,6 +50,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from clawtui.fsutil import (
@@ -69,12 +70,17 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "ConfigPath",
+    "DevboxesConfig",
     "EngineConfig",
     "HostConfig",
+    "MemoryConfig",
+    "NotifyConfig",
     "Section",
     "ServiceConfig",
     "Settings",
+    "TelegramConfig",
     "TuiConfig",
+    "WebhookConfig",
     "check_config",
     "find_config",
     "load_settings",
@@ -496,6 +502,350 @@ class TuiConfig(Section):
     )
 
 
+_HTTP_SCHEMES: Final = ("http://", "https://")
+
+
+def _check_http_url(value: str, what: str) -> str:
+    value = value.strip()
+    if not value.lower().startswith(_HTTP_SCHEMES) or len(value) <= len("https://"):
+        raise ValueError(f"invalid {what} {value!r}: it must start with http:// or https://")
+    if any(char.isspace() for char in value):
+        raise ValueError(f"invalid {what} {value!r}: no spaces allowed")
+    return value
+
+
+def _check_env_name(value: str | None) -> str | None:
+    if value is not None and not _ENV_NAME_RE.fullmatch(value):
+        raise ValueError(
+            f"invalid environment variable name {value!r}: use letters, digits and '_', "
+            "not starting with a digit"
+        )
+    return value
+
+
+def _secret_from(
+    secret: SecretStr | None, env_name: str | None, env: Mapping[str, str] | None
+) -> str | None:
+    environ = os.environ if env is None else env
+    if env_name and environ.get(env_name):
+        return environ[env_name]
+    if secret is not None and secret.get_secret_value():
+        return secret.get_secret_value()
+    return None
+
+
+class MemoryConfig(Section):
+    """Rules of live memory rebalancing (`[memory]`); budgets: `hosts[].memory_reserve`."""
+
+    floor: ByteSize = Field(
+        default=256 * MIB,
+        ge=6 * MIB,
+        description="Lowest memory limit the engine sets on a container (Docker's own minimum "
+        "is 6 MiB), e.g. '256m'.",
+    )
+    step: ByteSize = Field(
+        default=64 * MIB,
+        ge=1 * MIB,
+        le=1 * GIB,
+        description="New limits must be multiples of this (the TUI slider snaps to it), "
+        "e.g. '64m'. A limit left at its current value is always accepted.",
+    )
+    warn_ratio: float = Field(
+        default=1.25,
+        ge=1.0,
+        le=10.0,
+        description="Warn when a new limit is below this many times the container's current "
+        "memory use (1.0-10.0).",
+    )
+    batch_wait: float = Field(
+        default=10.0,
+        ge=0,
+        le=300,
+        description="Seconds a batch waits for another batch on the same host to finish "
+        "before it is refused as 'batch in flight' (0-300).",
+    )
+
+
+class TelegramConfig(Section):
+    """The Telegram Bot API channel of the notifier (`[notify.telegram]`)."""
+
+    bot_token: SecretStr | None = Field(
+        default=None,
+        description="The bot's token from @BotFather. Prefer `bot_token_env`.",
+    )
+    bot_token_env: str | None = Field(
+        default=None,
+        description="Name of an environment variable that holds the bot token.",
+    )
+    chat_id: int | str = Field(
+        description="The chat to post to: a number such as -1001234567890, or '@channelname'.",
+    )
+    message_thread_id: int | None = Field(
+        default=None,
+        description="Topic (forum thread) of the chat to post in; absent: the main thread.",
+    )
+    api_base: str = Field(
+        default="https://api.telegram.org",
+        description="Base URL of the Bot API (change only for a self-hosted Bot API server).",
+    )
+
+    @field_validator("bot_token_env")
+    @classmethod
+    def _check_token_env(cls, value: str | None) -> str | None:
+        return _check_env_name(value)
+
+    @field_validator("api_base")
+    @classmethod
+    def _check_api_base(cls, value: str) -> str:
+        return _check_http_url(value, "API base URL").rstrip("/")
+
+    @model_validator(mode="after")
+    def _needs_a_token(self) -> TelegramConfig:
+        if self.bot_token is None and self.bot_token_env is None:
+            raise ValueError("set bot_token_env (or bot_token): the bot's token is required")
+        return self
+
+    def resolved_token(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The bot token: the variable named by `bot_token_env` when set, else `bot_token`."""
+        return _secret_from(self.bot_token, self.bot_token_env, env)
+
+
+class WebhookConfig(Section):
+    """A generic webhook channel of the notifier (`[notify.webhook]`): JSON POSTed to a URL."""
+
+    url: str = Field(description="Where to POST each notification (http:// or https://).")
+    secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret sent in `secret_header` so the receiver can trust the "
+        "sender. Prefer `secret_env`.",
+    )
+    secret_env: str | None = Field(
+        default=None,
+        description="Name of an environment variable that holds the shared secret.",
+    )
+    secret_header: str = Field(
+        default="X-Clawtui-Secret",
+        pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="HTTP header that carries the shared secret.",
+    )
+
+    @field_validator("secret_env")
+    @classmethod
+    def _check_secret_env(cls, value: str | None) -> str | None:
+        return _check_env_name(value)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return _check_http_url(value, "webhook URL")
+
+    def resolved_secret(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The shared secret: the variable named by `secret_env` when set, else `secret`."""
+        return _secret_from(self.secret, self.secret_env, env)
+
+
+class NotifyConfig(Section):
+    """Where the engine tells people about changes it made (`[notify]`).
+
+    Every notification is logged; Telegram and the webhook are used when configured. Sending
+    happens in the background with retries and never delays or fails the change itself.
+    """
+
+    telegram: TelegramConfig | None = Field(
+        default=None, description="Post notifications to a Telegram chat."
+    )
+    webhook: WebhookConfig | None = Field(
+        default=None, description="POST notifications as JSON to a URL."
+    )
+    retries: int = Field(
+        default=4,
+        ge=0,
+        le=10,
+        description="Retries of a failed send before it is given up and counted (0-10).",
+    )
+    backoff: float = Field(
+        default=1.0,
+        ge=0.01,
+        le=60,
+        description="Seconds before the first retry; each next wait doubles (0.01-60).",
+    )
+    backoff_max: float = Field(
+        default=30.0,
+        ge=0.01,
+        le=600,
+        description="Longest wait between two retries, seconds (0.01-600).",
+    )
+    timeout: float = Field(
+        default=10.0,
+        ge=0.5,
+        le=120,
+        description="Seconds one HTTP request of a channel may take (0.5-120).",
+    )
+    drain_timeout: float = Field(
+        default=5.0,
+        ge=0,
+        le=120,
+        description="On engine stop, seconds to wait for pending sends before dropping them.",
+    )
+    max_pending: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Sends in flight at most; beyond this new notifications are dropped "
+        "(and counted) rather than piling up while a channel is down.",
+    )
+
+
+_PORT_RANGE_RE = re.compile(r"(\d{1,5})\s*-\s*(\d{1,5})")
+_DEVBOX_RESERVED_ENV = re.compile(r"^(CLAWTUI_.*|PATH|HOME|USER|LOGNAME|SHELL|LD_.*)$")
+
+
+def _check_env_names(names: Iterable[str]) -> None:
+    for name in names:
+        if not _ENV_NAME_RE.fullmatch(name):
+            raise ValueError(
+                f"invalid environment variable name {name!r}: use letters, digits and '_', "
+                "not starting with a digit"
+            )
+        if _DEVBOX_RESERVED_ENV.fullmatch(name):
+            raise ValueError(f"{name!r} is set by clawtui or the container; use another name")
+
+
+class DevboxesConfig(Section):
+    """Dev containers: one per developer, SSH into tmux, home on a named volume (`[devboxes]`)."""
+
+    image: str = Field(
+        default="clawtui/dev-container:1",
+        min_length=1,
+        description="Tag of the dev-container image; built from `build_context` when missing.",
+    )
+    build_context: ConfigPath | None = Field(
+        default=None,
+        description="Folder the image is built from (it holds `dockerfile`); absent means the "
+        "docker/ folder of the clawtui source tree.",
+    )
+    dockerfile: str = Field(
+        default="Dockerfile.dev-container",
+        min_length=1,
+        description="The Dockerfile, relative to `build_context`.",
+    )
+    build_args: dict[str, str] = Field(
+        default_factory=dict,
+        description='Build arguments, e.g. {INSTALL_CLAUDE = "1"} to install the Claude Code '
+        'CLI, or {BASE = "debian:bookworm"} where a registry answers.',
+    )
+    build_timeout: float = Field(
+        default=1800.0,
+        ge=30,
+        le=7200,
+        description="Seconds one image build may stay silent before it is abandoned (30-7200).",
+    )
+    port_range: str = Field(
+        default="2201-2299",
+        description="Host ports from which each dev box's SSH port is picked, 'LOW-HIGH'.",
+    )
+    bind_address: str = Field(
+        default="127.0.0.1",
+        description="Host address the SSH ports are published on; 0.0.0.0 exposes them to "
+        "the network.",
+    )
+    memory: ByteSize = Field(
+        default=2 * GIB,
+        ge=64 * MIB,
+        description="Default memory limit of a dev box (swap is disabled: memory-swap equals "
+        "it), e.g. '2g'.",
+    )
+    cpus: float = Field(
+        default=2.0,
+        gt=0,
+        le=1024,
+        description="Default number of CPUs a dev box may use (may be fractional, e.g. 1.5).",
+    )
+    pids_limit: int = Field(
+        default=512,
+        ge=32,
+        le=4_194_304,
+        description="Most processes a dev box may run (workers use 100; a developer with "
+        "tmux, an editor and a build needs more).",
+    )
+    validate_keys: bool = Field(
+        default=True,
+        description="Accept only OpenSSH public keys (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*) "
+        "for authorized_keys; off accepts any printable text.",
+    )
+    ready_timeout: float = Field(
+        default=60.0,
+        ge=1,
+        le=600,
+        description="Seconds to wait for sshd to answer in a new dev box (1-600).",
+    )
+    network: str | None = Field(
+        default=None,
+        description="Docker network to attach dev boxes to (e.g. the one the credential "
+        "broker is on); absent means Docker's default bridge.",
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment of every dev box, e.g. {CREDENTIAL_BROKER_URL = "
+        '"http://broker:3000"}; SSH login shells see these variables too.',
+    )
+    env_passthrough: list[str] = Field(
+        default_factory=list,
+        description="Names of variables copied from clawtui's own environment into every dev "
+        'box when set, e.g. ["BROKER_SECRET"], so secrets stay out of this file.',
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra labels on every dev container and home volume.",
+    )
+
+    @field_validator("port_range")
+    @classmethod
+    def _check_port_range(cls, value: str) -> str:
+        _port_bounds(value)
+        return value
+
+    @field_validator("bind_address")
+    @classmethod
+    def _check_bind_address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(
+                f"invalid bind address {value!r}: use an IP address like 127.0.0.1 or 0.0.0.0"
+            ) from None
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _check_env(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_env_names(value)
+        return value
+
+    @field_validator("env_passthrough")
+    @classmethod
+    def _check_env_passthrough(cls, value: list[str]) -> list[str]:
+        _check_env_names(value)
+        return value
+
+    @property
+    def port_bounds(self) -> tuple[int, int]:
+        """`port_range` as (low, high), both included."""
+        return _port_bounds(self.port_range)
+
+
+def _port_bounds(value: str) -> tuple[int, int]:
+    match = _PORT_RANGE_RE.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"invalid port range {value!r}: write 'LOW-HIGH', like '2201-2299'")
+    low, high = int(match[1]), int(match[2])
+    if not 1 <= low <= high <= 65535:
+        raise ValueError(
+            f"invalid port range {value!r}: ports are 1-65535 and LOW may not exceed HIGH"
+        )
+    return low, high
+
+
 _KEYMAP_MAX_DEPTH: Final = 16
 
 
@@ -542,6 +892,18 @@ class Settings(Section):
         default_factory=dict,
         description='Key bindings by binding id, e.g. {"panel.fleet" = "1"}; a value may '
         "list several keys separated by commas.",
+    )
+    memory: MemoryConfig = Field(
+        default_factory=MemoryConfig,
+        description="Rules of live memory rebalancing.",
+    )
+    notify: NotifyConfig = Field(
+        default_factory=NotifyConfig,
+        description="Where the engine sends notifications (log, Telegram, webhook).",
+    )
+    devboxes: DevboxesConfig = Field(
+        default_factory=DevboxesConfig,
+        description="Dev containers reached over SSH.",
     )
     hosts: list[HostConfig] = Field(
         default_factory=lambda: [HostConfig()],

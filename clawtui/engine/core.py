@@ -16,8 +16,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from clawtui.engine.bus import EventBus, Subscription
+from clawtui.engine.containers import ContainerActions
+from clawtui.engine.devboxes import Devboxes
 from clawtui.engine.fleet import HostMonitor
+from clawtui.engine.memory import MemoryManager
 from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
+from clawtui.engine.notifier import Notifier
 from clawtui.engine.store import Store
 
 if TYPE_CHECKING:
@@ -47,10 +51,14 @@ class Engine:
             )
             for h in settings.hosts
         }
+        self.notifier = Notifier(settings.notify)
+        self.memory = MemoryManager(self)
         self._pending_activity: list[ActivityEntry] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
         self.started_at: float | None = None
+        self.actions = ContainerActions(self)
+        self.devboxes = Devboxes(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -76,6 +84,7 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.notifier.aclose()
         with contextlib.suppress(Exception):
             await self._flush_activity()
         self.bus.close()

@@ -124,6 +124,7 @@ class EventKind(StrEnum):
     STATS = "stats"  # one tick of a host's sampler; data = {"host", "stats": {id: ContainerStats}}
     RESYNC = "resync"  # a consumer fell behind or a gap happened: re-read the snapshot
     LOG = "log"  # a line for the activity view; data = {"entry": ActivityEntry}
+    MEMORY = "memory"  # a memory batch touched Docker; data = {"result": memory_models.ApplyResult}
 
 
 class Event(BaseModel):

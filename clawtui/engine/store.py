@@ -39,6 +39,29 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX activity_ts ON activity (ts);
         """,
     ),
+    (
+        2,
+        "memory changes",
+        """
+        CREATE TABLE memory_changes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts REAL NOT NULL,
+            batch_id TEXT NOT NULL,
+            who TEXT NOT NULL,
+            host TEXT NOT NULL,
+            container_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            old_limit INTEGER NOT NULL,
+            new_limit INTEGER NOT NULL,
+            old_swap INTEGER NOT NULL,
+            new_swap INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            reason TEXT
+        );
+        CREATE INDEX memory_changes_ts ON memory_changes (ts);
+        CREATE INDEX memory_changes_batch ON memory_changes (batch_id);
+        """,
+    ),
 ]
 
 

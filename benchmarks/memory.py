@@ -1,0 +1,314 @@
+"""Benchmark: one engine batch of N memory-limit changes vs N sequential Docker updates.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/memory.py [--quick] [--containers N] [--rounds R]
+
+Starts N (10) busybox containers labelled `clawtui.bench=memory` and `clawtui.role=devbox`
+(256 MiB, no swap) and an Engine on the local host. Each round runs three phases, each of which
+really changes every limit (the value flips between 256 MiB and 320 MiB at every phase, so the
+direction of each phase rotates from round to round):
+
+  batch       `engine.memory.apply` of N changes: resolve, fresh inspect + cgroup reads,
+              validation, the flock, N concurrent updates over the host's thread pool, the
+              history write, the bus event and the (log-only) notification;
+  sequential  the baseline: N `update_container` calls one after the other on a plain
+              docker-py client (Memory and MemorySwap, like the engine sends); the slowest of
+              those N single calls is the second baseline ("slowest single update");
+  parallel    for diagnosis only: the same N SDK calls from a thread pool, without the engine
+              (what the concurrency itself buys, before any validation cost).
+
+It also times `engine.memory.plan` (validation only) per round, reports how often a batch read
+its containers' limits from cgroup files (the fast path) rather than `inspect`, and measures CPU
+over every phase: the whole machine (/proc/stat: how many cores were busy) and per process
+(dockerd, containerd, the benchmark containers' shims including their `runc update` children,
+and this process with its engine), per update. That tells whether a batch is limited by the
+cores (each update makes dockerd -> containerd -> shim exec `runc update`) or by something
+serialising updates.
+
+Medians over the rounds (after warm-up rounds) give:
+  batch_vs_sequential      = batch / sequential        target <= 0.6
+  batch_vs_slowest_single  = batch / slowest single    target <= 1.3
+The last line of output is one JSON object. Containers are removed at the end, even on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ClassVar
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _common import (
+    BENCH_LABEL,
+    CLK_TCK,
+    BenchContainers,
+    api_client,
+    emit_result,
+    find_daemon_pids,
+    handle_termination,
+    progress,
+    require_image,
+    rnd,
+)
+
+LABEL = "memory"
+MIB = 1024 * 1024
+LOW, HIGH = 256 * MIB, 320 * MIB
+TARGET_BATCH_VS_SEQUENTIAL = 0.6
+TARGET_BATCH_VS_SLOWEST_SINGLE = 1.3
+
+
+class DevboxBenchContainers(BenchContainers):
+    """BenchContainers that are also adjustable devboxes with a 256 MiB limit and no swap."""
+
+    def _one(self, index: int) -> str:
+        client = self.client
+        host_config = client.create_host_config(
+            network_mode=self.network_mode, mem_limit=LOW, memswap_limit=LOW
+        )
+        created = client.create_container(
+            self.image,
+            command=self.command,
+            name=f"clawtui-bench-{self.label_value}-{index:03d}",
+            labels={BENCH_LABEL: self.label_value, "clawtui.role": "devbox"},
+            host_config=host_config,
+        )
+        cid: str = created["Id"]
+        with self._lock:
+            self.ids.append(cid)
+        client.start(cid)
+        return cid
+
+
+def cpu_busy_seconds() -> tuple[float, int]:
+    """(busy CPU seconds of the whole machine, number of CPUs) from /proc/stat."""
+    with open("/proc/stat") as f:
+        lines = f.read().splitlines()
+    fields = [int(v) for v in lines[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    ncpu = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK"), ncpu
+
+
+def process_cpu(pid: int) -> float:
+    """utime + stime + cutime + cstime of a process, in seconds (0 when it is gone).
+
+    The children's part matters: every update makes a containerd-shim run `runc update`, a
+    short-lived child whose CPU lands in the shim's cutime/cstime once reaped.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return 0.0
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    return sum(int(v) for v in fields[11:15]) / CLK_TCK
+
+
+class Phase:
+    """Wall time, machine CPU and CPU per process group of one timed phase."""
+
+    groups: ClassVar[dict[str, list[int]]] = {}
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+        self.by_group: dict[str, float] = {}
+
+    def _groups(self) -> dict[str, float]:
+        return {name: sum(process_cpu(p) for p in pids) for name, pids in self.groups.items()}
+
+    def __enter__(self) -> Phase:
+        self._g0 = self._groups()
+        self._cpu0, _ = cpu_busy_seconds()
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._t0
+        self.cpu = cpu_busy_seconds()[0] - self._cpu0
+        self.by_group = {k: v - self._g0[k] for k, v in self._groups().items()}
+
+
+def sequential(client: Any, ids: list[str], value: int) -> list[float]:
+    singles = []
+    for cid in ids:
+        t = time.perf_counter()
+        client.update_container(cid, mem_limit=value, memswap_limit=value)
+        singles.append(time.perf_counter() - t)
+    return singles
+
+
+def parallel(client: Any, pool: ThreadPoolExecutor, ids: list[str], value: int) -> None:
+    futures = [
+        pool.submit(client.update_container, cid, mem_limit=value, memswap_limit=value)
+        for cid in ids
+    ]
+    for fut in futures:
+        fut.result()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from clawtui.config import EngineConfig, HostConfig, Settings
+    from clawtui.engine.core import Engine
+
+    client = api_client(pool=max(32, args.containers))
+    require_image(client)
+    results: dict[str, list[float]] = {
+        "batch": [], "sequential": [], "slowest_single": [], "single": [], "parallel": [],
+        "plan": [],
+    }  # fmt: skip
+    cpu: dict[str, list[float]] = {"batch": [], "sequential": [], "parallel": []}
+    group_cpu: dict[str, dict[str, list[float]]] = {k: {} for k in cpu}
+    fast_path: list[float] = []
+    with (
+        DevboxBenchContainers(client, LABEL, args.containers) as bench,
+        tempfile.TemporaryDirectory(prefix="clawtui-bench-memory-") as state,
+        ThreadPoolExecutor(max_workers=args.containers) as pool,
+    ):
+        ids = list(bench.ids)
+        daemons = find_daemon_pids(ids)
+        Phase.groups = {
+            "dockerd": daemons.dockerd,
+            "containerd": daemons.containerd,
+            "shims_and_runc": daemons.shims,
+            "benchmark_process": [os.getpid()],
+        }
+        settings = Settings(
+            engine=EngineConfig(state_dir=Path(state)), hosts=[HostConfig(name="local")]
+        )
+        engine = Engine(settings)
+        await engine.start()
+        try:
+            if not await engine.wait_online(15):
+                raise SystemExit("the engine could not reach the local Docker engine")
+            deadline = time.monotonic() + 15
+            while not all(engine.container(f"local/{cid}") for cid in ids):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the engine did not list the benchmark containers")
+                await asyncio.sleep(0.05)
+            value = LOW
+            total = args.rounds + args.warmup
+            for round_no in range(total):
+                measured = round_no >= args.warmup
+                for phase in ("batch", "sequential", "parallel"):
+                    value = HIGH if value == LOW else LOW
+                    if phase == "batch":
+                        changes = {f"local/{cid}": value for cid in ids}
+                        with Phase() as p:
+                            result = await engine.memory.apply(changes, who="bench")
+                        if not result.ok:
+                            raise RuntimeError(f"batch not applied: {result.summary()}")
+                        if measured:
+                            checks = result.plan.checks
+                            fast_path.append(
+                                sum(c.limits_source == "cgroup" for c in checks) / len(checks)
+                            )
+                    elif phase == "sequential":
+                        with Phase() as p:
+                            singles = await asyncio.to_thread(sequential, client, ids, value)
+                        if measured:
+                            results["slowest_single"].append(max(singles))
+                            results["single"].extend(singles)
+                    else:
+                        with Phase() as p:
+                            await asyncio.to_thread(parallel, client, pool, ids, value)
+                    if measured:
+                        results[phase].append(p.wall)
+                        cpu[phase].append(p.cpu)
+                        for group, seconds in p.by_group.items():
+                            group_cpu[phase].setdefault(group, []).append(seconds)
+                t = time.perf_counter()
+                plan = await engine.memory.plan({f"local/{cid}": LOW for cid in ids}, who="bench")
+                if measured:
+                    results["plan"].append(time.perf_counter() - t)
+                if not plan.ok:
+                    raise RuntimeError(f"plan not ok: {plan.summary()}")
+                if measured and (round_no - args.warmup + 1) % 5 == 0:
+                    progress(
+                        f"round {round_no - args.warmup + 1}/{args.rounds}: batch "
+                        f"{results['batch'][-1] * 1000:.0f} ms, sequential "
+                        f"{results['sequential'][-1] * 1000:.0f} ms"
+                    )
+            history = await engine.memory.history(10_000)
+        finally:
+            await engine.stop()
+        expected = total * args.containers
+        if len(history) != expected:
+            raise RuntimeError(f"history has {len(history)} rows, expected {expected}")
+
+    _, ncpu = cpu_busy_seconds()
+    med = {k: statistics.median(v) for k, v in results.items()}
+    batch_vs_seq = med["batch"] / med["sequential"]
+    batch_vs_slowest = med["batch"] / med["slowest_single"]
+    cores_busy = {
+        k: rnd(statistics.median(c / w for c, w in zip(cpu[k], results[k], strict=True)), 2)
+        for k in cpu
+    }
+    cpu_per_update_ms = {k: rnd(statistics.median(cpu[k]) / args.containers * 1000, 1) for k in cpu}
+    per_update_by_group = {
+        phase: {
+            group: rnd(statistics.median(values) / args.containers * 1000, 2)
+            for group, values in groups.items()
+        }
+        for phase, groups in group_cpu.items()
+    }
+    return {
+        "benchmark": "memory",
+        "containers": args.containers,
+        "rounds": args.rounds,
+        "cpus": ncpu,
+        "batch_ms_p50": rnd(med["batch"] * 1000),
+        "sequential_ms_p50": rnd(med["sequential"] * 1000),
+        "slowest_single_ms_p50": rnd(med["slowest_single"] * 1000),
+        "single_ms_p50": rnd(med["single"] * 1000),
+        "parallel_sdk_ms_p50": rnd(med["parallel"] * 1000),
+        "plan_ms_p50": rnd(med["plan"] * 1000),
+        "batch_limits_read_from_cgroup": rnd(statistics.mean(fast_path), 3),
+        "batch_vs_sequential": rnd(batch_vs_seq, 3),
+        "batch_vs_slowest_single": rnd(batch_vs_slowest, 3),
+        "parallel_sdk_vs_sequential": rnd(med["parallel"] / med["sequential"], 3),
+        "parallel_sdk_vs_slowest_single": rnd(med["parallel"] / med["slowest_single"], 3),
+        "machine_cores_busy_p50": cores_busy,
+        "machine_cpu_ms_per_update_p50": cpu_per_update_ms,
+        "cpu_ms_per_update_by_process_p50": per_update_by_group,
+        "targets": {
+            "batch_vs_sequential": TARGET_BATCH_VS_SEQUENTIAL,
+            "batch_vs_slowest_single": TARGET_BATCH_VS_SLOWEST_SINGLE,
+        },
+        "meets_targets": {
+            "batch_vs_sequential": batch_vs_seq <= TARGET_BATCH_VS_SEQUENTIAL,
+            "batch_vs_slowest_single": batch_vs_slowest <= TARGET_BATCH_VS_SLOWEST_SINGLE,
+        },
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (well under 90 s)")
+    parser.add_argument("--containers", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args()
+    if args.rounds is None:
+        args.rounds = 15 if args.quick else 40
+    if not 1 <= args.containers <= 200 or args.rounds < 1:
+        parser.error("--containers must be 1-200 and --rounds at least 1")
+    handle_termination()
+    started = time.monotonic()
+    result = asyncio.run(run(args))
+    result["seconds"] = rnd(time.monotonic() - started, 1)
+    emit_result(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
