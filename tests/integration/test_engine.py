@@ -85,7 +85,7 @@ async def test_api_stats_fallback_matches(tmp_path: Path, make_container) -> Non
                 and c.stats is not None
                 and c.stats.cpu_percent is not None
             ),
-            8,
+            20,  # generous: under load dockerd answers one-shot stats slowly
             "one-shot stats with a CPU delta",
         )
         c = engine.container(key)
