@@ -19,6 +19,7 @@ What is here:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -97,6 +98,14 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def system_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (the `cpu` line of /proc/stat, minus idle and
+    iowait): with the processes measured, tells how much else ran on the machine meanwhile."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / CLK_TCK
+
+
 def _comm(pid: str) -> str | None:
     try:
         with open(f"/proc/{pid}/comm") as f:
@@ -162,6 +171,8 @@ class CpuMeter:
         self._first: dict[int, float] = {}
         self._last: dict[int, float] = {}
         self.t_start = self.t_stop = 0.0
+        self._busy_start = self._busy_stop = 0.0
+        self._series: list[tuple[float, dict[int, float]]] = []
 
     def _read_all(self) -> dict[int, float]:
         out: dict[int, float] = {}
@@ -173,16 +184,43 @@ class CpuMeter:
         return out
 
     def start(self) -> None:
+        self._busy_start = system_busy_seconds()
         self._first = self._read_all()
         self._last = dict(self._first)
         self.t_start = time.monotonic()
+        self._series = [(self.t_start, dict(self._first))]
 
     def sample(self) -> None:
-        self._last.update(self._read_all())
+        """An intermediate reading (kept for `slice_percents`)."""
+        now = self._read_all()
+        self._last.update(now)
+        self._series.append((time.monotonic(), dict(self._last)))
+
+    def slice_percents(self, groups: Sequence[str]) -> list[float]:
+        """CPU of `groups` together in each interval between readings, % of one core. The
+        median of these resists bursts of other users' work better than the window total."""
+        pids = [pid for g in groups for pid in self.groups[g] if pid in self._first]
+        out: list[float] = []
+        for (t0, v0), (t1, v1) in itertools.pairwise(self._series):
+            if t1 - t0 >= 0.2:
+                used = sum(v1.get(pid, 0.0) - v0.get(pid, 0.0) for pid in pids)
+                out.append(100.0 * used / (t1 - t0))
+        return out
 
     def stop(self) -> None:
         self.sample()
         self.t_stop = time.monotonic()
+        self._busy_stop = system_busy_seconds()
+
+    def system_percent(self) -> float:
+        """Busy CPU of the whole machine over the window, % of one core."""
+        busy = self._busy_stop - self._busy_start
+        return 100.0 * busy / self.wall if self.wall > 0 else 0.0
+
+    def others_percent(self) -> float:
+        """Busy CPU of everything not measured here (other users of the machine), % of a core."""
+        mine = sum(self.percent(group) for group in self.groups)
+        return max(0.0, self.system_percent() - mine)
 
     @property
     def wall(self) -> float:
@@ -233,11 +271,12 @@ def require_image(client: Any, image: str = BUSYBOX_IMAGE, wait: float = 0.0) ->
 
 def remove_labelled(client: Any, label_value: str, *, workers: int = 16) -> int:
     """Force-remove every container labelled `clawtui.bench=<label_value>`; returns how many."""
+    import docker.errors
+
     listed = client.containers(all=True, filters={"label": f"{BENCH_LABEL}={label_value}"})
     ids = [c["Id"] for c in listed]
     if not ids:
         return 0
-    import docker.errors
 
     def rm(cid: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
@@ -245,9 +284,43 @@ def remove_labelled(client: Any, label_value: str, *, workers: int = 16) -> int:
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for fut in as_completed([pool.submit(rm, cid) for cid in ids]):
-            with contextlib.suppress(docker.errors.APIError):
+            with contextlib.suppress(docker.errors.APIError):  # e.g. removal already under way
                 fut.result()
     return len(ids)
+
+
+def remove_labelled_retrying(
+    client: Any,
+    label_value: str,
+    *,
+    workers: int = 16,
+    wait: float = 90.0,
+    report: Callable[[str], None] | None = None,
+) -> int:
+    """`remove_labelled` until nothing with the label is left, riding out a Docker engine that is
+    briefly unreachable (restarted by someone else) for up to `wait` seconds. Raises with the
+    manual clean-up command when that does not work."""
+    deadline = time.monotonic() + wait
+    removed = 0
+    last: BaseException | None = None
+    while True:
+        try:
+            removed += remove_labelled(client, label_value, workers=workers)
+            left = client.containers(all=True, filters={"label": f"{BENCH_LABEL}={label_value}"})
+            if not left:
+                return removed
+            last = RuntimeError(f"{len(left)} containers still there")
+        except Exception as exc:  # connection refused / socket missing / API errors
+            last = exc
+        if time.monotonic() >= deadline:
+            raise RuntimeError(
+                f"could not remove the containers labelled {BENCH_LABEL}={label_value} ({last}); "
+                f"remove them with: docker rm -f $(docker ps -aq --filter "
+                f"label={BENCH_LABEL}={label_value})"
+            ) from last
+        if report is not None:
+            report(f"clean-up failed ({str(last)[:120]}); retrying")
+        time.sleep(2.0)
 
 
 class BenchContainers:
@@ -335,7 +408,9 @@ class BenchContainers:
         try:
             started = time.monotonic()
             self.report(f"removing {self.label_value} containers")
-            n = remove_labelled(self.client, self.label_value, workers=self.workers)
+            n = remove_labelled_retrying(
+                self.client, self.label_value, workers=self.workers, report=self.report
+            )
             self.remove_seconds = time.monotonic() - started
             self.report(f"removed {n} containers in {self.remove_seconds:.1f}s")
         finally:
@@ -426,6 +501,7 @@ def run_phase(
     ready_timeout: float = 60.0,
     run_timeout: float = 120.0,
     env: dict[str, str] | None = None,
+    sample_every: float = 1.0,
 ) -> PhaseRun:
     """Run a child (`argv`) that speaks the ChildChannel protocol and measure CPU over its
     measured window: from just before GO is sent to the moment its RESULT line arrives.
@@ -454,7 +530,7 @@ def run_phase(
         meter.start()
         proc.stdin.write("GO\n")
         proc.stdin.flush()
-        line = _readline_timeout(proc, run_timeout)
+        line = _readline_timeout(proc, run_timeout, every=sample_every, tick=meter.sample)
         meter.stop()
         if not line.startswith("RESULT"):
             raise RuntimeError(f"phase child failed: {line!r}")
@@ -471,13 +547,24 @@ def run_phase(
             proc.wait()
 
 
-def _readline_timeout(proc: subprocess.Popen[str], timeout: float) -> str:
-    """The child's next stdout line, or a RuntimeError after `timeout` / when it exits."""
+def _readline_timeout(
+    proc: subprocess.Popen[str],
+    timeout: float,
+    *,
+    every: float | None = None,
+    tick: Callable[[], None] | None = None,
+) -> str:
+    """The child's next stdout line, or a RuntimeError after `timeout` / when it exits; calls
+    `tick` every `every` seconds meanwhile."""
     assert proc.stdout is not None
     box: list[str] = []
     reader = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
     reader.start()
-    reader.join(timeout)
+    deadline = time.monotonic() + timeout
+    while reader.is_alive() and time.monotonic() < deadline:
+        reader.join(min(every or timeout, max(0.0, deadline - time.monotonic())))
+        if reader.is_alive() and tick is not None:
+            tick()
     if reader.is_alive():
         proc.kill()
         raise RuntimeError(f"phase child sent nothing for {timeout:.0f}s; killed it")

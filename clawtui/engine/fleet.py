@@ -37,6 +37,7 @@ from clawtui.engine.models import (
     HostState,
 )
 from clawtui.engine.stats import (
+    CgroupFiles,
     CgroupPaths,
     CpuMark,
     detect_cgroup_version,
@@ -101,6 +102,10 @@ class HostMonitor:
         self._destroyed: deque[str] = deque(maxlen=4096)
         self._cpu_marks: dict[str, CpuMark] = {}
         self._cgroup_paths: dict[str, CgroupPaths | None] = {}
+        self._cgroup_files: dict[str, CgroupFiles] = {}  # touched only in the sampler's thread
+        self._cgroup_stale: set[str] = set()  # loop thread -> sampler: close and reopen these
+        self._cgroup_stale_all = False
+        self._sampling_lock = threading.Lock()
         self._cgroup_version: int | None = None
         self.reconciles = 0
         self.last_sample_seconds: float | None = None
@@ -157,6 +162,13 @@ class HostMonitor:
             with contextlib.suppress(Exception):
                 client.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self._close_cgroup_files)
+
+    def _close_cgroup_files(self) -> None:
+        with self._sampling_lock:  # waits for an in-flight _sample_direct
+            for f in self._cgroup_files.values():
+                f.close()
+            self._cgroup_files.clear()
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
@@ -210,6 +222,7 @@ class HostMonitor:
         version = version if isinstance(version, dict) else {}
         self._cgroup_version = None
         self._cgroup_paths.clear()
+        self._cgroup_stale_all = True
         if self.cfg.is_local and self.cfg.cgroup_root:
             self._cgroup_version = detect_cgroup_version(Path(self.cfg.cgroup_root))
         # Open the events stream before listing, so nothing between the two is lost.
@@ -318,8 +331,9 @@ class HostMonitor:
             info = info.model_copy(update={"stats": old.stats})
         if old == info:
             return
-        if old is None or old.pid != info.pid:
+        if old is None or old.pid != info.pid or old.memory_limit != info.memory_limit:
             self._cgroup_paths.pop(info.id, None)
+            self._cgroup_stale.add(info.id)
         if not info.running:
             self._cpu_marks.pop(info.id, None)
         self.containers[info.id] = info
@@ -336,6 +350,7 @@ class HostMonitor:
         old = self.containers.pop(cid, None)
         self._cpu_marks.pop(cid, None)
         self._cgroup_paths.pop(cid, None)
+        self._cgroup_stale.add(cid)
         if old is None:
             return
         self._activity("info", f"container {old.name} removed", host=self.name)
@@ -402,20 +417,52 @@ class HostMonitor:
         return out
 
     def _sample_direct(self, running: list[ContainerInfo]) -> dict[str, ContainerStats | None]:
+        with self._sampling_lock:
+            return self._sample_direct_locked(running)
+
+    def _sample_direct_locked(
+        self, running: list[ContainerInfo]
+    ) -> dict[str, ContainerStats | None]:
         assert self._cgroup_version is not None and self.cfg.cgroup_root
+        files = self._cgroup_files
+        if self._cgroup_stale_all:
+            self._cgroup_stale_all = False
+            self._cgroup_stale.clear()
+            for f in files.values():
+                f.close()
+            files.clear()
+        while self._cgroup_stale:
+            stale = files.pop(self._cgroup_stale.pop(), None)
+            if stale is not None:
+                stale.close()
         root = Path(self.cfg.cgroup_root)
         out: dict[str, ContainerStats | None] = {}
         for c in running:
-            if c.id in self._cgroup_paths:
-                paths = self._cgroup_paths[c.id]
+            handle = files.get(c.id)
+            if handle is None:
+                if c.id in self._cgroup_paths:
+                    paths = self._cgroup_paths[c.id]
+                else:
+                    paths = resolve_cgroup_paths(root, self._cgroup_version, c.id, c.pid)
+                    self._cgroup_paths[c.id] = paths
+                if paths is None:
+                    continue
+                try:
+                    handle = files[c.id] = CgroupFiles(paths)
+                except OSError:  # gone already, or out of fds: the path-per-read fallback
+                    handle = None
+            if handle is not None:
+                stats, mark = handle.sample(self._cpu_marks.get(c.id))
+                if stats is None:
+                    files.pop(c.id).close()
+                    self._cgroup_paths.pop(c.id, None)
             else:
-                paths = resolve_cgroup_paths(root, self._cgroup_version, c.id, c.pid)
-                self._cgroup_paths[c.id] = paths
-            if paths is None:
-                continue
-            stats, mark = sample_cgroup(paths, self._cpu_marks.get(c.id))
-            if stats is None:
-                self._cgroup_paths.pop(c.id, None)
+                paths = self._cgroup_paths.get(c.id)
+                if paths is None:
+                    continue
+                stats, mark = sample_cgroup(paths, self._cpu_marks.get(c.id))
+                if stats is None:
+                    self._cgroup_paths.pop(c.id, None)
             if mark is not None:
                 self._cpu_marks[c.id] = mark
             out[c.id] = stats

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from clawtui.engine.stats import (
+    CgroupFiles,
     CpuMark,
     cpu_percent,
     detect_cgroup_version,
@@ -169,3 +170,41 @@ def test_cgroup_v2_files(tmp_path: Path) -> None:
 
 def test_cgroup_gone_returns_none(tmp_path: Path) -> None:
     assert resolve_cgroup_paths(tmp_path, 1, "c" * 64, pid=0) is None
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_open_files_match_path_reads(tmp_path: Path, version: int) -> None:
+    """The sampler's hot path (files kept open, pread) gives what a fresh read gives."""
+    cid = "d" * 64
+    if version == 1:
+        base = tmp_path / "memory" / "docker" / cid
+        _write(base / "memory.usage_in_bytes", "10485760\n")
+        _write(base / "memory.stat", "total_cache 1048576\n")
+        _write(base / "memory.limit_in_bytes", "268435456\n")
+        cpu_file = tmp_path / "cpuacct" / "docker" / cid / "cpuacct.usage"
+        _write(cpu_file, "1000000000\n")
+        later = "1250000000\n"
+    else:
+        (tmp_path / "cgroup.controllers").write_text("memory\n")
+        base = tmp_path / "docker" / cid
+        _write(base / "memory.current", "10485760\n")
+        _write(base / "memory.stat", "inactive_file 1048576\n")
+        _write(base / "memory.max", "268435456\n")
+        cpu_file = base / "cpu.stat"
+        _write(cpu_file, "usage_usec 1000000\n")
+        later = "usage_usec 1250000\n"
+    paths = resolve_cgroup_paths(tmp_path, version, cid, pid=0)
+    assert paths is not None
+    files = CgroupFiles(paths)
+    try:
+        a, mark_a = files.sample(None, now_ns=0)
+        b, _ = sample_cgroup(paths, None, now_ns=0)
+        assert a is not None
+        assert b is not None
+        assert a == b.model_copy(update={"sampled_at": a.sampled_at})
+        cpu_file.write_text(later)  # same inode: the open fd sees the new value
+        a2, _ = files.sample(mark_a, now_ns=500_000_000)
+        assert a2 is not None and a2.cpu_percent == pytest.approx(50.0)
+        assert a2.mem_limit == 268435456 and a2.mem_used == 10485760 - 1048576
+    finally:
+        files.close()
