@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
-from clawtui import config as config_module
+from clawtui.config import loader as config_loader
 from clawtui.config import (
     STATE_FILE_HEADER,
     ConfigError,
@@ -345,7 +345,7 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     def refuse(path: Path, *, limit: int) -> tuple[bytes, bool]:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(config_module, "read_bytes_capped", refuse)
+    monkeypatch.setattr(config_loader, "read_bytes_capped", refuse)
     [issue] = load_errors(path)
     assert issue.message == "cannot read the file: Permission denied"
 
