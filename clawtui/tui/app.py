@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App
@@ -20,17 +20,15 @@ from textual.command import CommandPalette
 from textual.theme import Theme
 from textual.timer import Timer
 
-from clawtui.config import save_runtime_settings
+from clawtui.config import Settings, save_runtime_settings
 from clawtui.engine.api import EngineAPI
 from clawtui.engine.bus import Subscription
 from clawtui.engine.models import Event, EventKind
 from clawtui.tui.commands import ClawCommands, ThemeCommands
+from clawtui.tui.keymap import BINDING_OWNERS, binding_ids
 from clawtui.tui.screens.help import HelpScreen, key_rows
 from clawtui.tui.screens.main import MainScreen
 from clawtui.tui.themes import BUILTIN_THEMES_DIR, ThemeProblem, load_themes
-
-if TYPE_CHECKING:
-    from clawtui.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +41,14 @@ class ClawApp(App[None]):
     """The clawtui control room: Fleet first, five more panels, activity at the bottom."""
 
     TITLE = "clawtui"
-    CSS_PATH: ClassVar = ["styles/app.tcss", "styles/fleet.tcss", "styles/help.tcss"]
+    CSS_PATH: ClassVar = [
+        "styles/app.tcss",
+        "styles/fleet.tcss",
+        "styles/devboxes.tcss",
+        "styles/logs.tcss",
+        "styles/forms.tcss",
+        "styles/help.tcss",
+    ]
     COMMANDS: ClassVar = {ClawCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Show every key"),
@@ -79,6 +84,7 @@ class ClawApp(App[None]):
         self._on_start = on_start
         self._on_stop = on_stop
         self._engine_started = False
+        self._hook_started = False
         self._subscription: Subscription | None = None
         self._pending_stats: dict[str, Mapping[str, Any]] = {}
         self._stats_timer: Timer | None = None
@@ -86,7 +92,7 @@ class ClawApp(App[None]):
 
     # -- start and stop ------------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
-        self._main = MainScreen(self.clock)
+        self._main = MainScreen(self.clock, self.engine, self.settings)
         return self._main
 
     @property
@@ -98,15 +104,20 @@ class ClawApp(App[None]):
     async def on_mount(self) -> None:
         self.sub_title = "remote engine" if self.engine.is_remote else "local engine"
         self._load_themes()
-        self.set_keymap(dict(self.settings.keymap))
+        self._apply_keymap()
+        for issue in self.settings.warnings:  # e.g. a broken runtime settings file, ignored
+            self.notify(str(issue), title="Settings", severity="warning", markup=False)
+        engine_ok = True
         if self.manage_engine:
             try:
                 await self.engine.start()
                 self._engine_started = True
             except Exception as exc:
+                engine_ok = False
                 log.exception("the engine did not start")
                 self.notify(f"The engine did not start: {exc}", severity="error", markup=False)
-        if self._on_start is not None:
+        if self._on_start is not None and engine_ok:
+            self._hook_started = True  # on_stop runs even after a half-done start
             try:
                 await self._on_start()
             except Exception as exc:
@@ -130,7 +141,8 @@ class ClawApp(App[None]):
     async def on_unmount(self) -> None:
         if self._subscription is not None:
             self._subscription.close()
-        if self._on_stop is not None:
+        if self._on_stop is not None and self._hook_started:
+            self._hook_started = False
             try:
                 await self._on_stop()
             except Exception:
@@ -165,6 +177,24 @@ class ClawApp(App[None]):
         pending, self._pending_stats = self._pending_stats, {}
         for host, stats in pending.items():
             self.main.apply_stats(host, stats)
+
+    # -- keys ---------------------------------------------------------------------------------
+    @classmethod
+    def binding_ids(cls) -> set[str]:
+        """Every binding id a `[keymap]` entry may name."""
+        return binding_ids((cls, *BINDING_OWNERS))
+
+    def _apply_keymap(self) -> None:
+        keymap = dict(self.settings.keymap)
+        unknown = sorted(set(keymap) - self.binding_ids())
+        if unknown:
+            log.warning("keymap: unknown binding ids %s", unknown)
+            self.notify(
+                f"[keymap] names unknown binding ids: {', '.join(unknown)} (see the help screen)",
+                severity="warning",
+                markup=False,
+            )
+        self.set_keymap(keymap)
 
     # -- themes --------------------------------------------------------------------------------
     def _load_themes(self) -> None:
@@ -213,7 +243,9 @@ class ClawApp(App[None]):
     # -- actions -------------------------------------------------------------------------------
     def action_pick_theme(self) -> None:
         """Open the theme picker."""
-        self.push_screen(CommandPalette(providers=[ThemeCommands], placeholder="Search for themes…"))
+        self.push_screen(
+            CommandPalette(providers=[ThemeCommands], placeholder="Search for themes…")
+        )
 
     def action_change_theme(self) -> None:
         self.action_pick_theme()
@@ -231,6 +263,17 @@ class ClawApp(App[None]):
 
     def show_panel(self, panel_id: str) -> None:
         self.main.action_show_panel(panel_id)
+
+    def container_command(self, verb: str) -> None:
+        """A container action (logs, start, ...) on the front panel's marked or selected rows."""
+        self.main.container_command(verb)
+
+    def devbox_command(self, action: str) -> None:
+        """A Dev containers panel action from the palette: "new", "apply" or "reset"."""
+        self.show_panel("devboxes")
+        panel = self.main.devboxes
+        {"new": panel.action_new_devbox, "apply": panel.action_apply,
+         "reset": panel.action_reset}[action]()  # fmt: skip
 
     def toggle_activity(self) -> None:
         self.main.action_toggle_activity()

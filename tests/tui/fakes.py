@@ -3,6 +3,7 @@
 It implements `EngineAPI` over a real `EventBus`, and its `put_*` / `remove_*` / `stats` helpers
 change its state and publish the same events the real engine would, so the app sees exactly
 what it sees in production. `sample_fleet` is a fixed, deterministic fleet for snapshots.
+Its `actions`, `devboxes` and `memory` are the small fakes of `fake_capabilities.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from clawtui.engine.models import (
     HostMemory,
     HostState,
 )
+from tests.tui.fake_capabilities import FakeActions, FakeDevboxes, FakeMemory
 
 GIB = 1024 * MIB
 NOW = 1_760_000_000.0
@@ -43,6 +45,9 @@ class FakeEngine:
         self._activity: list[ActivityEntry] = []
         self.started = 0
         self.stopped = 0
+        self.actions = FakeActions(self)
+        self.devboxes = FakeDevboxes(self)
+        self.memory = FakeMemory(self)
 
     # -- EngineAPI -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -57,7 +62,9 @@ class FakeEngine:
     def hosts(self) -> list[HostInfo]:
         return list(self._hosts.values())
 
-    def containers(self, *, host: str | None = None, role: str | None = None) -> list[ContainerInfo]:
+    def containers(
+        self, *, host: str | None = None, role: str | None = None
+    ) -> list[ContainerInfo]:
         out = [
             c
             for c in self._containers.values()
@@ -93,12 +100,16 @@ class FakeEngine:
                 self._containers[key] = self._containers[key].model_copy(update={"stats": sample})
         self.bus.publish(EventKind.STATS, host=host, stats=samples)
 
-    def log(self, message: str, *, level: str = "info", host: str | None = None, ts: float = NOW) -> None:
+    def log(
+        self, message: str, *, level: str = "info", host: str | None = None, ts: float = NOW
+    ) -> None:
         entry = ActivityEntry(ts=ts, level=level, host=host, message=message)
         self._activity.append(entry)
         self.bus.publish(EventKind.LOG, host=host, entry=entry)
 
-    def add_history(self, message: str, *, ts: float, level: str = "info", host: str | None = None) -> None:
+    def add_history(
+        self, message: str, *, ts: float, level: str = "info", host: str | None = None
+    ) -> None:
         self._activity.append(ActivityEntry(ts=ts, level=level, host=host, message=message))
 
 
@@ -162,20 +173,39 @@ def sample_fleet(engine: FakeEngine) -> None:
         ),
         publish=False,
     )
-    sample = ContainerStats(cpu_percent=12.5, mem_used=210 * MIB, mem_limit=512 * MIB, sampled_at=NOW)
+    sample = ContainerStats(
+        cpu_percent=12.5, mem_used=210 * MIB, mem_limit=512 * MIB, sampled_at=NOW
+    )
     for info in (
-        container("a1", "agent-alpha", started_ago=2 * 86400 + 3 * 3600 + 60, stats=sample,
-                  labels={"clawtui.role": "pool", "clawtui.pool": "workers"}),
-        container("b2", "agent-beta", started_ago=312, memory_limit=1024 * MIB,
-                  stats=sample.model_copy(update={"cpu_percent": 87.25, "mem_used": 800 * MIB})),
-        container("c3", "dev-sam", image="clawtui/devbox:latest", started_ago=3 * 3600 + 4 * 60,
-                  labels={"clawtui.role": "devbox", "clawtui.owner": "sam"},
-                  stats=sample.model_copy(update={"cpu_percent": 0.0, "mem_used": 64 * MIB})),
-        container("d4", "broker", image="redis:7", state="exited", started_ago=None,
-                  memory_limit=0),
+        container(
+            "a1",
+            "agent-alpha",
+            started_ago=2 * 86400 + 3 * 3600 + 60,
+            stats=sample,
+            labels={"clawtui.role": "pool", "clawtui.pool": "workers"},
+        ),
+        container(
+            "b2",
+            "agent-beta",
+            started_ago=312,
+            memory_limit=1024 * MIB,
+            stats=sample.model_copy(update={"cpu_percent": 87.25, "mem_used": 800 * MIB}),
+        ),
+        container(
+            "c3",
+            "dev-sam",
+            image="clawtui/devbox:latest",
+            started_ago=3 * 3600 + 4 * 60,
+            labels={"clawtui.role": "devbox", "clawtui.owner": "sam"},
+            stats=sample.model_copy(update={"cpu_percent": 0.0, "mem_used": 64 * MIB}),
+        ),
+        container(
+            "d4", "broker", image="redis:7", state="exited", started_ago=None, memory_limit=0
+        ),
     ):
         engine.put_container(info, publish=False)
     engine.add_history("engine started", ts=NOW - 60)
     engine.add_history("container agent-beta appeared (running)", ts=NOW - 30, host="local")
-    engine.add_history("host gpu-box offline: connection refused", ts=NOW - 10, level="warning",
-                       host="gpu-box")
+    engine.add_history(
+        "host gpu-box offline: connection refused", ts=NOW - 10, level="warning", host="gpu-box"
+    )

@@ -12,7 +12,9 @@ from textual.pilot import Pilot
 from clawtui.tui.widgets.container_table import ContainerTable
 
 
-async def wait_for(pilot: Pilot[object], predicate: Callable[[], object], timeout: float = 3.0) -> None:
+async def wait_for(
+    pilot: Pilot[object], predicate: Callable[[], object], timeout: float = 3.0
+) -> None:
     """Pause the app until `predicate()` is true; fail with a clear message after `timeout`."""
     waited = 0.0
     while not predicate():

@@ -10,13 +10,15 @@ import pytest
 from textual.command import CommandList
 from textual.widgets import TabbedContent
 
-from clawtui.config import Settings, TuiConfig
+from clawtui.config import Settings, TuiConfig, load_settings
 from clawtui.engine.models import MIB, ContainerStats, EventKind, HostState
 from clawtui.tui.app import ClawApp
 from clawtui.tui.screens.help import HelpScreen
+from clawtui.tui.screens.new_devbox import NewDevboxScreen
 from clawtui.tui.widgets.activity_log import ActivityLog
 from clawtui.tui.widgets.container_detail import ContainerDetail
 from clawtui.tui.widgets.container_table import ContainerTable
+from clawtui.tui.widgets.devbox_panel import DevboxesPanel
 from clawtui.tui.widgets.empty_state import EmptyState
 from clawtui.tui.widgets.host_header import HostHeader
 from clawtui.tui.widgets.panels import PANELS
@@ -36,22 +38,44 @@ def fleet(app: ClawApp) -> ContainerTable:
     return app.screen.query_one("#fleet-table", ContainerTable)
 
 
+def record_notifications(app: ClawApp) -> list[tuple[str, dict[str, Any]]]:
+    """Keep every `app.notify(...)` call (message, keyword arguments); toasts still show."""
+    notes: list[tuple[str, dict[str, Any]]] = []
+    notify = app.notify
+
+    def record(message: str, **kw: Any) -> None:
+        notes.append((message, kw))
+        notify(message, **kw)
+
+    app.notify = record  # type: ignore[method-assign]
+    return notes
+
+
 def palette_options(app: ClawApp) -> int:
     """How many entries the open command palette lists."""
     return app.screen.query_one(CommandList).option_count
 
 
-async def test_app_starts_with_every_panel_and_the_fleet(make_app: AppFactory, engine: FakeEngine) -> None:
+async def test_app_starts_with_every_panel_and_the_fleet(
+    make_app: AppFactory, engine: FakeEngine
+) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         tabbed = app.screen.query_one(TabbedContent)
         assert tabbed.active == "fleet"
         titles = [str(tabbed.get_tab(p.id).label) for p in PANELS]
-        assert titles == ["Fleet", "Threads", "Heartbeats", "Dev containers", "Pools", "Escalations"]
+        assert titles == [
+            "Fleet",
+            "Threads",
+            "Heartbeats",
+            "Dev containers",
+            "Pools",
+            "Escalations",
+        ]
         assert engine.started == 1
         assert row_keys(fleet(app)) == [ALPHA, BETA, "local/" + "d4".ljust(64, "0"), DEV]
-        headers = list(app.screen.query(HostHeader))
+        headers = list(app.screen.query("#host-headers HostHeader").results(HostHeader))
         assert [h.info.name for h in headers] == ["local", "gpu-box"]
         assert headers[0].has_class("-online", "-mem-ok")
         assert cell(fleet(app), BETA, "mem") == "800 / 1,024"
@@ -71,7 +95,9 @@ async def test_switch_panels_with_number_keys(make_app: AppFactory) -> None:
             await pilot.press(spec.key)
             assert tabbed.active == spec.id
         await pilot.press("4")
-        assert app.focused is app.screen.query_one("#devboxes-table")
+        panel = app.screen.query_one(DevboxesPanel)
+        card = panel.cards[ALPHA]  # the most used dev or pool container comes first
+        assert app.focused is card.slider
 
 
 async def test_switch_panels_by_clicking_tabs(make_app: AppFactory) -> None:
@@ -96,8 +122,8 @@ async def test_container_event_adds_a_row_and_removal_removes_it(
         assert cell(table, new.key, "name") == "agent-new"
         assert cell(table, new.key, "state") == "running"
         assert row_keys(table).index(new.key) == 2  # sorted by host, then name
-        devboxes = app.screen.query_one("#devboxes-table", ContainerTable)
-        assert new.key in devboxes.infos  # the devbox panel follows its role filter
+        devboxes = app.screen.query_one(DevboxesPanel)
+        await wait_for(pilot, lambda: new.key in devboxes.cards)  # it has a card there too
 
         engine.put_container(new.model_copy(update={"state": "exited", "status": "Exited (1)"}))
         await wait_for(pilot, lambda: cell(table, new.key, "state") == "exited")
@@ -106,14 +132,37 @@ async def test_container_event_adds_a_row_and_removal_removes_it(
         engine.remove_container(new.key)
         await wait_for(pilot, lambda: new.key not in table.infos)
         assert new.key not in row_keys(table)
-        assert new.key not in devboxes.infos
+        await wait_for(pilot, lambda: new.key not in devboxes.cards)
 
 
-async def test_stats_event_updates_cpu_and_memory_cells(make_app: AppFactory, engine: FakeEngine) -> None:
+async def test_cursor_follows_its_container_unless_at_the_top(
+    make_app: AppFactory, engine: FakeEngine
+) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         table = fleet(app)
-        sample = ContainerStats(cpu_percent=55.5, mem_used=300 * MIB, mem_limit=512 * MIB, sampled_at=NOW)
+        first = container("00", "aaa-first")
+        engine.put_container(first)
+        await wait_for(pilot, lambda: first.key in table.infos)
+        assert table.cursor_row == 0 and table.selected_key == first.key
+        detail = app.screen.query_one("#fleet-detail", ContainerDetail)
+        await wait_for(pilot, lambda: "aaa-first" in str(detail.render()))
+        table.move_cursor(row=table.get_row_index(BETA))
+        await pilot.pause()
+        engine.put_container(container("01", "aaa-second"))
+        await wait_for(pilot, lambda: table.row_count == 6)
+        assert table.selected_key == BETA
+
+
+async def test_stats_event_updates_cpu_and_memory_cells(
+    make_app: AppFactory, engine: FakeEngine
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = fleet(app)
+        sample = ContainerStats(
+            cpu_percent=55.5, mem_used=300 * MIB, mem_limit=512 * MIB, sampled_at=NOW
+        )
         engine.stats("local", {ALPHA.split("/")[1]: sample})
         await wait_for(pilot, lambda: cell(table, ALPHA, "cpu") == "55.5")
         assert cell(table, ALPHA, "mem") == "300 / 512"
@@ -186,6 +235,16 @@ async def test_remapped_key_from_settings_keymap(make_app: AppFactory) -> None:
         assert rows["app.help"] == ["h"]
 
 
+async def test_unknown_keymap_ids_are_reported(make_app: AppFactory) -> None:
+    app = make_app(keymap={"panel.flet": "f", "panel.fleet": "f1"})
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2", "f1")
+        assert app.screen.query_one(TabbedContent).active == "fleet"
+        assert [m for m, kw in notes if "panel.flet" in m and kw.get("severity") == "warning"]
+    assert "panel.escalations" in ClawApp.binding_ids()
+
+
 async def test_help_screen_lists_every_key(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -218,14 +277,7 @@ async def test_bad_theme_file_is_reported_and_start_up_goes_on(
     good = (Path(__file__).parents[2] / "themes" / "clawtui-light.toml").read_text()
     (themes / "mine.toml").write_text(good.replace('"clawtui-light"', '"mine"'))
     app = make_app(tui=TuiConfig(themes_dir=themes, theme="mine"))
-    notes: list[tuple[str, dict[str, Any]]] = []
-    notify = app.notify
-
-    def record(message: str, **kw: Any) -> None:
-        notes.append((message, kw))
-        notify(message, **kw)
-
-    app.notify = record  # type: ignore[method-assign]
+    notes = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert sorted(p.path.name for p in app.theme_problems) == ["broken.toml", "garbage.toml"]
@@ -239,9 +291,11 @@ async def test_bad_theme_file_is_reported_and_start_up_goes_on(
 
 async def test_unknown_theme_falls_back_with_a_warning(make_app: AppFactory) -> None:
     app = make_app(tui=TuiConfig(theme="no-such-theme"))
+    notes = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert app.theme == "clawtui-dark"
+        assert any("no-such-theme" in m for m, kw in notes if kw.get("severity") == "warning")
 
 
 async def test_selecting_a_theme_applies_and_saves_it(make_app: AppFactory, tmp_path: Path) -> None:
@@ -259,17 +313,17 @@ async def test_selecting_a_theme_applies_and_saves_it(make_app: AppFactory, tmp_
     assert 'theme = "clawtui-light"' in saved
 
 
-async def test_theme_save_failure_is_reported(
-    make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    blocker = tmp_path / "state"
-    blocker.write_text("a file where a folder should be")
+async def test_theme_save_failure_is_reported(make_app: AppFactory, tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("a file where the state folder should be")
     app = make_app()
+    notes = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         assert app.select_theme("clawtui-light")
         await pilot.pause()
-        assert app.theme == "clawtui-light"
+        assert app.theme == "clawtui-light"  # applied even though it could not be saved
+        assert any("not saved" in m and kw.get("severity") == "warning" for m, kw in notes), notes
         assert app.select_theme("no-such-theme") is False
+        assert app.theme == "clawtui-light"
 
 
 async def test_command_palette_goes_to_a_panel(make_app: AppFactory) -> None:
@@ -307,14 +361,17 @@ async def test_devbox_panel_shows_devboxes_or_how_they_come(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
-        panel = app.screen.query_one("#devboxes-panel")
-        table = panel.query_one(ContainerTable)
-        assert list(table.infos) == [DEV]
+        panel = app.screen.query_one(DevboxesPanel)
+        assert [c.key for c in panel.card_list.cards] == [ALPHA, DEV]  # most used first
         assert not panel.has_class("-empty")
         engine.remove_container(DEV)
+        engine.remove_container(ALPHA)
         await wait_for(pilot, lambda: panel.has_class("-empty"))
         await pilot.pause()
         assert "clawtui dev create" in screen_text(app)
+        assert app.focused is panel  # the keyboard stays in the panel: n still works
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewDevboxScreen))
 
 
 async def test_resync_reloads_the_snapshot(make_app: AppFactory, engine: FakeEngine) -> None:
@@ -341,14 +398,14 @@ async def test_sort_by_clicking_a_column_header(make_app: AppFactory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         table = fleet(app)
-        x = sum(c.get_render_width(table) for c in list(table.columns.values())[:4]) + 2
+        x = sum(c.get_render_width(table) for c in list(table.columns.values())[:5]) + 2
         assert await pilot.click(table, offset=(x, 0))
         await wait_for(pilot, lambda: table.sort_column == "cpu")
         order = [table.infos[k].name for k in row_keys(table)]
         assert order[:3] == ["broker", "dev-sam", "agent-alpha"]  # exited first, then 0.0, 12.5
         assert await pilot.click(table, offset=(x, 0))
         await wait_for(pilot, lambda: table.sort_reverse)
-        assert [table.infos[k].name for k in row_keys(table)][0] == "agent-beta"
+        assert table.infos[row_keys(table)[0]].name == "agent-beta"
 
 
 async def test_hooks_run_around_the_app_and_engine_can_be_unmanaged(engine: FakeEngine) -> None:
@@ -379,3 +436,35 @@ async def test_activity_toggle_and_live_log(make_app: AppFactory, engine: FakeEn
         assert not log.display
         await pilot.press("a")
         assert log.display
+
+
+async def test_engine_start_failure_is_shown_and_the_ui_stays_up(engine: FakeEngine) -> None:
+    async def broken_start() -> None:
+        raise RuntimeError("database is locked")
+
+    engine.start = broken_start  # type: ignore[method-assign]
+    calls: list[str] = []
+
+    async def on_start() -> None:
+        calls.append("start")
+
+    app = ClawApp(engine, Settings(), on_start=on_start)
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert any("database is locked" in m and kw.get("severity") == "error" for m, kw in notes)
+        assert fleet(app).row_count == 4  # the snapshot is still shown
+        assert calls == []  # the service hook is not started over a dead engine
+    assert engine.stopped == 0
+
+
+async def test_settings_warnings_are_shown(engine: FakeEngine, tmp_path: Path) -> None:
+    state = tmp_path / "settings.toml"
+    state.write_text("[tui\ntheme = 1\n")
+    settings = load_settings(None, state_file=state)
+    assert settings.warnings
+    app = ClawApp(engine, settings)
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert any(str(state) in m and kw.get("severity") == "warning" for m, kw in notes)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -32,7 +33,7 @@ class KeyRow:
     binding_id: str | None
 
 
-def _section(node: DOMNode, app: App[object]) -> str:
+def _section(node: DOMNode, app: App[Any]) -> str:
     if node is app:
         return "Everywhere"
     if isinstance(node, Screen):
@@ -50,7 +51,7 @@ def describe(binding: Binding) -> str:
     return binding.description or binding.tooltip
 
 
-def key_rows(app: App[object], screen: Screen[object]) -> list[KeyRow]:
+def key_rows(app: App[Any], screen: Screen[Any]) -> list[KeyRow]:
     """Every shown binding of `screen`'s focus chain with its current keys, app-wide first."""
     rows: dict[tuple[int, str], KeyRow] = {}
     order: dict[str, int] = {}
@@ -71,20 +72,32 @@ def key_rows(app: App[object], screen: Screen[object]) -> list[KeyRow]:
     return sorted(rows.values(), key=lambda r: order[r.section])
 
 
-def rows_table(rows: Iterable[KeyRow]) -> Table:
-    table = Table(box=None, show_header=True, header_style="bold", expand=True, padding=(0, 2))
-    table.add_column(Text("Keys"), no_wrap=True, width=14)
-    table.add_column(Text("Action"), ratio=1)
-    table.add_column(Text("Binding id"), style="dim", no_wrap=True, width=18)
-    section = None
+def rows_table(rows: Iterable[KeyRow]) -> Group:
+    """One table per section, with the same column widths so they line up."""
+    tables: list[Table] = []
+    table: Table | None = None
     for row in rows:
-        if row.section != section:
-            if section is not None:
-                table.add_row("", "", "")
-            table.add_row(Text(row.section, style="bold underline"), "", "")
-            section = row.section
+        if table is None or table.title != row.section:
+            table = Table(
+                title=row.section,
+                title_justify="left",
+                title_style="bold",
+                box=None,
+                show_header=False,
+                expand=True,
+                padding=(0, 2, 0, 0),
+            )
+            table.add_column(no_wrap=True, width=16)
+            table.add_column(ratio=1)
+            table.add_column(style="dim", no_wrap=True, width=18)
+            tables.append(table)
         table.add_row(Text("  ".join(row.keys)), Text(row.description), Text(row.binding_id or ""))
-    return table
+    parts: list[Table | Text] = []
+    for each in tables:
+        if parts:
+            parts.append(Text(""))
+        parts.append(each)
+    return Group(*parts)
 
 
 class HelpScreen(ModalScreen[None]):

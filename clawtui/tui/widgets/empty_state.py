@@ -25,9 +25,7 @@ class EmptyState(Static):
     }
     """
 
-    def __init__(
-        self, title: str, body: str, *, hint: str = "", id: str | None = None
-    ) -> None:
+    def __init__(self, title: str, body: str, *, hint: str = "", id: str | None = None) -> None:
         text = Text(justify="center")
         text.append(title, style="bold")
         text.append("\n\n")
