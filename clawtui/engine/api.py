@@ -3,15 +3,25 @@
 Panels and routes use only this protocol, so they cannot tell whether the engine runs in their
 process (`clawtui`, `clawtui serve`) or behind the service's HTTP API (`clawtui --connect URL`).
 Reads are synchronous snapshots of engine state; changes arrive as events on a subscription.
+
+Capabilities beyond the snapshot (container actions, dev boxes, memory rebalancing) are
+described by their own protocols below. An engine offers them as the attributes `actions`,
+`devboxes` and `memory`; a front end reaches them through `actions_of` / `devboxes_of` /
+`memory_of`, which answer None for an engine without them (the remote client, for now), so a
+panel can say "not available here" instead of failing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from clawtui.engine.bus import Subscription
 from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
+
+if TYPE_CHECKING:
+    from clawtui.engine.devboxes import DevboxInfo
+    from clawtui.engine.memory_models import ApplyResult, MemoryChange, MemoryPlan
 
 
 @runtime_checkable
@@ -52,3 +62,90 @@ class EngineAPI(Protocol):
     async def activity(self, limit: int = 200) -> list[ActivityEntry]:
         """The most recent entries of the activity log, newest first."""
         ...
+
+
+class ContainerActionsAPI(Protocol):
+    """Lifecycle verbs and logs of containers the engine knows, by key (`host/id`).
+
+    Every method raises an exception whose message is meant for a person (the engine's
+    `ActionError`) when the key is unknown, the host is offline or Docker refuses.
+    """
+
+    async def start(self, key: str) -> None: ...
+
+    async def stop(self, key: str, *, timeout: int = 10) -> None: ...
+
+    async def restart(self, key: str, *, timeout: int = 10) -> None: ...
+
+    async def remove(self, key: str, *, force: bool = False, volumes: bool = False) -> None: ...
+
+    def logs(
+        self, key: str, *, tail: int | None = 100, follow: bool = False
+    ) -> AsyncIterator[str]:
+        """Log lines (stdout and stderr): the last `tail`, then new ones while `follow`."""
+        ...
+
+
+class DevboxesAPI(Protocol):
+    """Create and remove dev boxes (containers labelled `clawtui.role=devbox`)."""
+
+    async def create(
+        self,
+        name: str,
+        pubkey_text: str,
+        *,
+        memory: int | str | None = None,
+        cpus: float | None = None,
+        port: int | None = None,
+        host: str | None = None,
+        sudo: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> DevboxInfo:
+        """Create and start one; `progress` gets lines (build steps, waiting for sshd)."""
+        ...
+
+    async def remove(self, name: str, *, keep_home: bool = False, host: str | None = None) -> str:
+        """Remove one (and its home volume unless `keep_home`); what was done, in words."""
+        ...
+
+    def ssh_command(self, box: DevboxInfo) -> str:
+        """The command a developer types to reach the dev box."""
+        ...
+
+
+class MemoryAPI(Protocol):
+    """Live memory rebalancing: validate a batch of new limits, apply it, read the history."""
+
+    async def plan(
+        self, changes: Mapping[str, int], *, who: str, confirm_below_usage: bool = False
+    ) -> MemoryPlan:
+        """Validate `changes` ({container key: new limit in bytes}); nothing is changed."""
+        ...
+
+    async def apply(
+        self, changes: Mapping[str, int], *, who: str, confirm_below_usage: bool = False
+    ) -> ApplyResult:
+        """Validate against fresh state and apply all of `changes`, or none."""
+        ...
+
+    async def history(self, limit: int = 100) -> list[MemoryChange]:
+        """The newest recorded changes, newest first."""
+        ...
+
+
+def actions_of(engine: EngineAPI) -> ContainerActionsAPI | None:
+    """The engine's container actions, or None when it has none."""
+    actions: ContainerActionsAPI | None = getattr(engine, "actions", None)
+    return actions
+
+
+def devboxes_of(engine: EngineAPI) -> DevboxesAPI | None:
+    """The engine's dev boxes, or None when it has none."""
+    devboxes: DevboxesAPI | None = getattr(engine, "devboxes", None)
+    return devboxes
+
+
+def memory_of(engine: EngineAPI) -> MemoryAPI | None:
+    """The engine's memory rebalancing, or None when it has none."""
+    memory: MemoryAPI | None = getattr(engine, "memory", None)
+    return memory

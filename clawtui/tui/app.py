@@ -25,10 +25,10 @@ from clawtui.engine.api import EngineAPI
 from clawtui.engine.bus import Subscription
 from clawtui.engine.models import Event, EventKind
 from clawtui.tui.commands import ClawCommands, ThemeCommands
+from clawtui.tui.keymap import BINDING_OWNERS, binding_ids
 from clawtui.tui.screens.help import HelpScreen, key_rows
 from clawtui.tui.screens.main import MainScreen
 from clawtui.tui.themes import BUILTIN_THEMES_DIR, ThemeProblem, load_themes
-from clawtui.tui.widgets.container_table import ContainerTable
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,14 @@ class ClawApp(App[None]):
     """The clawtui control room: Fleet first, five more panels, activity at the bottom."""
 
     TITLE = "clawtui"
-    CSS_PATH: ClassVar = ["styles/app.tcss", "styles/fleet.tcss", "styles/help.tcss"]
+    CSS_PATH: ClassVar = [
+        "styles/app.tcss",
+        "styles/fleet.tcss",
+        "styles/devboxes.tcss",
+        "styles/logs.tcss",
+        "styles/forms.tcss",
+        "styles/help.tcss",
+    ]
     COMMANDS: ClassVar = {ClawCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Show every key"),
@@ -85,7 +92,7 @@ class ClawApp(App[None]):
 
     # -- start and stop ------------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
-        self._main = MainScreen(self.clock)
+        self._main = MainScreen(self.clock, self.engine, self.settings)
         return self._main
 
     @property
@@ -175,8 +182,7 @@ class ClawApp(App[None]):
     @classmethod
     def binding_ids(cls) -> set[str]:
         """Every binding id a `[keymap]` entry may name."""
-        owners = (cls, MainScreen, HelpScreen, ContainerTable)
-        return {b.id for owner in owners for b in owner.BINDINGS if isinstance(b, Binding) and b.id}
+        return binding_ids((cls, *BINDING_OWNERS))
 
     def _apply_keymap(self) -> None:
         keymap = dict(self.settings.keymap)
@@ -257,6 +263,17 @@ class ClawApp(App[None]):
 
     def show_panel(self, panel_id: str) -> None:
         self.main.action_show_panel(panel_id)
+
+    def container_command(self, verb: str) -> None:
+        """A container action (logs, start, ...) on the front panel's marked or selected rows."""
+        self.main.container_command(verb)
+
+    def devbox_command(self, action: str) -> None:
+        """A Dev containers panel action from the palette: "new", "apply" or "reset"."""
+        self.show_panel("devboxes")
+        panel = self.main.devboxes
+        {"new": panel.action_new_devbox, "apply": panel.action_apply,
+         "reset": panel.action_reset}[action]()  # fmt: skip
 
     def toggle_activity(self) -> None:
         self.main.action_toggle_activity()

@@ -3,6 +3,7 @@
 It implements `EngineAPI` over a real `EventBus`, and its `put_*` / `remove_*` / `stats` helpers
 change its state and publish the same events the real engine would, so the app sees exactly
 what it sees in production. `sample_fleet` is a fixed, deterministic fleet for snapshots.
+Its `actions`, `devboxes` and `memory` are the small fakes of `fake_capabilities.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from clawtui.engine.models import (
     HostMemory,
     HostState,
 )
+from tests.tui.fake_capabilities import FakeActions, FakeDevboxes, FakeMemory
 
 GIB = 1024 * MIB
 NOW = 1_760_000_000.0
@@ -43,6 +45,9 @@ class FakeEngine:
         self._activity: list[ActivityEntry] = []
         self.started = 0
         self.stopped = 0
+        self.actions = FakeActions(self)
+        self.devboxes = FakeDevboxes(self)
+        self.memory = FakeMemory(self)
 
     # -- EngineAPI -------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -14,9 +14,11 @@ from clawtui.config import Settings, TuiConfig, load_settings
 from clawtui.engine.models import MIB, ContainerStats, EventKind, HostState
 from clawtui.tui.app import ClawApp
 from clawtui.tui.screens.help import HelpScreen
+from clawtui.tui.screens.new_devbox import NewDevboxScreen
 from clawtui.tui.widgets.activity_log import ActivityLog
 from clawtui.tui.widgets.container_detail import ContainerDetail
 from clawtui.tui.widgets.container_table import ContainerTable
+from clawtui.tui.widgets.devbox_panel import DevboxesPanel
 from clawtui.tui.widgets.empty_state import EmptyState
 from clawtui.tui.widgets.host_header import HostHeader
 from clawtui.tui.widgets.panels import PANELS
@@ -73,7 +75,7 @@ async def test_app_starts_with_every_panel_and_the_fleet(
         ]
         assert engine.started == 1
         assert row_keys(fleet(app)) == [ALPHA, BETA, "local/" + "d4".ljust(64, "0"), DEV]
-        headers = list(app.screen.query(HostHeader))
+        headers = list(app.screen.query("#host-headers HostHeader").results(HostHeader))
         assert [h.info.name for h in headers] == ["local", "gpu-box"]
         assert headers[0].has_class("-online", "-mem-ok")
         assert cell(fleet(app), BETA, "mem") == "800 / 1,024"
@@ -93,7 +95,9 @@ async def test_switch_panels_with_number_keys(make_app: AppFactory) -> None:
             await pilot.press(spec.key)
             assert tabbed.active == spec.id
         await pilot.press("4")
-        assert app.focused is app.screen.query_one("#devboxes-table")
+        panel = app.screen.query_one(DevboxesPanel)
+        card = panel.cards[ALPHA]  # the most used dev or pool container comes first
+        assert app.focused is card.slider
 
 
 async def test_switch_panels_by_clicking_tabs(make_app: AppFactory) -> None:
@@ -118,8 +122,8 @@ async def test_container_event_adds_a_row_and_removal_removes_it(
         assert cell(table, new.key, "name") == "agent-new"
         assert cell(table, new.key, "state") == "running"
         assert row_keys(table).index(new.key) == 2  # sorted by host, then name
-        devboxes = app.screen.query_one("#devboxes-table", ContainerTable)
-        assert new.key in devboxes.infos  # the devbox panel follows its role filter
+        devboxes = app.screen.query_one(DevboxesPanel)
+        await wait_for(pilot, lambda: new.key in devboxes.cards)  # it has a card there too
 
         engine.put_container(new.model_copy(update={"state": "exited", "status": "Exited (1)"}))
         await wait_for(pilot, lambda: cell(table, new.key, "state") == "exited")
@@ -128,7 +132,7 @@ async def test_container_event_adds_a_row_and_removal_removes_it(
         engine.remove_container(new.key)
         await wait_for(pilot, lambda: new.key not in table.infos)
         assert new.key not in row_keys(table)
-        assert new.key not in devboxes.infos
+        await wait_for(pilot, lambda: new.key not in devboxes.cards)
 
 
 async def test_cursor_follows_its_container_unless_at_the_top(
@@ -357,14 +361,17 @@ async def test_devbox_panel_shows_devboxes_or_how_they_come(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
-        panel = app.screen.query_one("#devboxes-panel")
-        table = panel.query_one(ContainerTable)
-        assert list(table.infos) == [DEV]
+        panel = app.screen.query_one(DevboxesPanel)
+        assert [c.key for c in panel.card_list.cards] == [ALPHA, DEV]  # most used first
         assert not panel.has_class("-empty")
         engine.remove_container(DEV)
+        engine.remove_container(ALPHA)
         await wait_for(pilot, lambda: panel.has_class("-empty"))
         await pilot.pause()
         assert "clawtui dev create" in screen_text(app)
+        assert app.focused is panel  # the keyboard stays in the panel: n still works
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewDevboxScreen))
 
 
 async def test_resync_reloads_the_snapshot(make_app: AppFactory, engine: FakeEngine) -> None:
@@ -391,7 +398,7 @@ async def test_sort_by_clicking_a_column_header(make_app: AppFactory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         table = fleet(app)
-        x = sum(c.get_render_width(table) for c in list(table.columns.values())[:4]) + 2
+        x = sum(c.get_render_width(table) for c in list(table.columns.values())[:5]) + 2
         assert await pilot.click(table, offset=(x, 0))
         await wait_for(pilot, lambda: table.sort_column == "cpu")
         order = [table.infos[k].name for k in row_keys(table)]

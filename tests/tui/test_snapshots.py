@@ -6,12 +6,17 @@ says what it must show.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from clawtui.config import Settings
+from clawtui.engine.memory_models import MemoryChange, Outcome
+from clawtui.engine.models import MIB, ContainerStats
 from clawtui.tui.app import ClawApp
+from clawtui.tui.widgets.devbox_panel import DevboxesPanel
 from tests.tui.conftest import SIZE
-from tests.tui.fakes import FakeEngine, fixed_clock
+from tests.tui.fakes import NOW, FakeEngine, fixed_clock
 
 pytestmark = pytest.mark.tui
 
@@ -42,3 +47,41 @@ def test_help_screen(snap_compare, engine: FakeEngine) -> None:  # type: ignore[
     """
     app = ClawApp(engine, Settings(), clock=fixed_clock)
     assert snap_compare(app, terminal_size=SIZE, press=["question_mark"])
+
+
+def test_devbox_panel(snap_compare, engine: FakeEngine) -> None:  # type: ignore[no-untyped-def]
+    """The Dev containers panel with one slider moved and not applied yet.
+
+    A person should see: the Dev containers tab active; the header of host `local` with
+    "alloc 4.1 GiB (+128 MiB pending) · avail 9.9 GiB" in green; two cards, agent-alpha first
+    (most memory in use: 230 MiB / 512 MiB, a "pool" badge, a 45% usage bar, a sparkline)
+    then dev-sam (a green "running" badge, an "idle" badge, "512 MiB → 640 MiB" in bold,
+    120 MiB / 512 MiB, its slider focused at 640 MiB, a bar on the card's left edge); on the
+    right "Recent changes" with "08:51:20 dev-old (cli)" over "512 MiB → 1 GiB ✓ applied";
+    at the bottom of the panel an enabled "Apply changes" button, "Reset", and "1 change
+    pending (+128 MiB) · 9.9 GiB left on local"; the footer lists l, s S R D, space, n New,
+    A Apply, U Reset.
+    """
+    engine.memory.rows = [
+        MemoryChange(ts=NOW - 120, batch_id="b1", who="cli", host="local", container_id="x",
+                     name="dev-old", old_limit=512 * MIB, new_limit=1024 * MIB,
+                     old_swap=512 * MIB, new_swap=1024 * MIB, outcome=Outcome.APPLIED)
+    ]  # fmt: skip
+    alpha, dev = "a1".ljust(64, "0"), "c3".ljust(64, "0")
+
+    async def run_before(pilot: Any) -> None:
+        await pilot.press("4")
+        for n, (a, d) in enumerate(zip((200, 240, 220, 260, 210, 230), (64, 90, 70, 110, 95, 120),
+                                       strict=True)):  # fmt: skip
+            engine.stats("local", {
+                alpha: ContainerStats(cpu_percent=10.0 + n, mem_used=a * MIB, sampled_at=NOW),
+                dev: ContainerStats(cpu_percent=0.0, mem_used=d * MIB, sampled_at=NOW),
+            })  # fmt: skip
+            await pilot.pause(0.3)
+        panel = pilot.app.screen.query_one(DevboxesPanel)
+        panel.cards["local/" + dev].slider.focus()
+        await pilot.press("right", "right")
+        await pilot.pause()
+
+    app = ClawApp(engine, Settings(), clock=fixed_clock)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

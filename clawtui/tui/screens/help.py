@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.console import Group
 from rich.table import Table
@@ -33,7 +33,7 @@ class KeyRow:
     binding_id: str | None
 
 
-def _section(node: DOMNode, app: App[object]) -> str:
+def _section(node: DOMNode, app: App[Any]) -> str:
     if node is app:
         return "Everywhere"
     if isinstance(node, Screen):
@@ -51,7 +51,7 @@ def describe(binding: Binding) -> str:
     return binding.description or binding.tooltip
 
 
-def key_rows(app: App[object], screen: Screen[object]) -> list[KeyRow]:
+def key_rows(app: App[Any], screen: Screen[Any]) -> list[KeyRow]:
     """Every shown binding of `screen`'s focus chain with its current keys, app-wide first."""
     rows: dict[tuple[int, str], KeyRow] = {}
     order: dict[str, int] = {}

@@ -2,14 +2,16 @@
 
 The app owns the engine's lifecycle and the subscription; this screen owns what is drawn. It
 turns each engine event into the smallest change of the widgets that show it: a host header,
-one table row, a few cells, one log line. Panel keys (1-6 by default) live here, each with a
-binding id from `PANELS` so `[keymap]` can move them.
+one table row, a few cells, one card, one log line. Panel keys (1-6 by default) live here, each
+with a binding id from `PANELS` so `[keymap]` can move them. Container actions asked for by the
+Fleet table or the Dev containers panel are carried out by this screen's
+`ContainerActionRunner`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 from textual.app import ComposeResult
@@ -17,6 +19,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 
+from clawtui.engine.api import EngineAPI
+from clawtui.engine.memory_models import ApplyResult
 from clawtui.engine.models import (
     ActivityEntry,
     ContainerInfo,
@@ -25,15 +29,14 @@ from clawtui.engine.models import (
     EventKind,
     HostInfo,
 )
+from clawtui.tui.container_actions import ContainerActionRequested, ContainerActionRunner
 from clawtui.tui.widgets.activity_log import ActivityLog
 from clawtui.tui.widgets.container_table import ContainerTable
-from clawtui.tui.widgets.panels import (
-    PANEL_IDS,
-    PANELS,
-    DevboxesPanel,
-    FleetPanel,
-    placeholder_panel,
-)
+from clawtui.tui.widgets.devbox_panel import DevboxesPanel
+from clawtui.tui.widgets.panels import PANEL_IDS, PANELS, FleetPanel, placeholder_panel
+
+if TYPE_CHECKING:
+    from clawtui.config import Settings
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -65,9 +68,12 @@ class MainScreen(Screen[None]):
         ),
     ]
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], engine: EngineAPI, settings: Settings) -> None:
         super().__init__(id="main")
         self._clock = clock
+        self.engine = engine
+        self.settings = settings
+        self.actions = ContainerActionRunner(self, engine)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≡")
@@ -77,7 +83,7 @@ class MainScreen(Screen[None]):
                     if spec.id == "fleet":
                         yield FleetPanel(self._clock)
                     elif spec.id == "devboxes":
-                        yield DevboxesPanel(self._clock)
+                        yield DevboxesPanel(self._clock, self.engine, self.settings)
                     else:
                         yield placeholder_panel(spec.id)
         yield ActivityLog(id="activity")
@@ -100,9 +106,12 @@ class MainScreen(Screen[None]):
         self._focus_panel(panel_id)
 
     def _focus_panel(self, panel_id: str) -> None:
-        tables = self.query_one(f"TabPane#{panel_id}").query(ContainerTable)
+        pane = self.query_one(f"TabPane#{panel_id}")
+        tables = pane.query(ContainerTable)
         if tables:
             tables.first().focus()
+        elif panel_id == "devboxes":
+            self.devboxes.focus_first()
         else:
             self.query_one(TabbedContent).query_one(Tabs).focus()
 
@@ -110,41 +119,68 @@ class MainScreen(Screen[None]):
         log = self.query_one(ActivityLog)
         log.display = not log.display
 
+    # -- container actions ---------------------------------------------------------------------
+    def on_container_action_requested(self, message: ContainerActionRequested) -> None:
+        message.stop()
+        self.actions.handle(message.verb, message.containers)
+
+    def container_command(self, verb: str) -> None:
+        """A container action from the palette: on the Fleet table or the Dev containers panel,
+        whichever is in front."""
+        panel = self.active_panel
+        if panel == "fleet":
+            self.query_one("#fleet-table", ContainerTable).action_container(verb)
+        elif panel == "devboxes":
+            self.devboxes.action_container(verb)
+        else:
+            self.notify("Go to Fleet or Dev containers first.", title="Containers")
+
     # -- engine data ---------------------------------------------------------------------------
     @property
     def tables(self) -> list[ContainerTable]:
         return list(self.query(ContainerTable))
 
+    @property
+    def devboxes(self) -> DevboxesPanel:
+        return self.query_one(DevboxesPanel)
+
     def load(self, hosts: Iterable[HostInfo], containers: Iterable[ContainerInfo]) -> None:
         """Show a full snapshot (start, RESYNC, refresh)."""
-        containers = list(containers)
+        hosts, containers = list(hosts), list(containers)
         self.query_one(FleetPanel).load(hosts, containers)
-        self.query_one(DevboxesPanel).table.load(containers)
+        self.devboxes.load(hosts, containers)
 
     def load_activity(self, entries: Iterable[ActivityEntry]) -> None:
         self.query_one(ActivityLog).load(entries)
 
     def apply_event(self, event: Event) -> None:
-        """One HOST, CONTAINER, CONTAINER_REMOVED or LOG event (STATS: `apply_stats`)."""
+        """One HOST, CONTAINER, CONTAINER_REMOVED, MEMORY or LOG event (STATS: `apply_stats`)."""
         data = event.data
         if event.kind is EventKind.HOST:
-            self.query_one(FleetPanel).update_host(_model(HostInfo, data["info"]))
+            host = _model(HostInfo, data["info"])
+            self.query_one(FleetPanel).update_host(host)
+            self.devboxes.update_host(host)
         elif event.kind is EventKind.CONTAINER:
             info = _model(ContainerInfo, data["container"])
             for table in self.tables:
                 table.upsert(info)
+            self.devboxes.upsert(info)
         elif event.kind is EventKind.CONTAINER_REMOVED:
             key = f"{event.host or data.get('host', '')}/{data['id']}"
             for table in self.tables:
                 table.remove_container(key)
+            self.devboxes.remove_container(key)
+        elif event.kind is EventKind.MEMORY:
+            self.devboxes.memory_event(_model(ApplyResult, data["result"]))
         elif event.kind is EventKind.STATS:
             self.apply_stats(event.host or "", data.get("stats", {}))
         elif event.kind is EventKind.LOG:
             self.query_one(ActivityLog).add_event_data(data, event.host, event.ts)
 
     def apply_stats(self, host: str, stats: Mapping[str, Any]) -> int:
-        """One host's latest stats tick; returns how many cells changed."""
+        """One host's latest stats tick; returns how many table cells changed."""
         samples = {cid: _model(ContainerStats, s) for cid, s in stats.items()}
+        self.devboxes.apply_stats(host, samples)
         return sum(table.apply_stats(host, samples) for table in self.tables)
 
     def tick(self) -> None:

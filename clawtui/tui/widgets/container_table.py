@@ -1,10 +1,13 @@
 """The live container table: one row per container, keyed by `ContainerInfo.key`.
 
-Used by the Fleet panel (every container) and the Dev containers panel (a role filter). It is
-built for a stream of small changes, not for redraws: rows are added, updated and removed one
-by one, and an update only touches the cells whose text changed, so a 1 Hz stats tick over a
-hundred containers costs a few cell writes. Every cell is a rich `Text` (never a markup
-string), because names, images and states come from Docker and may contain `[`.
+Used by the Fleet panel (every container; a role filter is available). It is built for a
+stream of small changes, not for redraws: rows are added, updated and removed one by one, and
+an update only touches the cells whose text changed, so a 1 Hz stats tick over a hundred
+containers costs a few cell writes. Every cell is a rich `Text` (never a markup string),
+because names, images and states come from Docker and may contain `[`.
+
+The container action keys (`container_actions.CONTAINER_BINDINGS`) work on the marked rows
+(space marks, ● in the first column) or, when none is marked, on the row under the cursor.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 from clawtui.engine.models import ContainerInfo, ContainerStats
+from clawtui.tui.container_actions import CONTAINER_BINDINGS, ContainerActionRequested
 from clawtui.tui.format import format_cpu, format_memory, humanize_duration
 
 
@@ -41,7 +45,10 @@ class ColumnSpec:
     right: bool = False
 
 
+MARK = "●"
+
 COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("mark", "", 1),
     ColumnSpec("name", "Name"),
     ColumnSpec("host", "Host"),
     ColumnSpec("image", "Image"),
@@ -51,6 +58,7 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("uptime", "Uptime", 8, right=True),
 )
 _AUTO_WIDTH = frozenset(c.key for c in COLUMNS if c.width is None)
+_SORTABLE = tuple(c.key for c in COLUMNS if c.key != "mark")
 _DEFAULT_SORT = ("host", "name")
 
 STATE_STYLES: dict[str, str] = {
@@ -74,7 +82,9 @@ class ContainerTable(DataTable[Text]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "cycle_sort", "Sort", id="table.sort", show=False),
+        *CONTAINER_BINDINGS,
+        Binding("o", "cycle_sort", "Sort", id="table.sort", show=False,
+                tooltip="Sort by the next column"),
     ]
 
     class Selected(Message):
@@ -106,6 +116,8 @@ class ContainerTable(DataTable[Text]):
         self.sort_column: str | None = None
         """Column the rows are sorted by; None means host, then name."""
         self.sort_reverse = False
+        self.marked: set[str] = set()
+        """Keys of the marked rows."""
         self._palette: Mapping[str, str] = {}
 
     # -- setup ---------------------------------------------------------------------------------
@@ -135,7 +147,9 @@ class ContainerTable(DataTable[Text]):
         stats = info.stats if info.running else None
         cpu = stats.cpu_percent if stats and stats.cpu_percent is not None else -1.0
         used = stats.mem_used if stats and stats.mem_used is not None else -1
+        marked = info.key in self.marked
         return {
+            "mark": Cell(MARK if marked else " ", not marked),
             "name": Cell(info.name, info.name.lower()),
             "host": Cell(info.host, info.host),
             "image": Cell(info.image, info.image.lower()),
@@ -177,6 +191,7 @@ class ContainerTable(DataTable[Text]):
                 self.infos[info.key] = info
                 cells = self._cells(info)
                 self.add_row(*(cells[c.key] for c in COLUMNS), key=info.key)
+        self.marked &= set(self.infos)  # marks of containers that are gone are dropped
         self._resort()
         if selected is not None and selected in self.infos:
             self.move_cursor(row=self.get_row_index(selected))
@@ -207,6 +222,7 @@ class ContainerTable(DataTable[Text]):
 
     def remove_container(self, key: str) -> None:
         """Drop one container's row, if shown."""
+        self.marked.discard(key)
         if self.infos.pop(key, None) is None:
             return
         was_selected = key == self.selected_key
@@ -250,7 +266,7 @@ class ContainerTable(DataTable[Text]):
         """Sort by one column (None: host, then name) and show the direction in its header."""
         self.sort_column, self.sort_reverse = column, reverse
         for spec in COLUMNS:
-            self.columns[spec.key].label = self._header(spec)
+            self.columns[ColumnKey(spec.key)].label = self._header(spec)
         self._resort()
 
     def _resort(self) -> None:
@@ -277,6 +293,8 @@ class ContainerTable(DataTable[Text]):
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
         column = str(event.column_key.value)
+        if column not in _SORTABLE:
+            return
         if column == self.sort_column:
             if self.sort_reverse:
                 self.sort_by(None)
@@ -286,7 +304,7 @@ class ContainerTable(DataTable[Text]):
             self.sort_by(column)
 
     def action_cycle_sort(self) -> None:
-        keys = [None, *(c.key for c in COLUMNS)]
+        keys = [None, *_SORTABLE]
         index = keys.index(self.sort_column) if self.sort_column in keys else 0
         self.sort_by(keys[(index + 1) % len(keys)])
 
@@ -306,6 +324,36 @@ class ContainerTable(DataTable[Text]):
     def selected(self) -> ContainerInfo | None:
         key = self.selected_key
         return self.infos.get(key) if key else None
+
+    # -- marks and actions ---------------------------------------------------------------------
+    def toggle_mark(self, key: str) -> None:
+        """Mark or unmark one row."""
+        if key not in self.infos:
+            return
+        if key in self.marked:
+            self.marked.discard(key)
+        else:
+            self.marked.add(key)
+        self._set(key, "mark", self._cells(self.infos[key])["mark"])
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the row under the cursor, and go to the next row."""
+        key = self.selected_key
+        if key is None:
+            return
+        self.toggle_mark(key)
+        self.action_cursor_down()
+
+    def targets(self) -> list[ContainerInfo]:
+        """The marked containers in row order, else the one under the cursor."""
+        if self.marked:
+            return [self.infos[str(row.key.value)] for row in self.ordered_rows
+                    if row.key.value in self.marked]  # fmt: skip
+        selected = self.selected
+        return [selected] if selected is not None else []
+
+    def action_container(self, verb: str) -> None:
+        self.post_message(ContainerActionRequested(self, verb, self.targets()))
 
     def _announce(self) -> None:
         self.post_message(self.Selected(self, self.selected))

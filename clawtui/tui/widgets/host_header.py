@@ -5,6 +5,9 @@ in the engine's own words), which Docker it runs, and how much memory is left to
 containers. Memory is the budget of seed 000's validation rules: total RAM minus the OS
 reserve, of which `allocated` (the sum of container limits) is spoken for; its color says how
 much of that budget is still available. Colors come from the theme through CSS classes.
+
+The Dev containers panel shows the same headers with the limits its sliders would set counted
+in (`pending`): allocated and available then say what the host would look like after Apply.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Label
 
-from clawtui.engine.models import HostInfo, HostState
+from clawtui.engine.models import HostInfo, HostMemory, HostState
 from clawtui.tui.format import BudgetLevel, budget_level, format_bytes
 
 _STATE_MARK = {HostState.ONLINE: "●", HostState.CONNECTING: "◌", HostState.OFFLINE: "✖"}
@@ -35,13 +38,26 @@ def docker_text(info: HostInfo) -> str:
     return " · ".join(parts)
 
 
-def memory_text(info: HostInfo) -> str:
-    """The memory budget line: RAM, allocated, available, reserve (and unlimited containers)."""
-    mem = info.memory
+def with_pending(memory: HostMemory, pending: int) -> HostMemory:
+    """The budget as it would be once limits change by `pending` bytes in all."""
+    if not pending:
+        return memory
+    return memory.model_copy(
+        update={"allocated": memory.allocated + pending, "available": memory.available - pending}
+    )
+
+
+def memory_text(info: HostInfo, pending: int = 0) -> str:
+    """The memory budget line: RAM, allocated, available, reserve (and unlimited containers);
+    `pending` bytes of limit changes not applied yet are counted in, and named."""
+    mem = with_pending(info.memory, pending)
     if mem.total <= 0:
         return "memory: not reported yet"
+    alloc = format_bytes(mem.allocated)
+    if pending:
+        alloc += f" ({'+' if pending > 0 else '-'}{format_bytes(abs(pending))} pending)"
     text = (
-        f"RAM {format_bytes(mem.total)} · alloc {format_bytes(mem.allocated)} · "
+        f"RAM {format_bytes(mem.total)} · alloc {alloc} · "
         f"avail {format_bytes(mem.available)} · reserve {format_bytes(mem.reserve)}"
     )
     if mem.unlimited:
@@ -55,6 +71,8 @@ class HostHeader(Vertical):
     def __init__(self, info: HostInfo) -> None:
         super().__init__(classes="host-header")
         self.info = info
+        self.pending = 0
+        """Bytes of limit changes not applied yet, counted into allocated and available."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="host-line"):
@@ -83,14 +101,29 @@ class HostHeader(Vertical):
         name.update(Text(f"{mark} {info.name}"))
         state.update(Text(info.state.value))
         docker.update(Text(docker_text(info)))
-        memory.update(Text(memory_text(info)))
         error.update(Text(info.error or ""))
         error.display = bool(info.error)
-        for state in HostState:
-            self.set_class(info.state is state, f"-{state.value}")
-        level = budget_level(info.memory)
+        for each in HostState:
+            self.set_class(info.state is each, f"-{each.value}")
+        self._show_memory(memory)
+
+    def set_pending(self, pending: int) -> None:
+        """Count `pending` bytes of not-yet-applied limit changes in (0: none)."""
+        if pending == self.pending:
+            return
+        self.pending = pending
+        try:
+            memory = self.query_one(".host-memory", Label)
+        except NoMatches:
+            return
+        self._show_memory(memory)
+
+    def _show_memory(self, label: Label) -> None:
+        label.update(Text(memory_text(self.info, self.pending)))
+        level = budget_level(with_pending(self.info.memory, self.pending))
         for each in BudgetLevel:
             self.set_class(level is each, f"-mem-{each.value}")
+        self.set_class(bool(self.pending), "-pending")
 
 
 class HostHeaders(Vertical):
@@ -113,3 +146,9 @@ class HostHeaders(Vertical):
                 header.show(info)
                 return
         self.mount(HostHeader(info))
+
+    def set_pending(self, host: str, pending: int) -> None:
+        """Count not-yet-applied limit changes into one host's budget."""
+        for header in self.query(HostHeader):
+            if header.info.name == host:
+                header.set_pending(pending)

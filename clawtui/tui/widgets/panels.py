@@ -2,8 +2,9 @@
 
 `PANELS` is the single list of panels: the main screen builds its tabs and key bindings from
 it, the command palette its "Go to" entries, the help screen its descriptions. Fleet and Dev
-containers show live engine data; the other four belong to capabilities that are not built
-yet and show an honest empty state naming what will appear and which config section feeds it.
+containers show live engine data (the latter is in `devbox_panel.py`); the other four belong
+to capabilities that are not built yet and show an honest empty state naming what will
+appear and which config section feeds it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("fleet", "Fleet", "1", "Hosts, memory budgets and every container"),
     PanelSpec("threads", "Threads", "2", "Agent threads and what they last reported"),
     PanelSpec("heartbeats", "Heartbeats", "3", "HEARTBEAT.md checks per thread"),
-    PanelSpec("devboxes", "Dev containers", "4", "Containers labelled clawtui.role=devbox"),
+    PanelSpec("devboxes", "Dev containers", "4",
+              "Dev and pool containers: memory sliders, actions, new dev containers"),
     PanelSpec("pools", "Pools", "5", "Warm container pools and their claims"),
     PanelSpec("escalations", "Escalations", "6", "What agents need a person for"),
 )
@@ -85,14 +87,6 @@ PLACEHOLDERS: dict[str, Placeholder] = {
     ),
 }
 
-DEVBOX_EMPTY = Placeholder(
-    "No dev containers",
-    "Dev containers are created with `clawtui dev create` (it arrives with the dev-containers\n"
-    "capability): an SSH-ready container with tmux, key-only auth and its own memory limit.\n"
-    "Any container labelled clawtui.role=devbox on a configured host is listed here.",
-    "Configured in the [devboxes] section of config.toml.",
-)
-
 
 class FleetPanel(Vertical):
     """Host headers over the table of every container, and the selected container's details."""
@@ -118,30 +112,6 @@ class FleetPanel(Vertical):
         self.query_one(HostHeaders).update_host(info)
 
     def on_container_table_selected(self, event: ContainerTable.Selected) -> None:
-        self.query_one(ContainerDetail).show(event.container)
-
-
-class DevboxesPanel(Vertical):
-    """The containers whose `clawtui.role` is devbox, or how they will come to be."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        super().__init__(id="devboxes-panel")
-        self._clock = clock
-
-    def compose(self) -> ComposeResult:
-        yield ContainerTable(role="devbox", clock=self._clock, id="devboxes-table")
-        yield ContainerDetail(id="devboxes-detail", classes="container-detail")
-        yield EmptyState(DEVBOX_EMPTY.title, DEVBOX_EMPTY.body, hint=DEVBOX_EMPTY.hint)
-
-    @property
-    def table(self) -> ContainerTable:
-        return self.query_one("#devboxes-table", ContainerTable)
-
-    def on_mount(self) -> None:
-        self.set_class(True, "-empty")
-
-    def on_container_table_selected(self, event: ContainerTable.Selected) -> None:
-        self.set_class(not self.table.row_count, "-empty")
         self.query_one(ContainerDetail).show(event.container)
 
 

@@ -1,0 +1,128 @@
+"""Memory sliders over the real engine and the real local Docker engine: no fakes at all.
+
+Two busybox containers labelled `clawtui.role=devbox` and `clawtui.test=tui3`, 256 MiB each,
+are started with the low-level docker client. In the app, one slider is dragged, then set
+with the keys to 384 MiB and applied; `docker inspect` must then report Memory and
+MemorySwap of 384 MiB for that container (and nothing changed for the other), and the panel
+must show the applied result. Like every integration test here it fails (never skips) when
+Docker or the test image is missing, naming the fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from docker.errors import ImageNotFound, NotFound
+
+from clawtui.config import EngineConfig, HostConfig, Settings
+from clawtui.engine.core import Engine
+from clawtui.engine.memory_models import BatchState
+from clawtui.engine.models import MIB
+from clawtui.tui.app import ClawApp
+from clawtui.tui.widgets.devbox_panel import DevboxesPanel
+from tests.tui.conftest import SIZE
+from tests.tui.helpers import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.tui]
+
+DOCKER_URL = "unix:///var/run/docker.sock"
+IMAGE = "clawtui-test/busybox:1"
+LABELS = {"clawtui.role": "devbox", "clawtui.test": "tui3"}
+
+
+@pytest.fixture
+def docker_api() -> Iterator[docker.APIClient]:
+    try:
+        api = docker.APIClient(base_url=DOCKER_URL, version="auto", timeout=60)
+        api.ping()
+    except Exception as exc:
+        pytest.fail(
+            f"no Docker engine answers on {DOCKER_URL}: {exc}; run scripts/ensure-docker",
+            pytrace=False,
+        )
+    try:
+        api.inspect_image(IMAGE)
+    except ImageNotFound:
+        pytest.fail(f"test image {IMAGE} is missing; run scripts/build-test-images", pytrace=False)
+    yield api
+    api.close()
+
+
+def limits(api: docker.APIClient, cid: str) -> tuple[int, int]:
+    host_config = api.inspect_container(cid)["HostConfig"]
+    return host_config["Memory"], host_config["MemorySwap"]
+
+
+async def test_slider_change_is_applied_to_the_real_container(
+    docker_api: docker.APIClient, tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    ids: list[str] = []
+    try:
+        for suffix in ("a", "b"):
+            created = await asyncio.to_thread(
+                docker_api.create_container,
+                IMAGE,
+                command=["/bin/busybox", "sleep", "300"],
+                name=f"clawtui-t-tui3-{tag}-{suffix}",
+                labels=LABELS,
+                host_config=docker_api.create_host_config(mem_limit="256m"),
+            )
+            ids.append(created["Id"])
+            await asyncio.to_thread(docker_api.start, created["Id"])
+        first, second = ids
+        assert limits(docker_api, first) == (256 * MIB, 512 * MIB)  # Docker's default swap: 2x
+
+        settings = Settings(
+            engine=EngineConfig(state_dir=tmp_path / "engine", stats_interval=0.5),
+            hosts=[HostConfig(name="local", url=DOCKER_URL)],
+        )
+        engine = Engine(settings)
+        app = ClawApp(engine, settings)
+        key, other = f"local/{first}", f"local/{second}"
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("4")
+            panel = app.screen.query_one(DevboxesPanel)
+            await wait_for(pilot, lambda: key in panel.cards and other in panel.cards, 15)
+            card = panel.cards[key]
+            await wait_for(pilot, lambda: card.is_mounted and card.slider.region.width > 0, 5)
+            card.scroll_visible(animate=False)
+            await pilot.pause()
+            slider = card.slider
+
+            # A drag moves it (snapped to 64 MiB) ...
+            await pilot.mouse_down(slider, offset=(0, 0))
+            await pilot.hover(slider, offset=(6, 0))
+            await pilot.mouse_up(slider, offset=(6, 0))
+            assert slider.value > 256 * MIB and slider.value % (64 * MIB) == 0
+            # ... and the keys set it exactly: the minimum, then two steps up.
+            slider.focus()
+            await pilot.press("home", "right", "right")
+            assert slider.value == 384 * MIB and card.dirty
+            await pilot.press("A")
+            await wait_for(pilot, lambda: panel.last_result is not None, 30)
+            result = panel.last_result
+            assert result is not None
+            assert result.state is BatchState.APPLIED, result.summary()
+
+            assert await asyncio.to_thread(limits, docker_api, first) == (384 * MIB, 384 * MIB)
+            assert await asyncio.to_thread(limits, docker_api, second) == (256 * MIB, 512 * MIB)
+            shown = str(panel.query_one("#memory-result").render())
+            assert "Applied 1 change" in shown and "256 MiB → 384 MiB applied" in shown
+            assert slider.value == slider.applied == 384 * MIB and not card.dirty
+            # Docker's update event brings the model along; the slider stays put.
+            await wait_for(pilot, lambda: (c := engine.container(key)) is not None
+                           and c.memory_limit == 384 * MIB, 15)  # fmt: skip
+            await wait_for(pilot, lambda: "256 MiB → 384 MiB" in str(
+                panel.query_one("#memory-history").render()), 10)  # fmt: skip
+            assert slider.value == 384 * MIB and card.server_limit == 384 * MIB
+    finally:
+        for cid in ids:
+            with contextlib.suppress(NotFound):
+                await asyncio.to_thread(docker_api.remove_container, cid, force=True, v=True)
