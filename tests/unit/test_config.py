@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
-from clawtui.config import loader as config_loader
 from clawtui.config import (
     STATE_FILE_HEADER,
     ConfigError,
@@ -28,6 +27,7 @@ from clawtui.config import (
     save_runtime_settings,
     state_file_path,
 )
+from clawtui.config import loader as config_loader
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GIB = 1 << 30
