@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Callable
 
 from textual.app import App
@@ -13,15 +14,15 @@ from clawtui.tui.widgets.container_table import ContainerTable
 
 
 async def wait_for(
-    pilot: Pilot[object], predicate: Callable[[], object], timeout: float = 3.0
+    pilot: Pilot[object], predicate: Callable[[], object], timeout: float = 10.0
 ) -> None:
-    """Pause the app until `predicate()` is true; fail with a clear message after `timeout`."""
-    waited = 0.0
+    """Pause the app until `predicate()` is true; fail with a clear message after `timeout`
+    seconds of wall time (generous: a loaded CI machine runs Textual slowly)."""
+    deadline = time.monotonic() + timeout
     while not predicate():
-        if waited >= timeout:
+        if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await pilot.pause(0.05)
-        waited += 0.05
 
 
 def cell(table: ContainerTable, key: str, column: str) -> str:
