@@ -587,9 +587,7 @@ class MemoryManager:
     async def _report(self, result: ApplyResult) -> None:
         """Store, publish, notify and log a result. Never raises: the batch is done already."""
         engine = self._engine
-        attempted = [
-            o for o in result.outcomes if o.outcome not in (Outcome.UNCHANGED, Outcome.NOT_APPLIED)
-        ]
+        rows = result.history_rows()
         hosts = sorted({o.check.host for o in result.outcomes})
         host = hosts[0] if len(hosts) == 1 else None
         if result.state is BatchState.REFUSED:
@@ -600,24 +598,7 @@ class MemoryManager:
                 subject="memory",
             )
             return
-        if attempted:
-            rows = [
-                MemoryChange(
-                    ts=result.started_at,
-                    batch_id=result.batch_id,
-                    who=result.who,
-                    host=o.check.host,
-                    container_id=o.check.id,
-                    name=o.check.name,
-                    old_limit=o.check.old_limit,
-                    new_limit=o.check.new_limit,
-                    old_swap=o.check.old_swap,
-                    new_swap=o.check.new_swap,
-                    outcome=o.outcome,
-                    reason=o.error or o.rollback_error,
-                )
-                for o in attempted
-            ]
+        if rows:
             try:
                 await asyncio.to_thread(write_history, engine.store, rows)
             except Exception as exc:  # disk full, store closed: the change happened anyway

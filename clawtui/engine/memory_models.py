@@ -221,6 +221,27 @@ class ApplyResult(BaseModel):
         reasons = "; ".join(f"{o.check.name}: {o.error}" for o in failed)
         return f"{self.state.value.replace('_', ' ')}: {reasons}"
 
+    def history_rows(self) -> list[MemoryChange]:
+        """The history rows of this batch: one per container whose update touched Docker."""
+        return [
+            MemoryChange(
+                ts=self.started_at,
+                batch_id=self.batch_id,
+                who=self.who,
+                host=o.check.host,
+                container_id=o.check.id,
+                name=o.check.name,
+                old_limit=o.check.old_limit,
+                new_limit=o.check.new_limit,
+                old_swap=o.check.old_swap,
+                new_swap=o.check.new_swap,
+                outcome=o.outcome,
+                reason=o.error or o.rollback_error,
+            )
+            for o in self.outcomes
+            if o.outcome not in (Outcome.UNCHANGED, Outcome.NOT_APPLIED)
+        ]
+
 
 class MemoryChange(BaseModel):
     """One row of the memory change history (one container of one batch)."""

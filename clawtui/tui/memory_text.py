@@ -115,24 +115,7 @@ def result_severity(result: ApplyResult) -> Severity:
 
 def rows_from_result(result: ApplyResult) -> list[MemoryChange]:
     """The history rows the engine records for a batch (those that touched Docker)."""
-    return [
-        MemoryChange(
-            ts=result.started_at,
-            batch_id=result.batch_id,
-            who=result.who,
-            host=o.check.host,
-            container_id=o.check.id,
-            name=o.check.name,
-            old_limit=o.check.old_limit,
-            new_limit=o.check.new_limit,
-            old_swap=o.check.old_swap,
-            new_swap=o.check.new_swap,
-            outcome=o.outcome,
-            reason=o.error or o.rollback_error,
-        )
-        for o in result.outcomes
-        if o.outcome not in (Outcome.UNCHANGED, Outcome.NOT_APPLIED)
-    ]
+    return result.history_rows()
 
 
 def history_text(rows: Iterable[MemoryChange]) -> Text:
