@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
+from docker.errors import ImageNotFound
 
 from clawtui.config import Settings
 from clawtui.tui.app import ClawApp
@@ -49,3 +51,26 @@ def make_app(engine: FakeEngine) -> Callable[..., ClawApp]:
         return ClawApp(engine, settings or Settings(**kw), clock=clock)
 
     return build
+
+
+DOCKER_URL = "unix:///var/run/docker.sock"
+IMAGE = "clawtui-test/busybox:1"
+
+
+@pytest.fixture
+def docker_api() -> Iterator[docker.APIClient]:
+    """The local Docker engine, for the live tests (real engine, real dockerd)."""
+    try:
+        api = docker.APIClient(base_url=DOCKER_URL, version="auto", timeout=60)
+        api.ping()
+    except Exception as exc:
+        pytest.fail(
+            f"no Docker engine answers on {DOCKER_URL}: {exc}; run scripts/ensure-docker",
+            pytrace=False,
+        )
+    try:
+        api.inspect_image(IMAGE)
+    except ImageNotFound:
+        pytest.fail(f"test image {IMAGE} is missing; run scripts/build-test-images", pytrace=False)
+    yield api
+    api.close()

@@ -392,9 +392,9 @@ async def test_new_dev_container_error_is_shown_in_the_form(
         await wait_for(pilot, lambda: isinstance(app.screen, NewDevboxScreen))
         form = app.screen
         form.query_one("#devbox-name", Input).value = "bob"
-        form.query_one("#devbox-key", Input).value = (
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f"
-        )
+        form.query_one(
+            "#devbox-key", Input
+        ).value = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f"
         await pilot.click("#devbox-create")
         await wait_for(pilot, lambda: form.query_one("#devbox-error").display)
         assert "port 2222 is taken by [another] container" in str(

@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
-from docker.errors import ImageNotFound, NotFound
+from docker.errors import NotFound
 
 from clawtui.config import EngineConfig, HostConfig, Settings
 from clawtui.engine.core import Engine
@@ -26,32 +25,12 @@ from clawtui.engine.memory_models import BatchState
 from clawtui.engine.models import MIB
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.devbox_panel import DevboxesPanel
-from tests.tui.conftest import SIZE
+from tests.tui.conftest import DOCKER_URL, IMAGE, SIZE
 from tests.tui.helpers import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.tui]
 
-DOCKER_URL = "unix:///var/run/docker.sock"
-IMAGE = "clawtui-test/busybox:1"
 LABELS = {"clawtui.role": "devbox", "clawtui.test": "tui3"}
-
-
-@pytest.fixture
-def docker_api() -> Iterator[docker.APIClient]:
-    try:
-        api = docker.APIClient(base_url=DOCKER_URL, version="auto", timeout=60)
-        api.ping()
-    except Exception as exc:
-        pytest.fail(
-            f"no Docker engine answers on {DOCKER_URL}: {exc}; run scripts/ensure-docker",
-            pytrace=False,
-        )
-    try:
-        api.inspect_image(IMAGE)
-    except ImageNotFound:
-        pytest.fail(f"test image {IMAGE} is missing; run scripts/build-test-images", pytrace=False)
-    yield api
-    api.close()
 
 
 def limits(api: docker.APIClient, cid: str) -> tuple[int, int]:

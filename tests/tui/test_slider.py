@@ -75,8 +75,11 @@ async def test_drag_changes_the_value_snapped_to_the_step() -> None:
         seen = changes(messages)
         assert seen[-1] == slider.value
         assert 4 * GIB in seen and expected in seen
-        assert all(isinstance(m.control, MemorySlider) for m in messages
-                   if isinstance(m, MemorySlider.Changed))
+        assert all(
+            isinstance(m.control, MemorySlider)
+            for m in messages
+            if isinstance(m, MemorySlider.Changed)
+        )
         # A move after the release drags nothing.
         await pilot.hover(slider, offset=(45, 0))
         assert slider.value == round(slider.value_at(20) / STEP) * STEP
@@ -118,8 +121,14 @@ async def test_keys_step_page_and_ends() -> None:
         assert slider.value == 256 * MIB
         await pilot.pause()
         assert changes(messages) == [
-            576 * MIB, 512 * MIB, 448 * MIB, 448 * MIB + GIB, 448 * MIB + GIB - GIB,
-            256 * MIB, 4 * GIB, 256 * MIB,
+            576 * MIB,
+            512 * MIB,
+            448 * MIB,
+            448 * MIB + GIB,
+            448 * MIB + GIB - GIB,
+            256 * MIB,
+            4 * GIB,
+            256 * MIB,
         ]
 
 
