@@ -121,6 +121,7 @@ async def test_removing_a_dev_box_goes_through_devboxes_and_keeps_its_home(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
+        await wait_for(pilot, lambda: bool(app.screen.query(DevboxesPanel)))
         panel = app.screen.query_one(DevboxesPanel)
         await pilot.press("down")  # from agent-alpha's card to dev-sam's
         assert panel.current_card is panel.cards[DEV]
@@ -136,6 +137,7 @@ async def test_dev_panel_marks_and_bulk_restart(make_app: AppFactory, engine: Fa
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
+        await wait_for(pilot, lambda: bool(app.screen.query(DevboxesPanel)))
         panel = app.screen.query_one(DevboxesPanel)
         await pilot.press("space", "down", "space")
         assert [c.key for c in panel.card_list.cards if c.marked] == [ALPHA, DEV]

@@ -95,6 +95,7 @@ async def test_switch_panels_with_number_keys(make_app: AppFactory) -> None:
             await pilot.press(spec.key)
             assert tabbed.active == spec.id
         await pilot.press("4")
+        await wait_for(pilot, lambda: bool(app.screen.query(DevboxesPanel)))
         panel = app.screen.query_one(DevboxesPanel)
         card = panel.cards[ALPHA]  # the most used dev or pool container comes first
         assert app.focused is card.slider
@@ -361,6 +362,7 @@ async def test_devbox_panel_shows_devboxes_or_how_they_come(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
+        await wait_for(pilot, lambda: bool(app.screen.query(DevboxesPanel)))
         panel = app.screen.query_one(DevboxesPanel)
         assert [c.key for c in panel.card_list.cards] == [ALPHA, DEV]  # most used first
         assert not panel.has_class("-empty")

@@ -47,6 +47,7 @@ async def open_panel(
     pilot: Any, app: ClawApp, card_key: str = DEV
 ) -> tuple[DevboxesPanel, DevboxCard]:
     await pilot.press("4")
+    await wait_for(pilot, lambda: bool(app.screen.query(DevboxesPanel)))
     panel = panel_of(app)
     card = panel.cards[card_key]
     card.slider.focus()

@@ -67,6 +67,7 @@ async def test_slider_change_is_applied_to_the_real_container(
         key, other = f"local/{first}", f"local/{second}"
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("4")
+            await wait_for(pilot, lambda: bool(app.screen.query(DevboxesPanel)), 15)
             panel = app.screen.query_one(DevboxesPanel)
             await wait_for(pilot, lambda: key in panel.cards and other in panel.cards, 15)
             card = panel.cards[key]
