@@ -16,6 +16,7 @@ from clawtui.config.base import ConfigIssue, KeyBinding, Section
 from clawtui.config.devboxes import DevboxesConfig
 from clawtui.config.notify import MemoryConfig, NotifyConfig
 from clawtui.config.sections import EngineConfig, HostConfig, ServiceConfig, TuiConfig
+from clawtui.config.threads import ThreadsConfig
 
 _KEYMAP_MAX_DEPTH: Final = 16
 
@@ -75,6 +76,10 @@ class Settings(Section):
     devboxes: DevboxesConfig = Field(
         default_factory=DevboxesConfig,
         description="Dev containers reached over SSH.",
+    )
+    threads: ThreadsConfig = Field(
+        default_factory=ThreadsConfig,
+        description="The agents' threads and their TinyClaw home.",
     )
     hosts: list[HostConfig] = Field(
         default_factory=lambda: [HostConfig()],

@@ -79,9 +79,7 @@ class ContainerActionsAPI(Protocol):
 
     async def remove(self, key: str, *, force: bool = False, volumes: bool = False) -> None: ...
 
-    def logs(
-        self, key: str, *, tail: int | None = 100, follow: bool = False
-    ) -> AsyncIterator[str]:
+    def logs(self, key: str, *, tail: int | None = 100, follow: bool = False) -> AsyncIterator[str]:
         """Log lines (stdout and stderr): the last `tail`, then new ones while `follow`."""
         ...
 

@@ -13,15 +13,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from clawtui.engine.bus import EventBus, Subscription
 from clawtui.engine.containers import ContainerActions
 from clawtui.engine.devboxes import Devboxes
+from clawtui.engine.escalations import Escalations
 from clawtui.engine.fleet import HostMonitor
 from clawtui.engine.memory import MemoryManager
 from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
 from clawtui.engine.notifier import Notifier
+from clawtui.engine.queue import TinyClawQueue
 from clawtui.engine.store import Store
 
 if TYPE_CHECKING:
@@ -30,6 +32,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ACTIVITY_FLUSH_SECONDS = 0.5
+
+
+class Component(Protocol):
+    """A capability with background work: started after the store opens, stopped in reverse."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class Engine:
@@ -59,6 +69,12 @@ class Engine:
         self.started_at: float | None = None
         self.actions = ContainerActions(self)
         self.devboxes = Devboxes(self)
+        self.queue = TinyClawQueue(
+            settings.threads.resolved_home(settings.engine.resolved_state_dir)
+        )
+        self.escalations = Escalations(self)
+        # Capabilities with background tasks register here (in start order).
+        self.components: list[Component] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -74,11 +90,18 @@ class Engine:
             monitor.start()
         task = asyncio.create_task(self._flush_activity_loop(), name="engine:activity")
         self._tasks.add(task)
+        for component in self.components:
+            await component.start()
 
     async def stop(self) -> None:
         if not self._started:
             return
         self._started = False
+        for component in reversed(self.components):
+            try:
+                await component.stop()
+            except Exception:  # one capability failing to stop must not keep the rest running
+                log.exception("stopping %s failed", type(component).__name__)
         await asyncio.gather(*(m.stop() for m in self.monitors.values()), return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()

@@ -125,6 +125,17 @@ class EventKind(StrEnum):
     RESYNC = "resync"  # a consumer fell behind or a gap happened: re-read the snapshot
     LOG = "log"  # a line for the activity view; data = {"entry": ActivityEntry}
     MEMORY = "memory"  # a memory batch touched Docker; data = {"result": memory_models.ApplyResult}
+    # One kind per capability; each capability documents its own data where it publishes.
+    THREAD = "thread"  # a thread, its HEARTBEAT.md, queue or repo state changed
+    HEARTBEAT = "heartbeat"  # a heartbeat was sent, skipped or answered
+    KB = "kb"  # the master knowledge base changed
+    POOL = "pool"  # a pool's warm / claimed counts or a claim changed
+    SYNC = "sync"  # a state sync started, progressed or finished
+    ESCALATION = "escalation"  # an escalation was raised or decided
+    INCIDENT = "incident"  # a health incident changed state
+    BRIEF = "brief"  # a morning brief was built
+    INGRESS = "ingress"  # a webhook delivery or relay message was accepted or rejected
+    TMUX = "tmux"  # tmux sessions of a container changed (attach, run, send)
 
 
 class Event(BaseModel):

@@ -22,7 +22,10 @@ from clawtui.engine.models import ActivityEntry
 
 T = TypeVar("T")
 
-# Numbered migrations. Append only: never edit one that has shipped.
+# Numbered migrations. Append only: never edit one that has shipped. Each capability has its own
+# range so that they can grow independently: 1-99 core (activity, memory), 100-199 threads and
+# heartbeats, 200-299 pools and claims, 300-399 escalations, incidents and briefs, 400-499 ingress
+# (webhook, relay), 500-599 attach / tmux. Migrations are applied in version order.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
         1,
@@ -60,6 +63,34 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         CREATE INDEX memory_changes_ts ON memory_changes (ts);
         CREATE INDEX memory_changes_batch ON memory_changes (batch_id);
+        """,
+    ),
+    (
+        300,
+        "escalations",
+        """
+        CREATE TABLE escalations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            agent TEXT NOT NULL,
+            thread_id INTEGER,
+            doing TEXT NOT NULL,
+            tried TEXT NOT NULL,
+            need TEXT NOT NULL,
+            proposed_fix TEXT,
+            detail TEXT,
+            severity TEXT NOT NULL,
+            source TEXT NOT NULL,
+            dedupe_key TEXT,
+            status TEXT NOT NULL,
+            decision TEXT,
+            decided_by TEXT,
+            decided_at REAL,
+            resolved_at REAL
+        );
+        CREATE INDEX escalations_status ON escalations (status, created_at);
+        CREATE INDEX escalations_dedupe ON escalations (dedupe_key, status);
         """,
     ),
 ]
@@ -153,7 +184,7 @@ class Store:
                 f"{self.path} was written by a newer clawtui (schema {max(applied)} > "
                 f"{newest_known}); upgrade clawtui or point [engine] state_dir elsewhere"
             )
-        for version, name, sql in MIGRATIONS:
+        for version, name, sql in sorted(MIGRATIONS):
             if version in applied:
                 continue
             with self.transaction():

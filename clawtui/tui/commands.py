@@ -70,12 +70,21 @@ class ClawCommands(_AppCommands):
         yield ("Toggle activity log", "Show or hide the activity log", app.toggle_activity)
         for verb, help_text in CONTAINER_COMMANDS:
             yield (f"Container: {verb}", help_text, partial(app.container_command, verb))
-        yield ("New dev container…", "Create an SSH-ready dev container",
-               partial(app.devbox_command, "new"))
-        yield ("Memory: apply slider changes", "Send every moved memory slider as one batch",
-               partial(app.devbox_command, "apply"))
-        yield ("Memory: reset sliders", "Put every memory slider back to its limit",
-               partial(app.devbox_command, "reset"))
+        yield (
+            "New dev container…",
+            "Create an SSH-ready dev container",
+            partial(app.devbox_command, "new"),
+        )
+        yield (
+            "Memory: apply slider changes",
+            "Send every moved memory slider as one batch",
+            partial(app.devbox_command, "apply"),
+        )
+        yield (
+            "Memory: reset sliders",
+            "Put every memory slider back to its limit",
+            partial(app.devbox_command, "reset"),
+        )
         yield ("Quit", "Leave clawtui (the engine stops with it)", app.action_quit)
         # Themes are only searched, not listed on open: there are a couple of dozen.
         for name in sorted(app.available_themes):

@@ -72,6 +72,7 @@ async def test_app_starts_with_every_panel_and_the_fleet(
             "Dev containers",
             "Pools",
             "Escalations",
+            "Ingress",
         ]
         assert engine.started == 1
         assert row_keys(fleet(app)) == [ALPHA, BETA, "local/" + "d4".ljust(64, "0"), DEV]

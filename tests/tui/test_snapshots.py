@@ -30,7 +30,7 @@ def test_fleet_overview(snap_compare, engine: FakeEngine) -> None:  # type: igno
     the next line; the container table sorted by host then name (agent-alpha 2d 3h, agent-beta
     87.2 % and 800 / 1,024 MiB, broker exited with "— / —", dev-sam); the cursor on agent-alpha
     with its id, limits and labels in the detail pane; three activity lines (the last a
-    WARNING); the footer with the panel keys 1-6, a, ?, t, r, ^p and q.
+    WARNING); the footer with the panel keys 1-7, a, ?, t, r, ^p and q.
     """
     app = ClawApp(engine, Settings(), clock=fixed_clock)
     assert snap_compare(app, terminal_size=SIZE)
@@ -41,7 +41,7 @@ def test_help_screen(snap_compare, engine: FakeEngine) -> None:  # type: ignore[
 
     A person should see: a centered box titled "Keys" listing, under "Everywhere", ^q, "? f1"
     Help, t Theme, r Refresh, ^p Palette and q Quit with their binding ids (app.help, ...);
-    under "Main screen" the panel keys 1-6 with what each panel holds and their ids
+    under "Main screen" the panel keys 1-7 with what each panel holds and their ids
     (panel.fleet ... panel.escalations) and `a` Activity; then the focused container table's
     own keys; the box's subtitle says Esc closes it.
     """

@@ -1,8 +1,8 @@
-"""The main screen: six panels in tabs over the activity log, and the routing of engine events.
+"""The main screen: the panels in tabs over the activity log, and the routing of engine events.
 
 The app owns the engine's lifecycle and the subscription; this screen owns what is drawn. It
 turns each engine event into the smallest change of the widgets that show it: a host header,
-one table row, a few cells, one card, one log line. Panel keys (1-6 by default) live here, each
+one table row, a few cells, one card, one log line. Panel keys (1-7 by default) live here, each
 with a binding id from `PANELS` so `[keymap]` can move them. Container actions asked for by the
 Fleet table or the Dev containers panel are carried out by this screen's
 `ContainerActionRunner`.
@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 
 from clawtui.engine.api import EngineAPI
@@ -80,14 +81,18 @@ class MainScreen(Screen[None]):
         with TabbedContent(initial="fleet", id="panels"):
             for spec in PANELS:
                 with TabPane(spec.title, id=spec.id):
-                    if spec.id == "fleet":
-                        yield FleetPanel(self._clock)
-                    elif spec.id == "devboxes":
-                        yield DevboxesPanel(self._clock, self.engine, self.settings)
-                    else:
-                        yield placeholder_panel(spec.id)
+                    yield self._panel_widget(spec.id)
         yield ActivityLog(id="activity")
         yield Footer(show_command_palette=False)
+
+    def _panel_widget(self, panel_id: str) -> Widget:
+        """The widget of one panel. Each capability adds its panel here (one line each)."""
+        factories: dict[str, Callable[[], Widget]] = {
+            "fleet": lambda: FleetPanel(self._clock),
+            "devboxes": lambda: DevboxesPanel(self._clock, self.engine, self.settings),
+        }
+        factory = factories.get(panel_id)
+        return factory() if factory is not None else placeholder_panel(panel_id)
 
     def on_mount(self) -> None:
         self.query_one("#fleet-table", ContainerTable).focus()

@@ -83,8 +83,14 @@ class ContainerTable(DataTable[Text]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *CONTAINER_BINDINGS,
-        Binding("o", "cycle_sort", "Sort", id="table.sort", show=False,
-                tooltip="Sort by the next column"),
+        Binding(
+            "o",
+            "cycle_sort",
+            "Sort",
+            id="table.sort",
+            show=False,
+            tooltip="Sort by the next column",
+        ),
     ]
 
     class Selected(Message):

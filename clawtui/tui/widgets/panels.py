@@ -1,4 +1,4 @@
-"""The six panels of the main screen, and the one table that says which they are.
+"""The panels of the main screen, and the one table that says which they are.
 
 `PANELS` is the single list of panels: the main screen builds its tabs and key bindings from
 it, the command palette its "Go to" entries, the help screen its descriptions. Fleet and Dev
@@ -41,10 +41,15 @@ PANELS: tuple[PanelSpec, ...] = (
     PanelSpec("fleet", "Fleet", "1", "Hosts, memory budgets and every container"),
     PanelSpec("threads", "Threads", "2", "Agent threads and what they last reported"),
     PanelSpec("heartbeats", "Heartbeats", "3", "HEARTBEAT.md checks per thread"),
-    PanelSpec("devboxes", "Dev containers", "4",
-              "Dev and pool containers: memory sliders, actions, new dev containers"),
+    PanelSpec(
+        "devboxes",
+        "Dev containers",
+        "4",
+        "Dev and pool containers: memory sliders, actions, new dev containers",
+    ),
     PanelSpec("pools", "Pools", "5", "Warm container pools and their claims"),
     PanelSpec("escalations", "Escalations", "6", "What agents need a person for"),
+    PanelSpec("ingress", "Ingress", "7", "CI webhook deliveries and the inter-agent relay"),
 )
 PANEL_IDS = tuple(p.id for p in PANELS)
 
@@ -84,6 +89,13 @@ PLACEHOLDERS: dict[str, Placeholder] = {
         "needs, and a proposed fix you can approve, skip or modify.\n"
         "This panel arrives with the escalations capability.",
         "Fed by the [escalations] section of config.toml and the notifier channels.",
+    ),
+    "ingress": Placeholder(
+        "No ingress yet",
+        "CI build webhooks and inter-agent relay messages will be shown here: deliveries,\n"
+        "what was queued for which thread, what was rejected and why, and the relay routes.\n"
+        "This panel arrives with the ingress capability.",
+        "Fed by the [webhook] and [relay] sections of config.toml.",
     ),
 }
 

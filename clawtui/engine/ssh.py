@@ -1,0 +1,203 @@
+"""SSH connections with host keys always checked (asyncssh).
+
+Every SSH connection the engine makes (attach, tmux listing, host health monitors) goes through
+`connect`. The rules, which no caller can turn off:
+
+* `known_hosts` is always a file (clawtui's own, in the XDG state dir, or a configured one);
+  never None, and `~/.ssh/config` is not read, so `UserKnownHostsFile none` or
+  `StrictHostKeyChecking no` there cannot switch checking off;
+* an unknown host key is refused with its fingerprint and the command that trusts it
+  (`HostKeyUnknown`); a key different from the pinned one is refused (`HostKeyChanged`);
+* key-only auth (identity files or the ssh-agent), `disable_trivial_auth`, connect timeout,
+  keepalive so a dead link is noticed;
+* `SSHFailure.retryable` tells monitors whether reconnecting can help: never after a refused
+  host key or refused auth.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import asyncssh
+
+from clawtui.fsutil import atomic_write, read_text_capped
+
+DEFAULT_KEEPALIVE_INTERVAL: Final = 15.0
+DEFAULT_KEEPALIVE_COUNT: Final = 3
+DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+KNOWN_HOSTS_LIMIT: Final = 4 << 20
+
+
+class SSHFailure(Exception):
+    """Connecting over SSH failed; the message says why and what to do."""
+
+    retryable = False
+
+
+class HostKeyUnknown(SSHFailure):
+    """The host presented a key that no known_hosts entry vouches for."""
+
+    def __init__(self, target: SSHTarget, fingerprint: str) -> None:
+        self.fingerprint = fingerprint
+        super().__init__(
+            f"{target.display}: unknown host key {fingerprint}; refusing to connect. If this "
+            f"fingerprint is right, trust it with: clawtui ssh trust {target.display} "
+            f"--fingerprint {fingerprint}"
+        )
+
+
+class HostKeyChanged(SSHFailure):
+    """The host presented a key different from the one pinned for it."""
+
+    def __init__(self, target: SSHTarget, fingerprint: str) -> None:
+        self.fingerprint = fingerprint
+        super().__init__(
+            f"{target.display}: HOST KEY CHANGED (now {fingerprint}); refusing to connect. "
+            f"Someone may be intercepting the connection, or the host was rebuilt. If you know "
+            f"why, remove its line from {target.known_hosts} and trust the new key."
+        )
+
+
+class AuthRefused(SSHFailure):
+    """The host refused every key offered."""
+
+
+class Unreachable(SSHFailure):
+    """Network trouble (refused, timed out, reset): trying again later may work."""
+
+    retryable = True
+
+
+@dataclass(frozen=True)
+class SSHTarget:
+    """Where and how to connect."""
+
+    host: str
+    port: int = 22
+    username: str = "dev"
+    known_hosts: Path = Path("known_hosts")
+    identity_files: tuple[Path, ...] = ()
+    use_agent: bool = True
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    keepalive_interval: float = DEFAULT_KEEPALIVE_INTERVAL
+    keepalive_count: int = DEFAULT_KEEPALIVE_COUNT
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def display(self) -> str:
+        return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+
+    @property
+    def known_hosts_name(self) -> str:
+        """How known_hosts spells this host (`host`, or `[host]:port` off port 22)."""
+        return self.display
+
+
+class _CheckingClient(asyncssh.SSHClient):
+    """Remembers the host key asyncssh could not verify, for the error message."""
+
+    def __init__(self) -> None:
+        self.rejected_key: asyncssh.SSHKey | None = None
+
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
+        self.rejected_key = key
+        return False
+
+
+def _client_keys(target: SSHTarget) -> list[Any] | None:
+    keys: list[Any] = []
+    for path in target.identity_files:
+        try:
+            keys.append(asyncssh.read_private_key(str(path)))
+        except (OSError, asyncssh.KeyImportError) as exc:
+            raise AuthRefused(
+                f"cannot use identity file {path}: {exc} (point identity_file at an "
+                "unencrypted private key, or load it into ssh-agent)"
+            ) from exc
+    return keys or None
+
+
+def connect_options(target: SSHTarget) -> dict[str, Any]:
+    """The keyword arguments every `asyncssh.connect` of clawtui uses."""
+    if not target.known_hosts.is_file():
+        target.known_hosts.parent.mkdir(parents=True, exist_ok=True)
+        target.known_hosts.touch(mode=0o600)
+    agent = os.environ.get("SSH_AUTH_SOCK") if target.use_agent else None
+    return {
+        "port": target.port,
+        "username": target.username,
+        "known_hosts": str(target.known_hosts),
+        "config": None,  # ~/.ssh/config must not weaken host key checking
+        "client_keys": _client_keys(target),
+        "agent_path": agent or None,
+        "password": None,
+        "password_auth": False,
+        "kbdint_auth": False,
+        "disable_trivial_auth": True,
+        "connect_timeout": target.connect_timeout,
+        "login_timeout": target.connect_timeout,
+        "keepalive_interval": target.keepalive_interval,
+        "keepalive_count_max": target.keepalive_count,
+        **target.extra,
+    }
+
+
+def pinned_keys(target: SSHTarget) -> list[asyncssh.SSHKey]:
+    """The keys `target.known_hosts` trusts for this host and port."""
+    try:
+        text, _ = read_text_capped(target.known_hosts, limit=KNOWN_HOSTS_LIMIT)
+    except FileNotFoundError:
+        return []
+    try:
+        known = asyncssh.import_known_hosts(text)
+    except (ValueError, asyncssh.KeyImportError):
+        return []
+    trusted, _, _, _, _, _, _ = known.match(target.host, "", target.port)
+    return list(trusted)
+
+
+def pin_host_key(known_hosts: Path, host: str, port: int, public_key: str) -> None:
+    """Trust `public_key` (an OpenSSH public key line) for host:port, replacing older pins.
+
+    The file is rewritten atomically; lines for other hosts are kept as they are.
+    """
+    key = asyncssh.import_public_key(public_key.strip())
+    name = host if port == 22 else f"[{host}]:{port}"
+    line = f"{name} {key.export_public_key('openssh').decode().strip()}\n"
+    try:
+        old, _ = read_text_capped(known_hosts, limit=KNOWN_HOSTS_LIMIT)
+    except FileNotFoundError:
+        old = ""
+    kept = [ln for ln in old.splitlines(keepends=True) if ln.split(" ", 1)[0] != name]
+    if kept and not kept[-1].endswith("\n"):
+        kept[-1] += "\n"
+    atomic_write(known_hosts, "".join(kept) + line, mode=0o600)
+
+
+async def connect(target: SSHTarget) -> asyncssh.SSHClientConnection:
+    """Open a checked SSH connection to `target`, or raise an `SSHFailure`."""
+    options = connect_options(target)
+    client = _CheckingClient()
+    try:
+        conn, _ = await asyncssh.create_connection(lambda: client, target.host, **options)
+    except asyncssh.HostKeyNotVerifiable as exc:
+        key = client.rejected_key
+        fingerprint = key.get_fingerprint("sha256") if key is not None else "(not shown)"
+        if pinned_keys(target):
+            raise HostKeyChanged(target, fingerprint) from exc
+        raise HostKeyUnknown(target, fingerprint) from exc
+    except asyncssh.PermissionDenied as exc:
+        raise AuthRefused(
+            f"{target.display}: the host refused every key offered for user "
+            f"{target.username!r} (check identity_file, or that ssh-agent holds the key)"
+        ) from exc
+    except (TimeoutError, OSError, asyncssh.ConnectionLost) as exc:
+        raise Unreachable(f"{target.display}: cannot connect: {exc}") from exc
+    except asyncssh.DisconnectError as exc:
+        raise Unreachable(f"{target.display}: disconnected: {exc.reason}") from exc
+    return conn
