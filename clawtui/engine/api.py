@@ -7,8 +7,9 @@ Reads are synchronous snapshots of engine state; changes arrive as events on a s
 Capabilities beyond the snapshot (container actions, dev boxes, memory rebalancing) are
 described by their own protocols below. An engine offers them as the attributes `actions`,
 `devboxes` and `memory`; a front end reaches them through `actions_of` / `devboxes_of` /
-`memory_of`, which answer None for an engine without them (the remote client, for now), so a
-panel can say "not available here" instead of failing.
+`memory_of`, which answer None for an engine without them, so a panel can say "not available
+here" instead of failing. The remote client (`clawtui --connect`) offers all three over the
+service's REST routes.
 """
 
 from __future__ import annotations
