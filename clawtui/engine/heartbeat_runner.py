@@ -171,7 +171,11 @@ async def repo_state(
     state.branch = out.strip() or None
     rc, out, _ = await git("status", "--porcelain=v1", "--untracked-files=normal")
     if rc == 0:
-        files = [line[3:] for line in out.splitlines() if line.strip()]
+        files = [
+            line[3:]
+            for line in out.splitlines()
+            if line.strip() and line[3:].strip('"') != "HEARTBEAT.md"  # the beat's own file
+        ]
         state.dirty, state.dirty_files = len(files), files[:50]
     state.upstream = await _upstream(git)
     if state.upstream:

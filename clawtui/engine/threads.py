@@ -485,6 +485,11 @@ class Threads:
         self.info(thread_id)
         self.scheduler.enqueue(thread_id)
 
+    async def run_beat(self, thread_id: int) -> None:
+        """Run one beat of a thread right now, outside the scheduler (CLI, tests)."""
+        self.info(thread_id)
+        await self._beat(thread_id, self.clock.now())
+
     async def _beat(self, tid: int, due_at: float) -> None:
         if tid not in self._threads:
             return
