@@ -9,6 +9,7 @@ HEARTBEAT.md or queue change into a THREAD event; the REST routes serve the same
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import subprocess
@@ -227,3 +228,38 @@ async def test_watcher_events_and_api(tmp_path: Path) -> None:
     finally:
         await runner.stop()
         await engine.stop()
+
+
+async def test_engine_scheduler_beats_every_thread_staggered(tmp_path: Path) -> None:
+    clones = [make_repo(tmp_path, f"s{i}")[1] for i in range(3)]
+    entries = [ThreadEntry(id=i + 2, name=f"s{i}", cwd=c) for i, c in enumerate(clones)]
+    engine = engine_for(tmp_path, entries, heartbeat_interval=1.5)
+    sub = engine.subscribe([EventKind.HEARTBEAT])
+    await engine.start()
+    try:
+        seen: dict[int, float] = {}
+        while len(seen) < 3:
+            event = await wait_for_event(sub, lambda e: e.data["action"] == "ran", 10)
+            seen.setdefault(event.data["thread_id"], time.monotonic())
+        assert engine.threads.scheduler.max_in_flight_seen == 1
+        order = sorted(seen, key=seen.__getitem__)
+        assert order == [2, 3, 4]
+        gaps = [seen[b] - seen[a] for a, b in itertools.pairwise(order)]
+        assert all(g > 0.3 for g in gaps), gaps  # interval / 3 = 0.5 s apart, not a burst
+        for c in clones:
+            assert hb.read(c / "HEARTBEAT.md").timestamps["quick"] is not None
+    finally:
+        await engine.stop()
+
+
+def test_watch_filter_ignores_the_engines_temp_files(tmp_path: Path) -> None:
+    from watchfiles import Change
+
+    from clawtui.engine.threads import Threads
+    from clawtui.fsutil import TEMP_MARKER
+
+    assert not Threads._filter(Change.added, f"/x/.HEARTBEAT.md{TEMP_MARKER}abc")
+    assert not Threads._filter(Change.added, f"/q/.m.json{TEMP_MARKER}abc")
+    assert Threads._filter(Change.added, "/x/HEARTBEAT.md")
+    assert Threads._filter(Change.deleted, "/q/incoming/m.json")
+    assert not Threads._filter(Change.modified, "/x/README.md")

@@ -114,7 +114,8 @@ def test_missing_file_created_from_template(tmp_path: Path) -> None:
     doc = hb.update_timestamps(path, {"quick": T1})
     assert doc.timestamps["quick"] == T1
     text = path.read_text()
-    assert text == hb.TEMPLATE.replace("- Last quick: (never)", "- Last quick: 2026-02-11T10:05:00Z")
+    stamped = "- Last quick: 2026-02-11T10:05:00Z"
+    assert text == hb.TEMPLATE.replace("- Last quick: (never)", stamped)
 
 
 LINES = st.sampled_from(
@@ -162,6 +163,7 @@ def test_set_timestamps_keeps_every_other_line(data: bytes | str, tiers: set[hb.
         assert new.timestamps[tier] == T1
     for tier in set(hb.TIERS) - tiers:
         assert new.timestamps[tier] == doc.timestamps[tier]
+
     # every line that is not a stamp line survives, in order
     def others(d: hb.HeartbeatDoc) -> list[str]:
         stamps = set(d.stamp_lines.values())

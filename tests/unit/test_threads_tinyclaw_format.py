@@ -28,7 +28,8 @@ INCOMING_REQ = {"channel": STR, "threadId": NUM, "sender": STR, "message": STR,
 INCOMING_OPT = {"source": STR, "sourceThreadId": NUM, "senderId": STR, "isReply": BOOL,
                 "replyToText": STR, "replyToModel": STR, "topicName": STR}  # fmt: skip
 OUTGOING_REQ = {"channel": STR, "threadId": NUM, "sender": STR, "message": STR,
-                "originalMessage": STR, "timestamp": NUM, "messageId": STR, "model": STR}  # fmt: skip
+                "originalMessage": STR, "timestamp": NUM, "messageId": STR,
+                "model": STR}  # fmt: skip
 OUTGOING_OPT = {"targetThreadId": NUM}
 THREAD_REQ = {"name": STR, "cwd": STR, "model": STR, "isMaster": BOOL, "lastActive": NUM}
 THREAD_OPT = {"sessionId": STR}
