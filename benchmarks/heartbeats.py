@@ -34,13 +34,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import emit_result, progress, rnd, summarize_ms  # noqa: E402
-from clawtui.config import EngineConfig, HostConfig, Settings  # noqa: E402
-from clawtui.config.threads import ThreadsConfig  # noqa: E402
-from clawtui.engine import heartbeat_md as hb  # noqa: E402
-from clawtui.engine.core import Engine  # noqa: E402
-from clawtui.engine.models import EventKind  # noqa: E402
-from clawtui.engine.threads import Threads  # noqa: E402
+from benchmarks._common import emit_result, progress, rnd, summarize_ms
+from clawtui.config import EngineConfig, HostConfig, Settings
+from clawtui.config.threads import ThreadsConfig
+from clawtui.engine.core import Engine
+from clawtui.engine.models import EventKind
+from clawtui.engine.threads import Threads
 
 SCAN_TARGET_MS = 200.0
 LATENCY_TARGET_MS = 300.0

@@ -27,6 +27,7 @@ from clawtui.engine.models import (
     HostInfo,
     HostState,
 )
+from clawtui.remote_threads import RemoteThreads
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class RemoteEngine:
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.last_error: str | None = None
+        self.threads = RemoteThreads(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -181,6 +183,7 @@ class RemoteEngine:
             self.connected.set()
             self.last_error = None
             self.bus.publish(EventKind.RESYNC, reason="connected to remote engine")
+            self.threads.refresh_soon()
             return
         if not isinstance(payload, dict):
             return
@@ -214,3 +217,7 @@ class RemoteEngine:
         elif kind == EventKind.LOG.value:
             entry = ActivityEntry.model_validate(data["entry"])
             self.bus.publish(EventKind.LOG, host=host, entry=entry)
+        elif kind == EventKind.THREAD.value:
+            self.bus.publish(EventKind.THREAD, thread=self.threads.apply(data["thread"]))
+        elif kind in (EventKind.HEARTBEAT.value, EventKind.KB.value):
+            self.bus.publish(EventKind(kind), **data)

@@ -606,6 +606,10 @@ class Threads:
             raise kbmod.KBError("no knowledge base: run `clawtui kb init DIR`")
         return kbmod.read(kb, name)
 
+    async def kb_file(self, name: str) -> str:
+        """`kb_read` off the event loop."""
+        return await asyncio.to_thread(self.kb_read, name)
+
     async def kb_log(self, limit: int = 20) -> list[str]:
         kb = self.kb_dir()
         return await kbmod.log(kb, limit) if kb else []

@@ -116,7 +116,7 @@ async def kb_file(request: web.Request) -> web.Response:
     if name not in kbmod.KB_FILES:
         fail(400, f"{name[:60]!r} is not a knowledge base file: one of {', '.join(kbmod.KB_FILES)}")
     try:
-        text = _threads(request).kb_read(name)
+        text = await _threads(request).kb_file(name)
     except kbmod.KBError as exc:
         fail(404, str(exc))
     return web.Response(text=text, content_type="text/markdown")

@@ -263,3 +263,49 @@ def test_watch_filter_ignores_the_engines_temp_files(tmp_path: Path) -> None:
     assert Threads._filter(Change.added, "/x/HEARTBEAT.md")
     assert Threads._filter(Change.deleted, "/q/incoming/m.json")
     assert not Threads._filter(Change.modified, "/x/README.md")
+
+
+async def test_remote_engine_threads_proxy(tmp_path: Path) -> None:
+    from clawtui.remote import RemoteEngine
+
+    _, clone = make_repo(tmp_path, "rm")
+    kb_dir = tmp_path / "kb"
+    engine = engine_for(
+        tmp_path,
+        [ThreadEntry(id=1, name="m", cwd=kb_dir), ThreadEntry(id=2, name="rm", cwd=clone)],
+        heartbeat_interval=3600.0,
+        kb_dir=kb_dir,
+    )
+    await kb.init(kb_dir)
+    await engine.start()
+    runner = ServiceRunner(engine, engine.settings, token=TOKEN, listen=("127.0.0.1", 0))
+    await runner.start()
+    remote = RemoteEngine(runner.url, TOKEN)
+    await remote.start()
+    try:
+        await asyncio.wait_for(remote.connected.wait(), 10)
+        deadline = time.monotonic() + 10
+        while len(remote.threads.statuses()) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert [s.thread.name for s in remote.threads.statuses()] == ["m", "rm"]
+        sub = remote.subscribe([EventKind.THREAD])
+        msg = await remote.threads.send(2, "from afar", sender="remote-tui")
+        assert (engine.queue.folder("incoming") / f"{msg.messageId}.json").exists()
+        event = await wait_for_event(
+            sub, lambda e: e.data["thread"].thread.id == 2 and e.data["thread"].queue_in == 1, 5
+        )
+        assert remote.threads.statuses()[1].queue_in == 1
+        assert event is not None
+        detail = await remote.threads.detail(2)
+        assert detail.git_log and detail.git_log[0].endswith("first")
+        assert "Context" in await remote.threads.kb_file("context.md")
+        assert (await remote.threads.kb_log())[0].endswith("Initialise knowledge base")
+        with pytest.raises(Exception, match="not a knowledge base file"):
+            await remote.threads.kb_file("..%2Fthreads.json")
+        with pytest.raises(Exception, match="no thread 42"):
+            await remote.threads.send(42, "x")
+        assert [p.id for p in remote.threads.progress()] == [1, 2]
+    finally:
+        await remote.stop()
+        await runner.stop()
+        await engine.stop()

@@ -124,7 +124,7 @@ class ThreadsPanel(Vertical, can_focus=False):
             kb: list[str] = []
             if detail.status.thread.is_master:
                 try:
-                    kb = [self.api.kb_read("active-projects.md")[:3000], "", "git log:"]
+                    kb = [(await self.api.kb_file("active-projects.md"))[:3000], "", "git log:"]
                     kb += await self.api.kb_log(10)
                 except Exception as exc:
                     kb = [str(exc)]
