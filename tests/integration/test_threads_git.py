@@ -25,7 +25,7 @@ from clawtui.engine import kb
 from clawtui.engine.core import Engine
 from clawtui.engine.models import EventKind
 from clawtui.service.runner import ServiceRunner
-from tests.integration.engine_helpers import make_settings, wait_for_event
+from tests.integration.engine_helpers import make_settings, wait_for_event, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -284,9 +284,7 @@ async def test_remote_engine_threads_proxy(tmp_path: Path) -> None:
     await remote.start()
     try:
         await asyncio.wait_for(remote.connected.wait(), 10)
-        deadline = time.monotonic() + 10
-        while len(remote.threads.statuses()) < 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: len(remote.threads.statuses()) == 2, 10, "remote threads")
         assert [s.thread.name for s in remote.threads.statuses()] == ["m", "rm"]
         sub = remote.subscribe([EventKind.THREAD])
         msg = await remote.threads.send(2, "from afar", sender="remote-tui")
