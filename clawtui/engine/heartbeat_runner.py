@@ -32,6 +32,8 @@ from pydantic import BaseModel
 from clawtui.engine.heartbeat_md import HeartbeatDoc, Tier
 
 OK_MARKERS = ("HEARTBEAT_OK", "[NO_UPDATES]")
+REPORT_PREFIX = "Daily report"
+"""How daily summaries to the master begin (the prompt asks agents to start with it too)."""
 _GIT_TIMEOUT = 60.0
 _MAX_OUTPUT = 256 * 1024
 
@@ -163,11 +165,14 @@ async def repo_state(
         state.error = f"{cwd} does not exist"
         return state
     git = Git(cwd, container)
-    rc, out, err = await git("rev-parse", "--abbrev-ref", "HEAD")
+    rc, out, err = await git("rev-parse", "--git-dir")
     if rc != 0:
         state.error = (err.strip().splitlines() or ["not a git repository"])[-1][:200]
         return state
     state.is_repo = True
+    rc, out, _ = await git("symbolic-ref", "--quiet", "--short", "HEAD")
+    if rc != 0:  # detached HEAD
+        rc, out, _ = await git("rev-parse", "--short", "HEAD")
     state.branch = out.strip() or None
     rc, out, _ = await git("status", "--porcelain=v1", "--untracked-files=normal")
     if rc == 0:
@@ -297,7 +302,7 @@ class BuiltinRunner:
             commits = out.strip().splitlines() if rc == 0 else []
             if commits:
                 report = (
-                    f"Daily report from thread {target.name} ({target.thread_id}), "
+                    f"{REPORT_PREFIX} from thread {target.name} ({target.thread_id}), "
                     f"branch {repo.branch}: {len(commits)} commit(s) in the last 24 h\n"
                     + "\n".join(f"- {c}" for c in commits[:30])
                 )

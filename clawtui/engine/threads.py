@@ -40,6 +40,7 @@ from pydantic import BaseModel
 from clawtui.engine import heartbeat_md as hbmd
 from clawtui.engine import kb as kbmod
 from clawtui.engine.heartbeat_runner import (
+    REPORT_PREFIX,
     BeatTarget,
     BuiltinRunner,
     CommandRunner,
@@ -254,6 +255,7 @@ class Threads:
         self._restart_watch = asyncio.Event()
         self._stop_watch = asyncio.Event()
         self.watch_events = 0
+        self._seen_reports: set[str] = set()
         self.reload()
         jids = {t.id: t.nanoclaw_jid for t in self._threads.values() if t.nanoclaw_jid}
         if self.cfg.nanoclaw_db is not None and jids:
@@ -590,6 +592,35 @@ class Threads:
             return
         self.engine.bus.publish(EventKind.KB, action="report", thread_id=tid, committed=committed)
 
+    def _reports_in_queue(self) -> None:
+        """Daily reports to the master written by agents (external runner) go into the KB."""
+        kb = self.kb_dir()
+        if kb is None:
+            return
+        queue = self.engine.queue
+        if len(self._seen_reports) > 50_000:
+            self._seen_reports.clear()
+        for folder, model in (("incoming", IncomingMessage), ("outgoing", OutgoingMessage)):
+            for path in queue.files(folder):
+                if path.name in self._seen_reports:
+                    continue
+                self._seen_reports.add(path.name)
+                try:
+                    msg = queue.read(path, model)
+                except QueueError:
+                    continue
+                if not isinstance(msg, IncomingMessage | OutgoingMessage):
+                    continue
+                source = _report_source(msg, self.master_id)
+                if source is None or source not in self._threads:
+                    continue
+                if msg.sender == self._threads[source].name and msg.channel == "heartbeat":
+                    continue  # our own built-in runner's report: already recorded
+                task = asyncio.get_running_loop().create_task(
+                    self.record_report(source, msg.message), name="threads:kb-report"
+                )
+                self._tasks.append(task)
+
     # -- knowledge base ------------------------------------------------------------------------
     def kb_dir(self) -> Path | None:
         if self.cfg.kb_dir is not None:
@@ -724,6 +755,7 @@ class Threads:
             elif path.parent.parent == self.engine.queue.queue:
                 queue_changed = True
         if queue_changed:
+            self._reports_in_queue()
             old = dict(self._depths)
             old_last = dict(self._last_msg)
             self._refresh_queue()
@@ -735,6 +767,16 @@ class Threads:
         for tid in sorted(touched):
             self._publish(tid)
         return touched
+
+
+def _report_source(msg: IncomingMessage | OutgoingMessage, master: int) -> int | None:
+    """The thread a daily report to the master came from, or None when `msg` is not one."""
+    if not msg.message.lstrip().lower().startswith(REPORT_PREFIX.lower()):
+        return None
+    if isinstance(msg, OutgoingMessage):  # an agent's send_message, not yet routed
+        return msg.threadId if msg.targetThreadId == master and msg.threadId != master else None
+    source = msg.sourceThreadId
+    return source if msg.threadId == master and source is not None and source != master else None
 
 
 def write_threads_json(path: Path, threads: dict[int, dict[str, Any]]) -> None:

@@ -307,3 +307,31 @@ async def test_remote_engine_threads_proxy(tmp_path: Path) -> None:
         await remote.stop()
         await runner.stop()
         await engine.stop()
+
+
+async def test_agents_daily_report_to_master_lands_in_the_kb(tmp_path: Path) -> None:
+    _, clone = make_repo(tmp_path, "ag")
+    kb_dir = tmp_path / "kb"
+    engine = engine_for(
+        tmp_path,
+        [ThreadEntry(id=1, name="m", cwd=kb_dir), ThreadEntry(id=3, name="agent", cwd=clone)],
+        heartbeat_interval=3600.0,
+        kb_dir=kb_dir,
+    )
+    await kb.init(kb_dir)
+    sub = engine.subscribe([EventKind.KB])
+    await engine.start()
+    try:
+        await asyncio.sleep(0.3)
+        # what an agent's send_message writes (TinyClaw routes it to the master later)
+        engine.queue.reply(3, "Daily report: shipped the parser\n- fixed CRLF", target_thread_id=1,
+                           channel="telegram", sender="agent-3", model="haiku")  # fmt: skip
+        # a message to the master that is not a report changes nothing
+        engine.queue.reply(3, "hello master", target_thread_id=1)
+        event = await wait_for_event(sub, lambda e: e.data["action"] == "report", 10)
+        assert event.data["thread_id"] == 3 and event.data["committed"] is True
+        text = await engine.threads.kb_file("active-projects.md")
+        assert "## agent (thread 3)" in text and "shipped the parser" in text
+        assert "hello master" not in text
+    finally:
+        await engine.stop()
