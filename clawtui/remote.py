@@ -29,6 +29,7 @@ from clawtui.engine.models import (
     HostState,
 )
 from clawtui.remote_caps import RemoteActions, RemoteDevboxes, RemoteError, RemoteMemory
+from clawtui.remote_threads import RemoteThreads
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class RemoteEngine:
         self.actions = RemoteActions(self)
         self.devboxes = RemoteDevboxes(self)
         self.memory = RemoteMemory(self)
+        self.threads = RemoteThreads(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -185,6 +187,7 @@ class RemoteEngine:
             self.connected.set()
             self.last_error = None
             self.bus.publish(EventKind.RESYNC, reason="connected to remote engine")
+            self.threads.refresh_soon()
             return
         if not isinstance(payload, dict):
             return
@@ -218,3 +221,7 @@ class RemoteEngine:
         elif kind == EventKind.LOG.value:
             entry = ActivityEntry.model_validate(data["entry"])
             self.bus.publish(EventKind.LOG, host=host, entry=entry)
+        elif kind == EventKind.THREAD.value:
+            self.bus.publish(EventKind.THREAD, thread=self.threads.apply(data["thread"]))
+        elif kind in (EventKind.HEARTBEAT.value, EventKind.KB.value):
+            self.bus.publish(EventKind(kind), **data)
