@@ -360,9 +360,7 @@ class Escalations:
 
     async def resolve_key(self, dedupe_key: str, *, note: str | None = None) -> int:
         """Resolve every pending escalation with `dedupe_key` (the cause went away)."""
-        found = [
-            e for e in await self.find(status=Status.PENDING) if e.dedupe_key == dedupe_key
-        ]
+        found = [e for e in await self.find(status=Status.PENDING) if e.dedupe_key == dedupe_key]
         for esc in found:
             await self.resolve(esc.id, note=note)
         return len(found)

@@ -321,8 +321,7 @@ def evaluate(
                             affected_services=[c.name],
                             root_cause="the container exits soon after starting (crash loop)",
                             evidence=[
-                                f"docker inspect: RestartCount={c.restart_count}, "
-                                f"status={c.status}"
+                                f"docker inspect: RestartCount={c.restart_count}, status={c.status}"
                             ],
                             immediate_action=f"read `docker logs --tail 200 {c.name}`",
                             recommended_fix="fix the crash named in the container's log",
@@ -343,8 +342,7 @@ def evaluate(
                                 affected_services=[c.name],
                                 evidence=[f"docker stats: MemPerc={c.mem_percent:.1f}%"],
                                 immediate_action="restart the container if it stops answering",
-                                recommended_fix=f"raise {c.name}'s memory limit or find the "
-                                "leak",
+                                recommended_fix=f"raise {c.name}'s memory limit or find the leak",
                             ),
                         )
                     )
@@ -560,8 +558,6 @@ class HealthMonitors:
                 raise
             except Exception as exc:  # a bug or a broken reply must not end the monitor
                 log.exception("health check of %s failed", check.cfg.name)
-                self.engine.log_activity(
-                    "error", f"health check of {check.cfg.name} failed: {exc}"
-                )
+                self.engine.log_activity("error", f"health check of {check.cfg.name} failed: {exc}")
             elapsed = time.monotonic() - started
             await asyncio.sleep(max(0.05, check.cfg.interval - elapsed))
