@@ -37,6 +37,7 @@ from tests.integration.engine_helpers import make_settings
 pytestmark = pytest.mark.integration
 
 IMAGE = "clawtui-test/monitored-host:1"
+FILL = "dd if=/dev/zero of=/mnt/small/fill bs=1k count=900"
 DOCKERFILE = Path(__file__).resolve().parents[2] / "docker" / "test-images"
 
 
@@ -185,7 +186,7 @@ async def test_incidents_open_notify_once_and_resolve(
         assert [r for r in received if r["kind"].startswith("incident.")] == []
 
         # Make the host unhealthy for real.
-        _exec(docker_api, monitored_host["id"], "dd if=/dev/zero of=/mnt/small/fill bs=1k count=900")
+        _exec(docker_api, monitored_host["id"], FILL)
         looper = make_container(
             "looper",
             command=["sh", "-c", "sleep 0.3; exit 1"],
@@ -252,7 +253,7 @@ async def test_incidents_open_notify_once_and_resolve(
             assert _count(received, "incident.restarting", s) == 0
 
         # The same cause again: the loop restarts (notified once), then resolves again.
-        _exec(docker_api, monitored_host["id"], "dd if=/dev/zero of=/mnt/small/fill bs=1k count=900")
+        _exec(docker_api, monitored_host["id"], FILL)
 
         async def restarting() -> bool:
             return any(

@@ -348,7 +348,6 @@ async def test_placeholder_panels_explain_themselves(make_app: AppFactory) -> No
             ("threads", "[threads]"),
             ("heartbeats", "[heartbeats]"),
             ("pools", "[pools]"),
-            ("escalations", "[escalations]"),
         ):
             app.show_panel(panel)
             await pilot.pause()

@@ -34,6 +34,7 @@ from clawtui.tui.container_actions import ContainerActionRequested, ContainerAct
 from clawtui.tui.widgets.activity_log import ActivityLog
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.devbox_panel import DevboxesPanel
+from clawtui.tui.widgets.escalations_panel import EscalationsPanel
 from clawtui.tui.widgets.panels import PANEL_IDS, PANELS, FleetPanel, placeholder_panel
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class MainScreen(Screen[None]):
         factories: dict[str, Callable[[], Widget]] = {
             "fleet": lambda: FleetPanel(self._clock),
             "devboxes": lambda: DevboxesPanel(self._clock, self.engine, self.settings),
+            "escalations": lambda: EscalationsPanel(self._clock, self.engine),
         }
         factory = factories.get(panel_id)
         return factory() if factory is not None else placeholder_panel(panel_id)
@@ -181,6 +183,8 @@ class MainScreen(Screen[None]):
             self.apply_stats(event.host or "", data.get("stats", {}))
         elif event.kind is EventKind.LOG:
             self.query_one(ActivityLog).add_event_data(data, event.host, event.ts)
+        elif event.kind in (EventKind.ESCALATION, EventKind.INCIDENT, EventKind.BRIEF):
+            self.query_one(EscalationsPanel).engine_event()
 
     def apply_stats(self, host: str, stats: Mapping[str, Any]) -> int:
         """One host's latest stats tick; returns how many table cells changed."""
