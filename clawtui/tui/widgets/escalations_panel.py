@@ -179,7 +179,11 @@ class EscalationsPanel(Vertical, can_focus=True):
             self.reload()
 
     def load(self, escalations: list[Escalation], incidents: list[Any], brief: Any) -> None:
+        before = self.selected_escalation
         self.escalations = {e.id: e for e in escalations}
+        after = self.escalations.get(before.id) if before is not None else None
+        # Just decided: go on to the oldest pending one instead of staying on it.
+        just_decided = before is not None and before.pending and not (after and after.pending)
         self.incidents = {i.id: i for i in incidents}
         self.brief = brief
         self.loads += 1
@@ -230,7 +234,7 @@ class EscalationsPanel(Vertical, can_focus=True):
                     key=f"i{i.id}",
                 )
         keys = [row.value for row in table.rows]
-        if current in keys:
+        if current in keys and not just_decided:
             table.move_cursor(row=keys.index(current))
         self.show_selected()
         brief_text = self.query_one("#escalation-brief-text", Static)
