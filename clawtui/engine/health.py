@@ -204,7 +204,8 @@ def parse_status_page(body: str) -> list[tuple[str, str]]:
                 if isinstance(status, str) and status.strip().upper() in ("DOWN", "DEGRADED"):
                     found.append((label[:80], status.strip().upper()))
                 for key, value in node.items():
-                    walk(value, str(key), depth + 1)
+                    if key != "status" or not isinstance(value, str):
+                        walk(value, str(key), depth + 1)
             elif isinstance(node, list):
                 for item in node[:1000]:
                     walk(item, name, depth + 1)
@@ -302,7 +303,7 @@ def evaluate(
             history = memory.restarts.setdefault(c.id, deque())
             if not history:
                 created = _created_ts(c.created)
-                if created is not None and now - created < 3600:
+                if created is not None and 0 <= now - created < 3600:
                     history.append((created, 0))
             history.append((now, c.restart_count))
             while len(history) > 1 and history[1][0] <= now - 3600:

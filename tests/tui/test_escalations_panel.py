@@ -71,9 +71,14 @@ async def test_decide_from_the_panel(tmp_path: Path) -> None:
             NewEscalation(agent="maya", thread_id=2, doing="spawn", need="approval")
         )
         third = await engine.escalations.raise_(
-            NewEscalation(agent="sam", thread_id=3, doing="rotate keys", need="a go",
-                          proposed_fix="rotate now")
-        )  # fmt: skip
+            NewEscalation(
+                agent="sam",
+                thread_id=3,
+                doing="rotate keys",
+                need="a go",
+                proposed_fix="rotate now",
+            )
+        )
         incident = await engine.incidents.anomaly(
             "staging", "disk:/var", Report(summary="disk /var 91% used", evidence=["df: 91%"])
         )

@@ -1,0 +1,116 @@
+"""The stuck protocol over real TinyClaw queue files: a thread given work and silent for longer
+than `stuck_after` escalates once; its reply resolves the escalation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from clawtui.config import EngineConfig, Settings
+from clawtui.config.escalations import EscalationsConfig
+from clawtui.engine.core import Engine
+from clawtui.engine.escalations import Source, Status
+from clawtui.engine.queue import IncomingMessage, OutgoingMessage
+from clawtui.engine.stuck import QueueActivity
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    eng = Engine(
+        Settings(
+            engine=EngineConfig(state_dir=tmp_path),
+            escalations=EscalationsConfig(stuck_after=3600),
+        )
+    )
+    await asyncio.to_thread(eng.store.open)
+    eng.queue.ensure()
+    yield eng
+    await eng.notifier.aclose()
+    await asyncio.to_thread(eng.store.close)
+
+
+def _ms(ts: float) -> int:
+    return int(ts * 1000)
+
+
+async def test_stuck_thread_escalates_once_and_resolves_on_progress(engine: Engine) -> None:
+    now = time.time()
+    (engine.queue.home / "threads.json").write_text(
+        json.dumps({"threads": {"5": {"name": "peter"}}})
+    )
+    engine.queue.write(
+        "incoming",
+        IncomingMessage(
+            channel="telegram",
+            threadId=5,
+            sender="jan",
+            message="deploy api v2.1",
+            timestamp=_ms(now - 2 * 3600),
+        ),
+    )
+    engine.queue.write(
+        "incoming",
+        IncomingMessage(
+            channel="telegram",
+            threadId=6,
+            sender="jan",
+            message="fresh work",
+            timestamp=_ms(now - 60),
+        ),
+    )
+    engine.queue.write(
+        "incoming",
+        IncomingMessage(
+            channel="x", threadId=7, sender="j", message="old", timestamp=_ms(now - 3 * 3600)
+        ),
+    )
+    engine.queue.write(
+        "outgoing",
+        OutgoingMessage(
+            channel="x", threadId=7, sender="sam", message="done", timestamp=_ms(now - 3 * 3600 + 5)
+        ),
+    )
+    (engine.queue.folder("incoming") / "junk.json").write_text("{not a message")
+
+    raised = await engine.stuck.check_once(now)
+    assert len(raised) == 1
+    esc = await engine.escalations.get(raised[0])
+    assert esc is not None
+    assert esc.agent == "peter" and esc.thread_id == 5 and esc.source is Source.STUCK
+    assert esc.doing == "deploy api v2.1"
+    assert esc.tried == ["no reply for 120 min since the task arrived"]
+    assert await engine.stuck.check_once(now + 60) == raised  # one escalation per episode
+    assert len(await engine.escalations.find(status=Status.PENDING)) == 1
+
+    engine.queue.write(
+        "outgoing",
+        OutgoingMessage(
+            channel="telegram",
+            threadId=5,
+            sender="peter",
+            message="deployed",
+            timestamp=_ms(now + 120),
+        ),
+    )
+    assert await engine.stuck.check_once(now + 180) == []
+    done = await engine.escalations.get(raised[0])
+    assert done is not None and done.status is Status.RESOLVED
+
+
+async def test_queue_activity_reads_last_in_and_out(engine: Engine) -> None:
+    engine.queue.write(
+        "incoming",
+        IncomingMessage(channel="x", threadId=1, sender="a", message="task", timestamp=1000),
+    )
+    engine.queue.write(
+        "outgoing",
+        OutgoingMessage(channel="x", threadId=1, sender="m2", message="working", timestamp=2000),
+    )
+    [act] = QueueActivity(engine.queue).scan()
+    assert act.thread_id == 1 and act.agent == "m2"
+    assert act.last_in == 1.0 and act.last_out == 2.0 and act.waiting_since is None
