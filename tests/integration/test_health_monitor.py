@@ -308,3 +308,54 @@ async def test_unknown_host_key_is_an_incident_not_a_crash(
 
 async def _has_incident(engine: Engine, signal: str) -> bool:
     return any(i.signal == signal for i in await engine.incidents.find())
+
+
+async def test_status_page_down_then_up(
+    webhook: tuple[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    url, received = webhook
+    state = {"db": "UP"}
+
+    async def status(request: web.Request) -> web.Response:
+        services = [{"name": "api", "status": "UP"}, {"name": "db", "status": state["db"]}]
+        return web.json_response({"services": services})
+
+    app = web.Application()
+    app.router.add_get("/status", status)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    settings = make_settings(tmp_path / "state")
+    settings.notify = NotifyConfig(webhook=WebhookConfig(url=url), retries=0)
+    settings.escalations = EscalationsConfig(stuck_detector=False)
+    settings.brief = BriefConfig(enabled=False)
+    settings.monitors = [
+        MonitorConfig(name="ops", status_url=f"http://127.0.0.1:{port}/status", interval=0.2)
+    ]
+    engine = Engine(settings)
+    await engine.start()
+    try:
+        check = engine.health.checks[0]
+        await _until(lambda: _async(check.checks >= 2), 20, "two healthy checks")
+        assert await engine.incidents.find() == []
+        state["db"] = "DEGRADED"
+        await _until(lambda: _has_incident(engine, "status:db"), 20, "a status:db incident")
+        seen = check.checks
+        await _until(lambda: _async(check.checks >= seen + 3), 20, "more checks")
+        state["db"] = "UP"
+
+        async def resolved() -> bool:
+            return all(i.state is LoopState.RESOLVED for i in await engine.incidents.find())
+
+        await _until(resolved, 20, "the incident to resolve")
+        await _until(
+            lambda: _async(_count(received, "incident.resolved", "status:db") == 1), 20, "resolve"
+        )
+        assert _count(received, "incident.detected", "status:db") == 1
+        [incident] = await engine.incidents.find()
+        assert incident.summary == "db on ops reports DEGRADED" and incident.occurrences >= 3
+    finally:
+        await engine.stop()
+        await runner.cleanup()
