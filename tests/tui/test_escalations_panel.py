@@ -85,7 +85,7 @@ async def test_decide_from_the_panel(tmp_path: Path) -> None:
         app.show_panel("escalations")
         panel = app.screen.query_one(EscalationsPanel)
         table = panel.query_one("#escalations-table", DataTable)
-        await wait_for(pilot, lambda: table.row_count == 4)
+        await wait_for(pilot, timeout=30, predicate=lambda: table.row_count == 4)
         # Pending first, oldest first; the incident beside them.
         assert _keys(table) == [f"e{first.id}", f"e{second.id}", f"e{third.id}", f"i{incident.id}"]
         assert table.get_row_at(0)[1] in ("0s", "1s", "2s")
@@ -99,40 +99,42 @@ async def test_decide_from_the_panel(tmp_path: Path) -> None:
         # Approve the first (keyboard).
         table.focus()
         await pilot.press("a")
-        await wait_for(pilot, lambda: len(_messages(engine, 1)) == 1)
+        await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 1)) == 1)
         assert "APPROVED by tui" in _messages(engine, 1)[0].message
-        await wait_for(pilot, lambda: _keys(table)[0] == f"e{second.id}")
+        await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{second.id}")
 
         # Skip the second (button).
         skip = panel.query_one("#escalation-skip", Button)
-        await wait_for(pilot, lambda: not skip.disabled)
+        await wait_for(pilot, timeout=30, predicate=lambda: not skip.disabled)
         skip.press()
-        await wait_for(pilot, lambda: len(_messages(engine, 2)) == 1)
+        await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 2)) == 1)
         assert "SKIPPED" in _messages(engine, 2)[0].message
 
         # Modify the third: the editor opens prefilled with the proposed fix.
-        await wait_for(pilot, lambda: _keys(table)[0] == f"e{third.id}")
+        await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{third.id}")
         table.focus()
         await pilot.press("m")
-        await wait_for(pilot, lambda: isinstance(app.screen, ModifyScreen))
+        await wait_for(pilot, timeout=30, predicate=lambda: isinstance(app.screen, ModifyScreen))
         area = app.screen.query_one(TextArea)
         assert area.text == "rotate now"
         area.text = "rotate tomorrow at 09:00"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: len(_messages(engine, 3)) == 1)
+        await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 3)) == 1)
         assert "Do this instead: rotate tomorrow at 09:00" in _messages(engine, 3)[0].message
         decided = await engine.escalations.get(third.id)
         assert decided is not None and decided.status is Status.MODIFIED
 
         # A later healthy check resolves the incident: the panel follows the event.
         await engine.incidents.healthy("staging")
-        await wait_for(pilot, lambda: _keys(table)[0] == f"e{first.id}")
+        await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{first.id}")
         assert str(table.get_row(f"i{incident.id}")[4]) == "resolved"
 
         # The brief is shown in full.
         await engine.briefs.run("2026-11-23")
         brief = panel.query_one("#escalation-brief-text", Static)
-        await wait_for(pilot, lambda: "Morning Brief — 2026-11-23" in str(brief.render()))
+        await wait_for(
+            pilot, timeout=30, predicate=lambda: "Morning Brief — 2026-11-23" in str(brief.render())
+        )
 
 
 async def test_remote_engine_says_what_to_do(tmp_path: Path) -> None:

@@ -184,7 +184,8 @@ class MainScreen(Screen[None]):
         elif event.kind is EventKind.LOG:
             self.query_one(ActivityLog).add_event_data(data, event.host, event.ts)
         elif event.kind in (EventKind.ESCALATION, EventKind.INCIDENT, EventKind.BRIEF):
-            self.query_one(EscalationsPanel).engine_event()
+            for panel in self.query(EscalationsPanel):
+                panel.engine_event()
 
     def apply_stats(self, host: str, stats: Mapping[str, Any]) -> int:
         """One host's latest stats tick; returns how many table cells changed."""
