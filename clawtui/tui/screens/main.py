@@ -190,7 +190,8 @@ class MainScreen(Screen[None]):
     def apply_stats(self, host: str, stats: Mapping[str, Any]) -> int:
         """One host's latest stats tick; returns how many table cells changed."""
         samples = {cid: _model(ContainerStats, s) for cid, s in stats.items()}
-        self.devboxes.apply_stats(host, samples)
+        for devboxes in self.query(DevboxesPanel):  # none while the screen is torn down
+            devboxes.apply_stats(host, samples)
         return sum(table.apply_stats(host, samples) for table in self.tables)
 
     def tick(self) -> None:
