@@ -18,6 +18,7 @@ from clawtui.service import (
     metrics,
     routes_api,
     routes_containers,
+    routes_escalations,
     routes_memory,
     routes_threads,
 )
@@ -51,6 +52,7 @@ def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Appl
     app.add_routes(routes_memory.routes)
     app.add_routes(routes_containers.routes)
     app.add_routes(routes_threads.routes)
+    app.add_routes(routes_escalations.routes)
     app.add_routes(events.routes)
     app.add_routes(metrics.routes)
     app.on_shutdown.append(_close_streams)

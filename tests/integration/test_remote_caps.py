@@ -137,9 +137,7 @@ async def test_devbox_create_and_remove_over_the_service(
         name = new_name("remote")
         _, pubkey = user_key()
         progress: list[str] = []
-        box = await remote.devboxes.create(
-            name, pubkey, memory="320m", progress=progress.append
-        )
+        box = await remote.devboxes.create(name, pubkey, memory="320m", progress=progress.append)
         assert box.name == name and box.running and box.port is not None
         assert progress, "the create sent no progress lines"
         assert remote.devboxes.ssh_command(box) == f"ssh -p {box.port} dev@127.0.0.1"

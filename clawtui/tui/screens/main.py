@@ -34,6 +34,7 @@ from clawtui.tui.container_actions import ContainerActionRequested, ContainerAct
 from clawtui.tui.widgets.activity_log import ActivityLog
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.devbox_panel import DevboxesPanel
+from clawtui.tui.widgets.escalations_panel import EscalationsPanel
 from clawtui.tui.widgets.heartbeats_panel import HeartbeatsPanel
 from clawtui.tui.widgets.panels import PANEL_IDS, PANELS, FleetPanel, placeholder_panel
 from clawtui.tui.widgets.threads_panel import ThreadsPanel
@@ -94,6 +95,7 @@ class MainScreen(Screen[None]):
             "devboxes": lambda: DevboxesPanel(self._clock, self.engine, self.settings),
             "threads": lambda: ThreadsPanel(self._clock, self.engine),
             "heartbeats": lambda: HeartbeatsPanel(self._clock, self.engine, self.settings),
+            "escalations": lambda: EscalationsPanel(self._clock, self.engine),
         }
         factory = factories.get(panel_id)
         return factory() if factory is not None else placeholder_panel(panel_id)
@@ -196,11 +198,15 @@ class MainScreen(Screen[None]):
             self.query_one(HeartbeatsPanel).heartbeat_event(data)
         elif event.kind is EventKind.KB:
             self.query_one(HeartbeatsPanel).kb_event(data)
+        elif event.kind in (EventKind.ESCALATION, EventKind.INCIDENT, EventKind.BRIEF):
+            for panel in self.query(EscalationsPanel):
+                panel.engine_event()
 
     def apply_stats(self, host: str, stats: Mapping[str, Any]) -> int:
         """One host's latest stats tick; returns how many table cells changed."""
         samples = {cid: _model(ContainerStats, s) for cid, s in stats.items()}
-        self.devboxes.apply_stats(host, samples)
+        for devboxes in self.query(DevboxesPanel):  # none while the screen is torn down
+            devboxes.apply_stats(host, samples)
         return sum(table.apply_stats(host, samples) for table in self.tables)
 
     def tick(self) -> None:
