@@ -14,6 +14,7 @@ from pydantic import (
 
 from clawtui.config.base import ConfigIssue, KeyBinding, Section
 from clawtui.config.devboxes import DevboxesConfig
+from clawtui.config.ingress import RelayConfig, WebhookIngressConfig
 from clawtui.config.notify import MemoryConfig, NotifyConfig
 from clawtui.config.sections import EngineConfig, HostConfig, ServiceConfig, TuiConfig
 from clawtui.config.threads import ThreadsConfig
@@ -80,6 +81,14 @@ class Settings(Section):
     threads: ThreadsConfig = Field(
         default_factory=ThreadsConfig,
         description="The agents' threads and their TinyClaw home.",
+    )
+    webhook: WebhookIngressConfig = Field(
+        default_factory=WebhookIngressConfig,
+        description="The Azure DevOps build webhook (POST /webhook/azure-devops).",
+    )
+    relay: RelayConfig = Field(
+        default_factory=RelayConfig,
+        description="The inter-agent relay (POST /relay): agents, routes, limits.",
     )
     hosts: list[HostConfig] = Field(
         default_factory=lambda: [HostConfig()],

@@ -20,6 +20,7 @@ from clawtui.engine.containers import ContainerActions
 from clawtui.engine.devboxes import Devboxes
 from clawtui.engine.escalations import Escalations
 from clawtui.engine.fleet import HostMonitor
+from clawtui.engine.ingress import Ingress
 from clawtui.engine.memory import MemoryManager
 from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
 from clawtui.engine.notifier import Notifier
@@ -75,6 +76,8 @@ class Engine:
         self.escalations = Escalations(self)
         # Capabilities with background tasks register here (in start order).
         self.components: list[Component] = []
+        self.ingress = Ingress(self)
+        self.components.append(self.ingress)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
