@@ -41,8 +41,11 @@ def fixture(name: str) -> dict[str, Any]:
 def write_secrets(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    for name, secret in {**AGENT_SECRETS, "webhook": WEBHOOK_SECRET,
-                         "webhook-next": WEBHOOK_SECRET_NEXT}.items():  # fmt: skip
+    for name, secret in {
+        **AGENT_SECRETS,
+        "webhook": WEBHOOK_SECRET,
+        "webhook-next": WEBHOOK_SECRET_NEXT,
+    }.items():
         path = folder / f"{name}.secret"
         path.write_text(secret + "\n")
         path.chmod(0o600)
@@ -89,9 +92,7 @@ async def wait_for_files(queue: TinyClawQueue, count: int, timeout: float = 10.0
     deadline = time.monotonic() + timeout
     while len(queue_files(queue)) < count:
         if time.monotonic() > deadline:
-            raise AssertionError(
-                f"expected {count} queue file(s), found {len(queue_files(queue))}"
-            )
+            raise AssertionError(f"expected {count} queue file(s), found {len(queue_files(queue))}")
         await asyncio.sleep(0.02)
 
 

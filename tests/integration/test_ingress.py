@@ -53,9 +53,10 @@ async def post(
     url: str, body: Any, headers: dict[str, str], *, raw: bytes | None = None
 ) -> tuple[int, dict[str, Any]]:
     data = raw if raw is not None else json.dumps(body).encode()
-    async with aiohttp.ClientSession() as s, s.post(
-        url, data=data, headers={"Content-Type": "application/json", **headers}
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(url, data=data, headers={"Content-Type": "application/json", **headers}) as r,
+    ):
         return r.status, await r.json()
 
 
@@ -73,8 +74,12 @@ async def test_seed_test_payload_wakes_the_target_thread(served: tuple[Engine, s
     assert msg["sender"] == "Azure DevOps"
     text = msg["message"]
     assert text.startswith("Build 20260302.1 FAILED on feature/test-webhook")
-    for part in ("99999", "abc1234def5678", "Forma3D.Connect CI",
-                 "https://dev.azure.com/devgem/forma-3d/_build/results?buildId=99999"):  # fmt: skip
+    for part in (
+        "99999",
+        "abc1234def5678",
+        "Forma3D.Connect CI",
+        "https://dev.azure.com/devgem/forma-3d/_build/results?buildId=99999",
+    ):
         assert part in text
     rows = await engine.ingress.deliveries()
     assert [r["status"] for r in rows] == ["delivered"]
@@ -103,8 +108,13 @@ async def test_recorded_build_complete_payloads(
         res = payload["resource"]
         assert msg["ciResult"] == result
         assert msg["ciBuildId"] == str(res["id"])
-        for part in (res["buildNumber"], res["sourceBranch"], res["sourceVersion"],
-                     res["definition"]["name"], res["_links"]["web"]["href"]):  # fmt: skip
+        for part in (
+            res["buildNumber"],
+            res["sourceBranch"],
+            res["sourceVersion"],
+            res["definition"]["name"],
+            res["_links"]["web"]["href"],
+        ):
             assert part in msg["message"]
     else:
         # Nothing to wake anyone for: acknowledged, stored as ignored, no queue file.
@@ -128,9 +138,10 @@ async def test_duplicates_and_all_zero_ids(served: tuple[Engine, str]) -> None:
     await wait_for_files(engine.queue, 3)
     assert len(queue_files(engine.queue)) == 3
     assert engine.ingress.stats.dedupe_hits == 1
-    async with aiohttp.ClientSession() as s, s.get(
-        url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}) as r,
+    ):
         text = await r.text()
     assert "clawtui_ingress_dedupe_hits_total 1.0" in text
     assert 'clawtui_webhook_deliveries_total{result="delivered"} 3.0' in text
@@ -160,8 +171,13 @@ async def test_secrets_rotation_and_refusals(served: tuple[Engine, str]) -> None
 
 async def test_quarantine_acknowledges_what_it_cannot_read(served: tuple[Engine, str]) -> None:
     engine, url = served
-    for raw in (b"{not json", b'{"eventType": "build.complete", "resource": 5}',
-                b'{"a": 1, "a": 2}', b"\xff\xfe", b"[1, 2]"):  # fmt: skip
+    for raw in (
+        b"{not json",
+        b'{"eventType": "build.complete", "resource": 5}',
+        b'{"a": 1, "a": 2}',
+        b"\xff\xfe",
+        b"[1, 2]",
+    ):
         status, body = await post(url + HOOK, None, WH, raw=raw)
         assert (status, body["status"]) == (202, "quarantined"), raw
     stored = await engine.ingress.quarantine()
@@ -182,8 +198,7 @@ async def test_body_caps_per_route(served: tuple[Engine, str]) -> None:
     assert status == 413
     assert "limit is 3145728" in body["error"]["message"]
     relay_body = {"from": "ryan", "to": "cody", "message": "z" * (80 * 1024)}
-    status, body = await post(url + "/relay", relay_body,
-                              {"X-Relay-Secret": AGENT_SECRETS["ryan"]})  # fmt: skip
+    status, body = await post(url + "/relay", relay_body, {"X-Relay-Secret": AGENT_SECRETS["ryan"]})
     assert status == 413
     # Just over 64 KiB of text inside a small enough body: refused by the message cap.
     relay_body["message"] = "z" * (64 * 1024 + 1)
@@ -196,8 +211,13 @@ async def test_three_failures_in_a_row_escalate(served: tuple[Engine, str]) -> N
     engine, url = served
     failed = fixture("build_complete_failed.json")
     for n in range(1, 4):
-        one = with_ids(failed, notificationId=100 + n, id=f"0f0e0d0c-0000-4000-8000-00000000000{n}",
-                       resource__id=5000 + n, resource__buildNumber=f"20260303.{n}")  # fmt: skip
+        one = with_ids(
+            failed,
+            notificationId=100 + n,
+            id=f"0f0e0d0c-0000-4000-8000-00000000000{n}",
+            resource__id=5000 + n,
+            resource__buildNumber=f"20260303.{n}",
+        )
         assert (await post(url + HOOK, one, WH))[1]["status"] == "queued"
         if n == 2:  # two failures: no escalation yet
             await wait_for_files(engine.queue, 2)
@@ -229,7 +249,11 @@ async def test_relay_accepts_whitelisted_routes(served: tuple[Engine, str]) -> N
     assert msg["message"] == "relay test"
     assert msg["source"] == "cross-thread"
     assert (msg["sender"], msg["relayedFrom"], msg["relayVia"], msg["relayHops"]) == (
-        "ryan", "ryan", ["ryan"], 1)  # fmt: skip
+        "ryan",
+        "ryan",
+        ["ryan"],
+        1,
+    )
     assert msg["sourceThreadId"] == RYAN_THREAD
     # An idempotent retry with the same id is one message.
     for _ in range(2):
@@ -254,8 +278,12 @@ async def test_relay_accepts_whitelisted_routes(served: tuple[Engine, str]) -> N
         ("ryan", {"from": "ryan", "to": "cody"}, 400, "'message' is required"),
         ("ryan", {"from": "ryan", "to": "cody", "message": 5}, 400, "must be a string"),
         ("ryan", {"from": "ryan", "to": "cody", "message": "x", "cc": 1}, 400, "unknown field"),
-        ("ryan", {"from": "ryan", "to": "cody", "message": "x", "via": ["cody", "ryan", "cody"]},
-         409, "hop limit"),
+        (
+            "ryan",
+            {"from": "ryan", "to": "cody", "message": "x", "via": ["cody", "ryan", "cody"]},
+            409,
+            "hop limit",
+        ),
     ],
 )
 async def test_relay_refusals_are_clear(
@@ -291,16 +319,22 @@ async def test_relay_loop_dies_at_the_hop_limit(served: tuple[Engine, str]) -> N
 
 
 async def test_relay_rate_limit_per_sender(served: tuple[Engine, str]) -> None:
-    engine, url = served
+    _engine, url = served
     statuses = []
     for n in range(7):
-        status, _ = await post(url + "/relay", {"from": "sam", "to": "cody", "message": f"m{n}"},
-                               {"X-Relay-Secret": AGENT_SECRETS["sam"]})  # fmt: skip
+        status, _ = await post(
+            url + "/relay",
+            {"from": "sam", "to": "cody", "message": f"m{n}"},
+            {"X-Relay-Secret": AGENT_SECRETS["sam"]},
+        )
         statuses.append(status)
     assert statuses == [202] * 5 + [429] * 2
     # Another sender is not affected.
-    status, _ = await post(url + "/relay", {"from": "ryan", "to": "cody", "message": "hi"},
-                           {"X-Relay-Secret": AGENT_SECRETS["ryan"]})  # fmt: skip
+    status, _ = await post(
+        url + "/relay",
+        {"from": "ryan", "to": "cody", "message": "hi"},
+        {"X-Relay-Secret": AGENT_SECRETS["ryan"]},
+    )
     assert status == 202
 
 
@@ -314,11 +348,16 @@ async def test_route_changes_persist_and_apply_at_once(served: tuple[Engine, str
     state = engine.settings.state_file
     assert state is not None
     saved = tomllib.loads(state.read_text())
-    assert {"from": "cody", "to": "sam", "note": "asked for by the admin"} in saved["relay"]["routes"]
+    assert {"from": "cody", "to": "sam", "note": "asked for by the admin"} in saved["relay"][
+        "routes"
+    ]
     assert len(saved["relay"]["routes"]) == 6
     await engine.ingress.remove_route("ryan", "cody")
-    status, answer = await post(url + "/relay", {"from": "ryan", "to": "cody", "message": "x"},
-                                {"X-Relay-Secret": AGENT_SECRETS["ryan"]})  # fmt: skip
+    status, _answer = await post(
+        url + "/relay",
+        {"from": "ryan", "to": "cody", "message": "x"},
+        {"X-Relay-Secret": AGENT_SECRETS["ryan"]},
+    )
     assert status == 403
     saved = tomllib.loads(state.read_text())
     assert all((r["from"], r["to"]) != ("ryan", "cody") for r in saved["relay"]["routes"])
