@@ -88,7 +88,7 @@ async def _send(session: aiohttp.ClientSession, url: str, i: int) -> tuple[int, 
         ) as r:
             await r.read()
             return i, r.status
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError, OSError):
         return i, None
 
 
