@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
 
 from clawtui.engine.api import EngineAPI
+from clawtui.engine.ingress import IngressRecord
 from clawtui.engine.memory_models import ApplyResult
 from clawtui.engine.models import (
     ActivityEntry,
@@ -34,6 +35,7 @@ from clawtui.tui.container_actions import ContainerActionRequested, ContainerAct
 from clawtui.tui.widgets.activity_log import ActivityLog
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.devbox_panel import DevboxesPanel
+from clawtui.tui.widgets.ingress_panel import IngressPanel
 from clawtui.tui.widgets.panels import PANEL_IDS, PANELS, FleetPanel, placeholder_panel
 
 if TYPE_CHECKING:
@@ -90,6 +92,7 @@ class MainScreen(Screen[None]):
         factories: dict[str, Callable[[], Widget]] = {
             "fleet": lambda: FleetPanel(self._clock),
             "devboxes": lambda: DevboxesPanel(self._clock, self.engine, self.settings),
+            "ingress": lambda: IngressPanel(self.engine),
         }
         factory = factories.get(panel_id)
         return factory() if factory is not None else placeholder_panel(panel_id)
@@ -117,6 +120,8 @@ class MainScreen(Screen[None]):
             tables.first().focus()
         elif panel_id == "devboxes":
             self.devboxes.focus_first()
+        elif panel_id == "ingress":
+            self.query_one("#ingress-routes").focus()
         else:
             self.query_one(TabbedContent).query_one(Tabs).focus()
 
@@ -179,6 +184,8 @@ class MainScreen(Screen[None]):
             self.devboxes.memory_event(_model(ApplyResult, data["result"]))
         elif event.kind is EventKind.STATS:
             self.apply_stats(event.host or "", data.get("stats", {}))
+        elif event.kind is EventKind.INGRESS:
+            self.query_one(IngressPanel).add_record(_model(IngressRecord, data["record"]))
         elif event.kind is EventKind.LOG:
             self.query_one(ActivityLog).add_event_data(data, event.host, event.ts)
 
