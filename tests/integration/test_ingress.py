@@ -5,6 +5,7 @@ partiallySucceeded, canceled)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tomllib
 from collections.abc import AsyncIterator
@@ -363,3 +364,29 @@ async def test_route_changes_persist_and_apply_at_once(served: tuple[Engine, str
     assert all((r["from"], r["to"]) != ("ryan", "cody") for r in saved["relay"]["routes"])
     with pytest.raises(Exception, match="unknown agent 'maya'"):
         await engine.ingress.add_route("ryan", "maya")
+
+
+async def test_remote_engine_forwards_ingress_events(served: tuple[Engine, str]) -> None:
+    """`clawtui --connect` has no ingress of its own, but sees the traffic as events."""
+    from clawtui.engine.models import EventKind
+    from clawtui.remote import RemoteEngine
+    from tests.integration.engine_helpers import wait_for_event
+
+    _, url = served
+    remote = RemoteEngine(url, TOKEN)
+    sub = remote.subscribe({EventKind.INGRESS})
+    await remote.start()
+    try:
+        await asyncio.wait_for(remote.connected.wait(), 10)
+        status, _ = await post(
+            url + "/relay",
+            {"from": "ryan", "to": "sam", "message": "x"},
+            {"X-Relay-Secret": "nope"},
+        )
+        assert status == 401
+        event = await wait_for_event(sub, lambda e: e.kind is EventKind.INGRESS, 10)
+        assert event.data["record"]["result"] == "rejected"
+        assert getattr(remote, "ingress", None) is None
+    finally:
+        sub.close()
+        await remote.stop()

@@ -14,6 +14,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from clawtui.engine.core import Engine
+from clawtui.engine.models import Event, EventKind
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.ingress_panel import IngressPanel, RouteForm
 from tests.integration.ingress_helpers import AGENT_SECRETS, fixture, ingress_settings
@@ -96,9 +97,25 @@ async def test_without_ingress_the_panel_says_so(
         await pilot.pause()
         panel = app.screen.query_one(IngressPanel)
         assert panel.ingress is None
-        assert "need a local engine" in str(
-            app.screen.query_one("#ingress-summary", Static).render()
+        remote = str(app.screen.query_one("#ingress-remote", Static).render())
+        assert "need a local engine" in remote
+        # Traffic still shows from events (what a remote engine forwards).
+        app.main.apply_event(
+            Event(
+                kind=EventKind.INGRESS,
+                data={
+                    "record": {
+                        "kind": "relay",
+                        "result": "rejected",
+                        "status": 403,
+                        "reason": "route [x] not allowed",
+                        "sender": "sam",
+                    }
+                },
+            )
         )
+        await pilot.pause()
+        assert "route [x] not allowed" in traffic_text(app)
         app.screen.query_one("#ingress-routes").focus()
         await pilot.press("n")
         await pilot.pause()

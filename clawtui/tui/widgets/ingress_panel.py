@@ -6,8 +6,8 @@ delivery and relay message the engine accepted, delivered, ignored, quarantined 
 newest at the bottom, with the reason of a refusal. Names, summaries and reasons come from outside
 (CI payloads, agents) and are shown as plain `Text`, never markup.
 
-Over a remote engine (`clawtui --connect`) the panel says that routes and traffic need a local
-engine instead of showing anything made up.
+Over a remote engine (`clawtui --connect`) the panel says that routes need a local engine and
+shows only the traffic that arrives as events from then on (nothing made up).
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ RESULT_STYLES = {
     "failed": "red",
 }
 REMOTE_TEXT = (
-    "Relay routes and webhook / relay traffic need a local engine: this TUI is connected to a "
-    "remote `clawtui serve`. Run `clawtui relay routes` on that machine, or the TUI there."
+    "Relay routes need a local engine: this TUI is connected to a remote `clawtui serve`, so "
+    "routes cannot be listed or changed here (run `clawtui relay routes` on that machine). "
+    "Traffic below is what arrived since this TUI connected."
 )
 
 
@@ -136,6 +137,7 @@ class IngressPanel(Vertical, can_focus=False):
     DEFAULT_CSS = """
     IngressPanel { height: 1fr; }
     IngressPanel #ingress-summary { height: auto; padding: 0 1; }
+    IngressPanel #ingress-remote { height: auto; padding: 0 1; color: $warning; }
     IngressPanel #ingress-routes { height: auto; max-height: 12; }
     IngressPanel #ingress-traffic { height: 1fr; }
     IngressPanel .ingress-title { padding: 1 1 0 1; text-style: bold; }
@@ -148,6 +150,8 @@ class IngressPanel(Vertical, can_focus=False):
         self._counts: dict[tuple[str, str], int] = {}
 
     def compose(self) -> ComposeResult:
+        if self.ingress is None:
+            yield Static(Text(REMOTE_TEXT, style="italic"), id="ingress-remote")
         yield Static(id="ingress-summary")
         yield Static(Text("Relay routes (n add, d remove)"), classes="ingress-title")
         routes: DataTable[Text] = DataTable(id="ingress-routes", cursor_type="row")
@@ -162,7 +166,7 @@ class IngressPanel(Vertical, can_focus=False):
         traffic = self.query_one("#ingress-traffic", DataTable)
         traffic.add_columns("Time", "Kind", "Result", "From → to", "Thread", "What / why")
         if self.ingress is None:
-            self.query_one("#ingress-summary", Static).update(Text(REMOTE_TEXT, style="italic"))
+            self._show_summary()
             return
         self.load_routes()
         for rec in list(self.ingress.recent)[-MAX_ROWS:]:
