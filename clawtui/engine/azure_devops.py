@@ -33,6 +33,7 @@ KNOWN_RESULTS: Final = frozenset(
 NIL_GUID: Final = "00000000-0000-0000-0000-000000000000"
 MAX_DEPTH: Final = 64
 _FIELD_MAX: Final = 400
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -84,6 +85,14 @@ def load_json(body: bytes) -> dict[str, Any]:
         raise PayloadError(f"expected a JSON object, got {type(data).__name__}")
     if _depth(data, MAX_DEPTH) > MAX_DEPTH:
         raise PayloadError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    # UTF-8 input has no lone surrogates, but a \ud800 escape makes one, and text with one
+    # cannot be stored or written as UTF-8: refuse it here (only checked when an escape of
+    # that range appears, so ordinary bodies pay one regex scan).
+    if _SURROGATE_ESCAPE_RE.search(text):
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise PayloadError("the JSON holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
     return data
 
 

@@ -106,6 +106,8 @@ NASTY = st.sampled_from(
         "</script>",
         "${jndi:x}",
         "../../etc/passwd",
+        "\ud800",
+        "x\udfffy",
         "null",
         "",
     ]

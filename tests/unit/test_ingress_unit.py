@@ -86,6 +86,8 @@ def test_untrusted_text_is_cleaned() -> None:
         (b"\xff", "not UTF-8"),
         (b"[]", "expected a JSON object"),
         (b"{", "not valid JSON"),
+        (b'{"m": "\\ud800"}', "lone UTF-16 surrogate"),
+        (b'{"\\udfff": 1}', "lone UTF-16 surrogate"),
     ],
 )
 def test_json_guards(body: bytes, words: str) -> None:
