@@ -26,6 +26,7 @@ from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostI
 from clawtui.engine.notifier import Notifier
 from clawtui.engine.queue import TinyClawQueue
 from clawtui.engine.store import Store
+from clawtui.engine.threads import Threads
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -76,6 +77,8 @@ class Engine:
         self.escalations = Escalations(self)
         # Capabilities with background tasks register here (in start order).
         self.components: list[Component] = []
+        self.threads = Threads(self)
+        self.components.append(self.threads)
         self.ingress = Ingress(self)
         self.components.append(self.ingress)
 

@@ -19,8 +19,10 @@ from clawtui.service import (
     events,
     metrics,
     routes_api,
+    routes_containers,
     routes_memory,
     routes_relay,
+    routes_threads,
     routes_webhook,
 )
 from clawtui.service.errors import auth_middleware, error_middleware
@@ -51,6 +53,8 @@ def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Appl
     app[METRICS] = metrics.ServiceMetrics(engine, app)
     app.add_routes(routes_api.routes)
     app.add_routes(routes_memory.routes)
+    app.add_routes(routes_containers.routes)
+    app.add_routes(routes_threads.routes)
     app.add_routes(events.routes)
     app.add_routes(routes_webhook.routes)
     app.add_routes(routes_relay.routes)

@@ -345,8 +345,6 @@ async def test_placeholder_panels_explain_themselves(make_app: AppFactory) -> No
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         for panel, section in (
-            ("threads", "[threads]"),
-            ("heartbeats", "[heartbeats]"),
             ("pools", "[pools]"),
             ("escalations", "[escalations]"),
         ):

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane, Tabs
 
 from clawtui.engine.api import EngineAPI
 from clawtui.engine.ingress import IngressRecord
@@ -35,8 +35,10 @@ from clawtui.tui.container_actions import ContainerActionRequested, ContainerAct
 from clawtui.tui.widgets.activity_log import ActivityLog
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.devbox_panel import DevboxesPanel
+from clawtui.tui.widgets.heartbeats_panel import HeartbeatsPanel
 from clawtui.tui.widgets.ingress_panel import IngressPanel
 from clawtui.tui.widgets.panels import PANEL_IDS, PANELS, FleetPanel, placeholder_panel
+from clawtui.tui.widgets.threads_panel import ThreadsPanel
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -92,6 +94,8 @@ class MainScreen(Screen[None]):
         factories: dict[str, Callable[[], Widget]] = {
             "fleet": lambda: FleetPanel(self._clock),
             "devboxes": lambda: DevboxesPanel(self._clock, self.engine, self.settings),
+            "threads": lambda: ThreadsPanel(self._clock, self.engine),
+            "heartbeats": lambda: HeartbeatsPanel(self._clock, self.engine, self.settings),
             "ingress": lambda: IngressPanel(self.engine),
         }
         factory = factories.get(panel_id)
@@ -120,6 +124,8 @@ class MainScreen(Screen[None]):
             tables.first().focus()
         elif panel_id == "devboxes":
             self.devboxes.focus_first()
+        elif panel_id in ("threads", "heartbeats") and pane.query(DataTable):
+            pane.query(DataTable).first().focus()
         elif panel_id == "ingress":
             self.query_one("#ingress-routes").focus()
         else:
@@ -159,6 +165,8 @@ class MainScreen(Screen[None]):
         hosts, containers = list(hosts), list(containers)
         self.query_one(FleetPanel).load(hosts, containers)
         self.devboxes.load(hosts, containers)
+        self.query_one(ThreadsPanel).reload()
+        self.query_one(HeartbeatsPanel).reload()
 
     def load_activity(self, entries: Iterable[ActivityEntry]) -> None:
         self.query_one(ActivityLog).load(entries)
@@ -188,6 +196,13 @@ class MainScreen(Screen[None]):
             self.query_one(IngressPanel).add_record(_model(IngressRecord, data["record"]))
         elif event.kind is EventKind.LOG:
             self.query_one(ActivityLog).add_event_data(data, event.host, event.ts)
+        elif event.kind is EventKind.THREAD:
+            self.query_one(ThreadsPanel).update_thread(data["thread"])
+            self.query_one(HeartbeatsPanel).update_thread(data["thread"])
+        elif event.kind is EventKind.HEARTBEAT:
+            self.query_one(HeartbeatsPanel).heartbeat_event(data)
+        elif event.kind is EventKind.KB:
+            self.query_one(HeartbeatsPanel).kb_event(data)
 
     def apply_stats(self, host: str, stats: Mapping[str, Any]) -> int:
         """One host's latest stats tick; returns how many table cells changed."""

@@ -2,7 +2,7 @@
 
 `PANELS` is the single list of panels: the main screen builds its tabs and key bindings from
 it, the command palette its "Go to" entries, the help screen its descriptions. Fleet, Dev
-containers and Ingress show live engine data (`devbox_panel.py`, `ingress_panel.py`); the
+containers, Threads, Heartbeats and Ingress show live engine data (their own modules); the
 other panels belong to capabilities that are not built yet and show an honest empty state
 naming what will appear and which config section feeds it.
 """
