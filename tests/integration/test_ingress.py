@@ -82,7 +82,12 @@ async def test_seed_test_payload_wakes_the_target_thread(served: tuple[Engine, s
         "https://dev.azure.com/devgem/forma-3d/_build/results?buildId=99999",
     ):
         assert part in text
-    rows = await engine.ingress.deliveries()
+    # The file is written first, then the row is marked delivered.
+    for _ in range(200):
+        rows = await engine.ingress.deliveries()
+        if [r["status"] for r in rows] == ["delivered"]:
+            break
+        await asyncio.sleep(0.02)
     assert [r["status"] for r in rows] == ["delivered"]
 
 
@@ -139,6 +144,10 @@ async def test_duplicates_and_all_zero_ids(served: tuple[Engine, str]) -> None:
     await wait_for_files(engine.queue, 3)
     assert len(queue_files(engine.queue)) == 3
     assert engine.ingress.stats.dedupe_hits == 1
+    for _ in range(200):  # each row is marked (and counted) right after its file is written
+        if engine.ingress.stats.results[("webhook", "delivered")] == 3:
+            break
+        await asyncio.sleep(0.02)
     async with (
         aiohttp.ClientSession() as s,
         s.get(url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"}) as r,
@@ -224,7 +233,13 @@ async def test_three_failures_in_a_row_escalate(served: tuple[Engine, str]) -> N
             await wait_for_files(engine.queue, 2)
             assert await engine.escalations.find(status=Status.PENDING) == []
     await wait_for_files(engine.queue, 3)
-    [esc] = await engine.escalations.find(status=Status.PENDING)
+    pending = []
+    for _ in range(200):  # raised right after the third file is written
+        pending = await engine.escalations.find(status=Status.PENDING)
+        if pending:
+            break
+        await asyncio.sleep(0.02)
+    [esc] = pending
     assert esc.source is Source.CI
     assert "3 builds in a row failed" in esc.tried[0]
     assert esc.dedupe_key is not None and "feature/order-import" in esc.dedupe_key

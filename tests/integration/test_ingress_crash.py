@@ -198,7 +198,11 @@ async def test_restart_delivers_stored_messages_once(tmp_path: Path) -> None:
         await asyncio.sleep(0.2)
         files = queue_files(engine.queue)
         assert sorted(p.name for p in files) == sorted(f"ingress_{i}.json" for i in ids)
-        rows = await engine.ingress.deliveries()
+        for _ in range(200):
+            rows = await engine.ingress.deliveries()
+            if {r["status"] for r in rows} == {"delivered"}:
+                break
+            await asyncio.sleep(0.02)
         assert {r["status"] for r in rows} == {"delivered"}
     finally:
         await engine.stop()
