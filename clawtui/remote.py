@@ -218,6 +218,8 @@ class RemoteEngine:
                 self._containers[key] = current.model_copy(update={"stats": s})
                 stats[cid] = s
             self.bus.publish(EventKind.STATS, host=host, stats=stats)
+        elif kind == EventKind.INGRESS.value and isinstance(data.get("record"), dict):
+            self.bus.publish(EventKind.INGRESS, host=host, record=data["record"])
         elif kind == EventKind.LOG.value:
             entry = ActivityEntry.model_validate(data["entry"])
             self.bus.publish(EventKind.LOG, host=host, entry=entry)

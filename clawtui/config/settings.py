@@ -20,6 +20,7 @@ from clawtui.config.escalations import (
     EscalationsConfig,
     MonitorConfig,
 )
+from clawtui.config.ingress import RelayConfig, WebhookIngressConfig
 from clawtui.config.notify import MemoryConfig, NotifyConfig
 from clawtui.config.sections import EngineConfig, HostConfig, ServiceConfig, TuiConfig
 from clawtui.config.threads import ThreadsConfig
@@ -101,6 +102,14 @@ class Settings(Section):
     autoheal: AutohealConfig = Field(
         default_factory=AutohealConfig,
         description="Agent config files checked and repaired on an interval.",
+    )
+    webhook: WebhookIngressConfig = Field(
+        default_factory=WebhookIngressConfig,
+        description="The Azure DevOps build webhook (POST /webhook/azure-devops).",
+    )
+    relay: RelayConfig = Field(
+        default_factory=RelayConfig,
+        description="The inter-agent relay (POST /relay): agents, routes, limits.",
     )
     hosts: list[HostConfig] = Field(
         default_factory=lambda: [HostConfig()],

@@ -21,7 +21,9 @@ from clawtui.engine.bus import Subscription
 from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
 
 if TYPE_CHECKING:
+    from clawtui.config.ingress import RelayRoute
     from clawtui.engine.devboxes import DevboxInfo
+    from clawtui.engine.ingress import IngressRecord
     from clawtui.engine.memory_models import ApplyResult, MemoryChange, MemoryPlan
     from clawtui.engine.queue import IncomingMessage
     from clawtui.engine.threads import ThreadDetail, ThreadProgress, ThreadStatus
@@ -132,6 +134,27 @@ class MemoryAPI(Protocol):
     async def history(self, limit: int = 100) -> list[MemoryChange]:
         """The newest recorded changes, newest first."""
         ...
+
+
+class IngressAPI(Protocol):
+    """The webhook and relay: routes (add / remove persist at once) and recent traffic."""
+
+    recent: Iterable[IngressRecord]
+    """Recent accepted / rejected / delivered records, oldest first."""
+
+    def routes(self) -> list[RelayRoute]: ...
+
+    def agents(self) -> list[str]: ...
+
+    async def add_route(self, sender: str, to: str, note: str = "") -> RelayRoute: ...
+
+    async def remove_route(self, sender: str, to: str) -> None: ...
+
+
+def ingress_of(engine: EngineAPI) -> IngressAPI | None:
+    """The engine's ingress, or None when it has none (the remote client, for now)."""
+    ingress: IngressAPI | None = getattr(engine, "ingress", None)
+    return ingress
 
 
 def actions_of(engine: EngineAPI) -> ContainerActionsAPI | None:

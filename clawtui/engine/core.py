@@ -24,6 +24,7 @@ from clawtui.engine.escalations import Escalations
 from clawtui.engine.fleet import HostMonitor
 from clawtui.engine.health import HealthMonitors
 from clawtui.engine.incidents import Incidents
+from clawtui.engine.ingress import Ingress
 from clawtui.engine.memory import MemoryManager
 from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
 from clawtui.engine.notifier import Notifier
@@ -89,6 +90,8 @@ class Engine:
         self.health = HealthMonitors(self)
         self.autoheal = Autoheal(self)
         self.components += [self.stuck, self.briefs, self.health, self.autoheal]
+        self.ingress = Ingress(self)
+        self.components.append(self.ingress)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:

@@ -2,7 +2,9 @@
 
 The app only reads engine state, subscribes to engine events and calls engine methods; it holds
 no state of its own beyond open event streams and metrics. Bodies are capped by
-`[service] max_body_bytes`; every route but /healthz needs the bearer token.
+`[service] max_body_bytes`; every route but /healthz needs the bearer token, except the
+webhook and the relay, which check their own secrets and read their bodies with their own
+caps (see `ingress_common.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from clawtui.service import (
     routes_containers,
     routes_escalations,
     routes_memory,
+    routes_relay,
     routes_threads,
+    routes_webhook,
 )
 from clawtui.service.errors import auth_middleware, error_middleware
 from clawtui.service.keys import ENGINE, METRICS, SETTINGS, SSE_STREAMS, TOKEN
@@ -54,6 +58,8 @@ def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Appl
     app.add_routes(routes_threads.routes)
     app.add_routes(routes_escalations.routes)
     app.add_routes(events.routes)
+    app.add_routes(routes_webhook.routes)
+    app.add_routes(routes_relay.routes)
     app.add_routes(metrics.routes)
     app.on_shutdown.append(_close_streams)
     return app

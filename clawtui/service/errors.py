@@ -19,6 +19,8 @@ from clawtui.service.keys import SETTINGS, TOKEN
 log = logging.getLogger(__name__)
 
 PUBLIC_PATHS = frozenset({"/healthz"})
+OWN_AUTH_PATHS = frozenset({"/webhook/azure-devops", "/relay"})
+"""Routes that check their own secret headers instead of the bearer token (ingress)."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -77,7 +79,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path not in PUBLIC_PATHS:
+    if request.path not in PUBLIC_PATHS and request.path not in OWN_AUTH_PATHS:
         token = request.app[TOKEN]
         if not token_matches(request.headers.get("Authorization"), token):
             response = json_error(

@@ -19,7 +19,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from clawtui.engine.api import EngineAPI
@@ -81,10 +81,46 @@ class EngineCollector(Collector):
         yield sse
 
 
+class IngressCollector(Collector):
+    """Webhook and relay counters and latency-to-queue histograms, read from the engine."""
+
+    def __init__(self, engine: EngineAPI) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Any]:
+        from clawtui.engine.ingress import Ingress
+
+        ingress = getattr(self.engine, "ingress", None)
+        if not isinstance(ingress, Ingress):
+            return
+        stats = ingress.stats
+        webhook = CounterMetricFamily(
+            "clawtui_webhook_deliveries", "Webhook requests by result.", labels=["result"]
+        )
+        relay = CounterMetricFamily(
+            "clawtui_relay_messages", "Relay requests by result.", labels=["result"]
+        )
+        for (kind, result), n in sorted(stats.results.items()):
+            (webhook if kind == "webhook" else relay).add_metric([result], float(n))
+        dedupe = CounterMetricFamily(
+            "clawtui_ingress_dedupe_hits", "Deliveries answered as duplicates."
+        )
+        dedupe.add_metric([], float(stats.dedupe_hits))
+        latency = HistogramMetricFamily(
+            "clawtui_ingress_queue_latency_seconds",
+            "From request received to message file in the thread queue.",
+            labels=["kind"],
+        )
+        for kind, hist in stats.latency.items():
+            latency.add_metric([kind], [(b, float(n)) for b, n in hist.cumulative()], hist.sum)
+        yield from (webhook, relay, dedupe, latency)
+
+
 class ServiceMetrics:
     def __init__(self, engine: EngineAPI, app: web.Application) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(EngineCollector(engine, app))
+        self.registry.register(IngressCollector(engine))
         self.requests = Counter(
             "clawtui_http_requests", "HTTP requests.", ["route", "method", "status"],
             registry=self.registry,

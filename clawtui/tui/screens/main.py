@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane, Tabs
 
 from clawtui.engine.api import EngineAPI
+from clawtui.engine.ingress import IngressRecord
 from clawtui.engine.memory_models import ApplyResult
 from clawtui.engine.models import (
     ActivityEntry,
@@ -36,6 +37,7 @@ from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.devbox_panel import DevboxesPanel
 from clawtui.tui.widgets.escalations_panel import EscalationsPanel
 from clawtui.tui.widgets.heartbeats_panel import HeartbeatsPanel
+from clawtui.tui.widgets.ingress_panel import IngressPanel
 from clawtui.tui.widgets.panels import PANEL_IDS, PANELS, FleetPanel, placeholder_panel
 from clawtui.tui.widgets.threads_panel import ThreadsPanel
 
@@ -96,6 +98,7 @@ class MainScreen(Screen[None]):
             "threads": lambda: ThreadsPanel(self._clock, self.engine),
             "heartbeats": lambda: HeartbeatsPanel(self._clock, self.engine, self.settings),
             "escalations": lambda: EscalationsPanel(self._clock, self.engine),
+            "ingress": lambda: IngressPanel(self.engine),
         }
         factory = factories.get(panel_id)
         return factory() if factory is not None else placeholder_panel(panel_id)
@@ -125,6 +128,8 @@ class MainScreen(Screen[None]):
             self.devboxes.focus_first()
         elif panel_id in ("threads", "heartbeats") and pane.query(DataTable):
             pane.query(DataTable).first().focus()
+        elif panel_id == "ingress":
+            self.query_one("#ingress-routes").focus()
         else:
             self.query_one(TabbedContent).query_one(Tabs).focus()
 
@@ -189,6 +194,8 @@ class MainScreen(Screen[None]):
             self.devboxes.memory_event(_model(ApplyResult, data["result"]))
         elif event.kind is EventKind.STATS:
             self.apply_stats(event.host or "", data.get("stats", {}))
+        elif event.kind is EventKind.INGRESS:
+            self.query_one(IngressPanel).add_record(_model(IngressRecord, data["record"]))
         elif event.kind is EventKind.LOG:
             self.query_one(ActivityLog).add_event_data(data, event.host, event.ts)
         elif event.kind is EventKind.THREAD:

@@ -1,10 +1,10 @@
 """The panels of the main screen, and the one table that says which they are.
 
 `PANELS` is the single list of panels: the main screen builds its tabs and key bindings from
-it, the command palette its "Go to" entries, the help screen its descriptions. Fleet and Dev
-containers show live engine data (the latter is in `devbox_panel.py`); the other four belong
-to capabilities that are not built yet and show an honest empty state naming what will
-appear and which config section feeds it.
+it, the command palette its "Go to" entries, the help screen its descriptions. Fleet, Dev
+containers, Threads, Heartbeats and Ingress show live engine data (their own modules); the
+other panels belong to capabilities that are not built yet and show an honest empty state
+naming what will appear and which config section feeds it.
 """
 
 from __future__ import annotations
@@ -89,13 +89,6 @@ PLACEHOLDERS: dict[str, Placeholder] = {
         "needs, and a proposed fix you can approve, skip or modify.\n"
         "This panel arrives with the escalations capability.",
         "Fed by the [escalations] section of config.toml and the notifier channels.",
-    ),
-    "ingress": Placeholder(
-        "No ingress yet",
-        "CI build webhooks and inter-agent relay messages will be shown here: deliveries,\n"
-        "what was queued for which thread, what was rejected and why, and the relay routes.\n"
-        "This panel arrives with the ingress capability.",
-        "Fed by the [webhook] and [relay] sections of config.toml.",
     ),
 }
 

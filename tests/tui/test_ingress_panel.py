@@ -1,0 +1,122 @@
+"""The Ingress panel over a real local engine (no Docker needed): routes from config, live
+relay / webhook traffic from INGRESS events, adding and removing a route (saved in the
+runtime settings file, in effect at once); over an engine without ingress, a clear message."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from clawtui.engine.core import Engine
+from clawtui.engine.models import Event, EventKind
+from clawtui.tui.app import ClawApp
+from clawtui.tui.widgets.ingress_panel import IngressPanel, RouteForm
+from tests.integration.ingress_helpers import AGENT_SECRETS, fixture, ingress_settings
+from tests.tui.conftest import SIZE
+from tests.tui.fakes import fixed_clock
+from tests.tui.helpers import wait_for
+
+pytestmark = pytest.mark.tui
+
+
+def traffic_text(app: ClawApp) -> str:
+    table = app.screen.query_one("#ingress-traffic", DataTable)
+    return "\n".join(" | ".join(str(c) for c in table.get_row(key)) for key in table.rows)
+
+
+async def test_routes_traffic_and_route_changes(tmp_path: Path) -> None:
+    settings = ingress_settings(tmp_path)
+    engine = Engine(settings)
+    app = ClawApp(engine, settings, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_panel("ingress")
+        await pilot.pause()
+        routes = app.screen.query_one("#ingress-routes", DataTable)
+        await wait_for(pilot, lambda: routes.row_count == 5)
+        # Live traffic: a relay message with markup in it, a refused one, a webhook.
+        await engine.ingress.accept_relay(
+            AGENT_SECRETS["ryan"],
+            json.dumps({"from": "ryan", "to": "cody", "message": "[bold]hi[/] \x1b[31m"}).encode(),
+        )
+        await engine.ingress.accept_relay("wrong", b"{}")
+        await engine.ingress.accept_webhook(json.dumps(fixture("seed_10_8.json")).encode())
+        await wait_for(pilot, lambda: traffic_text(app).count("delivered") == 2)
+        text = traffic_text(app)
+        assert "[bold]hi[/]" in text  # shown as typed, not as markup
+        assert "wrong X-Relay-Secret" in text
+        assert "build 20260302.1 failed" in text
+        summary = str(app.screen.query_one("#ingress-summary", Static).render())
+        assert "1 rejected" in summary
+
+        # Add a route through the form.
+        routes.focus()
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, RouteForm))
+        app.screen.query_one("#route-from", Input).value = "cody"
+        app.screen.query_one("#route-to", Input).value = "sam"
+        app.screen.query_one("#route-note", Input).value = "staging questions"
+        await pilot.click("#route-add")
+        await wait_for(pilot, lambda: routes.row_count == 6)
+        assert settings.state_file is not None
+        saved = tomllib.loads(settings.state_file.read_text())
+        assert {"from": "cody", "to": "sam", "note": "staging questions"} in saved["relay"][
+            "routes"
+        ]
+        out = await engine.ingress.accept_relay(
+            AGENT_SECRETS["cody"],
+            json.dumps({"from": "cody", "to": "sam", "message": "ok?"}).encode(),
+        )
+        assert out.status == 202
+
+        # Remove the first route (ryan → cody) with the confirmation.
+        routes.focus()
+        routes.move_cursor(row=0)
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: routes.row_count == 5)
+        out = await engine.ingress.accept_relay(
+            AGENT_SECRETS["ryan"],
+            json.dumps({"from": "ryan", "to": "cody", "message": "x"}).encode(),
+        )
+        assert out.status == 403
+
+
+async def test_without_ingress_the_panel_says_so(
+    make_app: Callable[..., ClawApp], engine: Any
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_panel("ingress")
+        await pilot.pause()
+        panel = app.screen.query_one(IngressPanel)
+        assert panel.ingress is None
+        remote = str(app.screen.query_one("#ingress-remote", Static).render())
+        assert "need a local engine" in remote
+        # Traffic still shows from events (what a remote engine forwards).
+        app.main.apply_event(
+            Event(
+                kind=EventKind.INGRESS,
+                data={
+                    "record": {
+                        "kind": "relay",
+                        "result": "rejected",
+                        "status": 403,
+                        "reason": "route [x] not allowed",
+                        "sender": "sam",
+                    }
+                },
+            )
+        )
+        await pilot.pause()
+        assert "route [x] not allowed" in traffic_text(app)
+        app.screen.query_one("#ingress-routes").focus()
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, RouteForm)
