@@ -10,11 +10,13 @@ from pydantic import (
     Field,
     PrivateAttr,
     field_validator,
+    model_validator,
 )
 
 from clawtui.config.base import ConfigIssue, KeyBinding, Section
 from clawtui.config.devboxes import DevboxesConfig
 from clawtui.config.notify import MemoryConfig, NotifyConfig
+from clawtui.config.pools import PoolConfig, WorkloadConfig, check_pools
 from clawtui.config.sections import EngineConfig, HostConfig, ServiceConfig, TuiConfig
 from clawtui.config.threads import ThreadsConfig
 
@@ -81,6 +83,14 @@ class Settings(Section):
         default_factory=ThreadsConfig,
         description="The agents' threads and their TinyClaw home.",
     )
+    workloads: list[WorkloadConfig] = Field(
+        default_factory=list,
+        description="Kinds of pooled containers (`[[workloads]]`), see config/pools.py.",
+    )
+    pools: list[PoolConfig] = Field(
+        default_factory=list,
+        description="Warm pools of workloads claimed by tenants (`[[pools]]`).",
+    )
     hosts: list[HostConfig] = Field(
         default_factory=lambda: [HostConfig()],
         min_length=1,
@@ -112,6 +122,13 @@ class Settings(Section):
         if problems:
             raise ValueError("; ".join(problems))
         return hosts
+
+    @model_validator(mode="after")
+    def _pools_refer_to_known_names(self) -> Settings:
+        problems = check_pools(self.workloads, self.pools, [h.name for h in self.hosts])
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @property
     def source(self) -> Path | None:

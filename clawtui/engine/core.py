@@ -23,6 +23,7 @@ from clawtui.engine.fleet import HostMonitor
 from clawtui.engine.memory import MemoryManager
 from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
 from clawtui.engine.notifier import Notifier
+from clawtui.engine.pools import Pools
 from clawtui.engine.queue import TinyClawQueue
 from clawtui.engine.store import Store
 
@@ -75,6 +76,8 @@ class Engine:
         self.escalations = Escalations(self)
         # Capabilities with background tasks register here (in start order).
         self.components: list[Component] = []
+        self.pools = Pools(self)
+        self.components.append(self.pools)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
