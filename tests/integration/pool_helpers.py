@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import secrets
@@ -9,8 +10,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from clawtui.config.pools import (
     SyncSpec,
     WorkloadConfig,
 )
+from clawtui.engine.core import Engine
+from clawtui.engine.pools import LABEL_POOL
 
 WORKLOAD_IMAGE = "clawtui-test/pool-workload:1"
 _DOCKERFILE = b"""FROM clawtui-test/busybox:1
@@ -143,3 +146,37 @@ def make_bucket(endpoint: str, bucket: str) -> None:
         "RCLONE_CONFIG_MK_FORCE_PATH_STYLE": "true",
     }
     subprocess.run(["rclone", "mkdir", f"mk:{bucket}"], env=env, check=True, timeout=30)
+
+
+@asynccontextmanager
+async def running(settings: Settings, api: docker.APIClient) -> AsyncIterator[Engine]:
+    engine = Engine(settings)
+    await engine.start()
+    try:
+        assert await engine.wait_online(20)
+        yield engine
+    finally:
+        await engine.stop()
+        for pool in settings.pools:
+            for c in api.containers(all=True, filters={"label": f"{LABEL_POOL}={pool.name}"}):
+                with suppress(docker.errors.APIError):
+                    api.remove_container(c["Id"], force=True, v=True)
+
+
+async def warm_count(engine: Engine, pool: str) -> int:
+    status = {s.name: s for s in await engine.pools.status()}
+    return status[pool].warm
+
+
+async def wait_warm(engine: Engine, pool: str, n: int, timeout: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await warm_count(engine, pool) < n:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"pool {pool} did not reach {n} warm within {timeout}s")
+        await asyncio.sleep(0.1)
+
+
+def sh(api: docker.APIClient, container: str, script: str) -> str:
+    exec_id = api.exec_create(container, ["sh", "-c", script])
+    out = api.exec_start(exec_id)
+    return out.decode() if isinstance(out, bytes) else str(out)

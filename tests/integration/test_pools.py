@@ -5,19 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import docker
 import pytest
 
-from clawtui.config import Settings
 from clawtui.config.pools import PoolConfig, SinkSpec, SyncMapping, SyncPolicy, SyncSpec
-from clawtui.engine.core import Engine
 from clawtui.engine.escalations import Source
 from clawtui.engine.models import EventKind
-from clawtui.engine.pools import LABEL_POOL, PoolConflict, PoolInputError, PoolSyncFailed
+from clawtui.engine.pools import PoolConflict, PoolInputError, PoolSyncFailed
 from tests.integration.pool_helpers import (
     ensure_workload_image,
     free_port,
@@ -25,7 +21,10 @@ from tests.integration.pool_helpers import (
     make_bucket,
     moto_server,
     pool_settings,
+    running,
+    sh,
     unique,
+    wait_warm,
     workload,
 )
 
@@ -36,42 +35,6 @@ SECRET = "s3cr3t-value-never-shown"
 @pytest.fixture(scope="session")
 def pool_image(docker_api: docker.APIClient) -> str:
     return ensure_workload_image(docker_api)
-
-
-@asynccontextmanager
-async def running(settings: Settings, api: docker.APIClient) -> AsyncIterator[Engine]:
-    engine = Engine(settings)
-    await engine.start()
-    try:
-        assert await engine.wait_online(20)
-        yield engine
-    finally:
-        await engine.stop()
-        for pool in settings.pools:
-            for c in api.containers(all=True, filters={"label": f"{LABEL_POOL}={pool.name}"}):
-                try:
-                    api.remove_container(c["Id"], force=True, v=True)
-                except docker.errors.APIError:
-                    pass
-
-
-async def warm_count(engine: Engine, pool: str) -> int:
-    status = {s.name: s for s in await engine.pools.status()}
-    return status[pool].warm
-
-
-async def wait_warm(engine: Engine, pool: str, n: int, timeout: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while await warm_count(engine, pool) < n:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"pool {pool} did not reach {n} warm within {timeout}s")
-        await asyncio.sleep(0.1)
-
-
-def sh(api: docker.APIClient, container: str, script: str) -> str:
-    exec_id = api.exec_create(container, ["sh", "-c", script])
-    out = api.exec_start(exec_id)
-    return out.decode() if isinstance(out, bytes) else str(out)
 
 
 async def test_claim_release_claim_keeps_tenant_files(
@@ -167,8 +130,12 @@ async def test_glob_and_direction_rules(
         # download-only mapping restored; the upload-only one was not downloaded
         assert sh(docker_api, claim.container, "cat /state/conf/settings.ini") == "x=1\n"
         assert "old.log" not in sh(docker_api, claim.container, "ls /state/logs 2>&1")
-        sh(docker_api, claim.container, "mkdir -p /state/logs && echo new > /state/logs/new.log && echo no > "
-           "/state/logs/skip.txt && echo changed > /state/conf/settings.ini")  # fmt: skip
+        sh(
+            docker_api,
+            claim.container,
+            "mkdir -p /state/logs && echo new > /state/logs/new.log && echo no > "
+            "/state/logs/skip.txt && echo changed > /state/conf/settings.ini",
+        )
         result = await engine.pools.sync("t1", "upload")
         assert result.ok
         assert [r.mapping for r in result.runs] == ["logs"]
