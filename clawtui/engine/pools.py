@@ -248,6 +248,8 @@ class Pools:
         self._syncing: set[str] = set()
         self._releasing: set[str] = set()
         self.reconcile_lock = asyncio.Lock()
+        self.background = True
+        """False: no fill / health / idle loop (a one-shot CLI engine); reconcile is called."""
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -255,7 +257,8 @@ class Pools:
             return
         await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True, mode=0o700)
         self._targets = await self.engine.store.arun(ps.targets)
-        self._loop_task = asyncio.create_task(self._loop(), name="pools:loop")
+        if self.background:
+            self._loop_task = asyncio.create_task(self._loop(), name="pools:loop")
 
     async def stop(self) -> None:
         task, self._loop_task = self._loop_task, None
