@@ -2,7 +2,8 @@
 
     clawtui pool ls [--json]                          pools: warm / claimed / max, latency
     clawtui pool status [TENANT] [--json]             open claims, or one tenant's claim + syncs
-    clawtui pool claim TENANT --pool P [--tenant-config JSON|@FILE] [--secret NAME=FILE ...] [--json]
+    clawtui pool claim TENANT --pool P [--tenant-config JSON|@FILE]
+                       [--secret NAME=FILE ...] [--json]
     clawtui pool release TENANT [--no-sync] [--force] [--json]
     clawtui pool sync TENANT [--direction upload|download|both] [--json]
     clawtui pool scale POOL MIN_WARM

@@ -35,6 +35,7 @@ from clawtui.tui.widgets.activity_log import ActivityLog
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.devbox_panel import DevboxesPanel
 from clawtui.tui.widgets.panels import PANEL_IDS, PANELS, FleetPanel, placeholder_panel
+from clawtui.tui.widgets.pools_panel import PoolsPanel
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -90,6 +91,7 @@ class MainScreen(Screen[None]):
         factories: dict[str, Callable[[], Widget]] = {
             "fleet": lambda: FleetPanel(self._clock),
             "devboxes": lambda: DevboxesPanel(self._clock, self.engine, self.settings),
+            "pools": lambda: PoolsPanel(self._clock, self.engine, self.settings),
         }
         factory = factories.get(panel_id)
         return factory() if factory is not None else placeholder_panel(panel_id)
@@ -117,6 +119,8 @@ class MainScreen(Screen[None]):
             tables.first().focus()
         elif panel_id == "devboxes":
             self.devboxes.focus_first()
+        elif panel_id == "pools" and pane.query(PoolsPanel):
+            pane.query_one(PoolsPanel).focus()
         else:
             self.query_one(TabbedContent).query_one(Tabs).focus()
 
@@ -181,6 +185,9 @@ class MainScreen(Screen[None]):
             self.apply_stats(event.host or "", data.get("stats", {}))
         elif event.kind is EventKind.LOG:
             self.query_one(ActivityLog).add_event_data(data, event.host, event.ts)
+        elif event.kind in (EventKind.POOL, EventKind.SYNC):
+            for panel in self.query(PoolsPanel):
+                panel.pool_event(event)
 
     def apply_stats(self, host: str, stats: Mapping[str, Any]) -> int:
         """One host's latest stats tick; returns how many table cells changed."""
