@@ -704,7 +704,21 @@ class Pools:
         pool = self.pool(pool_name)
         config, secrets = self._validate_claim(tenant, pool, config, secrets)
         workload = self.workloads[pool.workload]
-        row = await self.engine.store.arun(lambda c: self._take_warm(c, tenant, pool))
+        provisioned: list[BaseException | None] = []
+
+        def take(conn: sqlite3.Connection) -> ps.ContainerRow | None:
+            # One thread hop for the claim and its provisioning: the fast path of a warm claim.
+            taken = self._take_warm(conn, tenant, pool)
+            if taken is not None:
+                crash_point("claim.after_commit")
+                try:
+                    self._provision(workload, taken.name, tenant, config, secrets)
+                    provisioned.append(None)
+                except OSError as exc:
+                    provisioned.append(exc)
+            return taken
+
+        row = await self.engine.store.arun(take)
         source = "warm"
         if row is None:
             if pool.on_empty == "refuse":
@@ -723,15 +737,20 @@ class Pools:
                 raise PoolUnavailable(
                     f"no container of pool {pool.name} was ready within {pool.claim_timeout:g}s"
                 ) from None
-        crash_point("claim.after_commit")
+            crash_point("claim.after_commit")
+            try:
+                await asyncio.to_thread(
+                    self._provision, workload, row.name, tenant, config, secrets
+                )
+                provisioned.append(None)
+            except OSError as exc:
+                provisioned.append(exc)
         self.wake()  # refill behind the claim
-        try:
-            await asyncio.to_thread(self._provision, workload, row.name, tenant, config, secrets)
-        except OSError as exc:
-            await self._abort_claim(tenant, f"provisioning failed: {exc.strerror}")
-            raise PoolError(
-                f"could not provision the container for {tenant}: {exc.strerror}"
-            ) from None
+        failure = provisioned[0] if provisioned else None
+        if failure is not None:
+            why = getattr(failure, "strerror", None) or str(failure)
+            await self._abort_claim(tenant, f"provisioning failed: {why}")
+            raise PoolError(f"could not provision the container for {tenant}: {why}")
         runs: list[SyncRun] = []
         if workload.sync is not None and workload.sync.policy.on_claim:
             runs = await self._run_sync(tenant, pool, row.name, "download")
@@ -759,8 +778,20 @@ class Pools:
             host=pool.host,
             subject=f"pool:{pool.name}",
         )
-        info = await self.tenant(tenant)
-        return info.model_copy(update={"latency_ms": latency})
+        now = time.time()
+        return ClaimInfo(
+            tenant=tenant,
+            pool=pool.name,
+            container=row.name,
+            host=row.host,
+            state="active",
+            source=source,
+            claimed_at=now,
+            last_activity=now,
+            endpoints=row.endpoints,
+            sync=[self._state_of(r) for r in runs],
+            latency_ms=latency,
+        )
 
     async def _claim_cold(self, tenant: str, pool: PoolConfig) -> ps.ContainerRow:
         names = await self.engine.store.arun(lambda c: self._reserve(c, pool, 1, cold=True))
