@@ -706,9 +706,10 @@ class Pools:
         workload = self.workloads[pool.workload]
         provisioned: list[BaseException | None] = []
 
-        def take(conn: sqlite3.Connection) -> ps.ContainerRow | None:
-            # One thread hop for the claim and its provisioning: the fast path of a warm claim.
-            taken = self._take_warm(conn, tenant, pool)
+        def take() -> ps.ContainerRow | None:
+            # One thread hop for the claim and its provisioning (the fast path of a warm claim);
+            # the store lock is held for the transaction only, not for the file writes.
+            taken = self.engine.store.run(lambda conn: self._take_warm(conn, tenant, pool))
             if taken is not None:
                 crash_point("claim.after_commit")
                 try:
@@ -718,7 +719,7 @@ class Pools:
                     provisioned.append(exc)
             return taken
 
-        row = await self.engine.store.arun(take)
+        row = await asyncio.to_thread(take)
         source = "warm"
         if row is None:
             if pool.on_empty == "refuse":
