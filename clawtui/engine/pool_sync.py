@@ -126,6 +126,19 @@ class Sink:
         base = self.spec.path if self.spec.path is not None else self.default_local
         return str(base / rel) if rel else str(base)
 
+    def check(self) -> None:
+        """A local sink must be a folder: a missing or broken sink must never read as "empty"
+        (a restore would then start the tenant from nothing). Created when absent."""
+        if self.spec.type != "local":
+            return
+        base = self.spec.path if self.spec.path is not None else self.default_local
+        if base.exists() and not base.is_dir():
+            raise SyncError(f"the local sink {base} is not a folder; fix [workloads.sync] sink")
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SyncError(f"cannot create the local sink {base}: {exc.strerror}") from None
+
     def describe(self) -> str:
         if self.spec.type == "s3":
             return f"s3://{self.spec.bucket} ({self.spec.endpoint or 'AWS'})"
@@ -222,6 +235,7 @@ class Rclone:
 
         try:
             env = self.sink.env()
+            await asyncio.to_thread(self.sink.check)
             remote = self.sink.remote(tenant, mapping)
             src, dst = (str(local), remote) if direction == "upload" else (remote, str(local))
             if await self.source_empty(src, mapping):

@@ -1581,7 +1581,9 @@ class Pools:
             ]
             if len(mine) > pool.max or len(live) > pool.max:
                 problems.append(
-                    f"I4: pool {pool.name} has {max(len(mine), len(live))} > max {pool.max}"
+                    f"I4: pool {pool.name} has {max(len(mine), len(live))} > max {pool.max} "
+                    f"(rows: {', '.join(f'{r.name}={r.state}' for r in mine)}; "
+                    f"docker: {', '.join(sorted(live))})"
                 )
         known = {r.name for r in rows}
         now = time.time()
