@@ -420,7 +420,15 @@ class Pools:
         try:
             await asyncio.to_thread(self._make_dirs, workload, name)
             args = self._container_args(pool, workload, name, client)
-            created = await monitor.call(lambda: client.create_container(**args))
+            # A cancelled await does not stop Docker: wait for the create to end, so that the
+            # clean-up below knows the id and nothing is left behind without a row.
+            create = asyncio.ensure_future(monitor.call(lambda: client.create_container(**args)))
+            try:
+                created = await asyncio.shield(create)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    cid = str((await create)["Id"])
+                raise
             cid = str(created["Id"])
 
             def record(conn: sqlite3.Connection) -> ps.ContainerRow:
@@ -442,7 +450,7 @@ class Pools:
                 lambda conn: self._mark_ready(conn, name, endpoints, warm)
             )
         except BaseException as exc:
-            await asyncio.shield(self._discard(pool.host, name, cid))
+            await self._discard(pool.host, name, cid)  # awaited: stop() waits for the clean-up
             if isinstance(exc, PoolError | asyncio.CancelledError):
                 raise
             if isinstance(exc, docker.errors.DockerException):
@@ -821,7 +829,7 @@ class Pools:
         try:
             return await self.engine.store.arun(bind)
         except BaseException:
-            await asyncio.shield(self._discard(pool.host, name, row.container_id))
+            await self._discard(pool.host, name, row.container_id)
             raise
 
     async def _abort_claim(self, tenant: str, reason: str) -> None:

@@ -207,8 +207,8 @@ def test_pool_state_machine(
 ) -> None:
     machine = _machine(tmp_path, test_labels, docker_api, None)
     machine.TestCase.settings = settings(
-        max_examples=4,
-        stateful_step_count=10,
+        max_examples=6,
+        stateful_step_count=14,
         deadline=None,
         suppress_health_check=list(HealthCheck),
         derandomize=False,
