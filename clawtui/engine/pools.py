@@ -518,12 +518,39 @@ class Pools:
         return [f"{ips[0]}:{port}" for port in workload.ports] or [ips[0]]
 
     async def _discard(self, host: str, name: str, cid: str | None) -> None:
-        """Remove a container (if any), its folder and its row; errors are logged, not raised."""
+        """Remove a container (if any), its folder and its row; errors are logged, not raised.
+
+        When Docker cannot be asked (host offline, daemon restarting) the row stays, marked
+        `removing`, so the container is never left without a row: reconcile finishes the job.
+        """
         monitor = self.engine.monitors.get(host)
         client = monitor.client if monitor else None
+        removed = False
         if monitor is not None and client is not None:
-            with contextlib.suppress(docker.errors.DockerException, OSError):
+            try:
                 await monitor.call(client.remove_container, cid or name, force=True, v=True)
+                removed = True
+            except docker.errors.NotFound:
+                removed = True
+            except (docker.errors.DockerException, OSError) as exc:
+                self.engine.log_activity(
+                    "warning",
+                    f"could not remove pool container {name}: {exc}; reconcile retries",
+                    host=host,
+                    subject="pools",
+                )
+        if not removed:
+
+            def mark(conn: sqlite3.Connection) -> None:
+                with self.engine.store.transaction():
+                    conn.execute(
+                        "UPDATE pool_containers SET state = 'removing', "
+                        "version = version + 1, updated_at = ? WHERE name = ?",
+                        (time.time(), name),
+                    )
+
+            await self.engine.store.arun(mark)
+            return
         await asyncio.to_thread(shutil.rmtree, self._dir(name), True)
         await self._delete_row(name)
 
@@ -1201,6 +1228,9 @@ class Pools:
         for row in rows:
             if row.state != "warm" or row.name in self._inflight or row.pool not in self.pools:
                 continue
+            monitor = self.engine.monitors.get(row.host)
+            if monitor is None or monitor.info.state is not HostState.ONLINE:
+                continue  # the model of an offline host is stale
             problem = self._docker_health(row.host, row.container_id)
             if problem is None:
                 continue
