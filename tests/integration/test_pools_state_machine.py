@@ -17,7 +17,13 @@ import docker
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from clawtui.config import Settings
 from clawtui.config.pools import PoolConfig
@@ -168,6 +174,14 @@ class PoolMachine(RuleBasedStateMachine):
         self.run(self.engine.pools.reconcile())
         assert self.run(self.engine.pools.reconcile()) == [], "I7: a second reconcile changed"
 
+    @initialize()
+    def start_with_a_tenant_across_a_restart(self) -> None:
+        """In the disruptive run: a tenant holds a container while dockerd restarts."""
+        if self.restart_dockerd is None:
+            return
+        self.claim("t0")
+        self.dockerd_restart()
+
     @precondition(lambda self: self.restart_dockerd is not None)
     @rule()
     def dockerd_restart(self) -> None:
@@ -197,7 +211,12 @@ def _machine(tmp: Path, labels: dict[str, str], api: docker.APIClient, restart: 
     return type(
         "Machine",
         (PoolMachine,),
-        {"tmp": tmp, "labels": labels, "api": api, "restart_dockerd": restart},
+        {
+            "tmp": tmp,
+            "labels": labels,
+            "api": api,
+            "restart_dockerd": staticmethod(restart) if restart else None,
+        },
     )
 
 
@@ -236,4 +255,7 @@ def test_pool_state_machine_with_dockerd_restarts(
         deadline=None,
         suppress_health_check=list(HealthCheck),
     )
+    STEPS.clear()
     machine.TestCase().runTest()
+    print("state machine steps:", {k: STEPS.count(k) for k in sorted(set(STEPS))})
+    assert STEPS.count("dockerd_restart") >= 1
