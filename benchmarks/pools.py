@@ -108,7 +108,9 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
                 break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("moto's S3 server did not start (pip install 'moto[server]')") from None
+                raise SystemExit(
+                    "moto's S3 server did not start (pip install 'moto[server]')"
+                ) from None
             time.sleep(0.1)
     endpoint = f"http://127.0.0.1:{port}"
     env = {

@@ -196,8 +196,7 @@ def set_container(conn: sqlite3.Connection, name: str, version: int, **changes: 
     changes["updated_at"] = time.time()
     cols = ", ".join(f"{k} = ?" for k in changes)
     cur = conn.execute(
-        f"UPDATE pool_containers SET {cols}, version = version + 1 "
-        "WHERE name = ? AND version = ?",
+        f"UPDATE pool_containers SET {cols}, version = version + 1 WHERE name = ? AND version = ?",
         (*changes.values(), name, version),
     )
     if cur.rowcount != 1:
@@ -208,8 +207,7 @@ def set_claim(conn: sqlite3.Connection, claim_id: int, version: int, **changes: 
     """CAS update of one claim row; raises CasFailed when its version moved."""
     cols = ", ".join(f"{k} = ?" for k in changes)
     cur = conn.execute(
-        f"UPDATE pool_claims SET {cols}, version = version + 1 "
-        "WHERE id = ? AND version = ?",
+        f"UPDATE pool_claims SET {cols}, version = version + 1 WHERE id = ? AND version = ?",
         (*changes.values(), claim_id, version),
     )
     if cur.rowcount != 1:
