@@ -891,6 +891,10 @@ class Pools:
             raise PoolConflict(f"a release of {tenant} is already running")
         self._releasing.add(tenant)
         try:
+            for _ in range(600):  # let a running sync of this tenant finish first (<= 60 s)
+                if tenant not in self._syncing:
+                    break
+                await asyncio.sleep(0.1)
             return await self._release(tenant, sync=sync, force=force)
         finally:
             self._releasing.discard(tenant)
@@ -1130,10 +1134,6 @@ class Pools:
                     run.duration,
                     run.error,
                 ),
-            )
-            conn.execute(
-                "UPDATE pool_claims SET last_activity = ? WHERE tenant = ? AND state = 'active'",
-                (run.finished_at, tenant),
             )
 
     async def sync(self, tenant: str, direction: str = "upload") -> SyncResult:
