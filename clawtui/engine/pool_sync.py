@@ -209,7 +209,8 @@ class Rclone:
     async def source_empty(self, source: str, mapping: SyncMapping) -> bool:
         """Whether `source` is missing or holds no file the mapping selects (rclone's filter
         rules, so the guard and the run agree on what counts)."""
-        args = ["lsf", "-R", "--files-only", *_filter_args(mapping), source]
+        args = ["lsf", "-R", "--files-only", "--contimeout", "15s", "--timeout", "30s",
+                *_filter_args(mapping), source]  # fmt: skip
         code, text = await _run(args, self.sink.env(), 60)
         if code == 3:  # directory not found
             return True
@@ -254,6 +255,10 @@ class Rclone:
             "1h",
             "--stats-log-level",
             "NOTICE",
+            "--contimeout",
+            "15s",
+            "--timeout",
+            "60s",
             "--retries",
             "1",
             "--low-level-retries",

@@ -73,6 +73,7 @@ CRASH_ENV = "CLAWTUI_POOL_CRASH"
 """Names a crash point; the engine process exits at once (like kill -9) when it gets there."""
 CRASH_POINTS = (
     "claim.after_commit",
+    "release.before_upload",
     "fill.after_create",
     "release.after_upload",
     "release.after_remove",
@@ -249,18 +250,21 @@ class Pools:
         self._releasing: set[str] = set()
         self.reconcile_lock = asyncio.Lock()
         self.background = True
+        self._stopping = False
         """False: no fill / health / idle loop (a one-shot CLI engine); reconcile is called."""
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         if not self.pools or self._loop_task is not None:
             return
+        self._stopping = False
         await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True, mode=0o700)
         self._targets = await self.engine.store.arun(ps.targets)
         if self.background:
             self._loop_task = asyncio.create_task(self._loop(), name="pools:loop")
 
     async def stop(self) -> None:
+        self._stopping = True
         task, self._loop_task = self._loop_task, None
         if task is not None:
             task.cancel()
@@ -276,16 +280,31 @@ class Pools:
         return task
 
     async def _loop(self) -> None:
-        while True:
+        """A full tick every _TICK seconds; a wake-up (a claim, a release) only refills, so a
+        burst of claims does not also run health, idle and retry checks once per claim."""
+        next_full = 0.0
+        while not self._stopping:
             try:
-                await self._tick()
+                if time.monotonic() >= next_full:
+                    await self._tick()
+                    next_full = time.monotonic() + _TICK
+                else:
+                    for name in self.pools:
+                        await self._fill(name)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep the pools running; say what broke
                 self.engine.log_activity("error", f"pool manager: {exc}", subject="pools")
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), _TICK)
+            # asyncio.wait, not wait_for: on 3.11 wait_for can swallow a cancel that arrives as
+            # the event is set, and the loop would then never stop.
+            waiter = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({waiter}, timeout=max(0.01, next_full - time.monotonic()))
+            finally:
+                waiter.cancel()
+            if self._stopping:
+                return
 
     async def _tick(self) -> None:
         hosts = {p.host for p in self.pools.values()}
@@ -928,6 +947,7 @@ class Pools:
         if current.release_sync in ("ok", "forced", "skipped"):
             verdict = current.release_sync  # resumed after a crash past the upload
         elif upload and pool is not None:
+            crash_point("release.before_upload")
             runs = await self._run_sync(tenant, pool, claim.container, "upload")
             failed = [r for r in runs if not r.ok]
             if failed:
@@ -1480,6 +1500,17 @@ class Pools:
                 if claim.state == "releasing" and claim.release_sync is not None:
                     await self._finish_release_quiet(claim)
                     changes.append(f"finished release of {claim.tenant}")
+                elif claim.state == "releasing" and claim.tenant not in self._releasing:
+                    # Interrupted before its upload finished (engine crash): retry the release.
+                    def resume(conn: sqlite3.Connection, c: ps.ClaimRow = claim) -> None:
+                        with self.engine.store.transaction():
+                            ps.set_claim(conn, c.id, c.version, state="release_failed",
+                                         next_attempt=time.time(),
+                                         error="release interrupted; retrying")  # fmt: skip
+
+                    with contextlib.suppress(ps.CasFailed):
+                        await self.engine.store.arun(resume)
+                        changes.append(f"resumed release of {claim.tenant}")
                 elif not running:
                     try:
                         await monitor.call(client.start, d["Id"])
