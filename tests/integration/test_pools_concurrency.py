@@ -83,7 +83,9 @@ async def test_fifty_claims_five_warm_then_cold(
         assert [r for r in results if not isinstance(r, ClaimInfo | PoolConflict)] == []
         sources = [w.source for w in wins]
         assert sources.count("warm") == 5
-        assert 1 <= sources.count("cold") <= 3
+        # The rest start cold while the pool has room, shared with the refill that the warm
+        # claims triggered (which may take all of it first), and are refused once it is full.
+        assert sources.count("cold") <= 3
         assert len(wins) + len(refused) == 50
         assert all("full" in str(r) for r in refused)
         assert len({w.container for w in wins}) == len(wins)

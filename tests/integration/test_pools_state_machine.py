@@ -174,6 +174,12 @@ class PoolMachine(RuleBasedStateMachine):
         self.run(self.engine.pools.reconcile())
         assert self.run(self.engine.pools.reconcile()) == [], "I7: a second reconcile changed"
 
+    @initialize(point=st.sampled_from(CRASH_POINTS))
+    def start_with_a_crash(self, point: str) -> None:
+        """Every example has at least one engine crash, with a tenant holding a container."""
+        self.claim("t1")
+        self.crash(point, "t1")
+
     @initialize()
     def start_with_a_tenant_across_a_restart(self) -> None:
         """In the disruptive run: a tenant holds a container while dockerd restarts."""
@@ -235,7 +241,7 @@ def test_pool_state_machine(
     STEPS.clear()
     machine.TestCase().runTest()
     print("state machine steps:", {k: STEPS.count(k) for k in sorted(set(STEPS))})
-    assert STEPS.count("crash") >= 1 and len(STEPS) >= 20, STEPS
+    assert STEPS.count("crash") >= 6 and len(STEPS) >= 20, STEPS
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
