@@ -19,7 +19,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from clawtui import __version__, cli_dev, cli_escalate, cli_ingress, cli_kb, cli_mem, cli_thread
+from clawtui import (
+    __version__,
+    cli_dev,
+    cli_escalate,
+    cli_ingress,
+    cli_kb,
+    cli_mem,
+    cli_pool,
+    cli_thread,
+)
 from clawtui.config import ConfigError, Settings, check_config, find_config, load_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -35,6 +44,7 @@ _COMMAND_GROUPS: list[RegisterFn] = [
     cli_kb.register,
     cli_escalate.register,
     cli_ingress.register,
+    cli_pool.register,
 ]
 
 

@@ -10,6 +10,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     field_validator,
+    model_validator,
 )
 
 from clawtui.config.base import ConfigIssue, KeyBinding, Section
@@ -22,6 +23,7 @@ from clawtui.config.escalations import (
 )
 from clawtui.config.ingress import RelayConfig, WebhookIngressConfig
 from clawtui.config.notify import MemoryConfig, NotifyConfig
+from clawtui.config.pools import PoolConfig, WorkloadConfig, check_pools
 from clawtui.config.sections import EngineConfig, HostConfig, ServiceConfig, TuiConfig
 from clawtui.config.threads import ThreadsConfig
 
@@ -111,6 +113,14 @@ class Settings(Section):
         default_factory=RelayConfig,
         description="The inter-agent relay (POST /relay): agents, routes, limits.",
     )
+    workloads: list[WorkloadConfig] = Field(
+        default_factory=list,
+        description="Kinds of pooled containers (`[[workloads]]`), see config/pools.py.",
+    )
+    pools: list[PoolConfig] = Field(
+        default_factory=list,
+        description="Warm pools of workloads claimed by tenants (`[[pools]]`).",
+    )
     hosts: list[HostConfig] = Field(
         default_factory=lambda: [HostConfig()],
         min_length=1,
@@ -142,6 +152,13 @@ class Settings(Section):
         if problems:
             raise ValueError("; ".join(problems))
         return hosts
+
+    @model_validator(mode="after")
+    def _pools_refer_to_known_names(self) -> Settings:
+        problems = check_pools(self.workloads, self.pools, [h.name for h in self.hosts])
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @property
     def source(self) -> Path | None:

@@ -15,7 +15,7 @@ service's REST routes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from clawtui.engine.bus import Subscription
 from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from clawtui.engine.devboxes import DevboxInfo
     from clawtui.engine.ingress import IngressRecord
     from clawtui.engine.memory_models import ApplyResult, MemoryChange, MemoryPlan
+    from clawtui.engine.pools import ClaimInfo, PoolStatus, SyncResult
     from clawtui.engine.queue import IncomingMessage
     from clawtui.engine.threads import ThreadDetail, ThreadProgress, ThreadStatus
 
@@ -155,6 +156,32 @@ def ingress_of(engine: EngineAPI) -> IngressAPI | None:
     """The engine's ingress, or None when it has none (the remote client, for now)."""
     ingress: IngressAPI | None = getattr(engine, "ingress", None)
     return ingress
+
+
+class PoolsAPI(Protocol):
+    """Warm pools: status, claim, release, sync and scale (see engine/pools.py)."""
+
+    async def status(self) -> list[PoolStatus]: ...
+
+    async def tenants(self) -> list[ClaimInfo]: ...
+
+    async def claim(
+        self, tenant: str, pool_name: str, config: Any = None, secrets: Any = None
+    ) -> ClaimInfo: ...
+
+    async def release(
+        self, tenant: str, *, sync: bool = True, force: bool = False
+    ) -> ClaimInfo: ...
+
+    async def sync(self, tenant: str, direction: str = "upload") -> SyncResult: ...
+
+    async def scale(self, pool_name: str, min_warm: int) -> PoolStatus: ...
+
+
+def pools_of(engine: EngineAPI) -> PoolsAPI | None:
+    """The engine's pool manager, or None when it has none (the remote client, for now)."""
+    pools: PoolsAPI | None = getattr(engine, "pools", None)
+    return pools
 
 
 def actions_of(engine: EngineAPI) -> ContainerActionsAPI | None:

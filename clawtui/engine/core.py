@@ -28,6 +28,7 @@ from clawtui.engine.ingress import Ingress
 from clawtui.engine.memory import MemoryManager
 from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
 from clawtui.engine.notifier import Notifier
+from clawtui.engine.pools import Pools
 from clawtui.engine.queue import TinyClawQueue
 from clawtui.engine.store import Store
 from clawtui.engine.stuck import StuckDetector
@@ -92,6 +93,8 @@ class Engine:
         self.components += [self.stuck, self.briefs, self.health, self.autoheal]
         self.ingress = Ingress(self)
         self.components.append(self.ingress)
+        self.pools = Pools(self)
+        self.components.append(self.pools)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:

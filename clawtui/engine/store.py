@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from clawtui.engine.models import ActivityEntry
+from clawtui.engine.pool_store import MIGRATIONS as POOL_MIGRATIONS
 
 T = TypeVar("T")
 
@@ -158,6 +159,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    *POOL_MIGRATIONS,  # 200-299: pools, claims, state sync (engine/pool_store.py)
 ]
 
 

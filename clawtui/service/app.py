@@ -22,6 +22,7 @@ from clawtui.service import (
     routes_containers,
     routes_escalations,
     routes_memory,
+    routes_pools,
     routes_relay,
     routes_threads,
     routes_webhook,
@@ -57,6 +58,7 @@ def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Appl
     app.add_routes(routes_containers.routes)
     app.add_routes(routes_threads.routes)
     app.add_routes(routes_escalations.routes)
+    app.add_routes(routes_pools.routes)
     app.add_routes(events.routes)
     app.add_routes(routes_webhook.routes)
     app.add_routes(routes_relay.routes)

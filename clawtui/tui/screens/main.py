@@ -39,6 +39,7 @@ from clawtui.tui.widgets.escalations_panel import EscalationsPanel
 from clawtui.tui.widgets.heartbeats_panel import HeartbeatsPanel
 from clawtui.tui.widgets.ingress_panel import IngressPanel
 from clawtui.tui.widgets.panels import PANEL_IDS, PANELS, FleetPanel, placeholder_panel
+from clawtui.tui.widgets.pools_panel import PoolsPanel
 from clawtui.tui.widgets.threads_panel import ThreadsPanel
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class MainScreen(Screen[None]):
             "heartbeats": lambda: HeartbeatsPanel(self._clock, self.engine, self.settings),
             "escalations": lambda: EscalationsPanel(self._clock, self.engine),
             "ingress": lambda: IngressPanel(self.engine),
+            "pools": lambda: PoolsPanel(self._clock, self.engine, self.settings),
         }
         factory = factories.get(panel_id)
         return factory() if factory is not None else placeholder_panel(panel_id)
@@ -130,6 +132,8 @@ class MainScreen(Screen[None]):
             pane.query(DataTable).first().focus()
         elif panel_id == "ingress":
             self.query_one("#ingress-routes").focus()
+        elif panel_id == "pools" and pane.query(PoolsPanel):
+            pane.query_one(PoolsPanel).focus()
         else:
             self.query_one(TabbedContent).query_one(Tabs).focus()
 
@@ -208,6 +212,9 @@ class MainScreen(Screen[None]):
         elif event.kind in (EventKind.ESCALATION, EventKind.INCIDENT, EventKind.BRIEF):
             for panel in self.query(EscalationsPanel):
                 panel.engine_event()
+        elif event.kind in (EventKind.POOL, EventKind.SYNC):
+            for panel in self.query(PoolsPanel):
+                panel.pool_event(event)
 
     def apply_stats(self, host: str, stats: Mapping[str, Any]) -> int:
         """One host's latest stats tick; returns how many table cells changed."""

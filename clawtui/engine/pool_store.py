@@ -1,0 +1,229 @@
+"""The SQLite side of pools: pool containers, claims and sync status (migrations 200-299).
+
+Labels say only what a container is (role `pool`, pool, workload, spec hash); who holds it lives
+here. Every change of a row is a compare-and-swap on its `version` column inside a
+`BEGIN IMMEDIATE` transaction, so two coroutines, or two processes on the same database (a
+`clawtui serve` and a `clawtui pool` command), can never hand one container to two tenants:
+
+* `pool_containers`: one row per pool container, keyed by container name (chosen by the engine
+  before Docker is asked, so a slot is reserved, counted against `max`, before it exists).
+  `state`: warming (being created) | warm (ready) | claimed (a tenant's) | removing.
+* `pool_claims`: one row per claim; open states are active | releasing | release_failed, closed
+  ones released | lost. Partial unique indexes make "one open claim per tenant" (I2) and "one
+  open claim per container" (I1) hold even against a bug in the code above.
+* `pool_sync_status`: last run per tenant and mapping (bytes, duration, error).
+* `pool_targets`: `min_warm` overrides set by `scale`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        200,
+        "pools, claims and state sync",
+        """
+        CREATE TABLE pool_containers (
+            name TEXT PRIMARY KEY,
+            pool TEXT NOT NULL,
+            host TEXT NOT NULL,
+            container_id TEXT,
+            state TEXT NOT NULL,
+            source TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            endpoints TEXT NOT NULL DEFAULT '[]',
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX pool_containers_pool ON pool_containers (pool, state);
+        CREATE TABLE pool_claims (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL,
+            pool TEXT NOT NULL,
+            container TEXT NOT NULL,
+            host TEXT NOT NULL,
+            state TEXT NOT NULL,
+            source TEXT NOT NULL,
+            claimed_at REAL NOT NULL,
+            last_activity REAL NOT NULL,
+            released_at REAL,
+            release_sync TEXT,
+            release_attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL,
+            error TEXT,
+            version INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE UNIQUE INDEX pool_claims_open_tenant ON pool_claims (tenant)
+            WHERE state IN ('active', 'releasing', 'release_failed');
+        CREATE UNIQUE INDEX pool_claims_open_container ON pool_claims (container)
+            WHERE state IN ('active', 'releasing', 'release_failed');
+        CREATE INDEX pool_claims_state ON pool_claims (state, pool);
+        CREATE TABLE pool_sync_status (
+            tenant TEXT NOT NULL,
+            mapping TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            status TEXT NOT NULL,
+            last_run REAL NOT NULL,
+            bytes INTEGER NOT NULL,
+            files INTEGER NOT NULL,
+            duration REAL NOT NULL,
+            error TEXT,
+            PRIMARY KEY (tenant, mapping)
+        );
+        CREATE TABLE pool_targets (
+            pool TEXT PRIMARY KEY,
+            min_warm INTEGER NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """,
+    ),
+]
+
+OPEN_CLAIM_STATES = ("active", "releasing", "release_failed")
+
+
+class CasFailed(Exception):
+    """A compare-and-swap found the row changed (someone else won)."""
+
+
+@dataclass
+class ContainerRow:
+    name: str
+    pool: str
+    host: str
+    container_id: str | None
+    state: str
+    source: str
+    spec: str
+    endpoints: list[str]
+    created_at: float
+    updated_at: float
+    version: int
+
+    @classmethod
+    def of(cls, row: sqlite3.Row) -> ContainerRow:
+        try:
+            endpoints = [str(e) for e in json.loads(row["endpoints"] or "[]")]
+        except ValueError:
+            endpoints = []
+        return cls(
+            name=row["name"],
+            pool=row["pool"],
+            host=row["host"],
+            container_id=row["container_id"],
+            state=row["state"],
+            source=row["source"],
+            spec=row["spec"],
+            endpoints=endpoints,
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            version=row["version"],
+        )
+
+
+@dataclass
+class ClaimRow:
+    id: int
+    tenant: str
+    pool: str
+    container: str
+    host: str
+    state: str
+    source: str
+    claimed_at: float
+    last_activity: float
+    released_at: float | None
+    release_sync: str | None
+    release_attempts: int
+    next_attempt: float | None
+    error: str | None
+    version: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, row: sqlite3.Row) -> ClaimRow:
+        return cls(**{k: row[k] for k in row.keys()})  # noqa: SIM118 - sqlite3.Row
+
+    @property
+    def open(self) -> bool:
+        return self.state in OPEN_CLAIM_STATES
+
+
+def containers(conn: sqlite3.Connection, pool: str | None = None) -> list[ContainerRow]:
+    if pool is None:
+        rows = conn.execute("SELECT * FROM pool_containers ORDER BY created_at").fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT * FROM pool_containers WHERE pool = ? ORDER BY created_at", (pool,)
+        ).fetchall()
+    return [ContainerRow.of(r) for r in rows]
+
+
+def open_claims(conn: sqlite3.Connection) -> list[ClaimRow]:
+    rows = conn.execute(
+        "SELECT * FROM pool_claims WHERE state IN (?, ?, ?) ORDER BY claimed_at", OPEN_CLAIM_STATES
+    ).fetchall()
+    return [ClaimRow.of(r) for r in rows]
+
+
+def open_claim(conn: sqlite3.Connection, tenant: str) -> ClaimRow | None:
+    row = conn.execute(
+        "SELECT * FROM pool_claims WHERE tenant = ? AND state IN (?, ?, ?)",
+        (tenant, *OPEN_CLAIM_STATES),
+    ).fetchone()
+    return ClaimRow.of(row) if row else None
+
+
+def last_claim(conn: sqlite3.Connection, tenant: str) -> ClaimRow | None:
+    row = conn.execute(
+        "SELECT * FROM pool_claims WHERE tenant = ? ORDER BY id DESC LIMIT 1", (tenant,)
+    ).fetchone()
+    return ClaimRow.of(row) if row else None
+
+
+def all_claims(conn: sqlite3.Connection) -> list[ClaimRow]:
+    return [ClaimRow.of(r) for r in conn.execute("SELECT * FROM pool_claims ORDER BY id")]
+
+
+def set_container(conn: sqlite3.Connection, name: str, version: int, **changes: Any) -> None:
+    """CAS update of one container row; raises CasFailed when its version moved."""
+    changes["updated_at"] = time.time()
+    cols = ", ".join(f"{k} = ?" for k in changes)
+    cur = conn.execute(
+        f"UPDATE pool_containers SET {cols}, version = version + 1 WHERE name = ? AND version = ?",
+        (*changes.values(), name, version),
+    )
+    if cur.rowcount != 1:
+        raise CasFailed(f"pool container {name} changed meanwhile")
+
+
+def set_claim(conn: sqlite3.Connection, claim_id: int, version: int, **changes: Any) -> None:
+    """CAS update of one claim row; raises CasFailed when its version moved."""
+    cols = ", ".join(f"{k} = ?" for k in changes)
+    cur = conn.execute(
+        f"UPDATE pool_claims SET {cols}, version = version + 1 WHERE id = ? AND version = ?",
+        (*changes.values(), claim_id, version),
+    )
+    if cur.rowcount != 1:
+        raise CasFailed(f"claim {claim_id} changed meanwhile")
+
+
+def delete_container(conn: sqlite3.Connection, name: str) -> None:
+    conn.execute("DELETE FROM pool_containers WHERE name = ?", (name,))
+
+
+def sync_status(conn: sqlite3.Connection, tenant: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT * FROM pool_sync_status WHERE tenant = ? ORDER BY mapping", (tenant,)
+    ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def targets(conn: sqlite3.Connection) -> dict[str, int]:
+    return {r["pool"]: r["min_warm"] for r in conn.execute("SELECT * FROM pool_targets")}
