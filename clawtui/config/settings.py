@@ -12,6 +12,7 @@ from pydantic import (
     field_validator,
 )
 
+from clawtui.config.attach import AttachConfig
 from clawtui.config.base import ConfigIssue, KeyBinding, Section
 from clawtui.config.devboxes import DevboxesConfig
 from clawtui.config.notify import MemoryConfig, NotifyConfig
@@ -76,6 +77,10 @@ class Settings(Section):
     devboxes: DevboxesConfig = Field(
         default_factory=DevboxesConfig,
         description="Dev containers reached over SSH.",
+    )
+    attach: AttachConfig = Field(
+        default_factory=AttachConfig,
+        description="SSH into containers' tmux sessions (attach, tmux listing, sending).",
     )
     threads: ThreadsConfig = Field(
         default_factory=ThreadsConfig,
