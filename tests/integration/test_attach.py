@@ -359,3 +359,50 @@ async def test_pool_reuses_one_connection(boxes: Boxes) -> None:
         assert third is not first and not third.is_closed()
     finally:
         await pool.close()
+
+
+# -- the TUI: Enter attaches with the app suspended, and it comes back to the same panel ----
+def _first_card_name(screen: str) -> str | None:
+    import re
+
+    match = re.search(r"\b(?:dev|pool)-[A-Za-z0-9_.-]+", screen)
+    return match.group(0) if match else None
+
+
+def test_tui_enter_suspends_attaches_and_resumes_on_the_same_panel(
+    boxes: Boxes, pane: Pane, tmp_path: Path
+) -> None:
+    name = boxes.names[0]
+    # The panel sorts cards by memory in use: make ours the biggest so it is the first card.
+    hog = cli(
+        "tmux", "run", name, "--session", "hog", "--",
+        "sh", "-c", "head -c 200m /dev/zero | tail > /dev/null; sleep 600", config=boxes.config,
+    )  # fmt: skip
+    assert hog.returncode == 0, hog.stderr
+    config = tmp_path / "tui.toml"
+    config.write_text(
+        _config_text(boxes.state, boxes.key_file)
+        + "[service]\nserve_in_tui = false\n[tui]\nmouse = false\n"
+    )
+    tui = shlex.join([sys.executable, "-m", "clawtui", "--config", str(config)])
+    pane.type(tui)
+    want = container_name(name)
+    deadline = time.monotonic() + 60
+    while True:
+        pane.tmux("send-keys", "-t", "t:0", "1")
+        time.sleep(0.3)
+        pane.tmux("send-keys", "-t", "t:0", "4")
+        time.sleep(1.0)
+        screen = pane.screen()
+        if _first_card_name(screen) == want:
+            break
+        assert time.monotonic() < deadline, f"{want} never became the first card:\n{screen}"
+    pane.tmux("send-keys", "-t", "t:0", "Enter")
+    pane.wait(" dev | ", timeout=30)  # the TUI is suspended: the remote tmux is on screen
+    assert "Dev containers" not in pane.screen()
+    pane.tmux("send-keys", "-t", "t:0", "C-b", "d")  # tmux ends at once: back to the TUI
+    screen = pane.wait("left tmux session main", timeout=30)
+    assert want in screen and " dev | " not in screen
+    assert _first_card_name(screen) == want
+    pane.tmux("send-keys", "-t", "t:0", "q")
+    time.sleep(1)
