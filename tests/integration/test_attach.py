@@ -401,8 +401,49 @@ def test_tui_enter_suspends_attaches_and_resumes_on_the_same_panel(
     pane.wait(" dev | ", timeout=30)  # the TUI is suspended: the remote tmux is on screen
     assert "Dev containers" not in pane.screen()
     pane.tmux("send-keys", "-t", "t:0", "C-b", "d")  # tmux ends at once: back to the TUI
-    screen = pane.wait("left tmux session main", timeout=30)
+    screen = pane.wait("left tmux session", timeout=30)
     assert want in screen and " dev | " not in screen
     assert _first_card_name(screen) == want
     pane.tmux("send-keys", "-t", "t:0", "q")
     time.sleep(1)
+
+
+# -- the service routes ------------------------------------------------------------------------
+async def test_service_tmux_routes(boxes: Boxes, docker_api: docker.APIClient) -> None:
+    import aiohttp
+
+    from clawtui.service.runner import ServiceRunner
+
+    token = "t0ken-for-attach-tests-0123456789"
+    auth = {"Authorization": f"Bearer {token}"}
+    engine = Engine(boxes.settings)
+    await engine.start()
+    assert await engine.wait_online(15)
+    runner = ServiceRunner(engine, engine.settings, token=token, listen=("127.0.0.1", 0))
+    await runner.start()
+    name = boxes.names[1]
+    base = f"{runner.url}/api/v1/devboxes/{name}/tmux"
+    try:
+        async with aiohttp.ClientSession(headers=auth) as http:
+            async with http.post(f"{base}/run", json={"command": ["x"], "session": "$(id)"}) as r:
+                assert r.status == 400 and "session" in (await r.json())["error"]["message"]
+            async with http.post(f"{base}/run", json={"cmd": ["x"]}) as r:
+                assert r.status == 400
+            run = {"command": ["sleep", "60"], "session": "api", "window": "w1"}
+            async with http.post(f"{base}/run", json=run) as r:
+                assert r.status == 200, await r.text()
+            line = {"text": "echo api-$((40+2)) > /tmp/api.out", "session": "api"}
+            async with http.post(f"{base}/send", json=line) as r:
+                assert r.status == 200, await r.text()
+            async with http.get(base) as r:
+                data = await r.json()
+                assert any(w["session"] == "api" and w["name"] == "w1" for w in data["windows"])
+            async with http.get(f"{runner.url}/api/v1/devboxes/nobody/tmux") as r:
+                assert r.status == 404
+        deadline = time.monotonic() + 10
+        while docker_exec(docker_api, boxes.cids[name], "cat /tmp/api.out")[1] != "api-42\n":
+            assert time.monotonic() < deadline, "the sent line did not run"
+            await asyncio.sleep(0.1)
+    finally:
+        await runner.stop()
+        await engine.stop()
