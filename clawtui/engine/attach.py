@@ -83,25 +83,17 @@ class DevboxTarget:
 
 def devbox_target(settings: Settings, name: str, *, host: str | None = None) -> DevboxTarget:
     """Find dev box `name` with the Docker API (no engine needed) and say how to reach it."""
-    import docker.errors
-    from docker.api.client import APIClient
-
     from clawtui.engine.devbox_checks import LABEL_OWNER, LABEL_PORT, LABEL_ROLE, ROLE
 
     found: list[DevboxTarget] = []
     problems: list[str] = []
+    labels_filter = [f"{LABEL_ROLE}={ROLE}", f"{LABEL_OWNER}={name}"]
     for hcfg in settings.hosts:
         if host is not None and hcfg.name != host:
             continue
         try:
-            client = APIClient(base_url=hcfg.url, version="1.41", timeout=hcfg.timeout)
-            try:
-                rows = client.containers(
-                    all=True, filters={"label": [f"{LABEL_ROLE}={ROLE}", f"{LABEL_OWNER}={name}"]}
-                )
-            finally:
-                client.close()
-        except docker.errors.DockerException as exc:
+            rows = _list_containers(hcfg, labels_filter)
+        except Exception as exc:  # any Docker / network failure of this host: say which
             problems.append(f"{hcfg.name}: {exc}")
             continue
         for row in rows if isinstance(rows, list) else []:
@@ -129,6 +121,42 @@ def devbox_target(settings: Settings, name: str, *, host: str | None = None) -> 
     if not box.running:
         raise AttachError(f"dev box {name!r} is not running; start it first")
     return box
+
+
+def _list_containers(hcfg: HostConfig, labels: list[str]) -> Any:
+    """`GET /containers/json?all=1` filtered by labels. A local socket is asked with the
+    standard library (the attach path stays light); other hosts go through the Docker SDK."""
+    if hcfg.is_local:
+        import http.client
+        import json
+        import socket
+        from urllib.parse import quote
+
+        class _UnixConnection(http.client.HTTPConnection):
+            def connect(self) -> None:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(hcfg.timeout)
+                sock.connect(hcfg.url[len("unix://") :])
+                self.sock = sock
+
+        query = quote(json.dumps({"label": labels}))
+        conn = _UnixConnection("localhost", timeout=hcfg.timeout)
+        try:
+            conn.request("GET", f"/v1.41/containers/json?all=1&filters={query}")
+            response = conn.getresponse()
+            body = response.read(16 << 20)
+            if response.status != 200:
+                raise OSError(f"Docker answered {response.status}: {body[:200]!r}")
+            return json.loads(body)
+        finally:
+            conn.close()
+    from docker.api.client import APIClient
+
+    client = APIClient(base_url=hcfg.url, version="auto", timeout=hcfg.timeout)
+    try:
+        return client.containers(all=True, filters={"label": labels})
+    finally:
+        client.close()
 
 
 def _window_size(fd: int) -> tuple[int, int]:
