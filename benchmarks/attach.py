@@ -48,6 +48,13 @@ def at_prompt(screen: str) -> bool:
     return bool(lines) and lines[-1] == PROMPT_SHOWN and STATUS not in screen
 
 
+def back_home(screen: str) -> bool:
+    """The client has exited: the local prompt is the last line (ignoring a stale status line
+    the remote tmux may leave on the main screen, which the next `clear` wipes)."""
+    lines = [line for line in screen.splitlines() if line.strip() and STATUS not in line]
+    return bool(lines) and lines[-1] == PROMPT_SHOWN
+
+
 class Pane:
     def __init__(self, socket: str) -> None:
         self.socket = socket
@@ -152,7 +159,7 @@ def main() -> int:
         progress("import times")
         result["import_clawtui_cli_ms"] = round(import_time("import clawtui.cli", env), 1)
         result["import_attach_path_ms"] = round(
-            import_time("import clawtui.cli, clawtui.engine.attach, asyncssh, docker", env), 1
+            import_time("import clawtui.cli, clawtui.cli_attach, clawtui.engine.attach, asyncssh", env), 1
         )
         result["python_startup_ms"] = round(import_time("pass", env), 1)
 
@@ -204,7 +211,7 @@ def main() -> int:
                 if i >= warmup:
                     times[client].append(t1 - t0)
                 pane.tmux("send-keys", "-t", "b:0", "C-b", "d")
-                pane.wait(at_prompt, what="the local prompt after detach")
+                pane.wait(back_home, what="the local prompt after detach")
             if i % 5 == 4:
                 progress(f"{i + 1}/{total} rounds")
         result["runs"] = args.runs
