@@ -158,9 +158,8 @@ def main() -> int:
 
         progress("import times")
         result["import_clawtui_cli_ms"] = round(import_time("import clawtui.cli", env), 1)
-        result["import_attach_path_ms"] = round(
-            import_time("import clawtui.cli, clawtui.cli_attach, clawtui.engine.attach, asyncssh", env), 1
-        )
+        attach_path = "import clawtui.cli, clawtui.cli_attach, clawtui.engine.attach, asyncssh"
+        result["import_attach_path_ms"] = round(import_time(attach_path, env), 1)
         result["python_startup_ms"] = round(import_time("pass", env), 1)
 
         subprocess.run(
