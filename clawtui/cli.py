@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from clawtui import __version__, cli_attach, cli_dev, cli_mem
+from clawtui import __version__, cli_attach, cli_dev, cli_escalate, cli_kb, cli_mem, cli_thread
 from clawtui.config import ConfigError, Settings, check_config, find_config, load_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -31,6 +31,9 @@ RegisterFn = Callable[[Any, Callable[[argparse.ArgumentParser], None]], None]
 _COMMAND_GROUPS: list[RegisterFn] = [
     cli_dev.register,
     cli_mem.register,
+    cli_thread.register,
+    cli_kb.register,
+    cli_escalate.register,
     cli_attach.register,
 ]
 

@@ -4,7 +4,8 @@ It mirrors the remote engine's hosts and containers from one event stream that b
 snapshot (`/api/v1/events?snapshot=1`), and republishes every event on a local bus with the same
 types the local engine uses, so panels cannot tell the difference. When the stream breaks it
 marks every host as unreachable, reconnects with backoff and, after the new snapshot, publishes
-RESYNC so consumers re-read everything.
+RESYNC so consumers re-read everything. Container actions, dev boxes and memory rebalancing go
+over the REST routes (`remote_caps.py`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from clawtui.engine.models import (
     HostInfo,
     HostState,
 )
+from clawtui.remote_caps import RemoteActions, RemoteDevboxes, RemoteError, RemoteMemory
+from clawtui.remote_threads import RemoteThreads
 
 log = logging.getLogger(__name__)
 
-
-class RemoteError(Exception):
-    """The remote service refused us or answered something we cannot use."""
+__all__ = ["RemoteEngine", "RemoteError"]
 
 
 class RemoteEngine:
@@ -49,6 +50,11 @@ class RemoteEngine:
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.last_error: str | None = None
+        # The same capabilities as the local engine, over the service's REST routes.
+        self.actions = RemoteActions(self)
+        self.devboxes = RemoteDevboxes(self)
+        self.memory = RemoteMemory(self)
+        self.threads = RemoteThreads(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -181,6 +187,7 @@ class RemoteEngine:
             self.connected.set()
             self.last_error = None
             self.bus.publish(EventKind.RESYNC, reason="connected to remote engine")
+            self.threads.refresh_soon()
             return
         if not isinstance(payload, dict):
             return
@@ -214,3 +221,7 @@ class RemoteEngine:
         elif kind == EventKind.LOG.value:
             entry = ActivityEntry.model_validate(data["entry"])
             self.bus.publish(EventKind.LOG, host=host, entry=entry)
+        elif kind == EventKind.THREAD.value:
+            self.bus.publish(EventKind.THREAD, thread=self.threads.apply(data["thread"]))
+        elif kind in (EventKind.HEARTBEAT.value, EventKind.KB.value):
+            self.bus.publish(EventKind(kind), **data)

@@ -15,6 +15,12 @@ from pydantic import (
 from clawtui.config.attach import AttachConfig
 from clawtui.config.base import ConfigIssue, KeyBinding, Section
 from clawtui.config.devboxes import DevboxesConfig
+from clawtui.config.escalations import (
+    AutohealConfig,
+    BriefConfig,
+    EscalationsConfig,
+    MonitorConfig,
+)
 from clawtui.config.notify import MemoryConfig, NotifyConfig
 from clawtui.config.sections import EngineConfig, HostConfig, ServiceConfig, TuiConfig
 from clawtui.config.threads import ThreadsConfig
@@ -85,6 +91,21 @@ class Settings(Section):
     threads: ThreadsConfig = Field(
         default_factory=ThreadsConfig,
         description="The agents' threads and their TinyClaw home.",
+    )
+    escalations: EscalationsConfig = Field(
+        default_factory=EscalationsConfig,
+        description="The stuck protocol: when the engine escalates for a thread.",
+    )
+    brief: BriefConfig = Field(
+        default_factory=BriefConfig, description="The morning brief: when, in which zone."
+    )
+    monitors: list[MonitorConfig] = Field(
+        default_factory=list,
+        description="Hosts checked over SSH and HTTP status pages (health incidents).",
+    )
+    autoheal: AutohealConfig = Field(
+        default_factory=AutohealConfig,
+        description="Agent config files checked and repaired on an interval.",
     )
     hosts: list[HostConfig] = Field(
         default_factory=lambda: [HostConfig()],

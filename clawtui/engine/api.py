@@ -7,8 +7,9 @@ Reads are synchronous snapshots of engine state; changes arrive as events on a s
 Capabilities beyond the snapshot (container actions, dev boxes, memory rebalancing) are
 described by their own protocols below. An engine offers them as the attributes `actions`,
 `devboxes` and `memory`; a front end reaches them through `actions_of` / `devboxes_of` /
-`memory_of`, which answer None for an engine without them (the remote client, for now), so a
-panel can say "not available here" instead of failing.
+`memory_of`, which answer None for an engine without them, so a panel can say "not available
+here" instead of failing. The remote client (`clawtui --connect`) offers all three over the
+service's REST routes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostI
 if TYPE_CHECKING:
     from clawtui.engine.devboxes import DevboxInfo
     from clawtui.engine.memory_models import ApplyResult, MemoryChange, MemoryPlan
+    from clawtui.engine.queue import IncomingMessage
+    from clawtui.engine.threads import ThreadDetail, ThreadProgress, ThreadStatus
 
 
 @runtime_checkable
@@ -147,3 +150,33 @@ def memory_of(engine: EngineAPI) -> MemoryAPI | None:
     """The engine's memory rebalancing, or None when it has none."""
     memory: MemoryAPI | None = getattr(engine, "memory", None)
     return memory
+
+
+class ThreadsAPI(Protocol):
+    """Agent threads: snapshots, detail, sending, heartbeats and the knowledge base."""
+
+    def statuses(self) -> list[ThreadStatus]: ...
+
+    def progress(self) -> list[ThreadProgress]:
+        """Per thread: id, name, cwd, last activity (epoch seconds), liveness."""
+        ...
+
+    async def detail(self, thread_id: int) -> ThreadDetail: ...
+
+    async def send(
+        self, thread_id: int, text: str, *, sender: str = "clawtui"
+    ) -> IncomingMessage: ...
+
+    async def beat_now(self, thread_id: int) -> None: ...
+
+    async def kb_file(self, name: str) -> str:
+        """context.md, decisions.md or active-projects.md; any other name is refused."""
+        ...
+
+    async def kb_log(self, limit: int = 20) -> list[str]: ...
+
+
+def threads_of(engine: EngineAPI) -> ThreadsAPI | None:
+    """The engine's threads capability, or None when it has none."""
+    threads: ThreadsAPI | None = getattr(engine, "threads", None)
+    return threads

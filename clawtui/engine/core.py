@@ -15,16 +15,22 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from clawtui.engine.autoheal import Autoheal
+from clawtui.engine.brief import Briefs
 from clawtui.engine.bus import EventBus, Subscription
 from clawtui.engine.containers import ContainerActions
 from clawtui.engine.devboxes import Devboxes
 from clawtui.engine.escalations import Escalations
 from clawtui.engine.fleet import HostMonitor
+from clawtui.engine.health import HealthMonitors
+from clawtui.engine.incidents import Incidents
 from clawtui.engine.memory import MemoryManager
 from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
 from clawtui.engine.notifier import Notifier
 from clawtui.engine.queue import TinyClawQueue
 from clawtui.engine.store import Store
+from clawtui.engine.stuck import StuckDetector
+from clawtui.engine.threads import Threads
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -75,6 +81,14 @@ class Engine:
         self.escalations = Escalations(self)
         # Capabilities with background tasks register here (in start order).
         self.components: list[Component] = []
+        self.threads = Threads(self)
+        self.components.append(self.threads)
+        self.incidents = Incidents(self)
+        self.stuck = StuckDetector(self)  # activity from engine.threads + the queue
+        self.briefs = Briefs(self, activity=self.stuck.provider)
+        self.health = HealthMonitors(self)
+        self.autoheal = Autoheal(self)
+        self.components += [self.stuck, self.briefs, self.health, self.autoheal]
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:

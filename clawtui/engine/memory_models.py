@@ -119,6 +119,12 @@ class ContainerCheck(BaseModel):
     )
     verdict: Verdict
     reasons: list[str] = Field(default_factory=list, description="Why, in plain words.")
+    needs_confirmation: bool = Field(
+        False,
+        description="The new limit is below the memory in use on a host where the kernel "
+        "OOM-kills rather than refuses (cgroup v2): applying needs confirm_below_usage. "
+        "On cgroup v1 such a change is refused outright and this stays false.",
+    )
 
     @property
     def changes(self) -> bool:

@@ -147,6 +147,7 @@ def check_change(
     """
     refused: list[str] = []
     warnings: list[str] = []
+    needs_confirmation = False
     new_swap = cur.swap if requested == cur.memory else swap_for(cur.swap, requested)
     why_not = why_not_adjustable(cur.labels, memory=cur.memory, is_engine=cur.is_engine)
     if why_not is not None:
@@ -167,6 +168,7 @@ def check_change(
             )
         if cur.usage is not None and requested < cur.usage:
             in_use = f"{format_bytes(requested)} is below the {format_bytes(cur.usage)} in use"
+            needs_confirmation = cgroup_version != "1"
             if cgroup_version == "1":
                 refused.append(
                     f"{in_use}: on cgroup v1 the kernel refuses such a limit (EBUSY); "
@@ -210,6 +212,7 @@ def check_change(
         limits_source=cur.limits_source,
         verdict=verdict,
         reasons=reasons,
+        needs_confirmation=needs_confirmation,
     )
 
 

@@ -93,6 +93,35 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX escalations_dedupe ON escalations (dedupe_key, status);
         """,
     ),
+    (
+        301,
+        "escalation delivery, incidents, briefs",
+        """
+        ALTER TABLE escalations ADD COLUMN delivered_message_id TEXT;
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            opened_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            monitor TEXT NOT NULL,
+            signal TEXT NOT NULL,
+            state TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            report TEXT NOT NULL,
+            occurrences INTEGER NOT NULL DEFAULT 1,
+            resolved_at REAL,
+            pr_url TEXT
+        );
+        CREATE INDEX incidents_signal ON incidents (monitor, signal, state);
+        CREATE TABLE briefs (
+            day TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            sent INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

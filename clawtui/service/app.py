@@ -13,7 +13,16 @@ from aiohttp import web
 
 from clawtui.engine.api import EngineAPI
 from clawtui.engine.bus import Subscription
-from clawtui.service import events, metrics, routes_api, routes_memory, routes_tmux
+from clawtui.service import (
+    events,
+    metrics,
+    routes_api,
+    routes_containers,
+    routes_escalations,
+    routes_memory,
+    routes_threads,
+    routes_tmux,
+)
 from clawtui.service.errors import auth_middleware, error_middleware
 from clawtui.service.keys import ENGINE, METRICS, SETTINGS, SSE_STREAMS, TOKEN
 
@@ -42,6 +51,9 @@ def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Appl
     app[METRICS] = metrics.ServiceMetrics(engine, app)
     app.add_routes(routes_api.routes)
     app.add_routes(routes_memory.routes)
+    app.add_routes(routes_containers.routes)
+    app.add_routes(routes_threads.routes)
+    app.add_routes(routes_escalations.routes)
     routes_tmux.setup(app)
     app.add_routes(events.routes)
     app.add_routes(metrics.routes)

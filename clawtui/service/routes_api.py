@@ -86,8 +86,9 @@ async def list_containers(request: web.Request) -> web.Response:
     return web.json_response({"containers": items})
 
 
-@routes.get("/api/v1/containers/{host}/{id}")
-async def get_container(request: web.Request) -> web.Response:
+def resolve_container(request: web.Request) -> ContainerInfo:
+    """The container named by the route's {host} and {id} (an id, a unique id prefix or a
+    name, like the docker CLI); a 404 or 400 naming the problem otherwise."""
     host = _known_host(request, request.match_info["host"])
     cid = request.match_info["id"]
     engine = request.app[ENGINE]
@@ -103,7 +104,12 @@ async def get_container(request: web.Request) -> web.Response:
             )
     if found is None:
         fail(404, f"no container {cid[:80]!r} on host {host}")
-    return web.json_response(container_json(found, time.time()))
+    return found
+
+
+@routes.get("/api/v1/containers/{host}/{id}")
+async def get_container(request: web.Request) -> web.Response:
+    return web.json_response(container_json(resolve_container(request), time.time()))
 
 
 @routes.get("/api/v1/activity")

@@ -82,7 +82,9 @@ def warning_lines(plan: MemoryPlan) -> list[Text]:
 
 def below_usage(check: ContainerCheck) -> bool:
     """The change sets a limit below what the container uses now."""
-    return check.changes and check.usage is not None and check.new_limit < check.usage
+    return check.needs_confirmation or (
+        check.changes and check.usage is not None and check.new_limit < check.usage
+    )
 
 
 def result_lines(result: ApplyResult) -> list[Text]:

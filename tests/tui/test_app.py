@@ -344,12 +344,7 @@ async def test_command_palette_goes_to_a_panel(make_app: AppFactory) -> None:
 async def test_placeholder_panels_explain_themselves(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        for panel, section in (
-            ("threads", "[threads]"),
-            ("heartbeats", "[heartbeats]"),
-            ("pools", "[pools]"),
-            ("escalations", "[escalations]"),
-        ):
+        for panel, section in (("pools", "[pools]"),):
             app.show_panel(panel)
             await pilot.pause()
             state = app.screen.query_one(f"#{panel}-empty", EmptyState)

@@ -250,8 +250,8 @@ async def test_warnings_are_confirmed_and_below_usage_needs_a_yes(
 ) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        engine.stats("local", {DEV_ID: sample(400)})
         panel, card = await open_panel(pilot, app)
+        engine.stats("local", {DEV_ID: sample(400)})  # once the panel listens: not lost
         await wait_for(pilot, lambda: card.used == 400 * MIB)
         await pilot.press("left", "left")  # 384 MiB: below the 400 MiB in use
         await pilot.press("A")
@@ -277,8 +277,8 @@ async def test_headroom_warning_does_not_confirm_below_usage(
 ) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        engine.stats("local", {DEV_ID: sample(400)})
         _, card = await open_panel(pilot, app)
+        engine.stats("local", {DEV_ID: sample(400)})  # once the panel listens: not lost
         await wait_for(pilot, lambda: card.used == 400 * MIB)
         await pilot.press("left")  # 448 MiB: above the use, below 1.25 x the use
         await pilot.press("A")

@@ -18,7 +18,7 @@ def test_example_sections_in_config_toml_are_valid(tmp_path: Path) -> None:
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     start, end = text.index("[memory]\n"), text.index("# One [[hosts]] table")
     block = "\n".join(
-        re.sub(r"^# (\[notify\.|[a-z_]+ = )", r"\1", line) for line in text[start:end].split("\n")
+        re.sub(r"^# (\[|[a-z_]+ = )", r"\1", line) for line in text[start:end].split("\n")
     )
     path = tmp_path / "config.toml"
     path.write_text(text[:start] + block + text[end:], encoding="utf-8")
@@ -27,6 +27,7 @@ def test_example_sections_in_config_toml_are_valid(tmp_path: Path) -> None:
     assert settings.notify.telegram is not None and settings.notify.telegram.chat_id < 0
     assert settings.notify.webhook is not None
     assert settings.notify.webhook.secret_header == "X-Clawtui-Secret"
+    assert [t.id for t in settings.threads.threads] == [2]  # every commented example is valid
 
 
 def test_mistakes_are_reported_at_once(tmp_path: Path) -> None:

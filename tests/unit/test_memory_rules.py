@@ -148,14 +148,18 @@ def test_below_usage_refused_on_cgroup_v1_even_when_confirmed() -> None:
         c = check(cur(usage=400 * MIB), 320 * MIB, v="1", confirm=confirm)
         assert c.verdict is Verdict.REFUSED
         assert "400 MiB in use" in c.reasons[0] and "EBUSY" in c.reasons[0]
+        assert not c.needs_confirmation  # no confirmation can make it happen
 
 
 @pytest.mark.parametrize("version", ["2", None, "?"])
 def test_below_usage_needs_confirmation_on_cgroup_v2(version: str | None) -> None:
     c = check(cur(usage=400 * MIB), 320 * MIB, v=version)
     assert c.verdict is Verdict.REFUSED and "confirm" in c.reasons[0]
+    assert c.needs_confirmation
     c = check(cur(usage=400 * MIB), 320 * MIB, v=version, confirm=True)
     assert c.verdict is Verdict.WARNING and "OOM-kill" in c.reasons[0]
+    assert c.needs_confirmation
+    assert not check(cur(usage=400 * MIB), 448 * MIB, v=version).needs_confirmation
 
 
 def test_warning_below_ratio_times_usage() -> None:

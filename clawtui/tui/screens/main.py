@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane, Tabs
 
 from clawtui.engine.api import EngineAPI
 from clawtui.engine.memory_models import ApplyResult
@@ -34,7 +34,10 @@ from clawtui.tui.container_actions import ContainerActionRequested, ContainerAct
 from clawtui.tui.widgets.activity_log import ActivityLog
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.devbox_panel import DevboxesPanel
+from clawtui.tui.widgets.escalations_panel import EscalationsPanel
+from clawtui.tui.widgets.heartbeats_panel import HeartbeatsPanel
 from clawtui.tui.widgets.panels import PANEL_IDS, PANELS, FleetPanel, placeholder_panel
+from clawtui.tui.widgets.threads_panel import ThreadsPanel
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -90,6 +93,9 @@ class MainScreen(Screen[None]):
         factories: dict[str, Callable[[], Widget]] = {
             "fleet": lambda: FleetPanel(self._clock),
             "devboxes": lambda: DevboxesPanel(self._clock, self.engine, self.settings),
+            "threads": lambda: ThreadsPanel(self._clock, self.engine),
+            "heartbeats": lambda: HeartbeatsPanel(self._clock, self.engine, self.settings),
+            "escalations": lambda: EscalationsPanel(self._clock, self.engine),
         }
         factory = factories.get(panel_id)
         return factory() if factory is not None else placeholder_panel(panel_id)
@@ -117,6 +123,8 @@ class MainScreen(Screen[None]):
             tables.first().focus()
         elif panel_id == "devboxes":
             self.devboxes.focus_first()
+        elif panel_id in ("threads", "heartbeats") and pane.query(DataTable):
+            pane.query(DataTable).first().focus()
         else:
             self.query_one(TabbedContent).query_one(Tabs).focus()
 
@@ -154,6 +162,8 @@ class MainScreen(Screen[None]):
         hosts, containers = list(hosts), list(containers)
         self.query_one(FleetPanel).load(hosts, containers)
         self.devboxes.load(hosts, containers)
+        self.query_one(ThreadsPanel).reload()
+        self.query_one(HeartbeatsPanel).reload()
 
     def load_activity(self, entries: Iterable[ActivityEntry]) -> None:
         self.query_one(ActivityLog).load(entries)
@@ -181,11 +191,22 @@ class MainScreen(Screen[None]):
             self.apply_stats(event.host or "", data.get("stats", {}))
         elif event.kind is EventKind.LOG:
             self.query_one(ActivityLog).add_event_data(data, event.host, event.ts)
+        elif event.kind is EventKind.THREAD:
+            self.query_one(ThreadsPanel).update_thread(data["thread"])
+            self.query_one(HeartbeatsPanel).update_thread(data["thread"])
+        elif event.kind is EventKind.HEARTBEAT:
+            self.query_one(HeartbeatsPanel).heartbeat_event(data)
+        elif event.kind is EventKind.KB:
+            self.query_one(HeartbeatsPanel).kb_event(data)
+        elif event.kind in (EventKind.ESCALATION, EventKind.INCIDENT, EventKind.BRIEF):
+            for panel in self.query(EscalationsPanel):
+                panel.engine_event()
 
     def apply_stats(self, host: str, stats: Mapping[str, Any]) -> int:
         """One host's latest stats tick; returns how many table cells changed."""
         samples = {cid: _model(ContainerStats, s) for cid, s in stats.items()}
-        self.devboxes.apply_stats(host, samples)
+        for devboxes in self.query(DevboxesPanel):  # none while the screen is torn down
+            devboxes.apply_stats(host, samples)
         return sum(table.apply_stats(host, samples) for table in self.tables)
 
     def tick(self) -> None:

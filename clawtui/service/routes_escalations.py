@@ -1,0 +1,216 @@
+"""REST routes of escalations, incidents and the morning brief.
+
+    POST /api/v1/escalations                     raise one (body: NewEscalation) -> 201
+    GET  /api/v1/escalations?status=&limit=      pending first, oldest first
+    GET  /api/v1/escalations/{id}
+    POST /api/v1/escalations/{id}/decision       {"action": "approve"|"skip"|"modify",
+                                                  "text": "...", "by": "..."} -> delivered to
+                                                  the agent's thread queue
+    POST /api/v1/escalations/{id}/resolve        {"note": "..."} (optional body)
+    GET  /api/v1/incidents?open=1&limit=         open first, oldest first
+    GET  /api/v1/incidents/{id}
+    POST /api/v1/incidents/{id}/pr_ready         {"pr_url": "..."}
+    GET  /api/v1/brief?date=YYYY-MM-DD           the stored brief (default: the newest)
+    POST /api/v1/brief/preview?date=YYYY-MM-DD   build it from current state; not sent, not kept
+
+Bodies are validated field by field; bad input is a 400 naming the field, an unknown id a 404,
+a decision on an escalation that is no longer pending a 409.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, NoReturn, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from clawtui.engine.brief import brief_json
+from clawtui.engine.escalations import Decision, EscalationError, NewEscalation, Status
+from clawtui.engine.incidents import IncidentError
+from clawtui.service.errors import fail
+from clawtui.service.keys import ENGINE
+from clawtui.service.routes_api import _int_query
+
+routes = web.RouteTableDef()
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY = 512 * 1024
+
+
+class ResolveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class PrReadyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    pr_url: str | None = Field(default=None, max_length=2000)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    problems: list[str] = []
+    for error in exc.errors(include_url=False)[:10]:
+        loc = ".".join(str(p) for p in error["loc"]) or "body"
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown field {loc!r}")
+        elif error["type"] == "missing":
+            problems.append(f"field {loc!r} is required")
+        else:
+            problems.append(f"field {loc!r}: {error['msg']}")
+    return "invalid body: " + "; ".join(problems)
+
+
+async def _body(request: web.Request, model: type[M], *, optional: bool = False) -> M:
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        fail(413, f"the body is larger than {MAX_BODY} bytes")
+    if optional and not raw.strip():
+        return model()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        fail(400, f"the body is not valid JSON: {str(exc)[:200]}")
+    if not isinstance(data, dict):
+        fail(400, "the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fail(400, _validation_message(exc)[:2000])
+
+
+def _engine(request: web.Request, attr: str) -> Any:
+    engine = request.app[ENGINE]
+    cap = getattr(engine, attr, None)
+    if cap is None:
+        fail(501, f"{attr} need a local engine (this one has none)")
+    return cap
+
+
+def _id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 12:
+        fail(400, f"id must be a whole number, got {raw[:40]!r}")
+    return int(raw)
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        text=json.dumps(data, ensure_ascii=False), status=status, content_type="application/json"
+    )
+
+
+def _refused(exc: EscalationError | IncidentError) -> NoReturn:
+    fail(exc.status, str(exc))
+
+
+@routes.post("/api/v1/escalations")
+async def raise_escalation(request: web.Request) -> web.Response:
+    escalations = _engine(request, "escalations")
+    new = await _body(request, NewEscalation)
+    esc = await escalations.raise_(new)
+    return _json(esc.model_dump(mode="json"), 201)
+
+
+@routes.get("/api/v1/escalations")
+async def list_escalations(request: web.Request) -> web.Response:
+    escalations = _engine(request, "escalations")
+    raw = request.query.get("status")
+    status: Status | None = None
+    if raw:
+        try:
+            status = Status(raw)
+        except ValueError:
+            names = ", ".join(s.value for s in Status)
+            fail(400, f"status must be one of {names}, got {raw[:40]!r}")
+    limit = _int_query(request, "limit", 500, 1, 10_000)
+    rows = await escalations.find(status=status, limit=limit)
+    return _json({"escalations": [e.model_dump(mode="json") for e in rows]})
+
+
+@routes.get("/api/v1/escalations/{id}")
+async def get_escalation(request: web.Request) -> web.Response:
+    esc = await _engine(request, "escalations").get(_id(request))
+    if esc is None:
+        fail(404, f"no escalation #{request.match_info['id']}")
+    return _json(esc.model_dump(mode="json"))
+
+
+@routes.post("/api/v1/escalations/{id}/decision")
+async def decide(request: web.Request) -> web.Response:
+    escalations = _engine(request, "escalations")
+    ident = _id(request)
+    decision = await _body(request, Decision)
+    try:
+        esc = await escalations.decide(ident, decision)
+    except EscalationError as exc:
+        _refused(exc)
+    return _json(esc.model_dump(mode="json"))
+
+
+@routes.post("/api/v1/escalations/{id}/resolve")
+async def resolve(request: web.Request) -> web.Response:
+    escalations = _engine(request, "escalations")
+    ident = _id(request)
+    body = await _body(request, ResolveBody, optional=True)
+    try:
+        esc = await escalations.resolve(ident, note=body.note)
+    except EscalationError as exc:
+        _refused(exc)
+    return _json(esc.model_dump(mode="json"))
+
+
+@routes.get("/api/v1/incidents")
+async def list_incidents(request: web.Request) -> web.Response:
+    incidents = _engine(request, "incidents")
+    open_only = request.query.get("open", "0") in ("1", "true", "yes")
+    limit = _int_query(request, "limit", 500, 1, 10_000)
+    rows = await incidents.find(open_only=open_only, limit=limit)
+    return _json({"incidents": [i.model_dump(mode="json") for i in rows]})
+
+
+@routes.get("/api/v1/incidents/{id}")
+async def get_incident(request: web.Request) -> web.Response:
+    inc = await _engine(request, "incidents").get(_id(request))
+    if inc is None:
+        fail(404, f"no incident #{request.match_info['id']}")
+    return _json(inc.model_dump(mode="json"))
+
+
+@routes.post("/api/v1/incidents/{id}/pr_ready")
+async def pr_ready(request: web.Request) -> web.Response:
+    incidents = _engine(request, "incidents")
+    ident = _id(request)
+    body = await _body(request, PrReadyBody, optional=True)
+    try:
+        inc = await incidents.mark_pr_ready(ident, body.pr_url)
+    except IncidentError as exc:
+        _refused(exc)
+    return _json(inc.model_dump(mode="json"))
+
+
+def _date(request: web.Request) -> str | None:
+    raw = request.query.get("date")
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        fail(400, f"date must be YYYY-MM-DD, got {raw[:40]!r}")
+
+
+@routes.get("/api/v1/brief")
+async def get_brief(request: web.Request) -> web.Response:
+    briefs = _engine(request, "briefs")
+    day = _date(request)
+    brief = await (briefs.get(day) if day else briefs.latest())
+    if brief is None:
+        fail(404, f"no brief kept for {day}" if day else "no brief has been built yet")
+    return _json(brief_json(brief))
+
+
+@routes.post("/api/v1/brief/preview")
+async def preview_brief(request: web.Request) -> web.Response:
+    briefs = _engine(request, "briefs")
+    brief = await briefs.build(_date(request))
+    return _json(brief_json(brief))

@@ -1,0 +1,361 @@
+"""Host health checks against a real sshd container that is made unhealthy for real.
+
+The monitored host is `clawtui-test/monitored-host:1` (docker/test-images/Dockerfile.monitored-
+host: sshd, procps, the docker CLI) with the Docker socket mounted, so `docker ps` inside it
+sees the test's culprits: a tmpfs filled past 80%, a container restarting in a loop, a memory
+hog in a container with a limit. Notifications are counted on a real webhook channel (a
+loopback aiohttp server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import docker
+import pytest
+from aiohttp import web
+
+from clawtui.config import NotifyConfig, WebhookConfig
+from clawtui.config.escalations import (
+    BriefConfig,
+    EscalationsConfig,
+    MonitorConfig,
+    Thresholds,
+)
+from clawtui.engine.core import Engine
+from clawtui.engine.incidents import LoopState
+from clawtui.engine.ssh import pin_host_key
+from tests.integration.engine_helpers import make_settings
+
+pytestmark = pytest.mark.integration
+
+IMAGE = "clawtui-test/monitored-host:1"
+FILL = "dd if=/dev/zero of=/mnt/small/fill bs=1k count=900"
+DOCKERFILE = Path(__file__).resolve().parents[2] / "docker" / "test-images"
+
+
+def _exec(api: docker.APIClient, cid: str, cmd: str) -> str:
+    exec_id = api.exec_create(cid, ["sh", "-c", cmd])["Id"]
+    out: bytes = api.exec_start(exec_id)
+    code = api.exec_inspect(exec_id)["ExitCode"]
+    assert code == 0, f"{cmd!r} exited {code}: {out.decode(errors='replace')}"
+    return out.decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def monitored_image(docker_api: docker.APIClient) -> str:
+    try:
+        docker_api.inspect_image(IMAGE)
+    except docker.errors.ImageNotFound:
+        for _ in docker_api.build(
+            path=str(DOCKERFILE),
+            dockerfile="Dockerfile.monitored-host",
+            tag=IMAGE,
+            rm=True,
+            decode=True,
+        ):
+            pass
+    return IMAGE
+
+
+@pytest.fixture
+def monitored_host(
+    docker_api: docker.APIClient,
+    monitored_image: str,
+    test_labels: dict[str, str],
+    tmp_path: Path,
+) -> Iterator[dict[str, Any]]:
+    """A running sshd host; yields {id, ip, key (client key path), known_hosts}."""
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    key_path = tmp_path / "id_ed25519"
+    key.write_private_key(str(key_path))
+    key_path.chmod(0o600)
+    host_config = docker_api.create_host_config(
+        binds={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
+        tmpfs={"/mnt/small": "size=1m"},
+    )
+    container = docker_api.create_container(
+        monitored_image,
+        name=f"clawtui-t-monhost-{uuid.uuid4().hex[:8]}",
+        labels=dict(test_labels),
+        host_config=host_config,
+    )
+    cid = container["Id"]
+    try:
+        docker_api.start(cid)
+        pub = key.export_public_key("openssh").decode().strip()
+        _exec(
+            docker_api,
+            cid,
+            f"mkdir -p /root/.ssh && echo '{pub}' > /root/.ssh/authorized_keys "
+            "&& chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys",
+        )
+        host_pub = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(AssertionError):
+                host_pub = _exec(docker_api, cid, "cat /etc/ssh/ssh_host_ed25519_key.pub")
+                if host_pub.strip():
+                    break
+            time.sleep(0.2)
+        assert host_pub.strip(), "sshd never generated its host key"
+        ip = docker_api.inspect_container(cid)["NetworkSettings"]["IPAddress"]
+        known_hosts = tmp_path / "known_hosts"
+        pin_host_key(known_hosts, ip, 22, host_pub)
+        yield {"id": cid, "ip": ip, "key": key_path, "known_hosts": known_hosts}
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_api.remove_container(cid, force=True, v=True)
+
+
+@pytest.fixture
+async def webhook() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/hook", received
+    await runner.cleanup()
+
+
+async def _until(pred: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if await pred():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+def _count(received: list[dict[str, Any]], kind: str, signal: str) -> int:
+    return sum(1 for r in received if r["kind"] == kind and r["data"].get("signal") == signal)
+
+
+async def test_incidents_open_notify_once_and_resolve(
+    docker_api: docker.APIClient,
+    make_container: Any,
+    monitored_host: dict[str, Any],
+    webhook: tuple[str, list[dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    url, received = webhook
+    culprit = f"monitor-{uuid.uuid4().hex[:8]}"
+    settings = make_settings(tmp_path / "state")
+    settings.notify = NotifyConfig(webhook=WebhookConfig(url=url), retries=0)
+    settings.escalations = EscalationsConfig(stuck_detector=False)
+    settings.brief = BriefConfig(enabled=False)
+    settings.monitors = [
+        MonitorConfig(
+            name="staging",
+            host=monitored_host["ip"],
+            username="root",
+            identity_file=monitored_host["key"],
+            known_hosts=monitored_host["known_hosts"],
+            interval=1.0,
+            timeout=30.0,
+            disk_mounts=["/mnt/small"],
+            docker_filters=[f"label=clawtui.test.culprit={culprit}"],
+            # CPU is not under test here; a shared 2-core machine is busy.
+            thresholds=Thresholds(cpu_percent=100_000),
+        )
+    ]
+    engine = Engine(settings)
+    await engine.start()
+    try:
+        check = engine.health.checks[0]
+        # A healthy first check: no incident, no notification (logged silently).
+        await _until(lambda: _async(check.last_ok is not None), 60, "a first healthy check")
+        assert await engine.incidents.find() == []
+        assert [r for r in received if r["kind"].startswith("incident.")] == []
+
+        # Make the host unhealthy for real.
+        _exec(docker_api, monitored_host["id"], FILL)
+        looper = make_container(
+            "looper",
+            command=["sh", "-c", "sleep 0.3; exit 1"],
+            labels={"clawtui.test.culprit": culprit},
+            restart_policy={"Name": "always"},
+        )
+        hog = make_container(
+            "hog",
+            command=["sh", "-c", "dd if=/dev/zero of=/dev/shm/hog bs=1M count=44; sleep 3600"],
+            mem_limit="48m",
+            memswap_limit="48m",
+            shm_size="64m",
+            labels={"clawtui.test.culprit": culprit},
+        )
+        signals = {
+            "disk:/mnt/small",
+            f"restarts:{looper['Name'].lstrip('/')}",
+            f"memory:{hog['Name'].lstrip('/')}",
+        }
+
+        async def all_open() -> bool:
+            open_ = {i.signal for i in await engine.incidents.find(open_only=True)}
+            return signals <= open_
+
+        await _until(all_open, 90, f"incidents on {sorted(signals)}")
+        for incident in await engine.incidents.find(open_only=True):
+            if incident.signal in signals:
+                assert incident.state is LoopState.DETECTED
+                assert incident.report.summary and incident.report.evidence
+                assert incident.report.recommended_fix
+        # Several more checks with the anomalies still there: still one notification each.
+        seen = check.checks
+        await _until(lambda: _async(check.checks >= seen + 3), 60, "three more checks")
+        await _until(
+            lambda: _async(all(_count(received, "incident.detected", s) >= 1 for s in signals)),
+            20,
+            "the webhook deliveries",
+        )
+        for s in signals:
+            assert _count(received, "incident.detected", s) == 1, (s, received)
+        occurrences = {i.signal: i.occurrences for i in await engine.incidents.find()}
+        assert all(occurrences[s] >= 2 for s in signals), occurrences
+
+        # Remove the causes: every incident resolves, notified once.
+        _exec(docker_api, monitored_host["id"], "rm -f /mnt/small/fill")
+        docker_api.remove_container(looper["Id"], force=True)
+        _exec(docker_api, hog["Id"], "rm -f /dev/shm/hog")
+
+        async def all_resolved() -> bool:
+            by_signal = {i.signal: i for i in await engine.incidents.find()}
+            return all(by_signal[s].state is LoopState.RESOLVED for s in signals)
+
+        await _until(all_resolved, 90, "the incidents to resolve")
+        await _until(
+            lambda: _async(all(_count(received, "incident.resolved", s) == 1 for s in signals)),
+            20,
+            "resolved notifications",
+        )
+        seen = check.checks
+        await _until(lambda: _async(check.checks >= seen + 2), 60, "two more checks")
+        for s in signals:
+            assert _count(received, "incident.detected", s) == 1
+            assert _count(received, "incident.resolved", s) == 1
+            assert _count(received, "incident.restarting", s) == 0
+
+        # The same cause again: the loop restarts (notified once), then resolves again.
+        _exec(docker_api, monitored_host["id"], FILL)
+
+        async def restarting() -> bool:
+            return any(
+                i.signal == "disk:/mnt/small" and i.state is LoopState.RESTARTING
+                for i in await engine.incidents.find()
+            )
+
+        await _until(restarting, 60, "the disk incident to restart")
+        await _until(
+            lambda: _async(_count(received, "incident.restarting", "disk:/mnt/small") == 1),
+            20,
+            "the restarting notification",
+        )
+    finally:
+        await engine.stop()
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+async def test_unknown_host_key_is_an_incident_not_a_crash(
+    monitored_host: dict[str, Any], tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path / "state")
+    settings.escalations = EscalationsConfig(stuck_detector=False)
+    settings.brief = BriefConfig(enabled=False)
+    empty_known = tmp_path / "empty_known_hosts"
+    empty_known.write_text("")
+    settings.monitors = [
+        MonitorConfig(
+            name="unpinned",
+            host=monitored_host["ip"],
+            username="root",
+            identity_file=monitored_host["key"],
+            known_hosts=empty_known,
+            interval=60,
+        )
+    ]
+    engine = Engine(settings)
+    await engine.start()
+    try:
+        await _until(
+            lambda: _has_incident(engine, "ssh"), 30, "an ssh incident for the unknown key"
+        )
+        incident = (await engine.incidents.find())[0]
+        assert "unknown host key" in incident.summary
+        assert "clawtui ssh trust" in incident.report.evidence[0]
+    finally:
+        await engine.stop()
+
+
+async def _has_incident(engine: Engine, signal: str) -> bool:
+    return any(i.signal == signal for i in await engine.incidents.find())
+
+
+async def test_status_page_down_then_up(
+    webhook: tuple[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    url, received = webhook
+    state = {"db": "UP"}
+
+    async def status(request: web.Request) -> web.Response:
+        services = [{"name": "api", "status": "UP"}, {"name": "db", "status": state["db"]}]
+        return web.json_response({"services": services})
+
+    app = web.Application()
+    app.router.add_get("/status", status)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    settings = make_settings(tmp_path / "state")
+    settings.notify = NotifyConfig(webhook=WebhookConfig(url=url), retries=0)
+    settings.escalations = EscalationsConfig(stuck_detector=False)
+    settings.brief = BriefConfig(enabled=False)
+    settings.monitors = [
+        MonitorConfig(name="ops", status_url=f"http://127.0.0.1:{port}/status", interval=0.2)
+    ]
+    engine = Engine(settings)
+    await engine.start()
+    try:
+        check = engine.health.checks[0]
+        await _until(lambda: _async(check.checks >= 2), 20, "two healthy checks")
+        assert await engine.incidents.find() == []
+        state["db"] = "DEGRADED"
+        await _until(lambda: _has_incident(engine, "status:db"), 20, "a status:db incident")
+        seen = check.checks
+        await _until(lambda: _async(check.checks >= seen + 3), 20, "more checks")
+        state["db"] = "UP"
+
+        async def resolved() -> bool:
+            return all(i.state is LoopState.RESOLVED for i in await engine.incidents.find())
+
+        await _until(resolved, 20, "the incident to resolve")
+        await _until(
+            lambda: _async(_count(received, "incident.resolved", "status:db") == 1), 20, "resolve"
+        )
+        assert _count(received, "incident.detected", "status:db") == 1
+        [incident] = await engine.incidents.find()
+        assert incident.summary == "db on ops reports DEGRADED" and incident.occurrences >= 3
+    finally:
+        await engine.stop()
+        await runner.cleanup()

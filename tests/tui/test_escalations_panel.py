@@ -1,0 +1,156 @@
+"""The Escalations panel over the real engine (store in tmp_path): pending first with age,
+Approve / Skip / Modify (the editor prefilled with the proposed fix) delivered to the thread's
+queue, raw evidence collapsed, incidents beside escalations, the brief; and the clear message
+over a remote engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, Collapsible, DataTable, Static, TextArea
+
+from clawtui.config import EngineConfig, HostConfig, Settings
+from clawtui.config.escalations import BriefConfig, EscalationsConfig
+from clawtui.engine.core import Engine
+from clawtui.engine.escalations import NewEscalation, Status
+from clawtui.engine.incidents import Report
+from clawtui.engine.queue import IncomingMessage
+from clawtui.remote import RemoteEngine
+from clawtui.tui.app import ClawApp
+from clawtui.tui.widgets.escalations_panel import (
+    EscalationsPanel,
+    ModifyScreen,
+    format_age,
+)
+from tests.tui.conftest import DOCKER_URL, SIZE
+from tests.tui.helpers import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.tui]
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(
+        engine=EngineConfig(state_dir=tmp_path / "engine", stats_interval=1.0),
+        hosts=[HostConfig(name="local", url=DOCKER_URL)],
+        escalations=EscalationsConfig(stuck_detector=False),
+        brief=BriefConfig(enabled=False),
+    )
+
+
+def _keys(table: DataTable[object]) -> list[str]:
+    return [str(row.key.value) for row in table.ordered_rows]
+
+
+def _messages(engine: Engine, thread: int) -> list[IncomingMessage]:
+    out = []
+    for path in engine.queue.files("incoming"):
+        msg = engine.queue.read(path)
+        if isinstance(msg, IncomingMessage) and msg.threadId == thread:
+            out.append(msg)
+    return out
+
+
+async def test_decide_from_the_panel(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    engine = Engine(settings)
+    app = ClawApp(engine, settings)
+    async with app.run_test(size=SIZE) as pilot:
+        first = await engine.escalations.raise_(
+            NewEscalation(
+                agent="peter",
+                thread_id=1,
+                doing="deploying api v2.1",
+                tried=["curl deploy", "read logs"],
+                need="fqdn set in Coolify",
+                proposed_fix="set fqdn=api.example.com",
+                detail="Traceback (most recent call last):\n  boom [bold]not markup[/]",
+            )
+        )
+        second = await engine.escalations.raise_(
+            NewEscalation(agent="maya", thread_id=2, doing="spawn", need="approval")
+        )
+        third = await engine.escalations.raise_(
+            NewEscalation(
+                agent="sam",
+                thread_id=3,
+                doing="rotate keys",
+                need="a go",
+                proposed_fix="rotate now",
+            )
+        )
+        incident = await engine.incidents.anomaly(
+            "staging", "disk:/var", Report(summary="disk /var 91% used", evidence=["df: 91%"])
+        )
+        app.show_panel("escalations")
+        panel = app.screen.query_one(EscalationsPanel)
+        table = panel.query_one("#escalations-table", DataTable)
+        await wait_for(pilot, timeout=30, predicate=lambda: table.row_count == 4)
+        # Pending first, oldest first; the incident beside them.
+        assert _keys(table) == [f"e{first.id}", f"e{second.id}", f"e{third.id}", f"i{incident.id}"]
+        assert table.get_row_at(0)[1] in ("0s", "1s", "2s")
+        detail = str(panel.query_one("#escalation-detail", Static).render())
+        assert "Proposed fix: set fqdn=api.example.com" in detail
+        assert "Traceback" not in detail  # the stack trace is never the headline
+        raw = panel.query_one("#escalation-raw", Collapsible)
+        assert raw.collapsed and raw.display
+        assert "[bold]not markup[/]" in str(panel.query_one("#escalation-raw-text").render())
+
+        # Approve the first (keyboard).
+        table.focus()
+        await pilot.press("a")
+        await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 1)) == 1)
+        assert "APPROVED by tui" in _messages(engine, 1)[0].message
+        await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{second.id}")
+
+        # Skip the second (button).
+        skip = panel.query_one("#escalation-skip", Button)
+        await wait_for(pilot, timeout=30, predicate=lambda: not skip.disabled)
+        skip.press()
+        await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 2)) == 1)
+        assert "SKIPPED" in _messages(engine, 2)[0].message
+
+        # Modify the third: the editor opens prefilled with the proposed fix.
+        await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{third.id}")
+        table.focus()
+        await pilot.press("m")
+        await wait_for(pilot, timeout=30, predicate=lambda: isinstance(app.screen, ModifyScreen))
+        area = app.screen.query_one(TextArea)
+        assert area.text == "rotate now"
+        area.text = "rotate tomorrow at 09:00"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 3)) == 1)
+        assert "Do this instead: rotate tomorrow at 09:00" in _messages(engine, 3)[0].message
+        decided = await engine.escalations.get(third.id)
+        assert decided is not None and decided.status is Status.MODIFIED
+
+        # A later healthy check resolves the incident: the panel follows the event.
+        await engine.incidents.healthy("staging")
+        await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{first.id}")
+        assert str(table.get_row(f"i{incident.id}")[4]) == "resolved"
+
+        # The brief is shown in full.
+        await engine.briefs.run("2026-11-23")
+        brief = panel.query_one("#escalation-brief-text", Static)
+        await wait_for(
+            pilot, timeout=30, predicate=lambda: "Morning Brief — 2026-11-23" in str(brief.render())
+        )
+
+
+async def test_remote_engine_says_what_to_do(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    remote = RemoteEngine("http://127.0.0.1:9", "token")
+    app = ClawApp(remote, settings)
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_panel("escalations")
+        await pilot.pause()
+        text = str(app.screen.query_one("#escalations-unavailable", Static).render())
+        assert "--connect" in text and "escalations decide" in text
+        await pilot.press("a")  # no crash
+
+
+def test_format_age() -> None:
+    assert format_age(5) == "5s"
+    assert format_age(125) == "2m"
+    assert format_age(3 * 3600 + 5 * 60) == "3h05m"
+    assert format_age(2 * 86400 + 3600) == "2d1h"
