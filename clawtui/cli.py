@@ -21,6 +21,7 @@ from typing import Any
 
 from clawtui import (
     __version__,
+    cli_attach,
     cli_dev,
     cli_escalate,
     cli_ingress,
@@ -45,6 +46,7 @@ _COMMAND_GROUPS: list[RegisterFn] = [
     cli_escalate.register,
     cli_ingress.register,
     cli_pool.register,
+    cli_attach.register,
 ]
 
 

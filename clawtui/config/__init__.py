@@ -24,6 +24,7 @@ This module must never import textual or rich (an import-linter contract checks 
 
 from __future__ import annotations
 
+from clawtui.config.attach import AttachConfig
 from clawtui.config.base import (
     API_TOKEN_ENV,
     CONFIG_ENV,
@@ -53,6 +54,7 @@ __all__ = [
     "CONFIG_ENV",
     "MAX_CONFIG_BYTES",
     "STATE_FILE_HEADER",
+    "AttachConfig",
     "ByteSize",
     "ConfigError",
     "ConfigIssue",

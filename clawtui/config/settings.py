@@ -13,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from clawtui.config.attach import AttachConfig
 from clawtui.config.base import ConfigIssue, KeyBinding, Section
 from clawtui.config.devboxes import DevboxesConfig
 from clawtui.config.escalations import (
@@ -85,6 +86,10 @@ class Settings(Section):
     devboxes: DevboxesConfig = Field(
         default_factory=DevboxesConfig,
         description="Dev containers reached over SSH.",
+    )
+    attach: AttachConfig = Field(
+        default_factory=AttachConfig,
+        description="SSH into containers' tmux sessions (attach, tmux listing, sending).",
     )
     threads: ThreadsConfig = Field(
         default_factory=ThreadsConfig,

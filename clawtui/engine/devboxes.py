@@ -398,6 +398,7 @@ class Devboxes:
             address = self._probe_address(monitor)
             say(f"waiting for sshd on {address or 'the container'}:{port}")
             await self._wait_ready(monitor, client, cid, address, port)
+            await self._pin_host_key(monitor, client, cid, port, say)
             info = await self._wait_known(monitor, cid)
         except BaseException as exc:
             await asyncio.shield(
@@ -757,6 +758,21 @@ class Devboxes:
         if not monitor.cfg.is_local and ipaddress.ip_address(self.cfg.bind_address).is_loopback:
             return None
         return self._ssh_host(monitor)
+
+    async def _pin_host_key(
+        self, monitor: HostMonitor, client: Any, cid: str, port: int, say: Progress
+    ) -> None:
+        """Pin the container's own ed25519 host key (read through the Docker API, a trusted
+        channel) into clawtui's known_hosts, so attach checks it (clawtui/engine/attach.py)."""
+        from clawtui.engine.devbox_hostkey import pin_container_host_key
+
+        known = self.engine.settings.attach.resolved_known_hosts(
+            self.engine.settings.engine.resolved_state_dir
+        )
+        fingerprint = await pin_container_host_key(
+            monitor, client, cid, known, self._ssh_host(monitor), port
+        )
+        say(f"pinned SSH host key {fingerprint} in {known}")
 
     async def _wait_ready(
         self, monitor: HostMonitor, client: Any, cid: str, address: str | None, port: int

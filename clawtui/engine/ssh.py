@@ -16,7 +16,11 @@ Every SSH connection the engine makes (attach, tmux listing, host health monitor
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -29,6 +33,7 @@ DEFAULT_KEEPALIVE_INTERVAL: Final = 15.0
 DEFAULT_KEEPALIVE_COUNT: Final = 3
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 KNOWN_HOSTS_LIMIT: Final = 4 << 20
+_PIN_LOCK = threading.Lock()
 
 
 class SSHFailure(Exception):
@@ -169,6 +174,15 @@ def pin_host_key(known_hosts: Path, host: str, port: int, public_key: str) -> No
     key = asyncssh.import_public_key(public_key.strip())
     name = host if port == 22 else f"[{host}]:{port}"
     line = f"{name} {key.export_public_key('openssh').decode().strip()}\n"
+    known_hosts.parent.mkdir(parents=True, exist_ok=True)
+    # Read-modify-write under a lock (threads of this process, and other processes), so two
+    # dev boxes created at once cannot lose each other's pin.
+    with _PIN_LOCK, open(known_hosts.with_name(known_hosts.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _rewrite_pins(known_hosts, name, line)
+
+
+def _rewrite_pins(known_hosts: Path, name: str, line: str) -> None:
     try:
         old, _ = read_text_capped(known_hosts, limit=KNOWN_HOSTS_LIMIT)
     except FileNotFoundError:
@@ -201,3 +215,86 @@ async def connect(target: SSHTarget) -> asyncssh.SSHClientConnection:
     except asyncssh.DisconnectError as exc:
         raise Unreachable(f"{target.display}: disconnected: {exc.reason}") from exc
     return conn
+
+
+RECONNECT_DELAYS: Final = (0.5, 1.0, 2.0, 4.0)
+
+
+class ConnectionPool:
+    """One checked SSH connection per target, reused for listing and sending keys.
+
+    A closed connection is replaced on the next `get`. Connecting again after a retryable
+    failure (`Unreachable`) waits 0.5, 1, 2, 4 s between attempts; a refused host key or refused
+    auth is raised at once and never retried. Interactive attach opens its own channel (or its
+    own connection), never sharing a PTY with this pool's commands.
+    """
+
+    def __init__(self, delays: tuple[float, ...] = RECONNECT_DELAYS) -> None:
+        self._conns: dict[SSHTarget, asyncssh.SSHClientConnection] = {}
+        self._locks: dict[SSHTarget, asyncio.Lock] = {}
+        self._delays = delays
+
+    async def get(self, target: SSHTarget) -> asyncssh.SSHClientConnection:
+        lock = self._locks.setdefault(target, asyncio.Lock())
+        async with lock:
+            conn = self._conns.get(target)
+            if conn is not None and not _is_closed(conn):
+                return conn
+            self._conns.pop(target, None)
+            conn = await connect_with_backoff(target, self._delays)
+            self._conns[target] = conn
+            return conn
+
+    def drop(self, target: SSHTarget) -> None:
+        """Forget (and close) the connection to `target`, e.g. after it failed."""
+        conn = self._conns.pop(target, None)
+        if conn is not None:
+            conn.close()
+
+    async def close(self) -> None:
+        conns = list(self._conns.values())
+        self._conns.clear()
+        for conn in conns:
+            conn.close()
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                await conn.wait_closed()
+
+
+def _is_closed(conn: asyncssh.SSHClientConnection) -> bool:
+    return conn.is_closed()
+
+
+async def connect_with_backoff(
+    target: SSHTarget, delays: tuple[float, ...] = RECONNECT_DELAYS
+) -> asyncssh.SSHClientConnection:
+    """`connect`, retried after `delays` while the failure is retryable (network trouble)."""
+    for delay in (*delays, None):
+        try:
+            return await connect(target)
+        except SSHFailure as exc:
+            if not exc.retryable or delay is None:
+                raise
+        await asyncio.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def trust_host_key(target: SSHTarget, fingerprint: str) -> None:
+    """Fetch the host key `target` presents, and pin it only if its fingerprint matches."""
+    try:
+        key = await asyncio.wait_for(
+            asyncssh.get_server_host_key(target.host, target.port, config=None),
+            target.connect_timeout,
+        )
+    except (TimeoutError, OSError, asyncssh.Error) as exc:
+        raise Unreachable(f"{target.display}: cannot fetch its host key: {exc}") from exc
+    if key is None:
+        raise Unreachable(f"{target.display}: presented no host key")
+    seen = key.get_fingerprint("sha256")
+    if seen != fingerprint:
+        raise SSHFailure(
+            f"{target.display} presents key {seen}, not {fingerprint}; nothing was trusted "
+            "(check the fingerprint with the host's owner)"
+        )
+    line = key.export_public_key("openssh").decode()
+    await asyncio.to_thread(pin_host_key, target.known_hosts, target.host, target.port, line)

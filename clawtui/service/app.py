@@ -25,6 +25,7 @@ from clawtui.service import (
     routes_pools,
     routes_relay,
     routes_threads,
+    routes_tmux,
     routes_webhook,
 )
 from clawtui.service.errors import auth_middleware, error_middleware
@@ -59,6 +60,7 @@ def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Appl
     app.add_routes(routes_threads.routes)
     app.add_routes(routes_escalations.routes)
     app.add_routes(routes_pools.routes)
+    routes_tmux.setup(app)
     app.add_routes(events.routes)
     app.add_routes(routes_webhook.routes)
     app.add_routes(routes_relay.routes)

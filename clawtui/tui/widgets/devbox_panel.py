@@ -107,6 +107,8 @@ class DevboxesPanel(Vertical, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         *CONTAINER_BINDINGS,
         Binding("n", "new_devbox", "New", id="devbox.create", tooltip="Create a dev container"),
+        Binding("enter", "attach", "Attach", id="devbox.attach",
+                tooltip="Attach to the container's tmux session (SSH); detach with prefix d"),
         Binding("A", "apply", "Apply", id="memory.apply",
                 tooltip="Apply every moved slider as one batch"),
         Binding("U", "reset", "Reset", id="memory.reset",
@@ -388,6 +390,30 @@ class DevboxesPanel(Vertical, can_focus=True):
 
     def action_container(self, verb: str) -> None:
         self.post_message(ContainerActionRequested(self, verb, self.targets()))
+
+    def action_attach(self) -> None:
+        """Suspend the TUI, attach to the current card's tmux session, come back here."""
+        from clawtui.tui.attach import ATTACH_ERRORS, attach_container
+
+        card = self.current_card
+        if card is None:
+            return
+        key = card.key
+        try:
+            outcome = attach_container(self.app, self.settings, card.info)
+        except ATTACH_ERRORS as exc:
+            self.app.notify(str(exc), title="Attach", severity="error", timeout=15, markup=False)
+            return
+        self.app.notify(outcome, title="Attach", markup=False)
+        again = self.cards.get(key)
+        if again is not None and again.is_mounted:
+            self._current = key
+            again.slider.focus()
+
+    def on_click(self, event: events.Click) -> None:
+        if event.chain == 2 and self.current_card is not None:
+            event.stop()
+            self.action_attach()
 
     def action_new_devbox(self) -> None:
         from clawtui.tui.screens.new_devbox import NewDevboxScreen

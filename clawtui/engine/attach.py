@@ -1,0 +1,283 @@
+"""Interactive attach: the local terminal becomes an SSH session running tmux in a container.
+
+`attach(target, session)` opens a checked SSH connection (clawtui/engine/ssh.py), asks for a PTY
+with the local TERM and window size, runs `tmux new-session -A -s SESSION` (attach, or create
+then attach), puts the local tty in raw mode and copies bytes both ways until the remote side
+ends (detach with prefix d, tmux exits, or the connection drops). SIGWINCH is followed
+(`change_terminal_size`). The tty mode is restored on every way out.
+
+Targets for dev boxes come from `devbox_target` (address from `[devboxes] bind_address` / the
+Docker host's URL, port from the container's `clawtui.devbox.port` label, clawtui's known_hosts).
+Containers without sshd: `docker_exec_fallback_argv` builds a `docker exec -it` that runs tmux
+when the image has it, else a login shell, and says which.
+
+This module never imports textual or rich; it is used by the CLI and, suspended, by the TUI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from clawtui.engine.ssh import SSHTarget
+from clawtui.engine.tmux import remote_command, validate_name
+
+if TYPE_CHECKING:
+    from clawtui.config import HostConfig, Settings
+
+DEFAULT_TERM = "xterm-256color"
+_READ_SIZE = 65536
+
+
+class AttachError(Exception):
+    """Attaching cannot start; the message says why and what to do."""
+
+
+def attach_command(session: str) -> str:
+    """The remote command of an attach (session validated first)."""
+    return remote_command(["tmux", "new-session", "-A", "-s", validate_name(session)])
+
+
+def ssh_address(settings: Settings, host: HostConfig) -> str:
+    """Where this machine reaches the dev boxes' published SSH ports on Docker host `host`."""
+    bind = ipaddress.ip_address(settings.devboxes.bind_address)
+    if not host.is_local:
+        hostname = urlsplit(host.url).hostname
+        if hostname and not bind.is_loopback:
+            return hostname
+    if bind.is_unspecified:
+        return "::1" if bind.version == 6 else "127.0.0.1"
+    return str(bind)
+
+
+def target_for(settings: Settings, address: str, port: int) -> SSHTarget:
+    """An `SSHTarget` with `[attach]`'s user, identity and clawtui's known_hosts."""
+    cfg = settings.attach
+    return SSHTarget(
+        host=address,
+        port=port,
+        username=cfg.username,
+        known_hosts=cfg.resolved_known_hosts(settings.engine.resolved_state_dir),
+        identity_files=(cfg.identity_file,) if cfg.identity_file is not None else (),
+        use_agent=cfg.use_agent,
+    )
+
+
+@dataclass(frozen=True)
+class DevboxTarget:
+    name: str
+    host: str
+    container_id: str
+    running: bool
+    port: int | None
+    ssh: SSHTarget | None
+
+
+def devbox_target(settings: Settings, name: str, *, host: str | None = None) -> DevboxTarget:
+    """Find dev box `name` with the Docker API (no engine needed) and say how to reach it."""
+    from clawtui.engine.devbox_checks import LABEL_OWNER, LABEL_PORT, LABEL_ROLE, ROLE
+
+    found: list[DevboxTarget] = []
+    problems: list[str] = []
+    labels_filter = [f"{LABEL_ROLE}={ROLE}", f"{LABEL_OWNER}={name}"]
+    for hcfg in settings.hosts:
+        if host is not None and hcfg.name != host:
+            continue
+        try:
+            rows = _list_containers(hcfg, labels_filter)
+        except Exception as exc:  # any Docker / network failure of this host: say which
+            problems.append(f"{hcfg.name}: {exc}")
+            continue
+        for row in rows if isinstance(rows, list) else []:
+            labels = row.get("Labels") or {}
+            port_text = str(labels.get(LABEL_PORT, ""))
+            port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else None
+            ssh = target_for(settings, ssh_address(settings, hcfg), port) if port else None
+            found.append(
+                DevboxTarget(
+                    name=name,
+                    host=hcfg.name,
+                    container_id=str(row.get("Id", "")),
+                    running=row.get("State") == "running",
+                    port=port,
+                    ssh=ssh,
+                )
+            )
+    if not found:
+        extra = f" (unreachable hosts: {'; '.join(problems)})" if problems else ""
+        raise AttachError(f"no dev box named {name!r}{extra}; see `clawtui dev ls`")
+    if len(found) > 1:
+        hosts = ", ".join(t.host for t in found)
+        raise AttachError(f"dev box {name!r} exists on several hosts ({hosts}): pass --host")
+    box = found[0]
+    if not box.running:
+        raise AttachError(f"dev box {name!r} is not running; start it first")
+    return box
+
+
+def _list_containers(hcfg: HostConfig, labels: list[str]) -> Any:
+    """`GET /containers/json?all=1` filtered by labels. A local socket is asked with the
+    standard library (the attach path stays light); other hosts go through the Docker SDK."""
+    if hcfg.is_local:
+        import http.client
+        import json
+        import socket
+        from urllib.parse import quote
+
+        class _UnixConnection(http.client.HTTPConnection):
+            def connect(self) -> None:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(hcfg.timeout)
+                sock.connect(hcfg.url[len("unix://") :])
+                self.sock = sock
+
+        query = quote(json.dumps({"label": labels}))
+        conn = _UnixConnection("localhost", timeout=hcfg.timeout)
+        try:
+            conn.request("GET", f"/v1.41/containers/json?all=1&filters={query}")
+            response = conn.getresponse()
+            body = response.read(16 << 20)
+            if response.status != 200:
+                raise OSError(f"Docker answered {response.status}: {body[:200]!r}")
+            return json.loads(body)
+        finally:
+            conn.close()
+    from docker.api.client import APIClient
+
+    client = APIClient(base_url=hcfg.url, version="auto", timeout=hcfg.timeout)
+    try:
+        return client.containers(all=True, filters={"label": labels})
+    finally:
+        client.close()
+
+
+def _window_size(fd: int) -> tuple[int, int]:
+    try:
+        size = os.get_terminal_size(fd)
+        return size.columns, size.lines
+    except OSError:
+        return 80, 24
+
+
+async def attach(
+    target: SSHTarget,
+    session: str,
+    *,
+    stdin_fd: int | None = None,
+    stdout_fd: int | None = None,
+    term: str | None = None,
+) -> int:
+    """Attach the local terminal to tmux session `session` over SSH; return the exit status.
+
+    Raises `SSHFailure` (host key, auth, network) before the terminal is touched.
+    """
+    import termios
+    import tty
+
+    import asyncssh
+
+    from clawtui.engine.ssh import connect
+
+    command = attach_command(session)
+    in_fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
+    out_fd = sys.stdout.fileno() if stdout_fd is None else stdout_fd
+    term_type = term or os.environ.get("TERM") or DEFAULT_TERM
+    cols, rows = _window_size(out_fd)
+    conn = await connect(target)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[int] = loop.create_future()
+
+    class _Session(asyncssh.SSHClientSession[bytes]):
+        def data_received(self, data: bytes, datatype: Any) -> None:
+            view = memoryview(data)
+            while view:
+                try:
+                    n = os.write(out_fd, view)
+                except BlockingIOError:
+                    continue
+                view = view[n:]
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if not done.done():
+                done.set_result(-1 if exc is not None else 0)
+
+        def exit_status_received(self, status: int) -> None:
+            if not done.done():
+                done.set_result(status)
+
+    is_tty = os.isatty(in_fd)
+    saved = termios.tcgetattr(in_fd) if is_tty else None
+    try:
+        chan, _ = await conn.create_session(
+            _Session,
+            command,
+            term_type=term_type,
+            term_size=(cols, rows),
+            encoding=None,
+        )
+
+        def on_input() -> None:
+            try:
+                data = os.read(in_fd, _READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not data:
+                loop.remove_reader(in_fd)
+                chan.write_eof()
+                return
+            chan.write(data)
+
+        def on_resize() -> None:
+            c, r = _window_size(out_fd)
+            with contextlib.suppress(Exception):
+                chan.change_terminal_size(c, r)
+
+        if is_tty:
+            tty.setraw(in_fd, termios.TCSANOW)
+        loop.add_reader(in_fd, on_input)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGWINCH, on_resize)
+        try:
+            status = await done
+        finally:
+            loop.remove_reader(in_fd)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGWINCH)
+        return status
+    finally:
+        if saved is not None:
+            termios.tcsetattr(in_fd, termios.TCSADRAIN, saved)
+        conn.close()
+        with contextlib.suppress(Exception):
+            await conn.wait_closed()
+
+
+def docker_exec_fallback_argv(
+    container: str, session: str, docker_bin: str = "docker"
+) -> list[str]:
+    """`docker exec -it` into `container`: tmux (new-session -A) if installed, else a login shell.
+
+    The script prints which one it starts before starting it.
+    """
+    validate_name(session)
+    script = (
+        "if command -v tmux >/dev/null 2>&1; then "
+        "echo 'clawtui: no sshd; attaching through docker exec into tmux' >&2; "
+        f"exec tmux new-session -A -s {session}; "
+        "fi; echo 'clawtui: no sshd and no tmux; opening a login shell through docker exec' >&2; "
+        "if command -v bash >/dev/null 2>&1; then exec bash -l; fi; exec sh -l"
+    )
+    term = os.environ.get("TERM") or DEFAULT_TERM
+    return [docker_bin, "exec", "-it", "-e", f"TERM={term}", container, "sh", "-c", script]
+
+
+def state_known_hosts(settings: Settings) -> Path:
+    return settings.attach.resolved_known_hosts(settings.engine.resolved_state_dir)

@@ -1,0 +1,108 @@
+"""Attach from the TUI: suspend the app, run the SSH/tmux attach, come back where we were.
+
+`attach_container(app, settings, info)` works for containers with a published sshd (dev boxes:
+label `clawtui.devbox.port`) on a Docker host of this machine's config: the address is the one
+`clawtui attach` uses, the host key is checked against clawtui's known_hosts. The attach runs
+on its own event loop in a worker thread while the TUI's loop waits (the app is suspended, so
+nothing is drawn); afterwards the app resumes on the same screen, panel and selection.
+
+Over `--connect` (RemoteEngine) the containers live on the service's Docker hosts: attaching
+works when this machine can reach the published SSH port (`[devboxes] bind_address` not
+loopback on that host, and the host listed in the local config's [[hosts]] with its URL);
+otherwise a clear message says why it cannot.
+
+Containers without sshd fall back to `docker exec -it` (tmux if the image has it, else a login
+shell; the command says which), for local Docker hosts with the `docker` CLI installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from clawtui.engine.attach import (
+    AttachError,
+    docker_exec_fallback_argv,
+    ssh_address,
+    target_for,
+)
+from clawtui.engine.devbox_checks import LABEL_PORT
+from clawtui.engine.ssh import SSHFailure, SSHTarget
+from clawtui.engine.tmux import TmuxError, validate_name
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from clawtui.config import Settings
+    from clawtui.engine.models import ContainerInfo
+
+
+def ssh_target_of(settings: Settings, info: ContainerInfo) -> SSHTarget | None:
+    """How to reach `info`'s sshd from here, or None when it publishes none."""
+    text = str(info.labels.get(LABEL_PORT, ""))
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        return None
+    host = settings.host(info.host)
+    if host is None:
+        raise AttachError(
+            f"Docker host {info.host!r} is not in this machine's config, so its SSH address is "
+            "unknown here: add it to [[hosts]] (with its URL), or attach from that machine"
+        )
+    return target_for(settings, ssh_address(settings, host), int(text))
+
+
+def _run_in_thread(target: SSHTarget, session: str) -> int:
+    from clawtui.engine.attach import attach
+
+    outcome: list[int | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(asyncio.run(attach(target, session)))
+        except BaseException as exc:  # handed back to the caller's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, name="clawtui-attach", daemon=True)
+    thread.start()
+    thread.join()
+    result = outcome[0] if outcome else -1
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def attach_container(
+    app: App[object], settings: Settings, info: ContainerInfo, session: str | None = None
+) -> str:
+    """Attach to `info` with the app suspended; return a one-line outcome for a notification.
+
+    Raises `AttachError` / `SSHFailure` / `TmuxError` with a message for the person.
+    """
+    name = validate_name(session or settings.attach.session)
+    if info.state != "running":
+        raise AttachError(f"{info.name} is not running; start it first (s)")
+    target = ssh_target_of(settings, info)
+    if target is not None:
+        with app.suspend():
+            status = _run_in_thread(target, name)
+        if status == -1:
+            return f"connection to {info.name} lost; press Enter to attach again"
+        return f"left tmux session {name} in {info.name}"
+    docker_bin = shutil.which("docker")
+    host = settings.host(info.host)
+    if docker_bin is None or host is None or not host.is_local:
+        raise AttachError(
+            f"{info.name} publishes no SSH port, and docker exec needs the docker CLI and a "
+            "local Docker host here"
+        )
+    argv = docker_exec_fallback_argv(info.id, name, docker_bin)
+    with app.suspend():
+        code = subprocess.call(argv, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr)
+    return f"left docker exec session in {info.name} (exit {code})"
+
+
+ATTACH_ERRORS = (AttachError, SSHFailure, TmuxError)
