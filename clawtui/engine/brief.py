@@ -15,9 +15,10 @@ Built at `[brief] time` in `[brief] timezone` (07:00 UTC by default) in the seed
     Fleet: m2 🟢 | peter 🔴
 
 NEEDS YOU lists escalations undecided for `[escalations] brief_after` (4 h); BLOCKED lists open
-incidents with their recommended fix; SHIPPED YESTERDAY lists escalations resolved and
-incidents resolved during the previous day (in the brief's zone). If NEEDS YOU and BLOCKED are
-both empty the brief is kept in the store but not sent (silence = all clear).
+incidents with their recommended fix; SHIPPED YESTERDAY lists the threads' daily reports (their
+sections of the master knowledge base's active-projects.md updated that day), escalations
+resolved and incidents resolved during the previous day (in the brief's zone). If NEEDS YOU and
+BLOCKED are both empty the brief is kept in the store but not sent (silence = all clear).
 
 Stored in the `briefs` table (one row per day); `EventKind.BRIEF` with data `{"brief": Brief}`.
 """
@@ -35,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
+from clawtui.engine import kb as kbmod
 from clawtui.engine.escalations import Status
 from clawtui.engine.models import EventKind
 from clawtui.engine.notifier import Notification
@@ -135,6 +137,7 @@ class Briefs:
         for esc in await self.engine.escalations.find(status=Status.RESOLVED):
             if esc.resolved_at and yesterday[0] <= esc.resolved_at < yesterday[1]:
                 brief.shipped.append(_one_line(f"{esc.agent}: {esc.doing} (#{esc.id})"))
+        brief.shipped += await asyncio.to_thread(self._daily_summaries, *yesterday)
         for inc in await self.engine.incidents.find():
             if inc.open:
                 fix = inc.report.recommended_fix or inc.report.immediate_action or "investigate"
@@ -155,6 +158,19 @@ class Briefs:
             state = "ok" if c.state == "running" else "down"
             brief.fleet.append((c.name, state))
         return brief
+
+    def _daily_summaries(self, start: float, end: float) -> list[str]:
+        """Each thread's daily report of the day, from the master's knowledge base."""
+        threads = getattr(self.engine, "threads", None)
+        kb = threads.kb_dir() if threads is not None else None
+        if kb is None:
+            return []
+        out = []
+        for name, _tid, body in kbmod.reports_between(kb, start, end):
+            first = next((ln.strip("-• \t") for ln in body.splitlines() if ln.strip()), "")
+            if first:
+                out.append(_one_line(f"{name}: {first}"))
+        return out
 
     async def save(self, brief: Brief) -> None:
         def write(conn: sqlite3.Connection) -> None:

@@ -165,3 +165,31 @@ async def record_report(
         text = text.rstrip("\n") + "\n\n" + section
     atomic_write(path, text)
     return await commit(kb, f"Update: daily report of {clean_name} (thread {thread_id})")
+
+
+_REPORT_RE: Final = re.compile(
+    r"^## (?P<name>[^\n]*) \(thread (?P<tid>\d+)\)[ \t]*\n_Updated (?P<stamp>\d{4}-\d\d-\d\d \d\d:\d\d)"
+    r" UTC_[ \t]*\n(?P<body>.*?)(?=^## |\Z)",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def reports_between(kb: Path, start: float, end: float) -> list[tuple[str, int, str]]:
+    """Daily reports in active-projects.md updated in [start, end): (name, thread id, body).
+
+    Sections are the ones `record_report` writes; anything else in the file is ignored, and a
+    missing or unreadable file has no reports.
+    """
+    try:
+        text = read(kb, "active-projects.md")
+    except KBError:
+        return []
+    out: list[tuple[str, int, str]] = []
+    for match in _REPORT_RE.finditer(text):
+        try:
+            stamp = datetime.strptime(match["stamp"], "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        if start <= stamp.timestamp() < end:
+            out.append((match["name"], int(match["tid"]), match["body"].strip()))
+    return out

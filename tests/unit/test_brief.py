@@ -139,3 +139,28 @@ def test_brief_config_rejects_bad_values() -> None:
         BriefConfig(time="7am")
     with pytest.raises(ValueError, match="unknown time zone"):
         BriefConfig(timezone="Mars/Olympus")
+
+
+async def test_shipped_yesterday_has_the_threads_daily_reports(tmp_path: Path) -> None:
+    """Daily reports recorded in the master knowledge base (a real git repo) the day before show
+    in SHIPPED YESTERDAY; older ones and other sections do not."""
+    from clawtui.config.threads import ThreadsConfig
+    from clawtui.engine import kb as kbmod
+
+    kb = tmp_path / "kb"
+    await kbmod.init(kb)
+    await kbmod.record_report(
+        kb, 4, "peter", "- merged the [bold]fqdn[/] fix\n- blog post 3", NOW - 8 * HOUR
+    )
+    await kbmod.record_report(kb, 5, "maya", "spawned two workers", NOW - 40 * HOUR)
+    eng = Engine(
+        Settings(engine=EngineConfig(state_dir=tmp_path / "s"), threads=ThreadsConfig(kb_dir=kb))
+    )
+    await asyncio.to_thread(eng.store.open)
+    try:
+        text = (await eng.briefs.build(DAY, now=NOW)).text()
+    finally:
+        await eng.notifier.aclose()
+        await asyncio.to_thread(eng.store.close)
+    assert "SHIPPED YESTERDAY:\n  • peter: merged the [bold]fqdn[/] fix" in text
+    assert "maya" not in text  # reported two days ago
