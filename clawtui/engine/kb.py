@@ -168,8 +168,8 @@ async def record_report(
 
 
 _REPORT_RE: Final = re.compile(
-    r"^## (?P<name>[^\n]*) \(thread (?P<tid>\d+)\)[ \t]*\n_Updated (?P<stamp>\d{4}-\d\d-\d\d \d\d:\d\d)"
-    r" UTC_[ \t]*\n(?P<body>.*?)(?=^## |\Z)",
+    r"^## (?P<name>[^\n]*) \(thread (?P<tid>\d+)\)[ \t]*\n"
+    r"_Updated (?P<stamp>\d{4}-\d\d-\d\d \d\d:\d\d) UTC_[ \t]*\n(?P<body>.*?)(?=^## |\Z)",
     re.MULTILINE | re.DOTALL,
 )
 
