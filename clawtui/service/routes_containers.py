@@ -28,11 +28,12 @@ import time
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from clawtui.engine.containers import ActionError, ContainerActions
 from clawtui.engine.devbox_checks import DevboxError, DevboxInputError, validate_name
 from clawtui.engine.devboxes import Devboxes, DevboxInfo
+from clawtui.service.bodies import parse_body
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE
 from clawtui.service.routes_api import _int_query, _known_host, container_json, resolve_container
@@ -170,31 +171,10 @@ class CreateBody(BaseModel):
     sudo: StrictBool = False
 
 
-def _create_error(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in error["loc"]) or "body"
-        if error["type"] == "extra_forbidden":
-            problems.append(
-                f"unknown field {loc!r} (expected: name, pubkey, memory, cpus, port, host, sudo)"
-            )
-        elif error["type"] == "missing":
-            problems.append(f"field {loc!r} is required")
-        else:
-            problems.append(f"field {loc!r}: {error['msg']}")
-    return "invalid body: " + "; ".join(problems)
-
-
 @routes.post("/api/v1/devboxes")
 async def create_devbox(request: web.Request) -> web.StreamResponse:
     devboxes = _devboxes(request)
-    raw = await request.read()
-    try:
-        body = CreateBody.model_validate(json.loads(raw.decode("utf-8")))
-    except (UnicodeDecodeError, ValueError) as exc:
-        if isinstance(exc, ValidationError):
-            fail(400, _create_error(exc)[:2000])
-        fail(400, f"the body is not valid JSON: {str(exc)[:200]}")
+    body = await parse_body(request, CreateBody)
     try:
         validate_name(body.name)
     except DevboxInputError as exc:

@@ -21,20 +21,20 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from clawtui.engine.brief import brief_json
 from clawtui.engine.escalations import Decision, EscalationError, NewEscalation, Status
 from clawtui.engine.incidents import IncidentError
+from clawtui.service.bodies import parse_body
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE
 from clawtui.service.routes_api import _int_query
 
 routes = web.RouteTableDef()
-M = TypeVar("M", bound=BaseModel)
 MAX_BODY = 512 * 1024
 
 
@@ -46,37 +46,6 @@ class ResolveBody(BaseModel):
 class PrReadyBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     pr_url: str | None = Field(default=None, max_length=2000)
-
-
-def _validation_message(exc: ValidationError) -> str:
-    problems: list[str] = []
-    for error in exc.errors(include_url=False)[:10]:
-        loc = ".".join(str(p) for p in error["loc"]) or "body"
-        if error["type"] == "extra_forbidden":
-            problems.append(f"unknown field {loc!r}")
-        elif error["type"] == "missing":
-            problems.append(f"field {loc!r} is required")
-        else:
-            problems.append(f"field {loc!r}: {error['msg']}")
-    return "invalid body: " + "; ".join(problems)
-
-
-async def _body(request: web.Request, model: type[M], *, optional: bool = False) -> M:
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        fail(413, f"the body is larger than {MAX_BODY} bytes")
-    if optional and not raw.strip():
-        return model()
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        fail(400, f"the body is not valid JSON: {str(exc)[:200]}")
-    if not isinstance(data, dict):
-        fail(400, "the body must be a JSON object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        fail(400, _validation_message(exc)[:2000])
 
 
 def _engine(request: web.Request, attr: str) -> Any:
@@ -107,7 +76,7 @@ def _refused(exc: EscalationError | IncidentError) -> NoReturn:
 @routes.post("/api/v1/escalations")
 async def raise_escalation(request: web.Request) -> web.Response:
     escalations = _engine(request, "escalations")
-    new = await _body(request, NewEscalation)
+    new = await parse_body(request, NewEscalation, limit=MAX_BODY)
     esc = await escalations.raise_(new)
     return _json(esc.model_dump(mode="json"), 201)
 
@@ -140,7 +109,7 @@ async def get_escalation(request: web.Request) -> web.Response:
 async def decide(request: web.Request) -> web.Response:
     escalations = _engine(request, "escalations")
     ident = _id(request)
-    decision = await _body(request, Decision)
+    decision = await parse_body(request, Decision, limit=MAX_BODY)
     try:
         esc = await escalations.decide(ident, decision)
     except EscalationError as exc:
@@ -152,7 +121,7 @@ async def decide(request: web.Request) -> web.Response:
 async def resolve(request: web.Request) -> web.Response:
     escalations = _engine(request, "escalations")
     ident = _id(request)
-    body = await _body(request, ResolveBody, optional=True)
+    body = await parse_body(request, ResolveBody, limit=MAX_BODY, optional=True)
     try:
         esc = await escalations.resolve(ident, note=body.note)
     except EscalationError as exc:
@@ -181,7 +150,7 @@ async def get_incident(request: web.Request) -> web.Response:
 async def pr_ready(request: web.Request) -> web.Response:
     incidents = _engine(request, "incidents")
     ident = _id(request)
-    body = await _body(request, PrReadyBody, optional=True)
+    body = await parse_body(request, PrReadyBody, limit=MAX_BODY, optional=True)
     try:
         inc = await incidents.mark_pr_ready(ident, body.pr_url)
     except IncidentError as exc:

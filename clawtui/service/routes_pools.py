@@ -20,17 +20,17 @@ published.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from clawtui.engine.pools import PoolError, Pools
+from clawtui.service.bodies import parse_body
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE
 
 routes = web.RouteTableDef()
-M = TypeVar("M", bound=BaseModel)
 
 
 class ClaimBody(BaseModel):
@@ -67,32 +67,6 @@ def _pools(request: web.Request) -> Pools:
     return pools
 
 
-async def _body(request: web.Request, model: type[M]) -> M:
-    raw = await request.read()
-    if not raw.strip():
-        data: Any = {}
-    else:
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            fail(400, f"the body is not valid JSON: {str(exc)[:200]}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in error["loc"]) or "body"
-            if error["type"] == "extra_forbidden":
-                allowed = ", ".join(model.model_fields)
-                problems.append(f"unknown field {loc!r} (expected: {allowed})")
-            elif error["type"] == "missing":
-                problems.append(f"field {loc!r} is required")
-            else:
-                # error["input"] may be a secret: never echo it
-                problems.append(f"field {loc!r}: {error['msg']}")
-        fail(400, "invalid body: " + "; ".join(problems)[:2000])
-
-
 def _ok(model: BaseModel | dict[str, Any]) -> web.Response:
     data = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
     return web.json_response(data, dumps=lambda o: json.dumps(o, ensure_ascii=False))
@@ -114,7 +88,7 @@ async def list_pools(request: web.Request) -> web.Response:
 @routes.post("/api/v1/pools/{pool}/scale")
 async def scale(request: web.Request) -> web.Response:
     pools = _pools(request)
-    body = await _body(request, ScaleBody)
+    body = await parse_body(request, ScaleBody, optional=True)
     return _ok(await _call(pools.scale(request.match_info["pool"], body.min_warm)))
 
 
@@ -127,7 +101,7 @@ async def list_tenants(request: web.Request) -> web.Response:
 @routes.post("/api/v1/tenants/{tenant}/claim")
 async def claim(request: web.Request) -> web.Response:
     pools = _pools(request)
-    body = await _body(request, ClaimBody)
+    body = await parse_body(request, ClaimBody, optional=True)
     tenant = request.match_info["tenant"]
     return _ok(await _call(pools.claim(tenant, body.pool, body.config, body.secrets)))
 
@@ -135,7 +109,7 @@ async def claim(request: web.Request) -> web.Response:
 @routes.post("/api/v1/tenants/{tenant}/release")
 async def release(request: web.Request) -> web.Response:
     pools = _pools(request)
-    body = await _body(request, ReleaseBody)
+    body = await parse_body(request, ReleaseBody, optional=True)
     tenant = request.match_info["tenant"]
     return _ok(await _call(pools.release(tenant, sync=body.sync, force=body.force)))
 
@@ -149,7 +123,7 @@ async def tenant_status(request: web.Request) -> web.Response:
 @routes.post("/api/v1/tenants/{tenant}/sync")
 async def sync(request: web.Request) -> web.Response:
     pools = _pools(request)
-    body = await _body(request, SyncBody)
+    body = await parse_body(request, SyncBody, optional=True)
     tenant = request.match_info["tenant"]
     result = await _call(pools.sync(tenant, body.direction))
     await pools.touch(tenant)

@@ -11,15 +11,14 @@ GET  /api/v1/kb                      {"files": [...], "log": [...]}
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from clawtui.engine import kb as kbmod
 from clawtui.engine.api import ThreadsAPI, threads_of
 from clawtui.engine.queue import QueueError
 from clawtui.engine.threads import ThreadError
+from clawtui.service.bodies import parse_body
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE
 
@@ -77,14 +76,7 @@ async def thread_detail(request: web.Request) -> web.Response:
 @routes.post("/api/v1/threads/{id}/messages")
 async def send(request: web.Request) -> web.Response:
     tid = _thread_id(request)
-    try:
-        body = SendBody.model_validate(json.loads(await request.text()))
-    except ValueError as exc:
-        if isinstance(exc, ValidationError):
-            err = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in err["loc"]) or "body"
-            fail(400, f"{where}: {err['msg']}")
-        fail(400, f'body must be JSON like {{"text": "..."}} ({exc})')
+    body = await parse_body(request, SendBody)
     try:
         msg = await _threads(request).send(tid, body.text, sender=body.sender)
     except ThreadError as exc:

@@ -14,16 +14,16 @@ unreachable box is a 503; a tmux error is a 409 with tmux's explanation. Each ru
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from clawtui.engine import tmux
 from clawtui.engine.attach import ssh_address, target_for
 from clawtui.engine.models import EventKind
 from clawtui.engine.ssh import ConnectionPool, SSHFailure, SSHTarget
+from clawtui.service.bodies import parse_body
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE, SETTINGS
 
@@ -85,21 +85,6 @@ def _target(request: web.Request) -> tuple[str, str, SSHTarget]:
     return name, box.host, target_for(settings, ssh_address(settings, host), box.port)
 
 
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
-    raw = await request.content.read(_MAX_BODY + 1)
-    if len(raw) > _MAX_BODY:
-        fail(413, f"body larger than {_MAX_BODY} bytes")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-        return model.model_validate(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        fail(400, f"body is not JSON: {exc}")
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        fail(400, f"{where}: {first.get('msg', 'invalid')}")
-
-
 def _session(request: web.Request, value: str | None) -> str:
     session = request.app[SETTINGS].attach.session if value is None else value
     try:
@@ -136,7 +121,7 @@ async def list_tmux(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/devboxes/{name}/tmux/run")
 async def run_tmux(request: web.Request) -> web.Response:
-    body: RunBody = await _body(request, RunBody)
+    body: RunBody = await parse_body(request, RunBody, limit=_MAX_BODY)
     session = _session(request, body.session)
     if body.window is not None:
         try:
@@ -156,7 +141,7 @@ async def run_tmux(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/devboxes/{name}/tmux/send")
 async def send_tmux(request: web.Request) -> web.Response:
-    body: SendBody = await _body(request, SendBody)
+    body: SendBody = await parse_body(request, SendBody, limit=_MAX_BODY)
     session = _session(request, body.session)
     keys = body.text.split() if body.keys else [body.text]
     try:
