@@ -103,6 +103,14 @@ def debian_base_image(docker_api: docker.APIClient) -> str:
 
 
 @pytest.fixture(scope="session")
+def pool_image(docker_api: docker.APIClient) -> str:
+    """The pool workload test image (built from busybox on first use, never pulled)."""
+    from tests.integration.pool_helpers import ensure_workload_image
+
+    return ensure_workload_image(docker_api)
+
+
+@pytest.fixture(scope="session")
 def test_labels(docker_api: docker.APIClient) -> Iterator[dict[str, str]]:
     """``{"clawtui.test": <session id>}``: put these labels on every container a test creates.
 

@@ -15,7 +15,6 @@ from clawtui.engine.escalations import Source
 from clawtui.engine.models import EventKind
 from clawtui.engine.pools import PoolConflict, PoolInputError, PoolSyncFailed
 from tests.integration.pool_helpers import (
-    ensure_workload_image,
     free_port,
     local_sync,
     make_bucket,
@@ -30,11 +29,6 @@ from tests.integration.pool_helpers import (
 
 pytestmark = pytest.mark.timeout(240)
 SECRET = "s3cr3t-value-never-shown"
-
-
-@pytest.fixture(scope="session")
-def pool_image(docker_api: docker.APIClient) -> str:
-    return ensure_workload_image(docker_api)
 
 
 async def test_claim_release_claim_keeps_tenant_files(

@@ -11,7 +11,6 @@ import pytest
 from clawtui.config.pools import PoolConfig
 from clawtui.service.runner import ServiceRunner
 from tests.integration.pool_helpers import (
-    ensure_workload_image,
     local_sync,
     pool_settings,
     running,
@@ -25,11 +24,6 @@ pytestmark = pytest.mark.timeout(240)
 TOKEN = "t0ken-for-pool-tests-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SECRET = "api-secret-value-hidden"
-
-
-@pytest.fixture(scope="session")
-def pool_image(docker_api: docker.APIClient) -> str:
-    return ensure_workload_image(docker_api)
 
 
 async def test_pool_routes_round_trip(

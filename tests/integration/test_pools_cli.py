@@ -12,16 +12,11 @@ import docker
 import pytest
 
 from clawtui.engine.pools import LABEL_POOL
-from tests.integration.pool_helpers import WORKLOAD_IMAGE, ensure_workload_image, unique
+from tests.integration.pool_helpers import WORKLOAD_IMAGE, unique
 
 pytestmark = pytest.mark.timeout(240)
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "cli-secret-never-printed"
-
-
-@pytest.fixture(scope="session")
-def pool_image(docker_api: docker.APIClient) -> str:
-    return ensure_workload_image(docker_api)
 
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

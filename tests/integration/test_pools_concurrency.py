@@ -11,7 +11,6 @@ import pytest
 from clawtui.config.pools import PoolConfig
 from clawtui.engine.pools import ClaimInfo, PoolConflict
 from tests.integration.pool_helpers import (
-    ensure_workload_image,
     pool_settings,
     running,
     unique,
@@ -20,11 +19,6 @@ from tests.integration.pool_helpers import (
 )
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="session")
-def pool_image(docker_api: docker.APIClient) -> str:
-    return ensure_workload_image(docker_api)
 
 
 async def test_fifty_claims_five_warm_refuse(

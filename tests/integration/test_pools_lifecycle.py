@@ -14,7 +14,6 @@ from clawtui.config.pools import PoolConfig
 from clawtui.engine.pools import LABEL_POOL, LABEL_ROLE
 from tests.integration.pool_helpers import (
     WORKLOAD_IMAGE,
-    ensure_workload_image,
     local_sync,
     pool_settings,
     running,
@@ -25,11 +24,6 @@ from tests.integration.pool_helpers import (
 )
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture(scope="session")
-def pool_image(docker_api: docker.APIClient) -> str:
-    return ensure_workload_image(docker_api)
 
 
 async def until(pred: object, timeout: float, what: str) -> None:

@@ -38,7 +38,6 @@ from clawtui.engine.pools import (
     PoolUnavailable,
 )
 from tests.integration.pool_helpers import (
-    ensure_workload_image,
     local_sync,
     pool_settings,
     unique,
@@ -49,11 +48,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TENANTS = ("t0", "t1", "t2")
 STEPS: list[str] = []
 """Every rule run (name), so the test can show it really exercised the machine."""
-
-
-@pytest.fixture(scope="session")
-def pool_image(docker_api: docker.APIClient) -> str:
-    return ensure_workload_image(docker_api)
 
 
 class PoolMachine(RuleBasedStateMachine):
