@@ -60,6 +60,7 @@ from clawtui.engine.models import EventKind, HostState
 from clawtui.engine.pool_sync import Rclone, Sink, SyncRun
 
 if TYPE_CHECKING:
+    from clawtui.engine.bus import Subscription
     from clawtui.engine.core import Engine
     from clawtui.engine.fleet import HostMonitor
 
@@ -202,6 +203,17 @@ def spec_hash(workload: WorkloadConfig, pool: PoolConfig) -> str:
     data = workload.model_dump(mode="json", exclude={"sync", "config_schema"})
     data["pool_host"] = pool.host
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+async def _next_change(changes: Subscription, cid: str, timeout: float) -> None:
+    """Until the bus says container `cid` changed (or events were lost), at most `timeout` s."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await changes.get()
+                info = event.data.get("container")
+                if event.kind is EventKind.RESYNC or getattr(info, "id", None) == cid:
+                    return
 
 
 def _write_private(path: Path, data: bytes, uid: int | None) -> None:
@@ -501,28 +513,39 @@ class Pools:
     async def _wait_healthy(
         self, monitor: HostMonitor, client: Any, cid: str, workload: WorkloadConfig
     ) -> list[str]:
+        """Until Docker calls the container healthy; its endpoints.
+
+        Docker announces health changes (`health_status` events); the host monitor refreshes
+        the container on each and publishes CONTAINER. So the container is inspected when it
+        changed, and otherwise only every half check interval (at most 1 s) in case an event
+        went missing: a pool filling ten containers no longer polls dockerd 200 times a second.
+        """
         hc = workload.healthcheck
         limit = hc.start_period + (hc.interval + hc.timeout) * (hc.retries + 1) + 10
         deadline = time.monotonic() + limit
-        poll = min(0.05, hc.interval / 2)
-        while True:
-            data = await monitor.call(client.inspect_container, cid)
-            state = data.get("State") if isinstance(data, dict) else None
-            state = state if isinstance(state, dict) else {}
-            health = state.get("Health") if isinstance(state.get("Health"), dict) else {}
-            status = str((health or {}).get("Status", ""))
-            if not state.get("Running"):
-                raise PoolError(
-                    f"the container exited during start-up (exit {state.get('ExitCode')}); "
-                    "check the workload's image and command"
-                )
-            if status == "healthy":
-                return self._endpoints(data, workload)
-            if status == "unhealthy":
-                raise PoolError("the container's health check failed; check healthcheck.command")
-            if time.monotonic() > deadline:
-                raise PoolError(f"the container was not healthy within {limit:.0f}s")
-            await asyncio.sleep(poll)
+        fallback = min(1.0, max(0.05, hc.interval / 2))
+        with self.engine.bus.subscribe([EventKind.CONTAINER]) as changes:
+            while True:
+                data = await monitor.call(client.inspect_container, cid)
+                state = data.get("State") if isinstance(data, dict) else None
+                state = state if isinstance(state, dict) else {}
+                health = state.get("Health") if isinstance(state.get("Health"), dict) else {}
+                status = str((health or {}).get("Status", ""))
+                if not state.get("Running"):
+                    raise PoolError(
+                        f"the container exited during start-up (exit {state.get('ExitCode')}); "
+                        "check the workload's image and command"
+                    )
+                if status == "healthy":
+                    return self._endpoints(data, workload)
+                if status == "unhealthy":
+                    raise PoolError(
+                        "the container's health check failed; check healthcheck.command"
+                    )
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise PoolError(f"the container was not healthy within {limit:.0f}s")
+                await _next_change(changes, cid, min(fallback, left))
 
     @staticmethod
     def _endpoints(data: Any, workload: WorkloadConfig) -> list[str]:
