@@ -47,8 +47,8 @@ from tests.integration.pool_helpers import (
 ROOT = Path(__file__).resolve().parents[2]
 TENANTS = ("t0", "t1", "t2")
 STEPS: list[str] = []
-"""Every example that ran its first step ("example") and rule run (name), so the test can show it really exercised
-the machine."""
+"""Every example that ran its first step ("example") and every rule run (its name), so the test
+can show it really exercised the machine."""
 
 
 class PoolMachine(RuleBasedStateMachine):
