@@ -17,7 +17,7 @@ from typing import Any
 import docker
 import pytest
 
-from tests.integration.test_attach import REPO, Pane, pane  # noqa: F401  (pane: fixture)
+from tests.integration.test_attach import Pane, pane  # noqa: F401  (pane: fixture)
 from tests.integration.test_devboxes import devbox_image  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.integration
@@ -40,8 +40,8 @@ def _attach_cmd(name: str, config: Path, *extra: str) -> str:
 
 def test_no_sshd_no_tmux_opens_a_login_shell(
     make_container: Callable[..., dict[str, Any]],
-    pane: Pane,
-    tmp_path: Path,  # noqa: F811
+    pane: Pane,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     info = make_container("fallback-shell")
     name = info["Name"].lstrip("/")
