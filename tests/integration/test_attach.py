@@ -363,7 +363,7 @@ async def test_pool_reuses_one_connection(boxes: Boxes) -> None:
 
 
 # -- the TUI: Enter attaches with the app suspended, and it comes back to the same panel ----
-_MARKED_CARD = re.compile(r"●\s*((?:dev|pool)-[A-Za-z0-9_.-]+)")
+_MARKED_CARD = re.compile(r"● *((?:dev|pool)-[A-Za-z0-9_.-]+)")  # one line: not a slider thumb
 
 
 def _card_under_cursor(pane: Pane) -> str | None:
