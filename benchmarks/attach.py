@@ -10,7 +10,10 @@ until the remote tmux status line (" dev | ", the image's status-left) is on the
 (capture-pane polled every 5 ms); then detaches (prefix d) and waits for the local prompt.
 The two clients alternate run by run, in the same session `bench`:
 
-  clawtui   python -m clawtui attach NAME --session bench     (its imports count)
+  clawtui   python -m clawtui attach NAME --session bench     (its imports count; the attach
+            profile cache is warm, as for every attach after the first with a given config)
+  clawtui_first   the same after deleting the attach profile cache (the first attach after a
+            config change: the whole configuration is loaded and validated; reported, no target)
   openssh   ssh -t -p PORT -i KEY -o UserKnownHostsFile=... dev@127.0.0.1 \
                 tmux new-session -A -s bench
 
@@ -132,6 +135,7 @@ def main() -> int:
         "PYTHONPATH": REPO,
         "CLAWTUI_CONFIG": str(config),
         "TERM": "xterm-256color",
+        "XDG_CACHE_HOME": str(root / "cache"),
     }
     env.pop("SSH_AUTH_SOCK", None)
     env.pop("TMUX", None)
@@ -170,10 +174,11 @@ def main() -> int:
         pane = Pane(socket)
         pane.type(f"PS1={shlex.quote(PROMPT)}; clear")
         pane.wait(lambda s: PROMPT_SHOWN in s, what="local prompt")
+        clawtui = shlex.join([sys.executable, "-m", "clawtui", "attach", name, "-s", "bench"])
+        cache = shlex.quote(str(root / "cache" / "clawtui" / "attach-profile.json"))
         commands = {
-            "clawtui": shlex.join(
-                [sys.executable, "-m", "clawtui", "attach", name, "--session", "bench"]
-            ),
+            "clawtui": clawtui,
+            "clawtui_first": f"rm -f {cache}; {clawtui}",
             "openssh": shlex.join(
                 [
                     "ssh",

@@ -15,39 +15,33 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from clawtui import (
-    __version__,
-    cli_attach,
-    cli_dev,
-    cli_escalate,
-    cli_ingress,
-    cli_kb,
-    cli_mem,
-    cli_pool,
-    cli_thread,
-)
-from clawtui.config import ConfigError, Settings, check_config, find_config, load_settings
+from clawtui import __version__
+
+if TYPE_CHECKING:
+    from clawtui.config import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 log = logging.getLogger("clawtui")
 
-# Each capability's verbs live in their own module with `register(subparsers, add_config)`,
-# which adds its sub-commands and sets `handler=fn(args, settings) -> int` on them.
-RegisterFn = Callable[[Any, Callable[[argparse.ArgumentParser], None]], None]
-_COMMAND_GROUPS: list[RegisterFn] = [
-    cli_dev.register,
-    cli_mem.register,
-    cli_thread.register,
-    cli_kb.register,
-    cli_escalate.register,
-    cli_ingress.register,
-    cli_pool.register,
-    cli_attach.register,
-]
+# Each capability's verbs live in their own module `clawtui.<name>` with
+# `register(subparsers, add_config)`, which adds its sub-commands and sets
+# `handler=fn(args, settings) -> int` on them. Imported when the parser is built: this module
+# stays light, so `clawtui attach` can start without the configuration package (see main).
+_COMMAND_GROUPS: tuple[str, ...] = (
+    "cli_dev",
+    "cli_mem",
+    "cli_thread",
+    "cli_kb",
+    "cli_escalate",
+    "cli_ingress",
+    "cli_pool",
+    "cli_attach",
+)
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -81,13 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     check = config_sub.add_parser("check", help="report every problem in config.toml at once")
     _add_config(check)
-    for register in _COMMAND_GROUPS:
-        register(sub, _add_config)
+    for group in _COMMAND_GROUPS:
+        import_module(f"clawtui.{group}").register(sub, _add_config)
     return parser
 
 
 def _load(args: argparse.Namespace) -> Settings:
+    from clawtui.config import find_config, load_settings
+
     path = find_config(getattr(args, "config", None))
+    if args.command == "attach":  # keyed on the files as they are before loading them
+        from clawtui.engine.attach_profile import profile_key
+
+        args.profile_key = profile_key(path)
     return load_settings(path)
 
 
@@ -118,6 +118,8 @@ def _setup_logging(*, to_file: Path | None) -> None:
 
 # -- config check -----------------------------------------------------------------------------
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from clawtui.config import ConfigError, check_config, find_config
+
     try:
         path = find_config(getattr(args, "config", None))
     except ConfigError as exc:
@@ -205,6 +207,15 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["attach"]:
+        from clawtui.cli_attach import attach_fast
+
+        code = attach_fast(words[1:], _add_config)
+        if code is not None:
+            return code
+    from clawtui.config import ConfigError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -21,13 +21,15 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
     from clawtui.engine.attach import DevboxTarget
+    from clawtui.engine.attach_profile import AttachProfile
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+_R = TypeVar("_R")
 _HOSTPORT_RE = re.compile(r"^\[([^\]]+)\]:(\d{1,5})$|^([^:\[\]\s]+)(?::(\d{1,5}))?$")
 
 
@@ -39,10 +41,7 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
         "detach with the tmux prefix then d. NAME may also be any container's name or id: "
         "without sshd, attach uses docker exec into tmux (or a login shell without tmux).",
     )
-    add_config(attach)
-    attach.add_argument("name", metavar="NAME", help="dev box name, or container name or id")
-    attach.add_argument("--session", "-s", help="tmux session name (created when missing)")
-    attach.add_argument("--host", help="Docker host, when the name is on several")
+    _attach_arguments(attach, add_config)
     attach.set_defaults(handler=cmd_attach)
 
     tmux = sub.add_parser("tmux", help="tmux sessions in dev boxes: list, run, send, broadcast")
@@ -94,6 +93,15 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
     trust.set_defaults(handler=cmd_ssh_trust)
 
 
+def _attach_arguments(
+    parser: argparse.ArgumentParser, add_config: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    add_config(parser)
+    parser.add_argument("name", metavar="NAME", help="dev box name, or container name or id")
+    parser.add_argument("--session", "-s", help="tmux session name (created when missing)")
+    parser.add_argument("--host", help="Docker host, when the name is on several")
+
+
 def _err(message: object) -> None:
     print(f"clawtui: {message}", file=sys.stderr)
 
@@ -104,7 +112,7 @@ def _session(args: argparse.Namespace, settings: Settings) -> str:
     return validate_name(settings.attach.session if args.session is None else args.session)
 
 
-def _resolve(settings: Settings, name: str, host: str | None) -> DevboxTarget:
+def _resolve(settings: Settings | AttachProfile, name: str, host: str | None) -> DevboxTarget:
     from clawtui.engine.attach import AttachError, devbox_target
     from clawtui.engine.devbox_checks import validate_name as validate_box
 
@@ -122,7 +130,7 @@ class _Usage(Exception):
     pass
 
 
-def _guard(fn: Callable[[], int]) -> int:
+def _guard(fn: Callable[[], _R]) -> _R | int:
     from clawtui.engine.attach import AttachError
     from clawtui.engine.ssh import SSHFailure
     from clawtui.engine.tmux import InvalidName, TmuxError
@@ -139,11 +147,64 @@ def _guard(fn: Callable[[], int]) -> int:
 
 # -- attach -----------------------------------------------------------------------------------
 def cmd_attach(args: argparse.Namespace, settings: Settings) -> int:
+    from clawtui.engine import attach_profile
+
+    profile = attach_profile.AttachProfile.from_settings(settings)
+    attach_profile.store(getattr(args, "profile_key", None), profile)
+
     def go() -> int:
         session = _session(args, settings)
         box = _attach_target(settings, args.name, args.host)
         if box.ssh is None:
             return run_exec_fallback(settings, box, session)
+        return run_attach(box, session)
+
+    return _guard(go)
+
+
+class _NotFast(Exception):
+    """The fast path cannot decide: the full command line handling takes over."""
+
+
+class _FastParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _NotFast(message)
+
+
+def attach_fast(
+    words: list[str], add_config: Callable[[argparse.ArgumentParser], None]
+) -> int | None:
+    """`clawtui attach` without loading the configuration, when the cached attach profile
+    matches the files and environment in effect (engine/attach_profile.py).
+
+    None means "take the normal path": no cache or another key, `--help`, a usage error, a
+    config file that cannot be found, or no dev box of that name (the normal path says why).
+    """
+    from clawtui.engine import attach_profile
+    from clawtui.fsutil import locate_config
+
+    if any(w in ("-h", "--help") for w in words):
+        return None
+    parser = _FastParser(prog="clawtui attach", add_help=False)
+    _attach_arguments(parser, add_config)
+    try:
+        args = parser.parse_args(words)
+        config = locate_config(getattr(args, "config", None))
+    except (_NotFast, OSError):
+        return None
+    profile = attach_profile.load(attach_profile.profile_key(config))
+    if profile is None:
+        return None
+
+    def go() -> int | None:
+        from clawtui.engine.attach import AttachError
+        from clawtui.engine.tmux import validate_name
+
+        session = validate_name(profile.session if args.session is None else args.session)
+        try:
+            box = _resolve(profile, args.name, args.host)
+        except (AttachError, _Usage):  # not a dev box with sshd: the normal path decides
+            return None
         return run_attach(box, session)
 
     return _guard(go)

@@ -15,6 +15,7 @@ engine's own writes. This module depends on the standard library only.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import Mapping
@@ -186,3 +187,43 @@ def xdg_config_dir(env: Mapping[str, str] | None = None) -> Path:
     The folder is not created here.
     """
     return _xdg_dir("XDG_CONFIG_HOME", ".config", env)
+
+
+def xdg_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The folder for clawtui's caches: `$XDG_CACHE_HOME/clawtui` (else `~/.cache/clawtui`)."""
+    return _xdg_dir("XDG_CACHE_HOME", ".cache", env)
+
+
+CONFIG_ENV = "CLAWTUI_CONFIG"
+
+
+def locate_config(
+    explicit: Path | None, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Path | None:
+    """Which config.toml is in effect; None when there is none (built-in defaults apply).
+
+    Order: `explicit` (`--config`), then $CLAWTUI_CONFIG, then `./config.toml`, then
+    `$XDG_CONFIG_HOME/clawtui/config.toml`. A file named by `--config` or $CLAWTUI_CONFIG must
+    exist: FileNotFoundError (`strerror` says who named it, `filename` which file).
+    Kept free of pydantic so the attach fast path can use it (`config.find_config` wraps it).
+    """
+    environ = os.environ if env is None else env
+    origin = "--config"
+    chosen = explicit
+    if chosen is None and environ.get(CONFIG_ENV):
+        origin, chosen = f"${CONFIG_ENV}", Path(environ[CONFIG_ENV])
+    if chosen is not None:
+        chosen = Path(chosen).expanduser()
+        if not chosen.exists():
+            why = f"file not found (named by {origin})"
+            raise FileNotFoundError(errno.ENOENT, why, str(chosen))
+        return chosen
+    for candidate in ((cwd or Path.cwd()) / "config.toml", xdg_config_dir(env) / "config.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def runtime_settings_path(env: Mapping[str, str] | None = None) -> Path:
+    """The runtime settings file: `$XDG_STATE_HOME/clawtui/settings.toml`."""
+    return xdg_state_dir(env) / "settings.toml"

@@ -27,7 +27,6 @@ from __future__ import annotations
 from clawtui.config.attach import AttachConfig
 from clawtui.config.base import (
     API_TOKEN_ENV,
-    CONFIG_ENV,
     MAX_CONFIG_BYTES,
     STATE_FILE_HEADER,
     ByteSize,
@@ -48,6 +47,7 @@ from clawtui.config.loader import (
 from clawtui.config.notify import MemoryConfig, NotifyConfig, TelegramConfig, WebhookConfig
 from clawtui.config.sections import EngineConfig, HostConfig, ServiceConfig, TuiConfig, split_listen
 from clawtui.config.settings import Settings
+from clawtui.fsutil import CONFIG_ENV
 
 __all__ = [
     "API_TOKEN_ENV",

@@ -24,7 +24,6 @@ GIB: Final = 1 << 30
 MAX_CONFIG_BYTES: Final = 4 * MIB
 """A config or runtime settings file larger than this is refused, not read."""
 
-CONFIG_ENV: Final = "CLAWTUI_CONFIG"
 """Environment variable naming the config file (after `--config`, before `./config.toml`)."""
 
 API_TOKEN_ENV: Final = "CLAWTUI_API_TOKEN"

@@ -19,7 +19,6 @@ from pydantic import (
 )
 
 from clawtui.config.base import (
-    CONFIG_ENV,
     FILE_KEY,
     MAX_CONFIG_BYTES,
     MIB,
@@ -33,9 +32,9 @@ from clawtui.config.settings import Settings, _flatten_keymap
 from clawtui.fsutil import (
     UTF8_BOM,
     atomic_write,
+    locate_config,
     read_bytes_capped,
-    xdg_config_dir,
-    xdg_state_dir,
+    runtime_settings_path,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -229,7 +228,7 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 def state_file_path(env: Mapping[str, str] | None = None) -> Path:
     """The runtime settings file: `$XDG_STATE_HOME/clawtui/settings.toml`."""
-    return xdg_state_dir(env) / "settings.toml"
+    return runtime_settings_path(env)
 
 
 def find_config(
@@ -237,26 +236,13 @@ def find_config(
 ) -> Path | None:
     """Find config.toml; None when there is none (built-in defaults then apply).
 
-    Order: `explicit` (from `--config`), then $CLAWTUI_CONFIG, then `./config.toml`, then
-    `$XDG_CONFIG_HOME/clawtui/config.toml`. A file named by `--config` or $CLAWTUI_CONFIG must
-    exist: a ConfigError says so rather than quietly using another file.
+    See `fsutil.locate_config` for the order. A file named by `--config` or $CLAWTUI_CONFIG
+    must exist: a ConfigError says so rather than quietly using another file.
     """
-    environ = os.environ if env is None else env
-    origin = "--config"
-    chosen = explicit
-    if chosen is None and environ.get(CONFIG_ENV):
-        origin, chosen = f"${CONFIG_ENV}", Path(environ[CONFIG_ENV])
-    if chosen is not None:
-        chosen = Path(chosen).expanduser()
-        if not chosen.exists():
-            raise ConfigError(
-                [ConfigIssue(str(chosen), FILE_KEY, f"file not found (named by {origin})")]
-            )
-        return chosen
-    for candidate in ((cwd or Path.cwd()) / "config.toml", xdg_config_dir(env) / "config.toml"):
-        if candidate.is_file():
-            return candidate
-    return None
+    try:
+        return locate_config(explicit, env, cwd)
+    except FileNotFoundError as exc:
+        raise ConfigError([ConfigIssue(str(exc.filename), FILE_KEY, str(exc.strerror))]) from None
 
 
 def _layers(

@@ -1,27 +1,25 @@
 """The clawtui engine: all state and side effects. Never imports textual or rich.
 
-`Engine` and `EngineAPI` are imported on first use, so a light command (`clawtui attach`) that
-needs one engine module does not pay for the whole engine (aiohttp, Docker monitors, ...).
+Everything here is imported on first use, so a light command (`clawtui attach`) that needs one
+engine module does not pay for the whole engine (pydantic models, aiohttp, Docker monitors).
 """
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
-
-from clawtui.engine.models import ContainerInfo, Event, EventKind, HostInfo, HostState
 
 if TYPE_CHECKING:
     from clawtui.engine.api import EngineAPI
     from clawtui.engine.core import Engine
+    from clawtui.engine.models import ContainerInfo, Event, EventKind, HostInfo, HostState
 
 __all__ = ["ContainerInfo", "Engine", "EngineAPI", "Event", "EventKind", "HostInfo", "HostState"]
+_HOME = {"Engine": "core", "EngineAPI": "api"} | dict.fromkeys(
+    ("ContainerInfo", "Event", "EventKind", "HostInfo", "HostState"), "models"
+)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Engine":
-        from clawtui.engine.core import Engine
-
-        return Engine
-    if name == "EngineAPI":
-        from clawtui.engine.api import EngineAPI
-
-        return EngineAPI
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"clawtui.engine.{module}"), name)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from clawtui.engine.attach_profile import AttachProfile, ProfileHost, as_profile
 from clawtui.engine.ssh import SSHTarget
 from clawtui.engine.tmux import remote_command, validate_name
 
@@ -48,9 +49,9 @@ def attach_command(session: str) -> str:
     return remote_command(["tmux", "new-session", "-A", "-s", validate_name(session)])
 
 
-def ssh_address(settings: Settings, host: HostConfig) -> str:
+def ssh_address(settings: Settings | AttachProfile, host: HostConfig | ProfileHost) -> str:
     """Where this machine reaches the dev boxes' published SSH ports on Docker host `host`."""
-    bind = ipaddress.ip_address(settings.devboxes.bind_address)
+    bind = ipaddress.ip_address(as_profile(settings).bind_address)
     if not host.is_local:
         hostname = urlsplit(host.url).hostname
         if hostname and not bind.is_loopback:
@@ -60,14 +61,14 @@ def ssh_address(settings: Settings, host: HostConfig) -> str:
     return str(bind)
 
 
-def target_for(settings: Settings, address: str, port: int) -> SSHTarget:
+def target_for(settings: Settings | AttachProfile, address: str, port: int) -> SSHTarget:
     """An `SSHTarget` with `[attach]`'s user, identity and clawtui's known_hosts."""
-    cfg = settings.attach
+    cfg = as_profile(settings)
     return SSHTarget(
         host=address,
         port=port,
         username=cfg.username,
-        known_hosts=cfg.resolved_known_hosts(settings.engine.resolved_state_dir),
+        known_hosts=cfg.known_hosts,
         identity_files=(cfg.identity_file,) if cfg.identity_file is not None else (),
         use_agent=cfg.use_agent,
     )
@@ -83,14 +84,17 @@ class DevboxTarget:
     ssh: SSHTarget | None
 
 
-def devbox_target(settings: Settings, name: str, *, host: str | None = None) -> DevboxTarget:
+def devbox_target(
+    settings: Settings | AttachProfile, name: str, *, host: str | None = None
+) -> DevboxTarget:
     """Find dev box `name` with the Docker API (no engine needed) and say how to reach it."""
     from clawtui.engine.devbox_checks import LABEL_OWNER, LABEL_PORT, LABEL_ROLE, ROLE
 
+    profile = as_profile(settings)
     found: list[DevboxTarget] = []
     problems: list[str] = []
     labels_filter = [f"{LABEL_ROLE}={ROLE}", f"{LABEL_OWNER}={name}"]
-    for hcfg in settings.hosts:
+    for hcfg in profile.hosts:
         if host is not None and hcfg.name != host:
             continue
         try:
@@ -102,7 +106,7 @@ def devbox_target(settings: Settings, name: str, *, host: str | None = None) -> 
             labels = row.get("Labels") or {}
             port_text = str(labels.get(LABEL_PORT, ""))
             port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else None
-            ssh = target_for(settings, ssh_address(settings, hcfg), port) if port else None
+            ssh = target_for(profile, ssh_address(profile, hcfg), port) if port else None
             found.append(
                 DevboxTarget(
                     name=name,
@@ -125,7 +129,7 @@ def devbox_target(settings: Settings, name: str, *, host: str | None = None) -> 
     return box
 
 
-def _list_containers(hcfg: HostConfig, labels: list[str]) -> Any:
+def _list_containers(hcfg: ProfileHost, labels: list[str]) -> Any:
     """`GET /containers/json?all=1` filtered by labels. A local socket is asked with the
     standard library (the attach path stays light); other hosts go through the Docker SDK."""
     if hcfg.is_local:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -167,8 +168,9 @@ def test_create_pins_host_key_from_docker_api(boxes: Boxes, docker_api: docker.A
 class Pane:
     """One pane of a private tmux server on this machine."""
 
-    def __init__(self, socket: str) -> None:
+    def __init__(self, socket: str, cache: Path) -> None:
         self.socket = socket
+        self.cache = cache  # the shell's $XDG_CACHE_HOME
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(
@@ -196,7 +198,13 @@ class Pane:
 @pytest.fixture
 def pane(tmp_path: Path) -> Iterator[Pane]:
     socket = f"clawtui-test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm-256color"}
+    cache = tmp_path / "cache"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TERM": "xterm-256color",
+        "XDG_CACHE_HOME": str(cache),
+    }
     env.pop("SSH_AUTH_SOCK", None)
     env.pop("TMUX", None)
     subprocess.run(
@@ -204,7 +212,7 @@ def pane(tmp_path: Path) -> Iterator[Pane]:
          "-x", "120", "-y", "35", "bash --norc --noprofile"],
         check=True, env=env,
     )  # fmt: skip
-    p = Pane(socket)
+    p = Pane(socket, cache)
     p.type("PS1='local$ '; clear")
     try:
         yield p
@@ -212,26 +220,35 @@ def pane(tmp_path: Path) -> Iterator[Pane]:
         subprocess.run(["tmux", "-L", socket, "kill-server"], check=False)
 
 
-def test_attach_in_real_pty_detach_and_reattach(boxes: Boxes, pane: Pane) -> None:
+def test_attach_in_real_pty_detach_and_reattach(boxes: Boxes, pane: Pane, tmp_path: Path) -> None:
     name = boxes.names[0]
-    cmd = shlex.join(
-        [sys.executable, "-m", "clawtui", "attach", name, "--session", "pty",
-         "--config", str(boxes.config)]
-    )  # fmt: skip
-    pane.type(cmd)
+    argv = ["-m", "clawtui", "attach", name, "--session", "pty", "--config", str(boxes.config)]
+    pane.type(shlex.join([sys.executable, *argv]))
     pane.wait(" dev | ")  # the remote tmux status line (status-left of the image's tmux.conf)
     pane.type("echo marker-$((6*7))")
     pane.wait("marker-42")
     pane.tmux("send-keys", "-t", "t:0", "C-b", "d")  # detach: prefix d
     pane.wait("left tmux session pty")
+    # The full load left the attach profile behind, for the next attach's fast path.
+    cached = json.loads((pane.cache / "clawtui" / "attach-profile.json").read_text())
+    assert cached["profile"]["known_hosts"] == str(boxes.state / "known_hosts")
     pane.type("clear; echo cleared-$((1+1))")
     pane.wait("cleared-2")  # the local shell ran clear (no fixed sleep: it may be slow)
     assert "marker-42" not in pane.screen()
-    pane.type(cmd)  # again: same session, the output is still there
+    # Again: same session, the output is still there; this time without loading the config
+    # (-X importtime lists every module imported, on stderr, here to a file).
+    imports = tmp_path / "imports.txt"
+    pane.type(f"{shlex.join([sys.executable, '-X', 'importtime', *argv])} 2>{imports}")
     screen = pane.wait("marker-42")
     assert " dev | " in screen
     pane.tmux("send-keys", "-t", "t:0", "C-b", "d")
-    pane.wait("left tmux session pty")
+    deadline = time.monotonic() + 20  # until the attach has exited: bash is in front again
+    while pane.tmux("display", "-p", "-t", "t:0", "#{pane_current_command}").strip() != "bash":
+        assert time.monotonic() < deadline, "clawtui attach did not exit after the detach"
+        time.sleep(0.1)
+    imported = imports.read_text()
+    assert "clawtui.engine.attach_profile" in imported
+    assert "pydantic" not in imported and "clawtui.config" not in imported
 
 
 # -- host keys ------------------------------------------------------------------------------
