@@ -38,7 +38,8 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
         "attach",
         help="attach this terminal to a tmux session in a dev box (over SSH)",
         description="Attach to tmux session S (default [attach] session) in dev box NAME; "
-        "detach with the tmux prefix then d.",
+        "detach with the tmux prefix then d. NAME may also be any container's name or id: "
+        "without sshd, attach uses docker exec into tmux (or a login shell without tmux).",
     )
     _attach_arguments(attach, add_config)
     attach.set_defaults(handler=cmd_attach)
@@ -96,7 +97,7 @@ def _attach_arguments(
     parser: argparse.ArgumentParser, add_config: Callable[[argparse.ArgumentParser], None]
 ) -> None:
     add_config(parser)
-    parser.add_argument("name", metavar="NAME", help="dev box name")
+    parser.add_argument("name", metavar="NAME", help="dev box name, or container name or id")
     parser.add_argument("--session", "-s", help="tmux session name (created when missing)")
     parser.add_argument("--host", help="Docker host, when the name is on several")
 
@@ -153,7 +154,9 @@ def cmd_attach(args: argparse.Namespace, settings: Settings) -> int:
 
     def go() -> int:
         session = _session(args, settings)
-        box = _resolve(profile, args.name, args.host)
+        box = _attach_target(settings, args.name, args.host)
+        if box.ssh is None:
+            return run_exec_fallback(settings, box, session)
         return run_attach(box, session)
 
     return _guard(go)
@@ -200,11 +203,49 @@ def attach_fast(
         session = validate_name(profile.session if args.session is None else args.session)
         try:
             box = _resolve(profile, args.name, args.host)
-        except AttachError:
+        except (AttachError, _Usage):  # not a dev box with sshd: the normal path decides
             return None
         return run_attach(box, session)
 
     return _guard(go)
+
+
+def _attach_target(settings: Settings, name: str, host: str | None) -> DevboxTarget:
+    """Dev box `name`; else any container called (or with id) `name`."""
+    from clawtui.engine.attach import AttachError, container_target, devbox_target
+    from clawtui.engine.devbox_checks import validate_name as validate_box
+
+    try:
+        validate_box(name)
+    except Exception:  # not a dev box name: maybe a container's
+        return container_target(settings, name, host=host)
+    try:
+        return devbox_target(settings, name, host=host)
+    except AttachError as exc:
+        if not str(exc).startswith("no dev box named"):
+            raise
+        return container_target(settings, name, host=host)
+
+
+def run_exec_fallback(settings: Settings, box: DevboxTarget, session: str) -> int:
+    """No sshd: `docker exec -it` into tmux when the image has it, else a login shell."""
+    import shutil
+    import subprocess
+
+    from clawtui.engine.attach import AttachError, docker_cli, exec_fallback
+
+    docker_bin = shutil.which("docker")
+    if docker_bin is None:
+        raise AttachError(
+            f"{box.name} publishes no SSH port, and the docker CLI needed for docker exec is "
+            "not installed here (install docker, or give the container an sshd)"
+        )
+    plan = exec_fallback(docker_cli(settings, box.host, docker_bin), box.container_id,
+                         box.name, session)  # fmt: skip
+    print(plan.message, file=sys.stderr, flush=True)
+    code = subprocess.call(plan.argv)
+    print(plan.left(code), file=sys.stderr)
+    return EXIT_OK if plan.uses_tmux or code in (0, 130) else EXIT_FAIL
 
 
 def run_attach(box: DevboxTarget, session: str) -> int:

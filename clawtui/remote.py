@@ -4,7 +4,7 @@ It mirrors the remote engine's hosts and containers from one event stream that b
 snapshot (`/api/v1/events?snapshot=1`), and republishes every event on a local bus with the same
 types the local engine uses, so panels cannot tell the difference. When the stream breaks it
 marks every host as unreachable, reconnects with backoff and, after the new snapshot, publishes
-RESYNC so consumers re-read everything. Container actions, dev boxes and memory rebalancing go
+RESYNC so consumers re-read everything. Container actions, dev boxes, memory rebalancing and tmux go
 over the REST routes (`remote_caps.py`).
 """
 
@@ -28,7 +28,13 @@ from clawtui.engine.models import (
     HostInfo,
     HostState,
 )
-from clawtui.remote_caps import RemoteActions, RemoteDevboxes, RemoteError, RemoteMemory
+from clawtui.remote_caps import (
+    RemoteActions,
+    RemoteDevboxes,
+    RemoteError,
+    RemoteMemory,
+    RemoteTmux,
+)
 from clawtui.remote_threads import RemoteThreads
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,7 @@ class RemoteEngine:
         self.devboxes = RemoteDevboxes(self)
         self.memory = RemoteMemory(self)
         self.threads = RemoteThreads(self)
+        self.tmux = RemoteTmux(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -225,5 +232,7 @@ class RemoteEngine:
             self.bus.publish(EventKind.LOG, host=host, entry=entry)
         elif kind == EventKind.THREAD.value:
             self.bus.publish(EventKind.THREAD, thread=self.threads.apply(data["thread"]))
+        elif kind == EventKind.TMUX.value:
+            self.bus.publish(EventKind.TMUX, host=host, **data)
         elif kind in (EventKind.HEARTBEAT.value, EventKind.KB.value):
             self.bus.publish(EventKind(kind), **data)

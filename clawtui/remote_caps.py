@@ -1,7 +1,7 @@
 """The capabilities of `RemoteEngine` over the service's REST routes.
 
-Container actions, dev boxes and memory rebalancing for `clawtui --connect`, with the same
-protocols as the local engine's (`ContainerActionsAPI`, `DevboxesAPI`, `MemoryAPI` in
+Container actions, dev boxes, memory rebalancing and tmux for `clawtui --connect`, with the same
+protocols as the local engine's (`ContainerActionsAPI`, `DevboxesAPI`, `MemoryAPI`, `TmuxAPI` in
 `clawtui.engine.api`), so panels work unchanged. Every refusal of the remote side becomes a
 `RemoteError` carrying the service's own message (which names the problem), never a raw HTTP
 error.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -19,6 +19,8 @@ import aiohttp
 
 from clawtui.engine.devboxes import DevboxInfo
 from clawtui.engine.memory_models import ApplyResult, MemoryChange, MemoryPlan
+from clawtui.engine.tmux import TmuxSession, TmuxWindow
+from clawtui.engine.tmux_manager import BroadcastOutcome, TmuxListing
 
 if TYPE_CHECKING:
     from clawtui.remote import RemoteEngine
@@ -213,3 +215,81 @@ class RemoteMemory(_Client):
     async def history(self, limit: int = 100) -> list[MemoryChange]:
         _, data = await self.call("GET", f"/api/v1/memory/history?limit={int(limit)}")
         return [MemoryChange.model_validate(row) for row in (data or {}).get("history", [])]
+
+
+def _tmux_path(container: str) -> str:
+    if not container or "/" in container:
+        raise RemoteError(
+            f"over --connect, name the container by dev box or container name, not {container!r}"
+        )
+    return f"/api/v1/devboxes/{quote(container, safe='')}/tmux"
+
+
+def _model_rows(cls: Any, rows: Any) -> list[Any]:
+    """Dataclass rows from a JSON list; rows that do not fit are skipped."""
+    out = []
+    for row in rows if isinstance(rows, list) else []:
+        try:
+            out.append(cls(**row))
+        except TypeError:
+            continue
+    return out
+
+
+class RemoteTmux(_Client):
+    """`TmuxAPI` over the service (`routes_tmux.py`)."""
+
+    async def sessions(self, container: str) -> TmuxListing:
+        _, data = await self.call("GET", _tmux_path(container))
+        data = data if isinstance(data, dict) else {}
+        return TmuxListing(
+            container,
+            _model_rows(TmuxSession, data.get("sessions")),
+            _model_rows(TmuxWindow, data.get("windows")),
+        )
+
+    async def run(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        session: str | None = None,
+        window: str | None = None,
+        cwd: str | None = None,
+    ) -> str:
+        body = {"command": list(command), "session": session, "window": window, "cwd": cwd}
+        body = {k: v for k, v in body.items() if v is not None}
+        _, data = await self.call("POST", _tmux_path(container) + "/run", json=body)
+        return str((data or {}).get("session", session or ""))
+
+    async def send(
+        self,
+        container: str,
+        text: str,
+        *,
+        session: str | None = None,
+        keys: bool = False,
+        window: str | None = None,
+    ) -> str:
+        if window is not None:
+            raise RemoteError("sending to a named window is not offered over --connect")
+        body: dict[str, Any] = {"text": text, "keys": keys}
+        if session is not None:
+            body["session"] = session
+        _, data = await self.call("POST", _tmux_path(container) + "/send", json=body)
+        return str((data or {}).get("session", session or ""))
+
+    async def broadcast(
+        self, containers: Sequence[str], text: str, *, session: str | None = None
+    ) -> list[BroadcastOutcome]:
+        body: dict[str, Any] = {"containers": list(containers), "text": text}
+        if session is not None:
+            body["session"] = session
+        _, data = await self.call("POST", "/api/v1/tmux/broadcast", json=body)
+        out = []
+        for row in (data or {}).get("results", []) if isinstance(data, dict) else []:
+            if isinstance(row, dict) and isinstance(row.get("container"), str):
+                error = row.get("error")
+                out.append(BroadcastOutcome(row["container"], row.get("ok") is True,
+                                            str(error) if error is not None else None))  # fmt: skip
+        return out

@@ -14,7 +14,7 @@ service's REST routes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from clawtui.engine.bus import Subscription
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from clawtui.engine.pools import ClaimInfo, PoolStatus, SyncResult
     from clawtui.engine.queue import IncomingMessage
     from clawtui.engine.threads import ThreadDetail, ThreadProgress, ThreadStatus
+    from clawtui.engine.tmux_manager import BroadcastOutcome, TmuxListing
 
 
 @runtime_checkable
@@ -230,3 +231,47 @@ def threads_of(engine: EngineAPI) -> ThreadsAPI | None:
     """The engine's threads capability, or None when it has none."""
     threads: ThreadsAPI | None = getattr(engine, "threads", None)
     return threads
+
+
+class TmuxAPI(Protocol):
+    """tmux in containers with sshd (see engine/tmux_manager.py): list, run, send, broadcast.
+
+    Containers are named as dev box name, container name or `HOST/ID`. Bad names raise
+    `InvalidName` before anything is sent; other failures raise with a message for a person.
+    """
+
+    async def sessions(self, container: str) -> TmuxListing: ...
+
+    async def run(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        session: str | None = None,
+        window: str | None = None,
+        cwd: str | None = None,
+    ) -> str:
+        """Start `command` in a new window; the session it went to."""
+        ...
+
+    async def send(
+        self,
+        container: str,
+        text: str,
+        *,
+        session: str | None = None,
+        keys: bool = False,
+        window: str | None = None,
+    ) -> str: ...
+
+    async def broadcast(
+        self, containers: Sequence[str], text: str, *, session: str | None = None
+    ) -> list[BroadcastOutcome]:
+        """One outcome per container; one failing does not stop the others."""
+        ...
+
+
+def tmux_of(engine: EngineAPI) -> TmuxAPI | None:
+    """The engine's tmux capability, or None when it has none."""
+    tmux: TmuxAPI | None = getattr(engine, "tmux", None)
+    return tmux

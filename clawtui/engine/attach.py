@@ -8,8 +8,10 @@ ends (detach with prefix d, tmux exits, or the connection drops). SIGWINCH is fo
 
 Targets for dev boxes come from `devbox_target` (address from `[devboxes] bind_address` / the
 Docker host's URL, port from the container's `clawtui.devbox.port` label, clawtui's known_hosts).
-Containers without sshd: `docker_exec_fallback_argv` builds a `docker exec -it` that runs tmux
-when the image has it, else a login shell, and says which.
+Containers without sshd: `container_target` finds any container by name or id, and
+`exec_fallback` builds a `docker exec -it` that runs `tmux new-session -A -s SESSION` when the
+image has tmux (probed first with a short `docker exec`), else a login shell, with the words that
+say which (`ExecFallback.message` / `left`).
 
 This module never imports textual or rich; it is used by the CLI and, suspended, by the TUI.
 """
@@ -281,6 +283,166 @@ def docker_exec_fallback_argv(
     )
     term = os.environ.get("TERM") or DEFAULT_TERM
     return [docker_bin, "exec", "-it", "-e", f"TERM={term}", container, "sh", "-c", script]
+
+
+def container_target(settings: Settings, ref: str, *, host: str | None = None) -> DevboxTarget:
+    """Find any container by name or id on the configured hosts (Docker API, no engine).
+
+    Its SSH target is set when it publishes its sshd port in the label `clawtui.devbox.port`.
+    """
+    from clawtui.engine.devbox_checks import LABEL_PORT
+
+    if not ref or len(ref) > 256 or "/" in ref or any(ch.isspace() for ch in ref):
+        raise AttachError(f"invalid container name or id {ref[:80]!r}")
+    found: list[DevboxTarget] = []
+    problems: list[str] = []
+    for hcfg in settings.hosts:
+        if host is not None and hcfg.name != host:
+            continue
+        try:
+            row = _inspect_container(hcfg, ref)
+        except Exception as exc:  # any Docker / network failure of this host: say which
+            problems.append(f"{hcfg.name}: {exc}")
+            continue
+        if not isinstance(row, dict):
+            continue
+        config = row.get("Config") or {}
+        labels = config.get("Labels") or {} if isinstance(config, dict) else {}
+        port_text = str(labels.get(LABEL_PORT, ""))
+        port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else None
+        state = row.get("State") or {}
+        found.append(
+            DevboxTarget(
+                name=str(row.get("Name", ref)).lstrip("/") or ref,
+                host=hcfg.name,
+                container_id=str(row.get("Id", "")),
+                running=isinstance(state, dict) and state.get("Running") is True,
+                port=port,
+                ssh=target_for(settings, ssh_address(settings, hcfg), port) if port else None,
+            )
+        )
+    if not found:
+        extra = f" (unreachable hosts: {'; '.join(problems)})" if problems else ""
+        raise AttachError(
+            f"no dev box or container named {ref!r}{extra}; see `clawtui dev ls` or `docker ps`"
+        )
+    if len(found) > 1:
+        hosts = ", ".join(t.host for t in found)
+        raise AttachError(f"container {ref!r} exists on several hosts ({hosts}): pass --host")
+    box = found[0]
+    if not box.running:
+        raise AttachError(f"container {box.name!r} is not running; start it first")
+    return box
+
+
+def _inspect_container(hcfg: HostConfig, ref: str) -> dict[str, Any] | None:
+    """`GET /containers/{ref}/json`, or None when no such container (404)."""
+    from urllib.parse import quote
+
+    if hcfg.is_local:
+        import http.client
+        import json
+        import socket
+
+        class _UnixConnection(http.client.HTTPConnection):
+            def connect(self) -> None:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(hcfg.timeout)
+                sock.connect(hcfg.url[len("unix://") :])
+                self.sock = sock
+
+        conn = _UnixConnection("localhost", timeout=hcfg.timeout)
+        try:
+            conn.request("GET", f"/v1.41/containers/{quote(ref, safe='')}/json")
+            response = conn.getresponse()
+            body = response.read(16 << 20)
+            if response.status == 404:
+                return None
+            if response.status != 200:
+                raise OSError(f"Docker answered {response.status}: {body[:200]!r}")
+            data = json.loads(body)
+            return data if isinstance(data, dict) else None
+        finally:
+            conn.close()
+    from docker.api.client import APIClient
+    from docker.errors import NotFound
+
+    client = APIClient(base_url=hcfg.url, version="auto", timeout=hcfg.timeout)
+    try:
+        data = client.inspect_container(ref)
+        return data if isinstance(data, dict) else None
+    except NotFound:
+        return None
+    finally:
+        client.close()
+
+
+_LOGIN_SHELL = "if command -v bash >/dev/null 2>&1; then exec bash -l; fi; exec sh -l"
+PROBE_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class ExecFallback:
+    """A `docker exec -it` session for a container without sshd, and how to say what it is."""
+
+    argv: list[str]
+    uses_tmux: bool
+    container: str
+    session: str
+
+    @property
+    def message(self) -> str:
+        """Said before it starts."""
+        if self.uses_tmux:
+            return (
+                f"clawtui: {self.container} has no sshd; attaching to tmux session "
+                f"{self.session} through docker exec (detach with prefix d)"
+            )
+        return (
+            f"clawtui: {self.container} has no sshd and no tmux; opening a login shell through "
+            "docker exec (it ends when you exit; nothing keeps running)"
+        )
+
+    def left(self, code: int) -> str:
+        """Said after it ended."""
+        if self.uses_tmux:
+            return f"clawtui: left tmux session {self.session} in {self.container} (docker exec)"
+        return f"clawtui: left the login shell in {self.container} (docker exec, exit {code})"
+
+
+def docker_cli(settings: Settings, host: str, docker_bin: str) -> list[str]:
+    """`docker` (and `-H URL` for a non-local Docker host) for the container's host."""
+    hcfg = settings.host(host)
+    if hcfg is None:
+        raise AttachError(f"unknown Docker host {host!r}")
+    return [docker_bin] if hcfg.is_local else [docker_bin, "-H", hcfg.url]
+
+
+def exec_fallback(docker: list[str], container_id: str, name: str, session: str) -> ExecFallback:
+    """Probe the container for tmux (a short `docker exec`), and build the interactive exec."""
+    import subprocess
+
+    validate_name(session)
+    try:
+        probe = subprocess.run(
+            [*docker, "exec", container_id, "sh", "-c", "command -v tmux"],
+            capture_output=True,
+            timeout=PROBE_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise AttachError(f"docker exec into {name} failed: {exc}") from exc
+    if probe.returncode not in (0, 1, 127):
+        err = probe.stderr.decode(errors="replace").strip()[:300]
+        raise AttachError(f"docker exec into {name} failed: {err or probe.returncode}")
+    uses_tmux = probe.returncode == 0 and bool(probe.stdout.strip())
+    term = os.environ.get("TERM") or DEFAULT_TERM
+    base = [*docker, "exec", "-it", "-e", f"TERM={term}", container_id]
+    if uses_tmux:
+        argv = [*base, "tmux", "new-session", "-A", "-s", session]
+    else:
+        argv = [*base, "sh", "-c", _LOGIN_SHELL]
+    return ExecFallback(argv, uses_tmux, name, session)
 
 
 def state_known_hosts(settings: Settings) -> Path:

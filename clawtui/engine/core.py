@@ -33,6 +33,7 @@ from clawtui.engine.queue import TinyClawQueue
 from clawtui.engine.store import Store
 from clawtui.engine.stuck import StuckDetector
 from clawtui.engine.threads import Threads
+from clawtui.engine.tmux_manager import TmuxManager
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -95,6 +96,8 @@ class Engine:
         self.components.append(self.ingress)
         self.pools = Pools(self)
         self.components.append(self.pools)
+        self.tmux = TmuxManager(self)
+        self.components.append(self.tmux)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:

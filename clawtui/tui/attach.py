@@ -12,7 +12,8 @@ loopback on that host, and the host listed in the local config's [[hosts]] with 
 otherwise a clear message says why it cannot.
 
 Containers without sshd fall back to `docker exec -it` (tmux if the image has it, else a login
-shell; the command says which), for local Docker hosts with the `docker` CLI installed.
+shell; a line says which, and the notification afterwards too), with the `docker` CLI (`-H URL`
+for a Docker host that is not local).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from typing import TYPE_CHECKING
 
 from clawtui.engine.attach import (
     AttachError,
-    docker_exec_fallback_argv,
+    docker_cli,
+    exec_fallback,
     ssh_address,
     target_for,
 )
@@ -94,15 +96,16 @@ def attach_container(
         return f"left tmux session {name} in {info.name}"
     docker_bin = shutil.which("docker")
     host = settings.host(info.host)
-    if docker_bin is None or host is None or not host.is_local:
+    if docker_bin is None or host is None:
         raise AttachError(
-            f"{info.name} publishes no SSH port, and docker exec needs the docker CLI and a "
-            "local Docker host here"
+            f"{info.name} publishes no SSH port, and docker exec needs the docker CLI and the "
+            "container's Docker host in this machine's config"
         )
-    argv = docker_exec_fallback_argv(info.id, name, docker_bin)
+    plan = exec_fallback(docker_cli(settings, info.host, docker_bin), info.id, info.name, name)
     with app.suspend():
-        code = subprocess.call(argv, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr)
-    return f"left docker exec session in {info.name} (exit {code})"
+        print(plan.message, file=sys.stderr, flush=True)
+        code = subprocess.call(plan.argv, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr)
+    return plan.left(code).removeprefix("clawtui: ")
 
 
 ATTACH_ERRORS = (AttachError, SSHFailure, TmuxError)

@@ -17,6 +17,7 @@ from clawtui.tui.screens.help import HelpScreen
 from clawtui.tui.screens.logs import LogsScreen
 from clawtui.tui.screens.main import MainScreen
 from clawtui.tui.screens.new_devbox import NewDevboxScreen
+from clawtui.tui.screens.tmux_forms import TmuxBroadcastScreen, TmuxRunScreen
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.devbox_panel import CardList, DevboxesPanel
 from clawtui.tui.widgets.log_view import LogView
@@ -33,6 +34,8 @@ BINDING_OWNERS: tuple[type[DOMNode], ...] = (
     LogView,
     ConfirmScreen,
     NewDevboxScreen,
+    TmuxRunScreen,
+    TmuxBroadcastScreen,
 )
 
 

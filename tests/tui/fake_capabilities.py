@@ -1,4 +1,4 @@
-"""In-memory `actions`, `devboxes` and `memory` for the FakeEngine.
+"""In-memory `actions`, `devboxes`, `memory` and `tmux` for the FakeEngine.
 
 They record what the TUI asked for and answer like the engine does, with knobs a test turns:
 an error to raise, an `asyncio.Event` to wait for (to hold a call "in flight"), log lines to
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from clawtui.engine.devboxes import DevboxInfo
@@ -26,6 +26,8 @@ from clawtui.engine.memory_models import (
 )
 from clawtui.engine.memory_rules import Budget, Current, Rules, build_plan, check_change
 from clawtui.engine.models import MIB, EventKind
+from clawtui.engine.tmux import TmuxSession, TmuxWindow
+from clawtui.engine.tmux_manager import BroadcastOutcome, TmuxListing
 from clawtui.tui.memory_text import rows_from_result
 
 if TYPE_CHECKING:
@@ -233,3 +235,79 @@ class FakeMemory:
     async def history(self, limit: int = 100) -> list[MemoryChange]:
         await asyncio.sleep(0)
         return self.rows[:limit]
+
+
+class FakeTmux:
+    """`TmuxAPI` in memory: `listings` per container name, every run / broadcast recorded.
+
+    `fail[name]` makes calls about that container raise (or, in a broadcast, fail for it alone);
+    run and broadcast publish TMUX events as the engine does, and a run adds its window to the
+    container's listing so a refresh shows it.
+    """
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+        self.listings: dict[str, TmuxListing] = {}
+        self.fail: dict[str, str] = {}
+        self.calls: list[tuple[str, ...]] = []
+        self.runs: list[tuple[str, list[str], str, str | None, str | None]] = []
+        self.broadcasts: list[tuple[list[str], str, str]] = []
+
+    def _check(self, container: str) -> None:
+        if container in self.fail:
+            raise FakeActionError(self.fail[container])
+
+    async def sessions(self, container: str) -> TmuxListing:
+        await asyncio.sleep(0)
+        self.calls.append(("sessions", container))
+        self._check(container)
+        return self.listings.get(container, TmuxListing(container, [], []))
+
+    async def run(
+        self,
+        container: str,
+        command: Sequence[str],
+        *,
+        session: str | None = None,
+        window: str | None = None,
+        cwd: str | None = None,
+    ) -> str:
+        await asyncio.sleep(0)
+        self._check(container)
+        name = session or "main"
+        self.runs.append((container, list(command), name, window, cwd))
+        old = self.listings.get(container, TmuxListing(container, [], []))
+        sessions = [s for s in old.sessions if s.name != name]
+        mine = [w for w in old.windows if w.session == name]
+        sessions.append(TmuxSession(name, len(mine) + 1, 0, 0.0))
+        new_window = TmuxWindow(name, len(mine), window or command[0], False, command[0])
+        self.listings[container] = TmuxListing(container, sessions, [*old.windows, new_window])
+        self.engine.bus.publish(EventKind.TMUX, action="run", target=container, session=name,
+                                window=window)  # fmt: skip
+        return name
+
+    async def send(
+        self,
+        container: str,
+        text: str,
+        *,
+        session: str | None = None,
+        keys: bool = False,
+        window: str | None = None,
+    ) -> str:
+        await asyncio.sleep(0)
+        self._check(container)
+        self.calls.append(("send", container, text))
+        return session or "main"
+
+    async def broadcast(
+        self, containers: Sequence[str], text: str, *, session: str | None = None
+    ) -> list[BroadcastOutcome]:
+        await asyncio.sleep(0)
+        name = session or "main"
+        self.broadcasts.append((list(containers), text, name))
+        out = [BroadcastOutcome(c, c not in self.fail, self.fail.get(c)) for c in containers]
+        self.engine.bus.publish(EventKind.TMUX, action="broadcast", session=name,
+                                targets=[o.container for o in out if o.ok],
+                                ok=sum(o.ok for o in out))  # fmt: skip
+        return out

@@ -3,7 +3,9 @@
 It implements `EngineAPI` over a real `EventBus`, and its `put_*` / `remove_*` / `stats` helpers
 change its state and publish the same events the real engine would, so the app sees exactly
 what it sees in production. `sample_fleet` is a fixed, deterministic fleet for snapshots.
-Its `actions`, `devboxes` and `memory` are the small fakes of `fake_capabilities.py`.
+Its `actions`, `devboxes` and `memory` are the small fakes of `fake_capabilities.py`; a test that
+wants tmux sets `engine.tmux = FakeTmux(engine)` (off by default: the panels then show no tmux
+section, as over an engine without it).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from clawtui.engine.models import (
     HostMemory,
     HostState,
 )
-from tests.tui.fake_capabilities import FakeActions, FakeDevboxes, FakeMemory
+from tests.tui.fake_capabilities import FakeActions, FakeDevboxes, FakeMemory, FakeTmux
 
 GIB = 1024 * MIB
 NOW = 1_760_000_000.0
@@ -48,6 +50,7 @@ class FakeEngine:
         self.actions = FakeActions(self)
         self.devboxes = FakeDevboxes(self)
         self.memory = FakeMemory(self)
+        self.tmux: FakeTmux | None = None
 
     # -- EngineAPI -------------------------------------------------------------------------------
     async def start(self) -> None:

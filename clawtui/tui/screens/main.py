@@ -212,6 +212,9 @@ class MainScreen(Screen[None]):
         elif event.kind in (EventKind.ESCALATION, EventKind.INCIDENT, EventKind.BRIEF):
             for panel in self.query(EscalationsPanel):
                 panel.engine_event()
+        elif event.kind is EventKind.TMUX:
+            for devboxes in self.query(DevboxesPanel):
+                devboxes.tmux_event(data)
         elif event.kind in (EventKind.POOL, EventKind.SYNC):
             for panel in self.query(PoolsPanel):
                 panel.pool_event(event)
