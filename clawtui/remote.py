@@ -5,7 +5,8 @@ snapshot (`/api/v1/events?snapshot=1`), and republishes every event on a local b
 types the local engine uses, so panels cannot tell the difference. When the stream breaks it
 marks every host as unreachable, reconnects with backoff and, after the new snapshot, publishes
 RESYNC so consumers re-read everything. Container actions, dev boxes and memory rebalancing go
-over the REST routes (`remote_caps.py`).
+over the REST routes (`remote_caps.py`), warm pools too (`remote_pools.py`; their POOL and SYNC
+events come with the stream).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from clawtui.engine.models import (
     HostState,
 )
 from clawtui.remote_caps import RemoteActions, RemoteDevboxes, RemoteError, RemoteMemory
+from clawtui.remote_pools import RemotePools
 from clawtui.remote_threads import RemoteThreads
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class RemoteEngine:
         self.devboxes = RemoteDevboxes(self)
         self.memory = RemoteMemory(self)
         self.threads = RemoteThreads(self)
+        self.pools = RemotePools(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -227,3 +230,6 @@ class RemoteEngine:
             self.bus.publish(EventKind.THREAD, thread=self.threads.apply(data["thread"]))
         elif kind in (EventKind.HEARTBEAT.value, EventKind.KB.value):
             self.bus.publish(EventKind(kind), **data)
+        elif kind in (EventKind.POOL.value, EventKind.SYNC.value):
+            fields = {k: v for k, v in data.items() if k != "host"}
+            self.bus.publish(EventKind(kind), host=host, **fields)

@@ -58,6 +58,7 @@ from clawtui.engine import pool_store as ps
 from clawtui.engine.containers import docker_error_text
 from clawtui.engine.escalations import NewEscalation, Severity, Source
 from clawtui.engine.models import EventKind, HostState
+from clawtui.engine.pool_metrics import PoolMetrics
 from clawtui.engine.pool_provision import (
     ProvisionError,
     RemoteProvisioner,
@@ -245,6 +246,7 @@ class Pools:
         self._syncing: set[str] = set()
         self._releasing: set[str] = set()
         self.reconcile_lock = asyncio.Lock()
+        self.metrics = PoolMetrics()
         self.background = True
         self._stopping = False
         """False: no fill / health / idle loop (a one-shot CLI engine); reconcile is called."""
@@ -764,6 +766,15 @@ class Pools:
         secrets: Any = None,
     ) -> ClaimInfo:
         """Give `tenant` a container of the pool: warm when one is ready, else cold (or refuse)."""
+        try:
+            info = await self._claim(tenant, pool_name, config, secrets)
+        except PoolError as exc:
+            self.metrics.claim_failed(pool_name if pool_name in self.pools else "", exc)
+            raise
+        self.metrics.claimed(info.pool, info.source, (info.latency_ms or 0.0) / 1000)
+        return info
+
+    async def _claim(self, tenant: str, pool_name: str, config: Any, secrets: Any) -> ClaimInfo:
         started = time.perf_counter()
         pool = self.pool(pool_name)
         config, secrets = self._validate_claim(tenant, pool, config, secrets)
@@ -934,7 +945,15 @@ class Pools:
                 if tenant not in self._syncing:
                     break
                 await asyncio.sleep(0.1)
-            return await self._release(tenant, sync=sync, force=force)
+            info = await self._release(tenant, sync=sync, force=force)
+            self.metrics.released(info.pool)
+            return info
+        except PoolError as exc:
+            last = await self.engine.store.arun(
+                lambda c: ps.open_claim(c, tenant) or ps.last_claim(c, tenant)
+            )
+            self.metrics.release_failed(last.pool if last is not None else "", exc)
+            raise
         finally:
             self._releasing.discard(tenant)
 
@@ -1138,6 +1157,7 @@ class Pools:
             else:
                 run = await self._remote_sync(tenant, pool, container, mapping, direction, rclone)
             runs.append(run)
+            self.metrics.synced(pool.name, direction, run.status, run.bytes, run.duration)
             await self.engine.store.arun(partial(self._save_run, tenant=tenant, run=run))
             self._publish(
                 EventKind.SYNC,
