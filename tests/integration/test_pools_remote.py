@@ -57,11 +57,21 @@ def archive_file(api: docker.APIClient, container: str, path: str) -> tuple[tarf
         return member, handle.read()
 
 
+@pytest.mark.parametrize(
+    ("user", "owner"),
+    [("1234:2345", (1234, 2345)), ("nobody", (65534, 65534))],
+    ids=["numeric", "name-from-container-passwd"],
+)
 async def test_remote_claim_provisions_with_the_archive_api(
-    tmp_path: Path, docker_api: docker.APIClient, test_labels: dict[str, str], pool_image: str
+    tmp_path: Path,
+    docker_api: docker.APIClient,
+    test_labels: dict[str, str],
+    pool_image: str,
+    user: str,
+    owner: tuple[int, int],
 ) -> None:
     name = unique("rm")
-    wl = workload(name, test_labels, security=SecuritySpec(user="1234:2345"))
+    wl = workload(name, test_labels, security=SecuritySpec(user=user))
     pool = PoolConfig(name=name, workload=name, host="far", min_warm=1, max=2)
     with docker_tcp_proxy() as url:
         settings = remote_settings(tmp_path / "state", url, wl, pool)
@@ -86,19 +96,19 @@ async def test_remote_claim_provisions_with_the_archive_api(
                 info, data = archive_file(docker_api, claim.container, path)
                 assert data == content
                 assert info.mode & 0o777 == 0o600
-                assert (info.uid, info.gid) == (1234, 2345)
+                assert (info.uid, info.gid) == owner
             info, data = archive_file(docker_api, claim.container, "/run/clawtui/tenant.json")
             assert info.mode & 0o777 == 0o600
             assert json.loads(data) == {"tenant": "alice", "config": {"model": "m1"}}
             # The workload's own user reads them (docker exec runs as the container's user).
             assert sh(docker_api, claim.container, "id -u; cat /run/secrets/token") == (
-                f"1234\n{SECRET}"
+                f"{owner[0]}\n{SECRET}"
             )
             env_line = sh(docker_api, claim.container, "cat /run/clawtui/tenant.env")
             assert 'TENANT_HOME="/state/alice"' in env_line
             assert sh(
                 docker_api, claim.container, "stat -c '%a %u:%g' /run/clawtui/tenant.env"
-            ) == ("600 1234:2345\n")
+            ) == (f"600 {owner[0]}:{owner[1]}\n")
             assert await engine.pools.invariants(filling=True) == []
 
             released = await engine.pools.release("alice")
