@@ -4,8 +4,9 @@ It mirrors the remote engine's hosts and containers from one event stream that b
 snapshot (`/api/v1/events?snapshot=1`), and republishes every event on a local bus with the same
 types the local engine uses, so panels cannot tell the difference. When the stream breaks it
 marks every host as unreachable, reconnects with backoff and, after the new snapshot, publishes
-RESYNC so consumers re-read everything. Container actions, dev boxes, memory rebalancing and tmux go
-over the REST routes (`remote_caps.py`).
+RESYNC so consumers re-read everything. Container actions, dev boxes, memory rebalancing and tmux
+go over the REST routes (`remote_caps.py`), warm pools too (`remote_pools.py`; their POOL and SYNC
+events come with the stream).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from clawtui.remote_caps import (
     RemoteMemory,
     RemoteTmux,
 )
+from clawtui.remote_pools import RemotePools
 from clawtui.remote_threads import RemoteThreads
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class RemoteEngine:
         self.memory = RemoteMemory(self)
         self.threads = RemoteThreads(self)
         self.tmux = RemoteTmux(self)
+        self.pools = RemotePools(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -236,3 +239,6 @@ class RemoteEngine:
             self.bus.publish(EventKind.TMUX, host=host, **data)
         elif kind in (EventKind.HEARTBEAT.value, EventKind.KB.value):
             self.bus.publish(EventKind(kind), **data)
+        elif kind in (EventKind.POOL.value, EventKind.SYNC.value):
+            fields = {k: v for k, v in data.items() if k != "host"}
+            self.bus.publish(EventKind(kind), host=host, **fields)

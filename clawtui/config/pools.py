@@ -24,9 +24,12 @@ warm on one host. Example:
     min_warm = 3
     max = 10
 
-Volumes are folders on the engine's machine (`<state_dir>/pools/<container>/<volume>`)
-bind-mounted into the container: config and secrets land there at claim time without a Docker
-call, and state sync reads and writes them with rclone directly.
+On a local host (a unix:// Docker URL) volumes are folders on the engine's machine
+(`<state_dir>/pools/<container>/<volume>`) bind-mounted into the container: config and secrets
+land there at claim time without a Docker call, and state sync reads and writes them with rclone
+directly. On a remote host they are anonymous Docker volumes of the container, filled with the
+Docker archive API (config and secrets are then mounted read-write: Docker refuses archive
+uploads into read-only mounts); see `clawtui/engine/pool_provision.py`.
 
 `${tenantId}` is replaced in env values (written to `<config>/tenant.env`, since a warm
 container started before it had a tenant), the sink prefix and the mapping sink paths.
@@ -66,7 +69,8 @@ def _check_container_path(value: str) -> str:
 
 
 class VolumeSpec(Section):
-    """A folder of the engine's machine bind-mounted into the container."""
+    """A folder of the engine's machine bind-mounted into the container (local host), or an
+    anonymous Docker volume (remote host)."""
 
     path: str = Field(description="Absolute path inside the container.")
     read_only: bool = Field(default=False, description="Mount read-only in the container.")

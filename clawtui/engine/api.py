@@ -180,7 +180,7 @@ class PoolsAPI(Protocol):
 
 
 def pools_of(engine: EngineAPI) -> PoolsAPI | None:
-    """The engine's pool manager, or None when it has none (the remote client, for now)."""
+    """The engine's pool manager (or the remote client's, over REST), or None when it has none."""
     pools: PoolsAPI | None = getattr(engine, "pools", None)
     return pools
 

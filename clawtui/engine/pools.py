@@ -8,8 +8,9 @@ after every gap in a host's Docker event stream.
 
 A claim is a compare-and-swap in SQLite (see `pool_store`), then provisioning: the tenant config
 (`tenant.json`, `tenant.env`) and the secrets (one file each) are written, 0600, into folders of
-the engine's machine that are bind-mounted into the container, so a warm claim makes no Docker
-call at all. Only local hosts can host pools for now (bind mounts need the engine's disk).
+the engine's machine that are bind-mounted into the container, so a warm claim on a local host
+makes no Docker call at all. On a remote host they go in with the Docker archive API, and state
+sync goes through a staging folder (see `pool_provision`).
 
 Release uploads the tenant's state first (when the policy and the caller say so); a failed
 upload keeps the claim in `release_failed` and the container alive, retries with backoff and
@@ -57,6 +58,15 @@ from clawtui.engine import pool_store as ps
 from clawtui.engine.containers import docker_error_text
 from clawtui.engine.escalations import NewEscalation, Severity, Source
 from clawtui.engine.models import EventKind, HostState
+from clawtui.engine.pool_metrics import PoolMetrics
+from clawtui.engine.pool_provision import (
+    ProvisionError,
+    RemoteProvisioner,
+    remote_mounts,
+    staged_sync,
+    tenant_files,
+    write_local,
+)
 from clawtui.engine.pool_sync import Rclone, Sink, SyncRun
 
 if TYPE_CHECKING:
@@ -216,19 +226,6 @@ async def _next_change(changes: Subscription, cid: str, timeout: float) -> None:
                     return
 
 
-def _write_private(path: Path, data: bytes, uid: int | None) -> None:
-    """Write a 0600 file atomically (no fsync: the folder dies with the container)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        if uid is not None:
-            os.fchown(fd, uid, -1)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def _user_uid(user: str | None) -> int | None:
     if user is None or os.geteuid() != 0:
         return None
@@ -261,6 +258,7 @@ class Pools:
         self._syncing: set[str] = set()
         self._releasing: set[str] = set()
         self.reconcile_lock = asyncio.Lock()
+        self.metrics = PoolMetrics()
         self.background = True
         self._stopping = False
         """False: no fill / health / idle loop (a one-shot CLI engine); reconcile is called."""
@@ -356,11 +354,11 @@ class Pools:
                 f"host {host} is not online ({monitor.info.error or monitor.info.state.value}); "
                 "try again when it is back"
             )
-        if not monitor.cfg.is_local:
-            raise PoolUnavailable(
-                f"host {host} is remote: pools need a local host (bind-mounted state folders)"
-            )
         return monitor, client
+
+    def _is_local(self, host: str) -> bool:
+        monitor = self.engine.monitors.get(host)
+        return monitor is None or monitor.cfg.is_local
 
     def _dir(self, container: str) -> Path:
         return self.root / container
@@ -377,6 +375,7 @@ class Pools:
     ) -> dict[str, Any]:
         """The fixed template of a pool container (never from a client's body)."""
         base = self._dir(name)
+        local = self._is_local(pool.host)
         binds = {
             str(base / vol_name): {"bind": vol.path, "mode": "ro" if vol.read_only else "rw"}
             for vol_name, vol in workload.volumes.all().items()
@@ -384,7 +383,8 @@ class Pools:
         sec = workload.security
         res = workload.resources
         host_config = client.create_host_config(
-            binds=binds,
+            binds=binds if local else None,
+            mounts=None if local else remote_mounts(workload),
             mem_limit=res.memory,
             memswap_limit=res.memory,
             nano_cpus=round(res.cpus * 1e9),
@@ -449,7 +449,8 @@ class Pools:
         cid: str | None = None
         self._inflight.add(name)
         try:
-            await asyncio.to_thread(self._make_dirs, workload, name)
+            if self._is_local(pool.host):
+                await asyncio.to_thread(self._make_dirs, workload, name)
             args = self._container_args(pool, workload, name, client)
             # A cancelled await does not stop Docker: wait for the create to end, so that the
             # clean-up below knows the id and nothing is left behind without a row.
@@ -758,16 +759,27 @@ class Pools:
         config: Mapping[str, Any],
         secrets: Mapping[str, str],
     ) -> None:
-        base = self._dir(container)
-        uid = _user_uid(workload.security.user)
-        env = {k: v.replace(TENANT_VAR, tenant) for k, v in workload.env.items()}
-        env["CLAWTUI_TENANT"] = tenant
-        env_text = "".join(f"{k}={json.dumps(v)}\n" for k, v in sorted(env.items()))
-        doc = {"tenant": tenant, "config": config}
-        _write_private(base / "config" / "tenant.json", json.dumps(doc).encode(), uid)
-        _write_private(base / "config" / "tenant.env", env_text.encode(), uid)
-        for key, value in secrets.items():
-            _write_private(base / "secrets" / key, value.encode(), uid)
+        """Local host: write the claim's files into the bind-mounted folders (no Docker call)."""
+        files = tenant_files(workload, tenant, config, secrets)
+        write_local(self._dir(container), files, _user_uid(workload.security.user))
+
+    async def _provision_remote(
+        self,
+        pool: PoolConfig,
+        row: ps.ContainerRow,
+        tenant: str,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str],
+    ) -> None:
+        """Remote host: upload the claim's files with the Docker archive API."""
+        workload = self.workloads[pool.workload]
+        monitor, client = self._monitor(pool.host)
+        remote = RemoteProvisioner(monitor, client)
+        target = row.container_id or row.name
+        owner = await remote.owner(target, workload.security.user)
+        await remote.put_files(
+            target, workload, tenant_files(workload, tenant, config, secrets), owner
+        )
 
     async def claim(
         self,
@@ -777,11 +789,21 @@ class Pools:
         secrets: Any = None,
     ) -> ClaimInfo:
         """Give `tenant` a container of the pool: warm when one is ready, else cold (or refuse)."""
+        try:
+            info = await self._claim(tenant, pool_name, config, secrets)
+        except PoolError as exc:
+            self.metrics.claim_failed(pool_name if pool_name in self.pools else "", exc)
+            raise
+        self.metrics.claimed(info.pool, info.source, (info.latency_ms or 0.0) / 1000)
+        return info
+
+    async def _claim(self, tenant: str, pool_name: str, config: Any, secrets: Any) -> ClaimInfo:
         started = time.perf_counter()
         pool = self.pool(pool_name)
         config, secrets = self._validate_claim(tenant, pool, config, secrets)
         workload = self.workloads[pool.workload]
         provisioned: list[BaseException | None] = []
+        local = self._is_local(pool.host)
 
         def take() -> ps.ContainerRow | None:
             # One thread hop for the claim and its provisioning (the fast path of a warm claim);
@@ -789,6 +811,8 @@ class Pools:
             taken = self.engine.store.run(lambda conn: self._take_warm(conn, tenant, pool))
             if taken is not None:
                 crash_point("claim.after_commit")
+                if not local:
+                    return taken  # provisioned below, over the Docker API
                 try:
                     self._provision(workload, taken.name, tenant, config, secrets)
                     provisioned.append(None)
@@ -816,12 +840,19 @@ class Pools:
                     f"no container of pool {pool.name} was ready within {pool.claim_timeout:g}s"
                 ) from None
             crash_point("claim.after_commit")
+            if local:
+                try:
+                    await asyncio.to_thread(
+                        self._provision, workload, row.name, tenant, config, secrets
+                    )
+                    provisioned.append(None)
+                except OSError as exc:
+                    provisioned.append(exc)
+        if not local:
             try:
-                await asyncio.to_thread(
-                    self._provision, workload, row.name, tenant, config, secrets
-                )
+                await self._provision_remote(pool, row, tenant, config, secrets)
                 provisioned.append(None)
-            except OSError as exc:
+            except (ProvisionError, PoolError) as exc:
                 provisioned.append(exc)
         self.wake()  # refill behind the claim
         failure = provisioned[0] if provisioned else None
@@ -937,7 +968,15 @@ class Pools:
                 if tenant not in self._syncing:
                     break
                 await asyncio.sleep(0.1)
-            return await self._release(tenant, sync=sync, force=force)
+            info = await self._release(tenant, sync=sync, force=force)
+            self.metrics.released(info.pool)
+            return info
+        except PoolError as exc:
+            last = await self.engine.store.arun(
+                lambda c: ps.open_claim(c, tenant) or ps.last_claim(c, tenant)
+            )
+            self.metrics.release_failed(last.pool if last is not None else "", exc)
+            raise
         finally:
             self._releasing.discard(tenant)
 
@@ -1136,8 +1175,12 @@ class Pools:
                 direction=direction,
                 phase="started",
             )
-            run = await rclone.run(tenant, mapping, local, direction)
+            if self._is_local(pool.host):
+                run = await rclone.run(tenant, mapping, local, direction)
+            else:
+                run = await self._remote_sync(tenant, pool, container, mapping, direction, rclone)
             runs.append(run)
+            self.metrics.synced(pool.name, direction, run.status, run.bytes, run.duration)
             await self.engine.store.arun(partial(self._save_run, tenant=tenant, run=run))
             self._publish(
                 EventKind.SYNC,
@@ -1160,6 +1203,46 @@ class Pools:
                     subject=f"pool:{pool.name}",
                 )
         return runs
+
+    async def _remote_sync(
+        self,
+        tenant: str,
+        pool: PoolConfig,
+        container: str,
+        mapping: SyncMapping,
+        direction: str,
+        rclone: Rclone,
+    ) -> SyncRun:
+        """rclone through a staging folder: the engine cannot reach a remote host's disk."""
+        workload = self.workloads[pool.workload]
+        where = workload.volume_for(mapping.path)
+        started = time.monotonic()
+        try:
+            if where is None:
+                raise ProvisionError(f"{mapping.path} is in no writable volume")
+            monitor, client = self._monitor(pool.host)
+            remote = RemoteProvisioner(monitor, client)
+            return await staged_sync(
+                remote,
+                lambda path: rclone.run(tenant, mapping, path, direction),
+                container=container,
+                container_path=mapping.path,
+                volume_path=workload.volumes.all()[where[0]].path,
+                relative=where[1],
+                direction=direction,
+                staging_root=self.root,
+                name=f"{container}-{mapping.name}",
+                owner=await remote.owner(container, workload.security.user),
+            )
+        except (ProvisionError, PoolError) as exc:
+            return SyncRun(
+                mapping=mapping.name,
+                direction=direction,
+                ok=False,
+                duration=time.monotonic() - started,
+                error=str(exc),
+                finished_at=time.time(),
+            )
 
     def _save_run(self, conn: sqlite3.Connection, *, tenant: str, run: SyncRun) -> None:
         with self.engine.store.transaction():

@@ -7,6 +7,7 @@ kept by a middleware. Each app has its own registry (tests create many apps in o
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -27,6 +28,7 @@ from clawtui.service.errors import Handler
 from clawtui.service.keys import METRICS, SSE_STREAMS
 
 routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
 
 
 class EngineCollector(Collector):
@@ -116,11 +118,96 @@ class IngressCollector(Collector):
         yield from (webhook, relay, dedupe, latency)
 
 
+class PoolCollector(Collector):
+    """Per-pool gauges (from `Pools.status()`, read by `refresh()` just before each scrape),
+    claim latency histograms and claim / release / sync counters (`engine.pools.metrics`)."""
+
+    GAUGES = (
+        ("warm", "clawtui_pool_warm", "Warm containers ready to be claimed."),
+        ("warming", "clawtui_pool_warming", "Containers being created or waiting healthy."),
+        ("claimed", "clawtui_pool_claimed", "Containers held by tenants."),
+        ("unhealthy", "clawtui_pool_unhealthy", "Pool containers Docker reports unhealthy."),
+        ("max", "clawtui_pool_max", "Most containers the pool may have."),
+        ("target", "clawtui_pool_target", "Warm containers the pool keeps (min_warm or scaled)."),
+    )
+
+    def __init__(self, engine: EngineAPI) -> None:
+        self.engine = engine
+        self.statuses: list[Any] = []
+
+    def _pools(self) -> Any:
+        from clawtui.engine.pools import Pools
+
+        pools = getattr(self.engine, "pools", None)
+        return pools if isinstance(pools, Pools) else None
+
+    async def refresh(self) -> None:
+        pools = self._pools()
+        try:
+            self.statuses = await pools.status() if pools is not None else []
+        except Exception as exc:  # the store is busy or broken: keep the last gauges
+            log.warning("pool gauges not refreshed: %s", exc)
+
+    def collect(self) -> Iterator[Any]:
+        pools = self._pools()
+        if pools is None:
+            return
+        for attr, name, doc in self.GAUGES:
+            gauge = GaugeMetricFamily(name, doc, labels=["pool", "host"])
+            for s in self.statuses:
+                gauge.add_metric([s.name, s.host], float(getattr(s, attr)))
+            yield gauge
+        m = pools.metrics
+        latency = HistogramMetricFamily(
+            "clawtui_pool_claim_seconds",
+            "Claim latency, request to provisioned container, by source (warm | cold).",
+            labels=["pool", "source"],
+        )
+        for (pool, source), hist in sorted(m.claim_latency.items()):
+            latency.add_metric(
+                [pool, source], [(b, float(n)) for b, n in hist.cumulative()], hist.sum
+            )
+        claims = CounterMetricFamily(
+            "clawtui_pool_claims", "Claims by outcome.", labels=["pool", "outcome"]
+        )
+        for (pool, outcome), n in sorted(m.claims.items()):
+            claims.add_metric([pool, outcome], float(n))
+        releases = CounterMetricFamily(
+            "clawtui_pool_releases", "Releases by outcome.", labels=["pool", "outcome"]
+        )
+        for (pool, outcome), n in sorted(m.releases.items()):
+            releases.add_metric([pool, outcome], float(n))
+        runs = CounterMetricFamily(
+            "clawtui_pool_sync_runs",
+            "State sync runs (one mapping, one direction) by result.",
+            labels=["pool", "direction", "result"],
+        )
+        for (pool, direction, result), n in sorted(m.sync_runs.items()):
+            runs.add_metric([pool, direction, result], float(n))
+        size = CounterMetricFamily(
+            "clawtui_pool_sync_bytes", "Bytes moved by state sync.", labels=["pool", "direction"]
+        )
+        for (pool, direction), n in sorted(m.sync_bytes.items()):
+            size.add_metric([pool, direction], float(n))
+        duration = HistogramMetricFamily(
+            "clawtui_pool_sync_seconds",
+            "Duration of one state sync run.",
+            labels=["pool", "direction"],
+        )
+        for (pool, direction), hist in sorted(m.sync_duration.items()):
+            duration.add_metric(
+                [pool, direction], [(b, float(n)) for b, n in hist.cumulative()], hist.sum
+            )
+        yield from (latency, claims, releases, runs, size, duration)
+
+
 class ServiceMetrics:
     def __init__(self, engine: EngineAPI, app: web.Application) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(EngineCollector(engine, app))
         self.registry.register(IngressCollector(engine))
+        self.pools = PoolCollector(engine)
+        self.registry.register(self.pools)
         self.requests = Counter(
             "clawtui_http_requests", "HTTP requests.", ["route", "method", "status"],
             registry=self.registry,
@@ -150,5 +237,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 @routes.get("/metrics")
 async def metrics_handler(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS].registry)
+    metrics: ServiceMetrics = request.app[METRICS]
+    await metrics.pools.refresh()
+    body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -9,6 +9,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -180,3 +181,62 @@ def sh(api: docker.APIClient, container: str, script: str) -> str:
     exec_id = api.exec_create(container, ["sh", "-c", script])
     out = api.exec_start(exec_id)
     return out.decode() if isinstance(out, bytes) else str(out)
+
+
+@contextmanager
+def docker_tcp_proxy(socket_path: str = "/var/run/docker.sock") -> Iterator[str]:
+    """A plain TCP front of the local Docker socket on loopback; yields `http://127.0.0.1:PORT`.
+
+    This is what a Docker socket proxy (or `dockerd -H tcp://...`) gives an engine on another
+    machine: the Docker API over the network and no access to the daemon's disk. A `[[hosts]]`
+    entry with this URL is a remote host to the engine (`HostConfig.is_local` is true only for
+    unix:// URLs), so bind mounts of the engine's folders are not used for it.
+    """
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+    conns: list[socket.socket] = []
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            try:
+                upstream.connect(socket_path)
+            except OSError:
+                client.close()
+                continue
+            conns.extend((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+
+    thread = threading.Thread(target=serve, name="docker-tcp-proxy", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop.set()
+        listener.close()
+        for s in conns:
+            with suppress(OSError):
+                s.close()

@@ -151,7 +151,9 @@ async def test_pools_panel_without_pools_or_remote(
         await pilot.press("c")  # no crash, a clear word
         await pilot.pause()
     engine.is_remote = True  # type: ignore[misc]
-    app = make_app(pool_settings())
+    app = make_app()  # remote: the remote engine's pools, whatever the local config says
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("5")
-        await wait_for(pilot, lambda: "not available here" in screen_text(app))
+        panel = await open_pools(pilot, app)
+        assert "agents" in screen_text(app)
+        assert "No pools configured" not in screen_text(app)
+        assert panel.available

@@ -10,7 +10,9 @@ uploaded first), `y` sync the selected tenant now, `s` scale the selected pool. 
 runs in a worker; its result or error lands in the status line. The engine's POOL / SYNC
 events (routed here by the main screen) trigger a coalesced reload.
 
-Over a remote engine (`clawtui --connect`) there is no pool manager yet: the panel says so.
+Over a remote engine (`clawtui --connect`) the same data and actions go over the service's REST
+routes (`clawtui/remote_pools.py`); the pools listed are the remote engine's, whatever the local
+config says. A remote service without pool routes shows its error in the status line.
 Everything shown comes from the engine as plain text (`Text`, never markup); secrets are never
 shown because the engine never hands them out.
 """
@@ -160,20 +162,21 @@ class PoolsPanel(Vertical, can_focus=True):
 
     @property
     def available(self) -> bool:
-        return self.pools is not None and not self.engine.is_remote and bool(self.settings.pools)
+        if self.pools is None:
+            return False
+        return bool(self.engine.is_remote) or bool(self.settings.pools)
 
     def compose(self) -> ComposeResult:
-        if self.pools is None or self.engine.is_remote:
+        if self.pools is None:
             yield EmptyState(
                 "Pools are not available here",
-                "This TUI is connected to a remote engine, whose API client does not manage\n"
-                "pools yet. Run the TUI on the engine's machine, or use the REST API\n"
-                "(/api/v1/pools, /api/v1/tenants/{id}/claim) or `clawtui pool` there.",
+                "This engine has no pool manager. Run the TUI on the engine's machine, or use\n"
+                "the REST API (/api/v1/pools, /api/v1/tenants/{id}/claim) or `clawtui pool`.",
                 hint="Pools are configured in [[workloads]] and [[pools]] of config.toml.",
                 id="pools-empty",
             )
             return
-        if not self.settings.pools:
+        if not self.settings.pools and not self.engine.is_remote:
             yield EmptyState(
                 "No pools configured",
                 "A pool keeps containers of a workload warm so a tenant's claim takes\n"
@@ -217,6 +220,8 @@ class PoolsPanel(Vertical, can_focus=True):
             return
         self.pool_rows, self.tenant_rows = pools, tenants
         self._render_tables()
+        if not pools and self.engine.is_remote:
+            self.set_status("the remote engine has no pools: see [[pools]] in its config.toml")
 
     def _render_tables(self) -> None:
         now = self._clock()
@@ -265,7 +270,7 @@ class PoolsPanel(Vertical, can_focus=True):
             )
         if not self._reload_pending:
             self._reload_pending = True
-            wait = max(0.0, _RELOAD_MIN_INTERVAL - (time.monotonic() - self._last_reload))
+            wait = max(0.01, _RELOAD_MIN_INTERVAL - (time.monotonic() - self._last_reload))
             self.set_timer(wait, self.reload)
 
     def set_status(self, message: str, *, error: bool = False) -> None:
