@@ -109,3 +109,17 @@ def attach_container(
 
 
 ATTACH_ERRORS = (AttachError, SSHFailure, TmuxError)
+
+
+def attach_and_tell(app: App[object], settings: Settings, info: ContainerInfo) -> bool:
+    """`attach_container`, with the outcome (or the reason it could not) as a notification.
+
+    True when an attach ran (the caller may restore focus), False when it could not start.
+    """
+    try:
+        outcome = attach_container(app, settings, info)
+    except ATTACH_ERRORS as exc:
+        app.notify(str(exc), title="Attach", severity="error", timeout=15, markup=False)
+        return False
+    app.notify(outcome, title="Attach", markup=False)
+    return True

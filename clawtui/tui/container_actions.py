@@ -1,4 +1,5 @@
-"""The container action keys (logs, start, stop, restart, remove, mark) and what carries them out.
+"""The container action keys (logs, start, stop, restart, remove, mark; attach on the Fleet
+table) and what carries them out.
 
 The Fleet table and the Dev containers panel both list containers, and both answer the same
 keys with the same binding ids (`container.logs`, `container.start`, ...), so `[keymap]` moves
@@ -117,6 +118,8 @@ class ContainerActionRunner:
             return
         if verb == "logs":
             app.push_screen(LogsScreen(containers[0], actions))
+        elif verb == "attach":
+            self.attach(containers[0])
         elif verb == "remove":
             devboxes = [c for c in containers if devbox_owner(c)]
             n = len(containers)
@@ -137,6 +140,17 @@ class ContainerActionRunner:
             self.start(verb, containers)
         else:
             raise ValueError(f"unknown container action {verb!r}")
+
+    def attach(self, info: ContainerInfo) -> None:
+        """Suspend the TUI for an attach to `info` (tui/attach.py); say how it ended."""
+        from clawtui.tui.attach import attach_and_tell
+
+        app = self.screen.app
+        settings = getattr(app, "settings", None)
+        if settings is None:
+            app.notify("Attaching needs the app's settings.", title="Attach", severity="error")
+            return
+        attach_and_tell(app, settings, info)
 
     def start(
         self, verb: str, containers: Sequence[ContainerInfo], *, delete_home: bool = False

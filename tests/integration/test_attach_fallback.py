@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,34 @@ def test_no_sshd_with_tmux_attaches_to_tmux_and_reattaches(
 def test_unknown_container_says_so(pane: Pane, tmp_path: Path) -> None:  # noqa: F811
     pane.type(_attach_cmd("no-such-container-xyz", _config(tmp_path)))
     pane.wait("no dev box or container named 'no-such-container-xyz'")
+
+
+def test_fleet_attach_key_uses_docker_exec_and_comes_back(
+    make_container: Callable[..., dict[str, Any]],
+    pane: Pane,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`e` on a Fleet row without sshd: the TUI suspends for a docker exec shell, then resumes."""
+    name = make_container("fleet-exec")["Name"].lstrip("/")
+    config = _config(tmp_path)
+    config.write_text(
+        config.read_text() + "[service]\nserve_in_tui = false\n[tui]\nmouse = false\n"
+    )
+    pane.type(shlex.join([sys.executable, "-m", "clawtui", "--config", str(config)]))
+    pane.wait(name, timeout=60)
+    # The selected row's name is also in the detail view: walk down until it is ours.
+    deadline = time.monotonic() + 60
+    while pane.screen().count(name) < 2:
+        assert time.monotonic() < deadline, f"{name} never got the cursor:\n{pane.screen()}"
+        pane.tmux("send-keys", "-t", "t:0", "Down")
+        time.sleep(0.3)
+    pane.tmux("send-keys", "-t", "t:0", "e")
+    pane.wait(f"{name} has no sshd and no tmux", timeout=30)
+    assert "Fleet" not in pane.screen().splitlines()[0]  # suspended: the shell has the screen
+    pane.type("echo fleet-$((6*7))")
+    pane.wait("fleet-42")
+    pane.type("exit 0")
+    screen = pane.wait(f"left the login shell in {name}", timeout=30)  # the TUI's notification
+    assert screen.count(name) >= 2, screen  # back on the Fleet panel, the same row selected
+    pane.tmux("send-keys", "-t", "t:0", "q")
+    time.sleep(1)

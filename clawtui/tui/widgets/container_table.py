@@ -84,6 +84,14 @@ class ContainerTable(DataTable[Text]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *CONTAINER_BINDINGS,
         Binding(
+            "e",
+            "attach",
+            "Attach",
+            id="table.attach",
+            tooltip="Attach to the container: tmux over SSH when it publishes sshd, else "
+            "docker exec (tmux if the image has it, else a login shell)",
+        ),
+        Binding(
             "o",
             "cycle_sort",
             "Sort",
@@ -360,6 +368,13 @@ class ContainerTable(DataTable[Text]):
 
     def action_container(self, verb: str) -> None:
         self.post_message(ContainerActionRequested(self, verb, self.targets()))
+
+    def action_attach(self) -> None:
+        """Attach to the container under the cursor (never the marked ones: one terminal)."""
+        selected = self.selected
+        self.post_message(
+            ContainerActionRequested(self, "attach", [selected] if selected is not None else [])
+        )
 
     def _announce(self) -> None:
         self.post_message(self.Selected(self, self.selected))

@@ -409,18 +409,14 @@ class DevboxesPanel(Vertical, can_focus=True):
 
     def action_attach(self) -> None:
         """Suspend the TUI, attach to the current card's tmux session, come back here."""
-        from clawtui.tui.attach import ATTACH_ERRORS, attach_container
+        from clawtui.tui.attach import attach_and_tell
 
         card = self.current_card
         if card is None:
             return
         key = card.key
-        try:
-            outcome = attach_container(self.app, self.settings, card.info)
-        except ATTACH_ERRORS as exc:
-            self.app.notify(str(exc), title="Attach", severity="error", timeout=15, markup=False)
+        if not attach_and_tell(self.app, self.settings, card.info):
             return
-        self.app.notify(outcome, title="Attach", markup=False)
         again = self.cards.get(key)
         if again is not None and again.is_mounted:
             self._current = key
