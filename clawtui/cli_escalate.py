@@ -149,6 +149,17 @@ def _clean(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in text)
 
 
+def _print_rows(rows: Any, as_json: bool, empty: str, show: Callable[[Any], None]) -> None:
+    """A listing: JSON with --json, else `empty` or one `show(row)` each."""
+    if as_json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif not rows:
+        print(empty)
+    else:
+        for row in rows:
+            show(row)
+
+
 def _print_escalation(e: dict[str, Any]) -> None:
     print(f"#{e['id']} [{e['status']}] {e['severity']} {_clean(e['agent'])} ({e['source']})")
     print(f"  doing: {_clean(e['doing'])}")
@@ -221,13 +232,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
     code, rows = _run(go())
     if code == EXIT_OK:
-        if args.json:
-            print(json.dumps(rows, indent=2, ensure_ascii=False))
-        elif not rows:
-            print("no escalations")
-        else:
-            for e in rows:
-                _print_escalation(e)
+        _print_rows(rows, args.json, "no escalations", _print_escalation)
     return code
 
 
@@ -315,13 +320,8 @@ def cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
 
     code, rows = _run(go())
     if code == EXIT_OK:
-        if args.json:
-            print(json.dumps(rows, indent=2, ensure_ascii=False))
-        elif not rows:
-            print("no incidents")
-        else:
-            for i in rows:
-                print(f"#{i['id']} [{i['state']}] {i['monitor']} {_clean(i['summary'])}")
+        _print_rows(rows, args.json, "no incidents", lambda i: print(
+            f"#{i['id']} [{i['state']}] {i['monitor']} {_clean(i['summary'])}"))  # fmt: skip
     return code
 
 

@@ -34,6 +34,8 @@ from clawtui.engine.ssh import SSHTarget
 from clawtui.engine.tmux import remote_command, validate_name
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from clawtui.config import HostConfig, Settings
 
 DEFAULT_TERM = "xterm-256color"
@@ -88,25 +90,15 @@ def devbox_target(
     settings: Settings | AttachProfile, name: str, *, host: str | None = None
 ) -> DevboxTarget:
     """Find dev box `name` with the Docker API (no engine needed) and say how to reach it."""
-    from clawtui.engine.devbox_checks import LABEL_OWNER, LABEL_PORT, LABEL_ROLE, ROLE
+    from clawtui.engine.devbox_checks import LABEL_OWNER, LABEL_ROLE, ROLE, ssh_port
 
     profile = as_profile(settings)
-    found: list[DevboxTarget] = []
-    problems: list[str] = []
     labels_filter = [f"{LABEL_ROLE}={ROLE}", f"{LABEL_OWNER}={name}"]
-    for hcfg in profile.hosts:
-        if host is not None and hcfg.name != host:
-            continue
-        try:
-            rows = _list_containers(hcfg, labels_filter)
-        except Exception as exc:  # any Docker / network failure of this host: say which
-            problems.append(f"{hcfg.name}: {exc}")
-            continue
+    answers, problems = _ask_hosts(profile, host, lambda h: _list_containers(h, labels_filter))
+    found: list[DevboxTarget] = []
+    for hcfg, rows in answers:
         for row in rows if isinstance(rows, list) else []:
-            labels = row.get("Labels") or {}
-            port_text = str(labels.get(LABEL_PORT, ""))
-            port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else None
-            ssh = target_for(profile, ssh_address(profile, hcfg), port) if port else None
+            port = ssh_port(row.get("Labels"))
             found.append(
                 DevboxTarget(
                     name=name,
@@ -114,48 +106,79 @@ def devbox_target(
                     container_id=str(row.get("Id", "")),
                     running=row.get("State") == "running",
                     port=port,
-                    ssh=ssh,
+                    ssh=target_for(profile, ssh_address(profile, hcfg), port) if port else None,
                 )
             )
+    return _only(found, problems, "dev box", name, unknown="dev box", see="`clawtui dev ls`")
+
+
+def _ask_hosts(
+    profile: AttachProfile, only: str | None, ask: Callable[[ProfileHost], Any]
+) -> tuple[list[tuple[ProfileHost, Any]], list[str]]:
+    """`ask(host)` of each configured Docker host (or just `only`): the answers, and a line
+    for each host that failed (any Docker or network error: say which host)."""
+    answers: list[tuple[ProfileHost, Any]] = []
+    problems: list[str] = []
+    for hcfg in profile.hosts:
+        if only is not None and hcfg.name != only:
+            continue
+        try:
+            answers.append((hcfg, ask(hcfg)))
+        except Exception as exc:
+            problems.append(f"{hcfg.name}: {exc}")
+    return answers, problems
+
+
+def _only(
+    found: list[DevboxTarget], problems: list[str], kind: str, ref: str, *, unknown: str, see: str
+) -> DevboxTarget:
+    """The one running container found, or an AttachError saying why there is none."""
     if not found:
         extra = f" (unreachable hosts: {'; '.join(problems)})" if problems else ""
-        raise AttachError(f"no dev box named {name!r}{extra}; see `clawtui dev ls`")
+        raise AttachError(f"no {unknown} named {ref!r}{extra}; see {see}")
     if len(found) > 1:
         hosts = ", ".join(t.host for t in found)
-        raise AttachError(f"dev box {name!r} exists on several hosts ({hosts}): pass --host")
+        raise AttachError(f"{kind} {ref!r} exists on several hosts ({hosts}): pass --host")
     box = found[0]
     if not box.running:
-        raise AttachError(f"dev box {name!r} is not running; start it first")
+        raise AttachError(f"{kind} {box.name!r} is not running; start it first")
     return box
 
 
+def _docker_get(hcfg: ProfileHost, path: str) -> tuple[int, bytes]:
+    """`GET /v1.41<path>` on a local Docker socket with the standard library (the attach path
+    stays light): the status and up to 16 MiB of the body."""
+    import http.client
+    import socket
+
+    class _UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(hcfg.timeout)
+            sock.connect(hcfg.url[len("unix://") :])
+            self.sock = sock
+
+    conn = _UnixConnection("localhost", timeout=hcfg.timeout)
+    try:
+        conn.request("GET", f"/v1.41{path}")
+        response = conn.getresponse()
+        return response.status, response.read(16 << 20)
+    finally:
+        conn.close()
+
+
 def _list_containers(hcfg: ProfileHost, labels: list[str]) -> Any:
-    """`GET /containers/json?all=1` filtered by labels. A local socket is asked with the
-    standard library (the attach path stays light); other hosts go through the Docker SDK."""
+    """`GET /containers/json?all=1` filtered by labels (other hosts than local sockets go
+    through the Docker SDK)."""
     if hcfg.is_local:
-        import http.client
         import json
-        import socket
         from urllib.parse import quote
 
-        class _UnixConnection(http.client.HTTPConnection):
-            def connect(self) -> None:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(hcfg.timeout)
-                sock.connect(hcfg.url[len("unix://") :])
-                self.sock = sock
-
         query = quote(json.dumps({"label": labels}))
-        conn = _UnixConnection("localhost", timeout=hcfg.timeout)
-        try:
-            conn.request("GET", f"/v1.41/containers/json?all=1&filters={query}")
-            response = conn.getresponse()
-            body = response.read(16 << 20)
-            if response.status != 200:
-                raise OSError(f"Docker answered {response.status}: {body[:200]!r}")
-            return json.loads(body)
-        finally:
-            conn.close()
+        status, body = _docker_get(hcfg, f"/containers/json?all=1&filters={query}")
+        if status != 200:
+            raise OSError(f"Docker answered {status}: {body[:200]!r}")
+        return json.loads(body)
     from docker.api.client import APIClient
 
     client = APIClient(base_url=hcfg.url, version="auto", timeout=hcfg.timeout)
@@ -285,31 +308,25 @@ def docker_exec_fallback_argv(
     return [docker_bin, "exec", "-it", "-e", f"TERM={term}", container, "sh", "-c", script]
 
 
-def container_target(settings: Settings, ref: str, *, host: str | None = None) -> DevboxTarget:
+def container_target(
+    settings: Settings | AttachProfile, ref: str, *, host: str | None = None
+) -> DevboxTarget:
     """Find any container by name or id on the configured hosts (Docker API, no engine).
 
-    Its SSH target is set when it publishes its sshd port in the label `clawtui.devbox.port`.
+    Its SSH target is set when it publishes its sshd port in a label of `SSH_PORT_LABELS`.
     """
-    from clawtui.engine.devbox_checks import LABEL_PORT
+    from clawtui.engine.devbox_checks import ssh_port
 
     if not ref or len(ref) > 256 or "/" in ref or any(ch.isspace() for ch in ref):
         raise AttachError(f"invalid container name or id {ref[:80]!r}")
+    profile = as_profile(settings)
+    answers, problems = _ask_hosts(profile, host, lambda h: _inspect_container(h, ref))
     found: list[DevboxTarget] = []
-    problems: list[str] = []
-    for hcfg in settings.hosts:
-        if host is not None and hcfg.name != host:
-            continue
-        try:
-            row = _inspect_container(hcfg, ref)
-        except Exception as exc:  # any Docker / network failure of this host: say which
-            problems.append(f"{hcfg.name}: {exc}")
-            continue
+    for hcfg, row in answers:
         if not isinstance(row, dict):
             continue
         config = row.get("Config") or {}
-        labels = config.get("Labels") or {} if isinstance(config, dict) else {}
-        port_text = str(labels.get(LABEL_PORT, ""))
-        port = int(port_text) if port_text.isdigit() and 0 < int(port_text) < 65536 else None
+        port = ssh_port(config.get("Labels") if isinstance(config, dict) else None)
         state = row.get("State") or {}
         found.append(
             DevboxTarget(
@@ -318,52 +335,32 @@ def container_target(settings: Settings, ref: str, *, host: str | None = None) -
                 container_id=str(row.get("Id", "")),
                 running=isinstance(state, dict) and state.get("Running") is True,
                 port=port,
-                ssh=target_for(settings, ssh_address(settings, hcfg), port) if port else None,
+                ssh=target_for(profile, ssh_address(profile, hcfg), port) if port else None,
             )
         )
-    if not found:
-        extra = f" (unreachable hosts: {'; '.join(problems)})" if problems else ""
-        raise AttachError(
-            f"no dev box or container named {ref!r}{extra}; see `clawtui dev ls` or `docker ps`"
-        )
-    if len(found) > 1:
-        hosts = ", ".join(t.host for t in found)
-        raise AttachError(f"container {ref!r} exists on several hosts ({hosts}): pass --host")
-    box = found[0]
-    if not box.running:
-        raise AttachError(f"container {box.name!r} is not running; start it first")
-    return box
+    return _only(
+        found,
+        problems,
+        "container",
+        ref,
+        unknown="dev box or container",
+        see="`clawtui dev ls` or `docker ps`",
+    )
 
 
-def _inspect_container(hcfg: HostConfig, ref: str) -> dict[str, Any] | None:
+def _inspect_container(hcfg: ProfileHost, ref: str) -> dict[str, Any] | None:
     """`GET /containers/{ref}/json`, or None when no such container (404)."""
-    from urllib.parse import quote
-
     if hcfg.is_local:
-        import http.client
         import json
-        import socket
+        from urllib.parse import quote
 
-        class _UnixConnection(http.client.HTTPConnection):
-            def connect(self) -> None:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(hcfg.timeout)
-                sock.connect(hcfg.url[len("unix://") :])
-                self.sock = sock
-
-        conn = _UnixConnection("localhost", timeout=hcfg.timeout)
-        try:
-            conn.request("GET", f"/v1.41/containers/{quote(ref, safe='')}/json")
-            response = conn.getresponse()
-            body = response.read(16 << 20)
-            if response.status == 404:
-                return None
-            if response.status != 200:
-                raise OSError(f"Docker answered {response.status}: {body[:200]!r}")
-            data = json.loads(body)
-            return data if isinstance(data, dict) else None
-        finally:
-            conn.close()
+        status, body = _docker_get(hcfg, f"/containers/{quote(ref, safe='')}/json")
+        if status == 404:
+            return None
+        if status != 200:
+            raise OSError(f"Docker answered {status}: {body[:200]!r}")
+        data = json.loads(body)
+        return data if isinstance(data, dict) else None
     from docker.api.client import APIClient
     from docker.errors import NotFound
 

@@ -20,6 +20,8 @@ ROLE = "devbox"
 LABEL_ROLE = "clawtui.role"
 LABEL_OWNER = "clawtui.owner"
 LABEL_PORT = "clawtui.devbox.port"
+SSH_PORT_LABELS = (LABEL_PORT, "clawtui.ssh.port")
+"""Labels whose value is the host port of a container's sshd (the first one set wins)."""
 LABEL_MANAGED = "clawtui.managed"
 HOME_ROLE = "devbox-home"
 """`clawtui.role` of a dev box's home volume."""
@@ -156,6 +158,15 @@ def int_port(value: Any) -> int | None:
     else:
         return None
     return port if 0 < port < 65536 else None
+
+
+def ssh_port(labels: Mapping[str, Any] | None) -> int | None:
+    """The host port of a container's sshd from its labels (`SSH_PORT_LABELS`), or None."""
+    for label in SSH_PORT_LABELS:
+        port = int_port((labels or {}).get(label))
+        if port is not None:
+            return port
+    return None
 
 
 def ports_in_use(listed: Iterable[Any], inspected: Iterable[Any] = ()) -> dict[int, str]:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -82,6 +82,19 @@ def message_json(msg: _Message) -> bytes:
     """The message as TinyClaw writes it (unset optional fields left out)."""
     data = msg.model_dump(mode="json", exclude_none=True)
     return json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+_M = TypeVar("_M", bound=_Message)
+
+
+def _message(model: type[_M], fields: dict[str, Any], message_id: str | None) -> _M:
+    """`fields` as a `model` (with `message_id` when given); QueueError says what is wrong."""
+    if message_id is not None:
+        fields["messageId"] = message_id
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise QueueError(f"not a valid queue message: {exc.errors()[0]['msg']}") from exc
 
 
 class TinyClawQueue:
@@ -149,12 +162,7 @@ class TinyClawQueue:
             "message": text,
             **extra,
         }
-        if message_id is not None:
-            fields["messageId"] = message_id
-        try:
-            msg = IncomingMessage.model_validate(fields)
-        except ValidationError as exc:
-            raise QueueError(f"not a valid queue message: {exc.errors()[0]['msg']}") from exc
+        msg = _message(IncomingMessage, fields, message_id)
         self.write("incoming", msg)
         for sink in list(self.sinks):
             try:
@@ -186,12 +194,7 @@ class TinyClawQueue:
             "model": model,
             "targetThreadId": target_thread_id,
         }
-        if message_id is not None:
-            fields["messageId"] = message_id
-        try:
-            msg = OutgoingMessage.model_validate(fields)
-        except ValidationError as exc:
-            raise QueueError(f"not a valid queue message: {exc.errors()[0]['msg']}") from exc
+        msg = _message(OutgoingMessage, fields, message_id)
         self.write("outgoing", msg)
         return msg
 

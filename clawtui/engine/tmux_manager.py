@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from clawtui.engine import tmux
 from clawtui.engine.attach import ssh_address, target_for
-from clawtui.engine.devbox_checks import LABEL_OWNER, LABEL_PORT, ROLE
+from clawtui.engine.devbox_checks import LABEL_OWNER, LABEL_PORT, ROLE, ssh_port
 from clawtui.engine.models import EventKind
 from clawtui.engine.ssh import ConnectionPool, SSHFailure, SSHTarget
 
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     from clawtui.engine.core import Engine
     from clawtui.engine.models import ContainerInfo
 
-SSH_PORT_LABELS: Final = (LABEL_PORT, "clawtui.ssh.port")
-"""Labels whose value is the host port of a container's sshd (first one set wins)."""
 MAX_BROADCAST: Final = 100
 
 
@@ -91,11 +89,7 @@ class BroadcastOutcome:
 
 def ssh_port_of(info: ContainerInfo) -> int | None:
     """The host port of `info`'s sshd from its labels, or None."""
-    for label in SSH_PORT_LABELS:
-        text = str(info.labels.get(label, ""))
-        if text.isdigit() and 0 < int(text) < 65536:
-            return int(text)
-    return None
+    return ssh_port(info.labels)
 
 
 def tmux_name(info: ContainerInfo) -> str:

@@ -32,7 +32,7 @@ from clawtui.engine.attach import (
     ssh_address,
     target_for,
 )
-from clawtui.engine.devbox_checks import LABEL_PORT
+from clawtui.engine.devbox_checks import ssh_port
 from clawtui.engine.ssh import SSHFailure, SSHTarget
 from clawtui.engine.tmux import TmuxError, validate_name
 
@@ -45,8 +45,8 @@ if TYPE_CHECKING:
 
 def ssh_target_of(settings: Settings, info: ContainerInfo) -> SSHTarget | None:
     """How to reach `info`'s sshd from here, or None when it publishes none."""
-    text = str(info.labels.get(LABEL_PORT, ""))
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    port = ssh_port(info.labels)
+    if port is None:
         return None
     host = settings.host(info.host)
     if host is None:
@@ -54,7 +54,7 @@ def ssh_target_of(settings: Settings, info: ContainerInfo) -> SSHTarget | None:
             f"Docker host {info.host!r} is not in this machine's config, so its SSH address is "
             "unknown here: add it to [[hosts]] (with its URL), or attach from that machine"
         )
-    return target_for(settings, ssh_address(settings, host), int(text))
+    return target_for(settings, ssh_address(settings, host), port)
 
 
 def _run_in_thread(target: SSHTarget, session: str) -> int:

@@ -308,22 +308,19 @@ class PoolsPanel(Vertical, can_focus=True):
             self.run_action_worker("claim", values["tenant"].strip(), values["pool"].strip())
 
     def action_release(self) -> None:
-        if not self._guard():
-            return
-        tenant = self._selected("#pools-tenants")
-        if tenant is None:
-            self.set_status("no tenant selected: pick one in the Tenants table", error=True)
-            return
-        self.run_action_worker("release", tenant)
+        self._on_selected_tenant("release")
 
     def action_sync(self) -> None:
+        self._on_selected_tenant("sync")
+
+    def _on_selected_tenant(self, verb: str) -> None:
         if not self._guard():
             return
         tenant = self._selected("#pools-tenants")
         if tenant is None:
             self.set_status("no tenant selected: pick one in the Tenants table", error=True)
             return
-        self.run_action_worker("sync", tenant)
+        self.run_action_worker(verb, tenant)
 
     def action_scale(self) -> None:
         if not self._guard():
