@@ -22,6 +22,21 @@ case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/local/sbin:/usr/sbin:/sb
 
 _prog="$(basename "${0:-clawtui}")"
 
+# No silent exits: with `set -e`, a failing command ends the script. This trap says which command
+# failed, where, and with what status, before the shell exits. -E passes the trap into functions
+# and subshells. Inside a command substitution errexit is off, so only the outer failure reports.
+set -E
+_clawtui_on_err() {
+    local rc=$1 cmd=$2
+    [[ $- == *e* ]] || return 0 # the caller handles the status itself (set +e, if, ||)
+    printf 'ERROR [%s]: command failed with exit %s at %s:%s: %s\n' \
+        "$_prog" "$rc" "${BASH_SOURCE[1]:-$0}" "${BASH_LINENO[0]:-?}" "$cmd" >&2
+    printf '  fix: read the output above for the cause; rerun with "bash -x %s" to trace it\n' \
+        "${BASH_SOURCE[-1]:-$0}" >&2
+    printf '  fix: if this is a bug in the script, please report the line above\n' >&2
+}
+trap '_clawtui_on_err "$?" "$BASH_COMMAND"' ERR
+
 step() { printf '==> [%s] %s\n' "$_prog" "$*"; }
 info() { printf '    %s\n' "$*"; }
 warn() { printf 'WARNING [%s]: %s\n' "$_prog" "$*" >&2; }
@@ -57,13 +72,16 @@ pkg_installed() {
 apt_ensure() {
     local missing=() p installed
     # One dpkg-query for all packages (arch-qualified names are printed without the ":arch").
-    installed=" $(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null |
+    # dpkg-query exits 1 when it has never heard of one of the names (a package that was never
+    # installed, e.g. docker.io on a fresh machine): that is an answer here, not an error.
+    installed=" $({ dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null || true; } |
         awk '$NF == "installed" && $(NF-1) == "ok" { print $1 }' | tr '\n' ' ') "
     for p in "$@"; do [[ "$installed" == *" $p "* ]] || missing+=("$p"); done
     if ((${#missing[@]} == 0)); then
         info "apt packages already installed: $*"
         return 0
     fi
+    info "missing apt packages: ${missing[*]} (of $#)"
     command -v apt-get >/dev/null 2>&1 ||
         die "missing packages ${missing[*]} and apt-get is not available" \
             "install them by hand (this project targets Debian 12 bookworm)"
@@ -77,7 +95,7 @@ apt_ensure() {
         _CLAWTUI_APT_UPDATED=1
     fi
     step "apt-get install ${missing[*]}"
-    local policy=/usr/sbin/policy-rc.d own_policy=""
+    local policy="${CLAWTUI_POLICY_RC_D:-/usr/sbin/policy-rc.d}" own_policy=""
     if [[ ! -e "$policy" ]]; then
         printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
         as_root chmod 755 "$policy"
@@ -130,7 +148,7 @@ wait_for_docker() {
 
 # docker_server_version: the daemon's version string (via the socket, client-independent).
 docker_server_version() {
-    curl -fsS --max-time 5 --unix-socket "$DOCKER_SOCK" http://x/version 2>/dev/null |
+    { curl -fsS --max-time 5 --unix-socket "$DOCKER_SOCK" http://x/version 2>/dev/null || true; } |
         sed -n 's/.*"Version":"\([^"]*\)".*/\1/p' | head -n1
 }
 
@@ -178,7 +196,7 @@ debian_mirror() {
         done
         if ((${#files[@]})); then
             url="$(sed -nE 's/^[[:space:]]*deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+)[[:space:]]+bookworm[[:space:]].*\bmain\b.*/\2/p' \
-                "${files[@]}" | head -n1)"
+                "${files[@]}" | head -n1 || true)"
         fi
     fi
     case "$url" in
