@@ -108,7 +108,7 @@ def main() -> int:
 
     from clawtui.config import AttachConfig, DevboxesConfig, EngineConfig, HostConfig, Settings
     from clawtui.engine.core import Engine
-    from clawtui.engine.devbox_checks import container_name, volume_name
+    from clawtui.engine.devboxes.checks import container_name, volume_name
 
     root = Path(tempfile.mkdtemp(prefix="clawtui-bench-attach-"))
     key = asyncssh.generate_private_key("ssh-ed25519", comment="clawtui-bench")
@@ -162,7 +162,7 @@ def main() -> int:
 
         progress("import times")
         result["import_clawtui_cli_ms"] = round(import_time("import clawtui.cli", env), 1)
-        attach_path = "import clawtui.cli, clawtui.cli_attach, clawtui.engine.attach, asyncssh"
+        attach_path = "import clawtui.cli, clawtui.cli.attach, clawtui.terminal.attach, asyncssh"
         result["import_attach_path_ms"] = round(import_time(attach_path, env), 1)
         result["python_startup_ms"] = round(import_time("pass", env), 1)
 

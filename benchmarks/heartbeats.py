@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import emit_result, progress, rnd, summarize_ms
 from clawtui.config import EngineConfig, HostConfig, Settings
 from clawtui.config.threads import ThreadsConfig
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.core import Engine
-from clawtui.engine.models import EventKind
-from clawtui.engine.threads import Threads
+from clawtui.engine.threads.manager import Threads
 
 SCAN_TARGET_MS = 200.0
 LATENCY_TARGET_MS = 300.0

@@ -43,7 +43,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import emit_result, progress, rnd, summarize_ms
-from clawtui.engine.queue import TinyClawQueue
+from clawtui.engine.threads.queue import TinyClawQueue
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-webhook-secret-0123456789"

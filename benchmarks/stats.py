@@ -116,8 +116,8 @@ def make_settings(state_dir: str) -> tuple[Any, str]:
 
 
 async def engine_child(ids: list[str], duration: float, ch: ChildChannel) -> None:
+    from clawtui.engine.api.models import EventKind
     from clawtui.engine.core import Engine
-    from clawtui.engine.models import EventKind
 
     wanted = set(ids)
     with tempfile.TemporaryDirectory(prefix="clawtui-bench-stats-") as state_dir:
@@ -217,7 +217,7 @@ async def stream_stats(index: int, cid: str, on_object: Any, sock: str = DOCKER_
 
 
 async def streaming_child(ids: list[str], duration: float, ch: ChildChannel) -> None:
-    from clawtui.engine.stats import stats_from_api
+    from clawtui.engine.fleet.stats import stats_from_api
 
     counts = [0] * len(ids)
     samples: list[tuple[int, float | None, float]] = []

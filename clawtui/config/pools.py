@@ -29,7 +29,7 @@ On a local host (a unix:// Docker URL) volumes are folders on the engine's machi
 land there at claim time without a Docker call, and state sync reads and writes them with rclone
 directly. On a remote host they are anonymous Docker volumes of the container, filled with the
 Docker archive API (config and secrets are then mounted read-write: Docker refuses archive
-uploads into read-only mounts); see `clawtui/engine/pool_provision.py`.
+uploads into read-only mounts); see `clawtui/engine/pools/provision.py`.
 
 `${tenantId}` is replaced in env values (written to `<config>/tenant.env`, since a warm
 container started before it had a tenant), the sink prefix and the mapping sink paths.

@@ -8,13 +8,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from clawtui.engine.api import EngineAPI
+    from clawtui.engine.api.models import ContainerInfo, Event, EventKind, HostInfo, HostState
+    from clawtui.engine.api.protocols import EngineAPI
     from clawtui.engine.core import Engine
-    from clawtui.engine.models import ContainerInfo, Event, EventKind, HostInfo, HostState
 
 __all__ = ["ContainerInfo", "Engine", "EngineAPI", "Event", "EventKind", "HostInfo", "HostState"]
-_HOME = {"Engine": "core", "EngineAPI": "api"} | dict.fromkeys(
-    ("ContainerInfo", "Event", "EventKind", "HostInfo", "HostState"), "models"
+_HOME = {"Engine": "core", "EngineAPI": "api.protocols"} | dict.fromkeys(
+    ("ContainerInfo", "Event", "EventKind", "HostInfo", "HostState"), "api.models"
 )
 
 

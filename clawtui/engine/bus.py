@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from clawtui.engine.models import Event, EventKind
+from clawtui.engine.api.models import Event, EventKind
 
 DEFAULT_MAX_BACKLOG = 10_000
 

@@ -15,25 +15,25 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from clawtui.engine.autoheal import Autoheal
-from clawtui.engine.brief import Briefs
+from clawtui.engine.api.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
+from clawtui.engine.autoheal.repair import Autoheal
+from clawtui.engine.brief.briefs import Briefs
 from clawtui.engine.bus import EventBus, Subscription
-from clawtui.engine.containers import ContainerActions
-from clawtui.engine.devboxes import Devboxes
-from clawtui.engine.escalations import Escalations
-from clawtui.engine.fleet import HostMonitor
-from clawtui.engine.health import HealthMonitors
-from clawtui.engine.incidents import Incidents
-from clawtui.engine.ingress import Ingress
-from clawtui.engine.memory import MemoryManager
-from clawtui.engine.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
+from clawtui.engine.devboxes.manager import Devboxes
+from clawtui.engine.escalations.incidents import Incidents
+from clawtui.engine.escalations.manager import Escalations
+from clawtui.engine.fleet.actions import ContainerActions
+from clawtui.engine.fleet.hosts import HostMonitor
+from clawtui.engine.health.monitors import HealthMonitors
+from clawtui.engine.ingress.manager import Ingress
+from clawtui.engine.memory.manager import MemoryManager
 from clawtui.engine.notifier import Notifier
-from clawtui.engine.pools import Pools
-from clawtui.engine.queue import TinyClawQueue
+from clawtui.engine.pools.manager import Pools
+from clawtui.engine.sessions.tmux_manager import TmuxManager
 from clawtui.engine.store import Store
-from clawtui.engine.stuck import StuckDetector
-from clawtui.engine.threads import Threads
-from clawtui.engine.tmux_manager import TmuxManager
+from clawtui.engine.stuck.detector import StuckDetector
+from clawtui.engine.threads.manager import Threads
+from clawtui.engine.threads.queue import TinyClawQueue
 
 if TYPE_CHECKING:
     from clawtui.config import Settings

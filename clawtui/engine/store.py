@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from clawtui.engine.models import ActivityEntry
-from clawtui.engine.pool_store import MIGRATIONS as POOL_MIGRATIONS
+from clawtui.engine.api.models import ActivityEntry
+from clawtui.engine.pools.store import MIGRATIONS as POOL_MIGRATIONS
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from clawtui.engine.models import Event, EventKind
+from clawtui.engine.api.models import Event, EventKind
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE, SETTINGS, SSE_STREAMS
 from clawtui.service.routes_api import container_json

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from clawtui.engine.ingress import Ingress, Outcome
+from clawtui.engine.ingress.manager import Ingress, Outcome
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from clawtui.engine.api import EngineAPI
+from clawtui.engine.api.protocols import EngineAPI
 from clawtui.engine.bus import Subscription
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from clawtui.engine.api import EngineAPI
+from clawtui.engine.api.protocols import EngineAPI
 from clawtui.service.errors import Handler
 from clawtui.service.keys import METRICS, SSE_STREAMS
 
@@ -90,7 +90,7 @@ class IngressCollector(Collector):
         self.engine = engine
 
     def collect(self) -> Iterator[Any]:
-        from clawtui.engine.ingress import Ingress
+        from clawtui.engine.ingress.manager import Ingress
 
         ingress = getattr(self.engine, "ingress", None)
         if not isinstance(ingress, Ingress):
@@ -136,7 +136,7 @@ class PoolCollector(Collector):
         self.statuses: list[Any] = []
 
     def _pools(self) -> Any:
-        from clawtui.engine.pools import Pools
+        from clawtui.engine.pools.manager import Pools
 
         pools = getattr(self.engine, "pools", None)
         return pools if isinstance(pools, Pools) else None

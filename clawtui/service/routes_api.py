@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 
-from clawtui.engine.models import ContainerInfo
+from clawtui.engine.api.models import ContainerInfo
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE
 

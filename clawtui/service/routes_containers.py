@@ -30,9 +30,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from clawtui.engine.containers import ActionError, ContainerActions
-from clawtui.engine.devbox_checks import DevboxError, DevboxInputError, validate_name
-from clawtui.engine.devboxes import Devboxes, DevboxInfo
+from clawtui.engine.devboxes.checks import DevboxError, DevboxInputError, validate_name
+from clawtui.engine.devboxes.manager import Devboxes, DevboxInfo
+from clawtui.engine.fleet.actions import ActionError, ContainerActions
 from clawtui.service.bodies import parse_body
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE

@@ -26,9 +26,9 @@ from typing import Any, NoReturn
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from clawtui.engine.brief import brief_json
-from clawtui.engine.escalations import Decision, EscalationError, NewEscalation, Status
-from clawtui.engine.incidents import IncidentError
+from clawtui.engine.brief.briefs import brief_json
+from clawtui.engine.escalations.incidents import IncidentError
+from clawtui.engine.escalations.manager import Decision, EscalationError, NewEscalation, Status
 from clawtui.service.bodies import parse_body
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE

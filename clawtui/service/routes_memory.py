@@ -31,8 +31,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from clawtui.config import parse_size
-from clawtui.engine.memory import MAX_BATCH, MAX_REF_LENGTH, MemoryManager
-from clawtui.engine.memory_models import BatchState, PlanErrorCode
+from clawtui.engine.memory.manager import MAX_BATCH, MAX_REF_LENGTH, MemoryManager
+from clawtui.engine.memory.models import BatchState, PlanErrorCode
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE
 from clawtui.service.routes_api import _int_query, _known_host

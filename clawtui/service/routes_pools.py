@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from clawtui.engine.pools import PoolError, Pools
+from clawtui.engine.pools.manager import PoolError, Pools
 from clawtui.service.bodies import parse_body
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE

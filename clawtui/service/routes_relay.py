@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from clawtui.engine.ingress import RELAY_ENVELOPE_BYTES
+from clawtui.engine.ingress.manager import RELAY_ENVELOPE_BYTES
 from clawtui.service.ingress_common import BodyTooLarge, answer, header, ingress_of, read_capped
 
 routes = web.RouteTableDef()

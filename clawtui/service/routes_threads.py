@@ -14,10 +14,10 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from clawtui.engine import kb as kbmod
-from clawtui.engine.api import ThreadsAPI, threads_of
-from clawtui.engine.queue import QueueError
-from clawtui.engine.threads import ThreadError
+from clawtui.engine.api.protocols import ThreadsAPI, threads_of
+from clawtui.engine.kb import knowledge as kbmod
+from clawtui.engine.threads.manager import ThreadError
+from clawtui.engine.threads.queue import QueueError
 from clawtui.service.bodies import parse_body
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE

@@ -28,7 +28,7 @@ SECRET_HEADER = "x-webhook-secret"
 
 @routes.post("/webhook/azure-devops")
 async def azure_devops(request: web.Request) -> web.Response:
-    from clawtui.engine.ingress import secret_matches
+    from clawtui.engine.ingress.manager import secret_matches
 
     ingress = ingress_of(request)
     secrets = ingress.webhook_secrets()

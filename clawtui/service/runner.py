@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from clawtui.engine.api import EngineAPI
+from clawtui.engine.api.protocols import EngineAPI
 from clawtui.fsutil import atomic_write
 from clawtui.service.app import create_app
 

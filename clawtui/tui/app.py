@@ -21,9 +21,9 @@ from textual.theme import Theme
 from textual.timer import Timer
 
 from clawtui.config import Settings, save_runtime_settings
-from clawtui.engine.api import EngineAPI
+from clawtui.engine.api.models import Event, EventKind
+from clawtui.engine.api.protocols import EngineAPI
 from clawtui.engine.bus import Subscription
-from clawtui.engine.models import Event, EventKind
 from clawtui.tui.commands import ClawCommands, ThemeCommands
 from clawtui.tui.keymap import BINDING_OWNERS, binding_ids
 from clawtui.tui.screens.help import HelpScreen, key_rows

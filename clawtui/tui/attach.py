@@ -25,22 +25,22 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from clawtui.engine.attach import (
+from clawtui.engine.devboxes.checks import ssh_port
+from clawtui.engine.sessions.ssh import SSHFailure, SSHTarget
+from clawtui.engine.sessions.tmux import TmuxError, validate_name
+from clawtui.terminal.attach import (
     AttachError,
     docker_cli,
     exec_fallback,
     ssh_address,
     target_for,
 )
-from clawtui.engine.devbox_checks import ssh_port
-from clawtui.engine.ssh import SSHFailure, SSHTarget
-from clawtui.engine.tmux import TmuxError, validate_name
 
 if TYPE_CHECKING:
     from textual.app import App
 
     from clawtui.config import Settings
-    from clawtui.engine.models import ContainerInfo
+    from clawtui.engine.api.models import ContainerInfo
 
 
 def ssh_target_of(settings: Settings, info: ContainerInfo) -> SSHTarget | None:
@@ -58,7 +58,7 @@ def ssh_target_of(settings: Settings, info: ContainerInfo) -> SSHTarget | None:
 
 
 def _run_in_thread(target: SSHTarget, session: str) -> int:
-    from clawtui.engine.attach import attach
+    from clawtui.terminal.attach import attach
 
     outcome: list[int | BaseException] = []
 

@@ -22,8 +22,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widget import Widget
 
-from clawtui.engine.api import EngineAPI, actions_of, devboxes_of
-from clawtui.engine.models import ContainerInfo
+from clawtui.engine.api.models import ContainerInfo
+from clawtui.engine.api.protocols import EngineAPI, actions_of, devboxes_of
 from clawtui.tui.screens.confirm import Confirmed, ConfirmScreen
 from clawtui.tui.screens.logs import LogsScreen
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from clawtui.engine.models import MIB, ContainerInfo, HostMemory
+from clawtui.engine.api.models import MIB, ContainerInfo, HostMemory
 
 GIB = 1024 * MIB
 DASH = "—"

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from clawtui.config import EngineConfig, HostConfig, ServiceConfig, Settings
+from clawtui.engine.api.models import Event
 from clawtui.engine.bus import Subscription
-from clawtui.engine.models import Event
 
 
 def make_settings(

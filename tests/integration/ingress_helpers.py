@@ -13,7 +13,7 @@ from typing import Any
 
 from clawtui.config import EngineConfig, HostConfig, Settings
 from clawtui.config.ingress import RelayAgent, RelayConfig, RelayRoute, WebhookIngressConfig
-from clawtui.engine.queue import QUEUE_DIRS, TinyClawQueue
+from clawtui.engine.threads.queue import QUEUE_DIRS, TinyClawQueue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "azure_devops"
 WEBHOOK_SECRET = "wh-secret-0123456789abcdef"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from clawtui.config import Settings
 from clawtui.engine.core import Engine
-from clawtui.engine.pools import PoolError
+from clawtui.engine.pools.manager import PoolError
 
 
 async def main(settings: Settings, action: str, tenant: str | None) -> int:

@@ -29,11 +29,17 @@ import pytest
 from docker.errors import NotFound
 
 from clawtui.config import AttachConfig, DevboxesConfig, EngineConfig, HostConfig, Settings
-from clawtui.engine import tmux
-from clawtui.engine.attach import devbox_target
 from clawtui.engine.core import Engine
-from clawtui.engine.devbox_checks import container_name, volume_name
-from clawtui.engine.ssh import HostKeyChanged, HostKeyUnknown, connect, pin_host_key, pinned_keys
+from clawtui.engine.devboxes.checks import container_name, volume_name
+from clawtui.engine.sessions import tmux
+from clawtui.engine.sessions.ssh import (
+    HostKeyChanged,
+    HostKeyUnknown,
+    connect,
+    pin_host_key,
+    pinned_keys,
+)
+from clawtui.terminal.attach import devbox_target
 from tests.integration.conftest import TEST_LABEL
 from tests.integration.test_devboxes import devbox_image  # noqa: F401  (fixture)
 
@@ -247,7 +253,7 @@ def test_attach_in_real_pty_detach_and_reattach(boxes: Boxes, pane: Pane, tmp_pa
         assert time.monotonic() < deadline, "clawtui attach did not exit after the detach"
         time.sleep(0.1)
     imported = imports.read_text()
-    assert "clawtui.engine.attach_profile" in imported
+    assert "clawtui.terminal.profile" in imported
     assert "pydantic" not in imported and "clawtui.config" not in imported
 
 
@@ -360,7 +366,7 @@ def test_broadcast_reaches_every_box(boxes: Boxes, docker_api: docker.APIClient)
 
 
 async def test_pool_reuses_one_connection(boxes: Boxes) -> None:
-    from clawtui.engine.ssh import ConnectionPool
+    from clawtui.engine.sessions.ssh import ConnectionPool
 
     target = devbox_target(boxes.settings, boxes.names[1]).ssh
     assert target is not None

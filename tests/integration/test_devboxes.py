@@ -24,10 +24,10 @@ from docker.errors import NotFound
 
 from clawtui.cli import main
 from clawtui.config import DevboxesConfig, EngineConfig, HostConfig, Settings
-from clawtui.engine.containers import ActionError, UnknownContainer
 from clawtui.engine.core import Engine
-from clawtui.engine.devbox_checks import container_name, volume_name
-from clawtui.engine.devboxes import DevboxError, DevboxInputError
+from clawtui.engine.devboxes.checks import container_name, volume_name
+from clawtui.engine.devboxes.manager import DevboxError, DevboxInputError
+from clawtui.engine.fleet.actions import ActionError, UnknownContainer
 from tests.integration.conftest import TEST_LABEL
 from tests.integration.engine_helpers import wait_until
 

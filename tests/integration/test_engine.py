@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from clawtui.engine.api.models import EventKind, HostState
 from clawtui.engine.core import Engine
-from clawtui.engine.models import EventKind, HostState
 from tests.integration.engine_helpers import make_settings, wait_for_event, wait_until
 
 pytestmark = pytest.mark.integration

@@ -30,8 +30,8 @@ from clawtui.config.escalations import (
     Thresholds,
 )
 from clawtui.engine.core import Engine
-from clawtui.engine.incidents import LoopState
-from clawtui.engine.ssh import pin_host_key
+from clawtui.engine.escalations.incidents import LoopState
+from clawtui.engine.sessions.ssh import pin_host_key
 from tests.integration.engine_helpers import make_settings
 
 pytestmark = pytest.mark.integration

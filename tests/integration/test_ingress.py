@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from clawtui.engine.core import Engine
-from clawtui.engine.escalations import Source, Status
+from clawtui.engine.escalations.manager import Source, Status
 from clawtui.service.runner import ServiceRunner
 from tests.integration.ingress_helpers import (
     AGENT_SECRETS,
@@ -383,8 +383,8 @@ async def test_route_changes_persist_and_apply_at_once(served: tuple[Engine, str
 
 async def test_remote_engine_forwards_ingress_events(served: tuple[Engine, str]) -> None:
     """`clawtui --connect` has no ingress of its own, but sees the traffic as events."""
-    from clawtui.engine.models import EventKind
-    from clawtui.remote import RemoteEngine
+    from clawtui.client.engine import RemoteEngine
+    from clawtui.engine.api.models import EventKind
     from tests.integration.engine_helpers import wait_for_event
 
     _, url = served

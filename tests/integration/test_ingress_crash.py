@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 
 from clawtui.engine.core import Engine
-from clawtui.engine.queue import TinyClawQueue
+from clawtui.engine.threads.queue import TinyClawQueue
 from tests.integration.ingress_helpers import (
     RYAN_THREAD,
     WEBHOOK_SECRET,

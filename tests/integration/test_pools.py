@@ -11,9 +11,9 @@ import docker
 import pytest
 
 from clawtui.config.pools import PoolConfig, SinkSpec, SyncMapping, SyncPolicy, SyncSpec
-from clawtui.engine.escalations import Source
-from clawtui.engine.models import EventKind
-from clawtui.engine.pools import PoolConflict, PoolInputError, PoolSyncFailed
+from clawtui.engine.api.models import EventKind
+from clawtui.engine.escalations.manager import Source
+from clawtui.engine.pools.manager import PoolConflict, PoolInputError, PoolSyncFailed
 from tests.integration.pool_helpers import (
     free_port,
     local_sync,

@@ -20,7 +20,7 @@ import pytest
 
 from clawtui.config import EngineConfig, HostConfig, Settings
 from clawtui.config.pools import PoolConfig, SecuritySpec
-from clawtui.engine.models import EventKind
+from clawtui.engine.api.models import EventKind
 from tests.integration.pool_helpers import (
     docker_tcp_proxy,
     local_sync,

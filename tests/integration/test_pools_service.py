@@ -15,11 +15,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from textual.widgets import DataTable
 
+from clawtui.client.engine import RemoteEngine, RemoteError
 from clawtui.config import Settings
 from clawtui.config.pools import PoolConfig
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.core import Engine
-from clawtui.engine.models import EventKind
-from clawtui.remote import RemoteEngine, RemoteError
 from clawtui.service.runner import ServiceRunner
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.pools_panel import PoolsPanel

@@ -1,6 +1,6 @@
 """A hypothesis state machine over the real engine, dockerd and rclone: claims, releases, sink
 failures, engine crashes (kill -9 at named points, in a child process), dockerd restarts and
-reconciles, with invariants I1-I7 checked after every step (see clawtui/engine/pools.py)."""
+reconciles, with invariants I1-I7 checked after every step (see clawtui/engine/pools/manager.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from hypothesis.stateful import (
 from clawtui.config import Settings
 from clawtui.config.pools import PoolConfig
 from clawtui.engine.core import Engine
-from clawtui.engine.pools import (
+from clawtui.engine.pools.manager import (
     CRASH_ENV,
     CRASH_POINTS,
     LABEL_POOL,

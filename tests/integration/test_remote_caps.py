@@ -12,9 +12,9 @@ import aiohttp
 import docker
 import pytest
 
+from clawtui.client.engine import RemoteEngine, RemoteError
 from clawtui.engine.core import Engine
-from clawtui.engine.memory_models import BatchState
-from clawtui.remote import RemoteEngine, RemoteError
+from clawtui.engine.memory.models import BatchState
 from clawtui.service.runner import ServiceRunner
 from tests.integration.engine_helpers import make_settings, wait_until
 from tests.integration.test_devboxes import (  # noqa: F401 - fixtures

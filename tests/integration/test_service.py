@@ -17,9 +17,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from clawtui.client.engine import RemoteEngine
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.core import Engine
-from clawtui.engine.models import EventKind
-from clawtui.remote import RemoteEngine
 from clawtui.service.runner import ServiceRunner
 from tests.integration.engine_helpers import make_settings, wait_for_event, wait_until
 

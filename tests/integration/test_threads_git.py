@@ -20,10 +20,10 @@ import aiohttp
 import pytest
 
 from clawtui.config.threads import ThreadEntry, ThreadsConfig
-from clawtui.engine import heartbeat_md as hb
-from clawtui.engine import kb
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.core import Engine
-from clawtui.engine.models import EventKind
+from clawtui.engine.heartbeats import md as hb
+from clawtui.engine.kb import knowledge as kb
 from clawtui.service.runner import ServiceRunner
 from tests.integration.engine_helpers import make_settings, wait_for_event, wait_until
 
@@ -255,7 +255,7 @@ async def test_engine_scheduler_beats_every_thread_staggered(tmp_path: Path) -> 
 def test_watch_filter_ignores_the_engines_temp_files(tmp_path: Path) -> None:
     from watchfiles import Change
 
-    from clawtui.engine.threads import Threads
+    from clawtui.engine.threads.manager import Threads
     from clawtui.fsutil import TEMP_MARKER
 
     assert not Threads._filter(Change.added, f"/x/.HEARTBEAT.md{TEMP_MARKER}abc")
@@ -266,7 +266,7 @@ def test_watch_filter_ignores_the_engines_temp_files(tmp_path: Path) -> None:
 
 
 async def test_remote_engine_threads_proxy(tmp_path: Path) -> None:
-    from clawtui.remote import RemoteEngine
+    from clawtui.client.engine import RemoteEngine
 
     _, clone = make_repo(tmp_path, "rm")
     kb_dir = tmp_path / "kb"

@@ -16,12 +16,12 @@ import aiohttp
 import docker
 import pytest
 
+from clawtui.client.engine import RemoteEngine, RemoteError
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.core import Engine
-from clawtui.engine.models import EventKind
-from clawtui.engine.ssh import HostKeyUnknown
-from clawtui.engine.tmux import InvalidName
-from clawtui.engine.tmux_manager import TargetError
-from clawtui.remote import RemoteEngine, RemoteError
+from clawtui.engine.sessions.ssh import HostKeyUnknown
+from clawtui.engine.sessions.tmux import InvalidName
+from clawtui.engine.sessions.tmux_manager import TargetError
 from clawtui.service.runner import ServiceRunner
 from tests.integration.test_attach import Boxes, boxes, docker_exec  # noqa: F401  (fixture)
 from tests.integration.test_devboxes import devbox_image  # noqa: F401  (fixture)

@@ -15,8 +15,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from clawtui.engine.devboxes import DevboxInfo
-from clawtui.engine.memory_models import (
+from clawtui.engine.api.models import MIB, EventKind
+from clawtui.engine.devboxes.manager import DevboxInfo
+from clawtui.engine.memory.models import (
     ApplyResult,
     BatchState,
     ContainerOutcome,
@@ -24,10 +25,9 @@ from clawtui.engine.memory_models import (
     MemoryPlan,
     Outcome,
 )
-from clawtui.engine.memory_rules import Budget, Current, Rules, build_plan, check_change
-from clawtui.engine.models import MIB, EventKind
-from clawtui.engine.tmux import TmuxSession, TmuxWindow
-from clawtui.engine.tmux_manager import BroadcastOutcome, TmuxListing
+from clawtui.engine.memory.rules import Budget, Current, Rules, build_plan, check_change
+from clawtui.engine.sessions.tmux import TmuxSession, TmuxWindow
+from clawtui.engine.sessions.tmux_manager import BroadcastOutcome, TmuxListing
 from clawtui.tui.memory_text import rows_from_result
 
 if TYPE_CHECKING:

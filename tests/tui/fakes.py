@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from clawtui.engine.bus import EventBus, Subscription
-from clawtui.engine.models import (
+from clawtui.engine.api.models import (
     MIB,
     ActivityEntry,
     ContainerInfo,
@@ -24,6 +23,7 @@ from clawtui.engine.models import (
     HostMemory,
     HostState,
 )
+from clawtui.engine.bus import EventBus, Subscription
 from tests.tui.fake_capabilities import FakeActions, FakeDevboxes, FakeMemory, FakeTmux
 
 GIB = 1024 * MIB

@@ -11,7 +11,7 @@ from textual.command import CommandList
 from textual.widgets import TabbedContent
 
 from clawtui.config import Settings, TuiConfig, load_settings
-from clawtui.engine.models import MIB, ContainerStats, EventKind, HostState
+from clawtui.engine.api.models import MIB, ContainerStats, EventKind, HostState
 from clawtui.tui.app import ClawApp
 from clawtui.tui.screens.help import HelpScreen
 from clawtui.tui.screens.new_devbox import NewDevboxScreen

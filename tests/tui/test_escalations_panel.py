@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, Collapsible, DataTable, Static, TextArea
 
+from clawtui.client.engine import RemoteEngine
 from clawtui.config import EngineConfig, HostConfig, Settings
 from clawtui.config.escalations import BriefConfig, EscalationsConfig
 from clawtui.engine.core import Engine
-from clawtui.engine.escalations import NewEscalation, Status
-from clawtui.engine.incidents import Report
-from clawtui.engine.queue import IncomingMessage
-from clawtui.remote import RemoteEngine
+from clawtui.engine.escalations.incidents import Report
+from clawtui.engine.escalations.manager import NewEscalation, Status
+from clawtui.engine.threads.queue import IncomingMessage
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.escalations_panel import (
     EscalationsPanel,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from clawtui.engine.models import MIB, ContainerStats, HostMemory
+from clawtui.engine.api.models import MIB, ContainerStats, HostMemory
 from clawtui.tui.format import (
     BudgetLevel,
     budget_level,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input, Static
 
+from clawtui.engine.api.models import Event, EventKind
 from clawtui.engine.core import Engine
-from clawtui.engine.models import Event, EventKind
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.ingress_panel import IngressPanel, RouteForm
 from tests.integration.ingress_helpers import AGENT_SECRETS, fixture, ingress_settings

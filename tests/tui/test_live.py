@@ -18,8 +18,8 @@ import pytest
 from docker.errors import NotFound
 
 from clawtui.config import EngineConfig, HostConfig, Settings
+from clawtui.engine.api.models import MIB, HostState
 from clawtui.engine.core import Engine
-from clawtui.engine.models import MIB, HostState
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.host_header import HostHeader

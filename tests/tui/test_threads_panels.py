@@ -15,10 +15,10 @@ from textual.widgets import DataTable, Input, Static
 
 from clawtui.config import Settings
 from clawtui.config.threads import ThreadEntry, ThreadsConfig
-from clawtui.engine import heartbeat_md as hb
+from clawtui.engine.heartbeats import md as hb
 from clawtui.engine.notifier import Notifier
-from clawtui.engine.queue import TinyClawQueue
-from clawtui.engine.threads import Threads
+from clawtui.engine.threads.manager import Threads
+from clawtui.engine.threads.queue import TinyClawQueue
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.empty_state import EmptyState
 from tests.tui.conftest import SIZE

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from clawtui.config import load_settings
-from clawtui.engine import attach_profile
-from clawtui.engine.attach_profile import AttachProfile, profile_key
+from clawtui.terminal import profile as attach_profile
+from clawtui.terminal.profile import AttachProfile, profile_key
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import pytest
 from clawtui.config import EngineConfig, Settings
 from clawtui.config.escalations import BriefConfig
 from clawtui.engine.core import Engine
-from clawtui.engine.escalations import NewEscalation
-from clawtui.engine.incidents import Report
-from clawtui.engine.queue import OutgoingMessage
+from clawtui.engine.escalations.incidents import Report
+from clawtui.engine.escalations.manager import NewEscalation
+from clawtui.engine.threads.queue import OutgoingMessage
 
 DAY = "2026-11-23"
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC).timestamp()
@@ -145,8 +145,7 @@ async def test_shipped_yesterday_has_the_threads_daily_reports(tmp_path: Path) -
     """Daily reports recorded in the master knowledge base (a real git repo) the day before show
     in SHIPPED YESTERDAY; older ones and other sections do not."""
     from clawtui.config.threads import ThreadsConfig
-    from clawtui.engine import kb as kbmod
-
+    from clawtui.engine.kb import knowledge as kbmod
     kb = tmp_path / "kb"
     await kbmod.init(kb)
     await kbmod.record_report(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.bus import EventBus
-from clawtui.engine.models import EventKind
 
 
 async def test_order_and_coalescing() -> None:

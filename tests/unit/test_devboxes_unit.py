@@ -18,8 +18,7 @@ import pytest
 from pydantic import ValidationError
 
 from clawtui.config import DevboxesConfig, Settings
-from clawtui.engine.containers import LineSplitter
-from clawtui.engine.devbox_checks import (
+from clawtui.engine.devboxes.checks import (
     DevboxError,
     DevboxInputError,
     authorized_keys_tar,
@@ -30,8 +29,9 @@ from clawtui.engine.devbox_checks import (
     validate_public_keys,
     volume_name,
 )
-from clawtui.engine.devbox_image import build_image, context_digest
-from clawtui.engine.devboxes import EXPORT_ENV, SUDO_ENV, Devboxes
+from clawtui.engine.devboxes.image import build_image, context_digest
+from clawtui.engine.devboxes.manager import EXPORT_ENV, SUDO_ENV, Devboxes
+from clawtui.engine.fleet.actions import LineSplitter
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORT_SCRIPT = ROOT / "docker" / "dev-container" / "export-env.sh"

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from clawtui.engine.docker_parse import container_from_inspect, event_action, parse_docker_time
+from clawtui.engine.fleet.docker_parse import (
+    container_from_inspect,
+    event_action,
+    parse_docker_time,
+)
 
 INSPECT = {
     "Id": "f" * 64,

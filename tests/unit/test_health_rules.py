@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from clawtui.config.escalations import Thresholds
-from clawtui.engine.health import (
+from clawtui.engine.health.monitors import (
     MonitorMemory,
     Snapshot,
     build_script,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clawtui.engine import heartbeat_md as hb
+from clawtui.engine.heartbeats import md as hb
 
 T1 = datetime(2026, 2, 11, 10, 5, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import asyncio
 import heapq
 import itertools
 
-from clawtui.engine.heartbeat_sched import Scheduler
+from clawtui.engine.heartbeats.scheduler import Scheduler
 
 INTERVAL = 480.0
 

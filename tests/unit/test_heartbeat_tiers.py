@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from clawtui.engine.heartbeat_tiers import due_tiers, liveness, tier_states
+from clawtui.engine.heartbeats.tiers import due_tiers, liveness, tier_states
 
 NOW = datetime(2026, 2, 11, 12, 0, tzinfo=UTC).timestamp()
 IV = 480.0

@@ -14,9 +14,9 @@ import clawtui.engine
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_MODULES = sorted(
-    f"clawtui.engine.{m.name}" for m in pkgutil.iter_modules(clawtui.engine.__path__)
+    m.name for m in pkgutil.walk_packages(clawtui.engine.__path__, prefix="clawtui.engine.")
 )
-MODULES = ["clawtui.engine", *ENGINE_MODULES, "clawtui.config", "clawtui.service", "clawtui.remote"]
+MODULES = ["clawtui.engine", *ENGINE_MODULES, "clawtui.config", "clawtui.service", "clawtui.client"]
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -11,8 +11,8 @@ import pytest
 
 from clawtui.config import ConfigError, Settings, load_settings
 from clawtui.config.ingress import RelayConfig, RelayRoute, WebhookIngressConfig
-from clawtui.engine import azure_devops as azdo
-from clawtui.engine.ingress import RateLimiter, secret_matches
+from clawtui.engine.ingress import azure_devops as azdo
+from clawtui.engine.ingress.manager import RateLimiter, secret_matches
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "azure_devops"
 

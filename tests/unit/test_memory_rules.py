@@ -9,15 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clawtui.engine.memory import notification_for, read_history, write_history
-from clawtui.engine.memory_docker import (
+from clawtui.engine.api.models import ContainerInfo
+from clawtui.engine.fleet.stats import CgroupPaths
+from clawtui.engine.memory.docker_apply import (
     CgroupMemory,
     cgroup_agrees,
     describe_update_error,
     own_container_ids,
     read_cgroup_memory,
 )
-from clawtui.engine.memory_models import (
+from clawtui.engine.memory.manager import notification_for, read_history, write_history
+from clawtui.engine.memory.models import (
     ApplyResult,
     BatchState,
     ContainerOutcome,
@@ -27,7 +29,7 @@ from clawtui.engine.memory_models import (
     Verdict,
     format_bytes,
 )
-from clawtui.engine.memory_rules import (
+from clawtui.engine.memory.rules import (
     Budget,
     Current,
     Rules,
@@ -37,8 +39,6 @@ from clawtui.engine.memory_rules import (
     swap_for,
     why_not_adjustable,
 )
-from clawtui.engine.models import ContainerInfo
-from clawtui.engine.stats import CgroupPaths
 from clawtui.engine.store import Store
 
 MIB = 1024 * 1024

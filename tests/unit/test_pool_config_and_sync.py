@@ -18,9 +18,9 @@ from clawtui.config.pools import (
     VolumesSpec,
     WorkloadConfig,
 )
-from clawtui.engine import pool_sync
-from clawtui.engine.pool_sync import Rclone, Sink, SyncError, _stats
-from clawtui.engine.pools import _percentile, spec_hash
+from clawtui.engine.pools import sync as pool_sync
+from clawtui.engine.pools.manager import _percentile, spec_hash
+from clawtui.engine.pools.sync import Rclone, Sink, SyncError, _stats
 
 
 def test_pools_must_name_known_workloads_and_hosts() -> None:

@@ -10,8 +10,9 @@ import tarfile
 from pathlib import Path
 
 from clawtui.config.pools import CustomVolume, VolumesSpec, WorkloadConfig
-from clawtui.engine.pool_metrics import PoolMetrics
-from clawtui.engine.pool_provision import (
+from clawtui.engine.pools.manager import PoolConflict, PoolError, PoolNotFound, PoolSyncFailed
+from clawtui.engine.pools.metrics import PoolMetrics
+from clawtui.engine.pools.provision import (
     _lookup,
     _tar,
     parse_owner,
@@ -19,7 +20,6 @@ from clawtui.engine.pool_provision import (
     tenant_files,
     write_local,
 )
-from clawtui.engine.pools import PoolConflict, PoolError, PoolNotFound, PoolSyncFailed
 
 
 def wl(**extra: object) -> WorkloadConfig:

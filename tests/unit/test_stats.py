@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from clawtui.engine.stats import (
+from clawtui.engine.fleet.stats import (
     CgroupFiles,
     CpuMark,
     cpu_percent,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from clawtui.engine import store as store_mod
-from clawtui.engine.models import ActivityEntry
+from clawtui.engine.api.models import ActivityEntry
 from clawtui.engine.store import Store, StoreError
 
 

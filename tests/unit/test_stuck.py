@@ -14,9 +14,9 @@ import pytest
 from clawtui.config import EngineConfig, Settings
 from clawtui.config.escalations import EscalationsConfig
 from clawtui.engine.core import Engine
-from clawtui.engine.escalations import Source, Status
-from clawtui.engine.queue import IncomingMessage, OutgoingMessage
-from clawtui.engine.stuck import QueueActivity
+from clawtui.engine.escalations.manager import Source, Status
+from clawtui.engine.stuck.detector import QueueActivity
+from clawtui.engine.threads.queue import IncomingMessage, OutgoingMessage
 
 
 @pytest.fixture

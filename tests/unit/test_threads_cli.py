@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from clawtui.cli import main
-from clawtui.engine.queue import TinyClawQueue
+from clawtui.engine.threads.queue import TinyClawQueue
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from clawtui.config.threads import ThreadEntry, ThreadsConfig
-from clawtui.engine import kb
-from clawtui.engine.queue import NanoclawSink, QueueError, TinyClawQueue
-from clawtui.engine.threads import merge_threads, read_threads_json, write_threads_json
+from clawtui.engine.kb import knowledge as kb
+from clawtui.engine.threads.manager import merge_threads, read_threads_json, write_threads_json
+from clawtui.engine.threads.queue import NanoclawSink, QueueError, TinyClawQueue
 
 # -- TinyClaw's types, transcribed ----------------------------------------------------------------
 STR, NUM, BOOL = "string", "number", "boolean"

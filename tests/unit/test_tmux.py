@@ -1,4 +1,4 @@
-"""Pure logic of clawtui.engine.tmux / attach / cli_attach: names, quoting, parsing."""
+"""Pure logic of clawtui.engine.sessions.tmux / attach / cli_attach: names, quoting, parsing."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import shlex
 
 import pytest
 
-from clawtui.cli_attach import _Usage, parse_hostport
-from clawtui.engine import tmux
-from clawtui.engine.attach import attach_command, docker_exec_fallback_argv
+from clawtui.cli.attach import _Usage, parse_hostport
+from clawtui.engine.sessions import tmux
+from clawtui.terminal.attach import attach_command, docker_exec_fallback_argv
 
 BAD = ["a;id", "$(id)", "`id`", "a b", "", "x" * 65, "a\nb", "é", "../x", "a:b", "a.b"]
 

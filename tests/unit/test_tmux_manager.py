@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from clawtui.config import HostConfig, Settings
+from clawtui.engine.api.models import ContainerInfo
 from clawtui.engine.bus import EventBus
-from clawtui.engine.models import ContainerInfo
-from clawtui.engine.tmux_manager import TargetError, TmuxManager, ssh_port_of, tmux_name
+from clawtui.engine.sessions.tmux_manager import TargetError, TmuxManager, ssh_port_of, tmux_name
 from clawtui.tui.screens.tmux_forms import check_broadcast, check_run
 
 

@@ -1,4 +1,5 @@
-"""Reconnect policy of clawtui.engine.ssh: retry network trouble, never a refused key or auth."""
+"""Reconnect policy of clawtui.engine.sessions.ssh: retry network trouble, never a refused key
+or auth."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from clawtui.engine import ssh
+from clawtui.engine.sessions import ssh
 
 
 @pytest.fixture

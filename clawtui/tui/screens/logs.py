@@ -21,8 +21,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label
 
-from clawtui.engine.api import ContainerActionsAPI
-from clawtui.engine.models import ContainerInfo
+from clawtui.engine.api.models import ContainerInfo
+from clawtui.engine.api.protocols import ContainerActionsAPI
 from clawtui.tui.widgets.log_view import LogView
 
 

@@ -25,9 +25,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, RichLog, Static
 
 from clawtui.config import DevboxesConfig, parse_size
-from clawtui.engine.api import DevboxesAPI
-from clawtui.engine.devbox_checks import DevboxInputError, validate_name, validate_public_keys
-from clawtui.engine.devboxes import DevboxInfo
+from clawtui.engine.api.protocols import DevboxesAPI
+from clawtui.engine.devboxes.checks import DevboxInputError, validate_name, validate_public_keys
+from clawtui.engine.devboxes.manager import DevboxInfo
 
 MIB = 1024 * 1024
 MAX_KEY_FILE = 64 * 1024

@@ -13,7 +13,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import RichLog
 
-from clawtui.engine.models import ActivityEntry
+from clawtui.engine.api.models import ActivityEntry
 
 _LEVEL_STYLE = {"warning": "yellow", "error": "bold red"}
 

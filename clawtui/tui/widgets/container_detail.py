@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from clawtui.engine.models import ContainerInfo
+from clawtui.engine.api.models import ContainerInfo
 from clawtui.tui.format import DASH, format_mib
 
 _MAX_LABELS_CHARS = 600

@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
-from clawtui.engine.models import ContainerInfo, ContainerStats
+from clawtui.engine.api.models import ContainerInfo, ContainerStats
 from clawtui.tui.container_actions import CONTAINER_BINDINGS, ContainerActionRequested
 from clawtui.tui.format import format_cpu, format_memory, humanize_duration
 

@@ -23,7 +23,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label, Sparkline
 
-from clawtui.engine.models import MIB, ContainerInfo, ContainerStats
+from clawtui.engine.api.models import MIB, ContainerInfo, ContainerStats
 from clawtui.tui.format import format_bytes
 from clawtui.tui.widgets.slider import MemorySlider, format_size
 

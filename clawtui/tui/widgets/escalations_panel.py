@@ -25,8 +25,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Collapsible, DataTable, Label, Static, TextArea
 
-from clawtui.engine.api import EngineAPI
-from clawtui.engine.escalations import Action, Decision, Escalation, EscalationError, Status
+from clawtui.engine.api.protocols import EngineAPI
+from clawtui.engine.escalations.manager import Action, Decision, Escalation, EscalationError, Status
 
 log = logging.getLogger(__name__)
 WHO = "tui"

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, RichLog, Static
 
 from clawtui.config import Settings
-from clawtui.engine.api import EngineAPI, ThreadsAPI, threads_of
+from clawtui.engine.api.protocols import EngineAPI, ThreadsAPI, threads_of
 from clawtui.tui.threads_text import heartbeat_row, status_of
 from clawtui.tui.widgets.empty_state import EmptyState
 

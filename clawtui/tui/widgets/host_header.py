@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Label
 
-from clawtui.engine.models import HostInfo, HostMemory, HostState
+from clawtui.engine.api.models import HostInfo, HostMemory, HostState
 from clawtui.tui.format import BudgetLevel, budget_level, format_bytes
 
 _STATE_MARK = {HostState.ONLINE: "●", HostState.CONNECTING: "◌", HostState.OFFLINE: "✖"}

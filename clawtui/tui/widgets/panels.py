@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from clawtui.engine.models import ContainerInfo, HostInfo
+from clawtui.engine.api.models import ContainerInfo, HostInfo
 from clawtui.tui.widgets.container_detail import ContainerDetail
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.empty_state import EmptyState

@@ -11,7 +11,7 @@ runs in a worker; its result or error lands in the status line. The engine's POO
 events (routed here by the main screen) trigger a coalesced reload.
 
 Over a remote engine (`clawtui --connect`) the same data and actions go over the service's REST
-routes (`clawtui/remote_pools.py`); the pools listed are the remote engine's, whatever the local
+routes (`clawtui/client/pools.py`); the pools listed are the remote engine's, whatever the local
 config says. A remote service without pool routes shows its error in the status line.
 Everything shown comes from the engine as plain text (`Text`, never markup); secrets are never
 shown because the engine never hands them out.
@@ -33,8 +33,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
 from clawtui.config import Settings
-from clawtui.engine.api import EngineAPI, PoolsAPI, pools_of
-from clawtui.engine.models import Event, EventKind
+from clawtui.engine.api.models import Event, EventKind
+from clawtui.engine.api.protocols import EngineAPI, PoolsAPI, pools_of
 from clawtui.tui.widgets.empty_state import EmptyState
 
 EVENT_ROWS = 8

@@ -19,8 +19,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
-from clawtui.engine.api import EngineAPI, ThreadsAPI, threads_of
-from clawtui.engine.threads import ThreadStatus
+from clawtui.engine.api.protocols import EngineAPI, ThreadsAPI, threads_of
+from clawtui.engine.threads.manager import ThreadStatus
 from clawtui.tui.threads_text import detail_text, status_of, thread_row
 from clawtui.tui.widgets.empty_state import EmptyState
 

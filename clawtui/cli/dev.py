@@ -1,0 +1,268 @@
+"""`clawtui dev ...`: dev boxes from the command line (the seed's provisioning script and
+coordinator verbs, done by the engine).
+
+    clawtui dev create NAME --key PUBKEY_FILE [--memory 2g] [--cpus 2] [--port N] [--host H]
+                       [--sudo]
+    clawtui dev rm NAME [--keep-home] [--host H]
+    clawtui dev ls [--json]
+    clawtui dev status [--json] | count [--running] | stop-all
+    clawtui dev logs NAME [-f] [--tail N]
+
+Each command runs a local engine for its duration (start, wait for the hosts, act, stop), so it
+sees and changes exactly what the TUI and the service would. Progress goes to stderr, results to
+stdout. Errors are one line: exit 2 for bad input (nothing was touched), 1 for everything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clawtui.config import Settings
+
+if TYPE_CHECKING:
+    from clawtui.engine.core import Engine
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+_MAX_KEY_FILE = 64 * 1024
+
+
+class _InputError(Exception):
+    """A command-line value is wrong (exit 2)."""
+
+
+def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) -> None:
+    dev = sub.add_parser("dev", help="dev containers: one per developer, SSH into tmux")
+    add_config(dev)
+    verbs = dev.add_subparsers(dest="dev_command", metavar="ACTION", required=True)
+
+    def verb(name: str, handler: Callable[[argparse.Namespace, Settings], int], help: str) -> Any:
+        parser = verbs.add_parser(name, help=help, description=help)
+        add_config(parser)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    create = verb("create", cmd_create, "create a dev box and wait until its sshd answers")
+    create.add_argument("name", metavar="NAME", help="dev box name (container dev-NAME)")
+    create.add_argument(
+        "--key", required=True, metavar="PUBKEY_FILE", help="OpenSSH public key file ('-': stdin)"
+    )
+    create.add_argument("--memory", help="memory limit, e.g. 2g (default from [devboxes])")
+    create.add_argument("--cpus", type=float, help="CPU limit, e.g. 2 or 1.5")
+    create.add_argument("--port", type=int, help="host port for SSH (default: first free)")
+    create.add_argument("--host", help="Docker host (default: the first online host)")
+    create.add_argument("--sudo", action="store_true", help="give `dev` passwordless sudo")
+
+    rm = verb("rm", cmd_rm, "remove a dev box (and its home volume unless --keep-home)")
+    rm.add_argument("name", metavar="NAME")
+    rm.add_argument("--keep-home", action="store_true", help="keep /home/dev for a later create")
+    rm.add_argument("--host", help="the box's Docker host, when the name is on several")
+
+    ls = verb("ls", cmd_ls, "list dev boxes")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    status = verb("status", cmd_status, "summary: running, stopped, memory limits")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    count = verb("count", cmd_count, "print how many dev boxes exist")
+    count.add_argument("--running", action="store_true", help="count running ones only")
+
+    verb("stop-all", cmd_stop_all, "stop every running dev box")
+
+    logs = verb("logs", cmd_logs, "print a dev box's container log")
+    logs.add_argument("name", metavar="NAME")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("--tail", type=int, default=100, help="lines from the end (default 100)")
+    logs.add_argument("--host", help="the box's Docker host, when the name is on several")
+
+
+# -- running an engine for one command --------------------------------------------------------
+async def _hosts_answered(engine: Engine, timeout: float) -> None:
+    """Wait until every host has answered once (online or offline)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(h.state.value != "connecting" for h in engine.hosts()):
+            return
+        await asyncio.sleep(0.05)
+
+
+def _run(settings: Settings, action: Callable[[Engine], Awaitable[int]]) -> int:
+    from clawtui.engine.core import Engine
+    from clawtui.engine.devboxes.manager import DevboxError, DevboxInputError
+    from clawtui.engine.fleet.actions import ActionError
+
+    async def main() -> int:
+        engine = Engine(settings)
+        await engine.start()
+        try:
+            await _hosts_answered(engine, max(h.timeout for h in settings.hosts) + 2)
+            return await action(engine)
+        finally:
+            await engine.stop()
+
+    try:
+        return asyncio.run(main())
+    except (_InputError, DevboxInputError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except (DevboxError, ActionError) as exc:
+        _error(str(exc))
+        return EXIT_FAIL
+    except Exception as exc:  # Docker unreachable, disk full...: one line, never a traceback
+        _error(f"{exc.__class__.__name__}: {exc}")
+        return EXIT_FAIL
+
+
+def _error(message: str) -> None:
+    first, _, rest = message.partition("\n")
+    print(f"clawtui dev: {first}", file=sys.stderr)
+    for line in rest.splitlines():  # details (e.g. a failed container's last output)
+        print(f"  {line}", file=sys.stderr)
+
+
+def _progress(line: str) -> None:
+    print(f"  {line}", file=sys.stderr, flush=True)
+
+
+def _read_key(path_text: str) -> str:
+    try:
+        if path_text == "-":
+            data = sys.stdin.buffer.read(_MAX_KEY_FILE + 1)
+        else:
+            with Path(path_text).expanduser().open("rb") as fh:
+                data = fh.read(_MAX_KEY_FILE + 1)
+    except OSError as exc:
+        raise _InputError(f"cannot read the key file {path_text}: {exc.strerror or exc}") from None
+    if len(data) > _MAX_KEY_FILE:
+        raise _InputError(f"the key file {path_text} is larger than 64 KiB: not a public key")
+    return data.decode("utf-8", "replace")
+
+
+def _size(size: int) -> str:
+    if size <= 0:
+        return "-"
+    gib = size / (1 << 30)
+    return f"{gib:g}g" if size % (1 << 30) == 0 else f"{size // (1 << 20)}m"
+
+
+# -- the verbs --------------------------------------------------------------------------------
+def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
+    from clawtui.engine.devboxes.checks import validate_name, validate_public_keys
+
+    try:  # before an engine starts: bad input is reported at once
+        validate_name(args.name)
+        key_text = _read_key(args.key)
+        validate_public_keys(key_text, strict=settings.devboxes.validate_keys)
+    except (ValueError, _InputError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+
+    async def act(engine: Engine) -> int:
+        box = await engine.devboxes.create(
+            args.name,
+            key_text,
+            memory=args.memory,
+            cpus=args.cpus,
+            port=args.port,
+            host=args.host,
+            sudo=args.sudo,
+            progress=_progress,
+        )
+        print(f"dev box {box.name} ready on host {box.host}: {engine.devboxes.ssh_command(box)}")
+        return EXIT_OK
+
+    return _run(settings, act)
+
+
+def cmd_rm(args: argparse.Namespace, settings: Settings) -> int:
+    async def act(engine: Engine) -> int:
+        print(await engine.devboxes.remove(args.name, keep_home=args.keep_home, host=args.host))
+        return EXIT_OK
+
+    return _run(settings, act)
+
+
+def cmd_ls(args: argparse.Namespace, settings: Settings) -> int:
+    async def act(engine: Engine) -> int:
+        boxes = engine.devboxes.list()
+        if args.json:
+            print(json.dumps([b.model_dump(mode="json") for b in boxes], indent=2))
+            return EXIT_OK
+        if not boxes:
+            print("no dev boxes")
+            return EXIT_OK
+        rows = [("NAME", "HOST", "STATE", "PORT", "MEMORY", "CPUS", "CONTAINER")]
+        rows += [
+            (
+                b.name,
+                b.host,
+                b.state,
+                str(b.port or "-"),
+                _size(b.memory_limit),
+                f"{b.cpus:g}" if b.cpus else "-",
+                b.container,
+            )
+            for b in boxes
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        return EXIT_OK
+
+    return _run(settings, act)
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    async def act(engine: Engine) -> int:
+        status = engine.devboxes.status()
+        if args.json:
+            print(json.dumps(status.model_dump(mode="json"), indent=2))
+        else:
+            print(
+                f"dev boxes: {status.total} ({status.running} running, {status.stopped} stopped); "
+                f"memory limits {_size(status.memory_limit_total)} in all, "
+                f"{_size(status.memory_limit_running)} running"
+            )
+        return EXIT_OK
+
+    return _run(settings, act)
+
+
+def cmd_count(args: argparse.Namespace, settings: Settings) -> int:
+    async def act(engine: Engine) -> int:
+        print(engine.devboxes.count(running_only=args.running))
+        return EXIT_OK
+
+    return _run(settings, act)
+
+
+def cmd_stop_all(args: argparse.Namespace, settings: Settings) -> int:
+    async def act(engine: Engine) -> int:
+        stopped = await engine.devboxes.stop_all()
+        print(
+            f"stopped {len(stopped)} dev box(es)" + (": " + ", ".join(stopped) if stopped else "")
+        )
+        return EXIT_OK
+
+    return _run(settings, act)
+
+
+def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
+    if args.tail < 0:
+        _error("--tail must be 0 or more")
+        return EXIT_USAGE
+
+    async def act(engine: Engine) -> int:
+        async for line in engine.devboxes.logs(
+            args.name, tail=args.tail, follow=args.follow, host=args.host
+        ):
+            print(line, flush=args.follow)
+        return EXIT_OK
+
+    return _run(settings, act)

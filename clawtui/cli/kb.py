@@ -1,0 +1,90 @@
+"""`clawtui kb`: the master thread's knowledge base (a local-only git repo).
+
+    clawtui kb init [DIR]        create it (context.md, decisions.md, active-projects.md; git
+                                 init, no remote) and point the master thread at it
+    clawtui kb show NAME         print one of the three files (any other name is refused)
+    clawtui kb log [--limit N]   its git log
+
+DIR defaults to `[threads] kb_dir`, else `<threads home>/knowledge-base`.
+Exit codes: 0 ok; 1 failure; 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from clawtui.config import Settings
+
+EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+
+
+def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) -> None:
+    kb = sub.add_parser("kb", help="the master thread's knowledge base")
+    add_config(kb)
+    actions = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
+    init = actions.add_parser("init", help="create the knowledge base and point the master at it")
+    add_config(init)
+    init.add_argument("dir", nargs="?", type=Path, metavar="DIR")
+    init.set_defaults(handler=cmd_init)
+    show = actions.add_parser("show", help="print context.md, decisions.md or active-projects.md")
+    add_config(show)
+    show.add_argument("name", metavar="NAME")
+    show.set_defaults(handler=cmd_show)
+    log = actions.add_parser("log", help="the knowledge base's git log")
+    add_config(log)
+    log.add_argument("--limit", type=int, default=20)
+    log.set_defaults(handler=cmd_log)
+
+
+def _kb_dir(settings: Settings) -> Path:
+    from clawtui.engine.core import Engine
+
+    threads = Engine(settings).threads
+    return threads.kb_dir() or threads.home / "knowledge-base"
+
+
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    from clawtui.config.loader import save_runtime_settings
+    from clawtui.engine.core import Engine
+    from clawtui.engine.kb import knowledge as kb
+
+    threads = Engine(settings).threads
+    target = (args.dir or threads.kb_dir() or threads.home / "knowledge-base").expanduser()
+    target = target.absolute()
+    try:
+        done = asyncio.run(kb.init(target, threads.threads_json, threads.master_id))
+    except (kb.KBError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    try:
+        saved = save_runtime_settings({"threads": {"kb_dir": str(target)}})
+        done.append(f"[threads] kb_dir = {target} saved in {saved}")
+    except Exception as exc:  # the repo exists; say how to finish by hand
+        done.append(f"could not save kb_dir ({exc}); set [threads] kb_dir = '{target}'")
+    for line in done or [f"{target} is already a knowledge base"]:
+        print(line)
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    from clawtui.engine.kb import knowledge as kb
+    try:
+        kb.check_name(args.name)
+        sys.stdout.write(kb.read(_kb_dir(settings), args.name))
+    except kb.KBError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT if args.name not in kb.KB_FILES else EXIT_FAIL
+    return EXIT_OK
+
+
+def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
+    from clawtui.engine.kb import knowledge as kb
+    for line in asyncio.run(kb.log(_kb_dir(settings), args.limit)):
+        print(line)
+    return EXIT_OK

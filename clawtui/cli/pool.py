@@ -1,0 +1,265 @@
+"""`clawtui pool ...`: warm pools and tenant claims from the command line.
+
+    clawtui pool ls [--json]                          pools: warm / claimed / max, latency
+    clawtui pool status [TENANT] [--json]             open claims, or one tenant's claim + syncs
+    clawtui pool claim TENANT --pool P [--tenant-config JSON|@FILE]
+                       [--secret NAME=FILE ...] [--json]
+    clawtui pool release TENANT [--no-sync] [--force] [--json]
+    clawtui pool sync TENANT [--direction upload|download|both] [--json]
+    clawtui pool scale POOL MIN_WARM
+
+Each command runs a local engine for its duration on the same state database as `clawtui
+serve` (claims are compare-and-swap transactions, so both can act at once). The command's engine
+does not fill pools in the background: it reconciles once and acts; filling is the job of a
+running `clawtui serve` or TUI. Secret values are read from files (never from the command line,
+where `ps` would show them) and never printed.
+
+Exit codes: 0 ok, 2 bad input (nothing touched), 1 failure (refused, sync failed, Docker down).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from clawtui.config import Settings
+    from clawtui.engine.core import Engine
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+_MAX_FILE = 256 * 1024
+
+
+class _InputError(Exception):
+    """A command-line value is wrong (exit 2)."""
+
+
+def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) -> None:
+    pool = sub.add_parser("pool", help="warm pools: claim, release, sync tenants' containers")
+    add_config(pool)
+    verbs = pool.add_subparsers(dest="pool_command", metavar="ACTION", required=True)
+
+    def verb(name: str, handler: Callable[[argparse.Namespace, Settings], int], help: str) -> Any:
+        parser = verbs.add_parser(name, help=help, description=help)
+        add_config(parser)
+        parser.add_argument("--json", action="store_true", help="print JSON")
+        parser.set_defaults(handler=handler)
+        return parser
+
+    verb("ls", cmd_ls, "list pools with warm / claimed / max and claim latency")
+    status = verb("status", cmd_status, "open claims, or one tenant's claim and last syncs")
+    status.add_argument("tenant", nargs="?", metavar="TENANT")
+    claim = verb("claim", cmd_claim, "give a tenant a container (warm, else cold)")
+    claim.add_argument("tenant", metavar="TENANT")
+    claim.add_argument("--pool", required=True, help="pool name")
+    claim.add_argument(
+        "--tenant-config", dest="tenant_config", help="tenant config: JSON text, or @FILE"
+    )
+    claim.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="a secret whose value is read from FILE (repeatable)",
+    )
+    release = verb("release", cmd_release, "save the tenant's state, destroy its container")
+    release.add_argument("tenant", metavar="TENANT")
+    release.add_argument("--no-sync", action="store_true", help="do not upload state")
+    release.add_argument(
+        "--force", action="store_true", help="release even when the upload fails (state lost)"
+    )
+    sync = verb("sync", cmd_sync, "sync a tenant's state now")
+    sync.add_argument("tenant", metavar="TENANT")
+    sync.add_argument("--direction", default="upload", choices=("upload", "download", "both"))
+    scale = verb("scale", cmd_scale, "set a pool's warm target")
+    scale.add_argument("pool", metavar="POOL")
+    scale.add_argument("min_warm", type=int, metavar="MIN_WARM")
+
+
+def _error(message: str) -> None:
+    print(f"clawtui pool: {message}", file=sys.stderr)
+
+
+def _read_file(path: str, what: str) -> str:
+    try:
+        data = Path(path).expanduser().read_bytes()[: _MAX_FILE + 1]
+    except OSError as exc:
+        raise _InputError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    if len(data) > _MAX_FILE:
+        raise _InputError(f"{what} file {path} is larger than {_MAX_FILE // 1024} KiB")
+    return data.decode("utf-8", "replace")
+
+
+def _config(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    raw = _read_file(text[1:], "config") if text.startswith("@") else text
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise _InputError(f"--tenant-config is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise _InputError("--tenant-config must be a JSON object")
+    return value
+
+
+def _secrets(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise _InputError(f"--secret {name or item[:40]!r}: expected NAME=FILE")
+        out[name] = _read_file(path, f"secret {name}").rstrip("\n")
+    return out
+
+
+def _run(settings: Settings, action: Callable[[Engine], Awaitable[int]]) -> int:
+    from clawtui.engine.core import Engine
+    from clawtui.engine.pools.manager import PoolError, PoolInputError
+
+    if not settings.pools:
+        _error("no pools are configured: add [[workloads]] and [[pools]] to config.toml")
+        return EXIT_USAGE
+
+    async def main() -> int:
+        engine = Engine(settings)
+        engine.pools.background = False
+        await engine.start()
+        try:
+            await engine.wait_online(max(h.timeout for h in settings.hosts) + 2)
+            await engine.pools.reconcile()
+            return await action(engine)
+        finally:
+            await engine.stop()
+
+    try:
+        return asyncio.run(main())
+    except (_InputError, PoolInputError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except PoolError as exc:
+        _error(str(exc))
+        return EXIT_FAIL
+    except Exception as exc:  # Docker unreachable, disk full...: one line, never a traceback
+        _error(f"{exc.__class__.__name__}: {exc}")
+        return EXIT_FAIL
+
+
+def _ago(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    s = max(0, int(time.time() - ts))
+    return f"{s}s ago" if s < 120 else f"{s // 60}m ago"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _print_claim(data: dict[str, Any]) -> None:
+    print(f"tenant     {data['tenant']}")
+    print(f"pool       {data['pool']} ({data['host']})")
+    print(f"container  {data['container']}  [{data['state']}, {data['source']}]")
+    if data.get("endpoints"):
+        print(f"endpoints  {', '.join(data['endpoints'])}")
+    print(f"claimed    {_ago(data['claimed_at'])}")
+    if data.get("latency_ms") is not None:
+        print(f"latency    {data['latency_ms']:.1f} ms")
+    if data.get("error"):
+        print(f"error      {data['error']}")
+    for s in data.get("sync", []):
+        extra = f"  {s['error']}" if s.get("error") else ""
+        print(
+            f"sync       {s['mapping']} {s['direction']} {s['status']} {s['bytes']} B "
+            f"{s['duration']:.2f}s {_ago(s['last_run'])}{extra}"
+        )
+
+
+def cmd_ls(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(engine: Engine) -> int:
+        rows = [s.model_dump(mode="json") for s in await engine.pools.status()]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return EXIT_OK
+        print(f"{'POOL':<20} {'HOST':<10} WARM/TARGET CLAIMED  MAX  WARM p50/p99 ms")
+        for r in rows:
+            print(
+                f"{r['name']:<20} {r['host']:<10} {r['warm']:>4}/{r['target']:<6} "
+                f"{r['claimed']:>7} {r['max']:>4}  {_ms(r['warm_p50_ms'])}/{_ms(r['warm_p99_ms'])}"
+            )
+        return EXIT_OK
+
+    return _run(settings, action)
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(engine: Engine) -> int:
+        if args.tenant:
+            data = (await engine.pools.tenant(args.tenant)).model_dump(mode="json")
+            print(json.dumps(data, indent=2)) if args.json else _print_claim(data)
+            return EXIT_OK
+        rows = [t.model_dump(mode="json") for t in await engine.pools.tenants()]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        elif not rows:
+            print("no open claims")
+        for r in rows if not args.json else []:
+            print(f"{r['tenant']:<24} {r['pool']:<16} {r['container']:<28} {r['state']}")
+        return EXIT_OK
+
+    return _run(settings, action)
+
+
+def cmd_claim(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        config, secrets = _config(args.tenant_config), _secrets(args.secret)
+    except _InputError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+
+    async def action(engine: Engine) -> int:
+        claim = await engine.pools.claim(args.tenant, args.pool, config, secrets)
+        data = claim.model_dump(mode="json")
+        print(json.dumps(data, indent=2)) if args.json else _print_claim(data)
+        return EXIT_OK
+
+    return _run(settings, action)
+
+
+def cmd_release(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(engine: Engine) -> int:
+        info = await engine.pools.release(args.tenant, sync=not args.no_sync, force=args.force)
+        data = info.model_dump(mode="json")
+        print(json.dumps(data, indent=2)) if args.json else _print_claim(data)
+        return EXIT_OK
+
+    return _run(settings, action)
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(engine: Engine) -> int:
+        result = await engine.pools.sync(args.tenant, args.direction)
+        if args.json:
+            print(json.dumps(result.model_dump(mode="json"), indent=2))
+        for run in result.runs if not args.json else []:
+            extra = f"  {run.error}" if run.error else ""
+            print(f"{run.mapping:<16} {run.direction:<9} {run.status:<8} {run.bytes} B "
+                  f"{run.duration:.2f}s{extra}")  # fmt: skip
+        return EXIT_OK if result.ok else EXIT_FAIL
+
+    return _run(settings, action)
+
+
+def cmd_scale(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(engine: Engine) -> int:
+        status = await engine.pools.scale(args.pool, args.min_warm)
+        print(f"pool {status.name}: warm target {status.target} (max {status.max})")
+        return EXIT_OK
+
+    return _run(settings, action)

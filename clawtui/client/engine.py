@@ -1,0 +1,244 @@
+"""`RemoteEngine`: the engine interface over a running `clawtui serve`, for `clawtui --connect`.
+
+It mirrors the remote engine's hosts and containers from one event stream that begins with a
+snapshot (`/api/v1/events?snapshot=1`), and republishes every event on a local bus with the same
+types the local engine uses, so panels cannot tell the difference. When the stream breaks it
+marks every host as unreachable, reconnects with backoff and, after the new snapshot, publishes
+RESYNC so consumers re-read everything. Container actions, dev boxes, memory rebalancing and tmux
+go over the REST routes (`client/caps.py`), warm pools too (`client/pools.py`; their POOL and SYNC
+events come with the stream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import aiohttp
+
+from clawtui.client.caps import (
+    RemoteActions,
+    RemoteDevboxes,
+    RemoteError,
+    RemoteMemory,
+    RemoteTmux,
+)
+from clawtui.client.pools import RemotePools
+from clawtui.client.threads import RemoteThreads
+from clawtui.engine.api.models import (
+    ActivityEntry,
+    ContainerInfo,
+    ContainerStats,
+    EventKind,
+    HostInfo,
+    HostState,
+)
+from clawtui.engine.bus import EventBus, Subscription
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RemoteEngine", "RemoteError"]
+
+
+class RemoteEngine:
+    is_remote = True
+
+    def __init__(self, url: str, token: str, *, max_backoff: float = 5.0) -> None:
+        self.url = url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self.bus = EventBus()
+        self.max_backoff = max_backoff
+        self._hosts: dict[str, HostInfo] = {}
+        self._containers: dict[str, ContainerInfo] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.last_error: str | None = None
+        # The same capabilities as the local engine, over the service's REST routes.
+        self.actions = RemoteActions(self)
+        self.devboxes = RemoteDevboxes(self)
+        self.memory = RemoteMemory(self)
+        self.threads = RemoteThreads(self)
+        self.tmux = RemoteTmux(self)
+        self.pools = RemotePools(self)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        self.bus.bind(asyncio.get_running_loop())
+        self._session = aiohttp.ClientSession(
+            headers=self._headers, timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)
+        )
+        self._task = asyncio.create_task(self._stream_loop(), name="remote:events")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+        self.bus.close()
+
+    # -- reads -------------------------------------------------------------------------------
+    def subscribe(self, kinds: Iterable[EventKind] | None = None) -> Subscription:
+        return self.bus.subscribe(kinds)
+
+    def hosts(self) -> list[HostInfo]:
+        return list(self._hosts.values())
+
+    def host(self, name: str) -> HostInfo | None:
+        return self._hosts.get(name)
+
+    def containers(
+        self, *, host: str | None = None, role: str | None = None
+    ) -> list[ContainerInfo]:
+        out = [
+            c
+            for c in self._containers.values()
+            if (host is None or c.host == host) and (role is None or c.role == role)
+        ]
+        out.sort(key=lambda c: (c.host, c.name))
+        return out
+
+    def container(self, key: str) -> ContainerInfo | None:
+        return self._containers.get(key)
+
+    async def activity(self, limit: int = 200) -> list[ActivityEntry]:
+        data = await self._get_json(f"/api/v1/activity?limit={int(limit)}")
+        items = data.get("activity") if isinstance(data, dict) else None
+        return [ActivityEntry.model_validate(i) for i in items or []]
+
+    async def _get_json(self, path: str) -> Any:
+        if self._session is None:
+            raise RemoteError("not started")
+        async with self._session.get(self.url + path) as resp:
+            if resp.status != 200:
+                raise RemoteError(f"GET {path}: HTTP {resp.status}: {(await resp.text())[:200]}")
+            return await resp.json()
+
+    # -- the stream --------------------------------------------------------------------------
+    async def _stream_loop(self) -> None:
+        backoff = 0.25
+        while True:
+            try:
+                await self._read_stream()
+                reason = "the event stream ended"
+            except asyncio.CancelledError:
+                raise
+            except RemoteError as exc:
+                reason = str(exc)
+            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+                reason = f"{self.url}: {exc or exc.__class__.__name__}"
+            self._lost(reason)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+            if self.connected.is_set():
+                backoff = 0.25
+
+    def _lost(self, reason: str) -> None:
+        self.connected.clear()
+        self.last_error = reason
+        for name, info in list(self._hosts.items()):
+            changed = info.model_copy(
+                update={"state": HostState.OFFLINE, "error": f"remote engine unreachable: {reason}"}
+            )
+            self._hosts[name] = changed
+            self.bus.publish(EventKind.HOST, host=name, info=changed)
+
+    async def _read_stream(self) -> None:
+        if self._session is None:
+            raise RemoteError("not started")
+        async with self._session.get(self.url + "/api/v1/events?snapshot=1") as resp:
+            if resp.status == 401:
+                raise RemoteError(
+                    f"{self.url} refused the token (HTTP 401): check --token / CLAWTUI_API_TOKEN"
+                )
+            if resp.status != 200:
+                raise RemoteError(f"{self.url}: HTTP {resp.status} on the event stream")
+            kind: str | None = None
+            data: list[str] = []
+            async for raw in resp.content:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if not line:
+                    if kind and data and not self._dispatch_text(kind, "\n".join(data)):
+                        return  # the remote side dropped events for us: take a new snapshot
+                    kind, data = None, []
+                elif line.startswith(":"):
+                    continue
+                elif line.startswith("event:"):
+                    kind = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip())
+
+    def _dispatch_text(self, kind: str, text: str) -> bool:
+        """Apply one event; False when a new snapshot is needed. Bad events are skipped."""
+        if kind == EventKind.RESYNC.value:
+            return False
+        try:
+            self._dispatch(kind, json.loads(text))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("skipped a malformed %s event from %s: %s", kind, self.url, exc)
+        return True
+
+    def _dispatch(self, kind: str, payload: Any) -> None:
+        if kind == "snapshot":
+            self._hosts = {h.name: h for h in map(HostInfo.model_validate, payload["hosts"])}
+            self._containers = {
+                c.key: c for c in map(ContainerInfo.model_validate, payload["containers"])
+            }
+            self.connected.set()
+            self.last_error = None
+            self.bus.publish(EventKind.RESYNC, reason="connected to remote engine")
+            self.threads.refresh_soon()
+            return
+        if not isinstance(payload, dict):
+            return
+        host = payload.get("host")
+        raw_data = payload.get("data")
+        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
+        if kind == EventKind.HOST.value:
+            info = HostInfo.model_validate(data["info"])
+            self._hosts[info.name] = info
+            self.bus.publish(EventKind.HOST, host=info.name, info=info)
+        elif kind == EventKind.CONTAINER.value:
+            c = ContainerInfo.model_validate(data["container"])
+            self._containers[c.key] = c
+            self.bus.publish(EventKind.CONTAINER, host=c.host, container=c)
+        elif kind == EventKind.CONTAINER_REMOVED.value:
+            self._containers.pop(f"{host}/{data.get('id')}", None)
+            self.bus.publish(
+                EventKind.CONTAINER_REMOVED, host=host, id=data.get("id"), name=data.get("name")
+            )
+        elif kind == EventKind.STATS.value:
+            stats: dict[str, ContainerStats] = {}
+            for cid, raw in (data.get("stats") or {}).items():
+                key = f"{host}/{cid}"
+                current = self._containers.get(key)
+                if current is None:
+                    continue
+                s = ContainerStats.model_validate(raw)
+                self._containers[key] = current.model_copy(update={"stats": s})
+                stats[cid] = s
+            self.bus.publish(EventKind.STATS, host=host, stats=stats)
+        elif kind == EventKind.INGRESS.value and isinstance(data.get("record"), dict):
+            self.bus.publish(EventKind.INGRESS, host=host, record=data["record"])
+        elif kind == EventKind.LOG.value:
+            entry = ActivityEntry.model_validate(data["entry"])
+            self.bus.publish(EventKind.LOG, host=host, entry=entry)
+        elif kind == EventKind.THREAD.value:
+            self.bus.publish(EventKind.THREAD, thread=self.threads.apply(data["thread"]))
+        elif kind == EventKind.TMUX.value:
+            self.bus.publish(EventKind.TMUX, host=host, **data)
+        elif kind in (EventKind.HEARTBEAT.value, EventKind.KB.value):
+            self.bus.publish(EventKind(kind), **data)
+        elif kind in (EventKind.POOL.value, EventKind.SYNC.value):
+            fields = {k: v for k, v in data.items() if k != "host"}
+            self.bus.publish(EventKind(kind), host=host, **fields)

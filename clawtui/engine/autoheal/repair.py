@@ -1,0 +1,253 @@
+"""Autoheal (seed 001 §3.11): agent config files checked and repaired on an interval.
+
+For each `[[autoheal.files]]` entry, every `[autoheal] interval` seconds: the file must parse
+(JSON or TOML) to a table and hold no forbidden key (`forbidden_keys`, default the stale
+`meta` block) and, when `allowed_keys` is set, no unknown top-level key. On failure:
+
+1. a dated backup `<backups>/<name>.backup.YYYYMMDD-HHMMSS-ffffff` (the last `keep_backups`,
+   20 by default, are kept; older ones are pruned);
+2. repair: drop the invalid keys (the file parses), or restore the newest backup that is valid
+   (it does not parse);
+3. the outcome goes to the activity log and as `EventKind.INCIDENT` with data
+   `{"autoheal": AutohealOutcome, "change": "autoheal"}`;
+4. a repair that fails (nothing valid to restore, or the file cannot be written) becomes an
+   escalation (source `autoheal`, dedupe key `autoheal:<path>`), resolved by a later good check.
+
+Writes are atomic (temp file + rename), so the agent never reads a half-written config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tomli_w
+from pydantic import BaseModel, Field
+
+from clawtui.engine.api.models import EventKind
+from clawtui.engine.escalations.manager import NewEscalation, Severity, Source
+from clawtui.fsutil import atomic_write, read_bytes_capped
+
+if TYPE_CHECKING:
+    from clawtui.config.escalations import AutohealFile
+    from clawtui.engine.core import Engine
+
+log = logging.getLogger(__name__)
+MAX_CONFIG = 4 << 20
+
+
+class AutohealOutcome(BaseModel):
+    path: str
+    ok: bool
+    action: str = Field(description="healthy | dropped_keys | restored | failed")
+    problems: list[str] = Field(default_factory=list)
+    dropped: list[str] = Field(default_factory=list)
+    backup: str | None = None
+    restored_from: str | None = None
+    ts: float = Field(default_factory=time.time)
+
+
+def _format(entry: AutohealFile) -> str:
+    if entry.format != "auto":
+        return entry.format
+    return "toml" if entry.path.suffix.lower() == ".toml" else "json"
+
+
+def parse(data: bytes, fmt: str) -> dict[str, Any]:
+    """The file's top-level table; ValueError saying why not."""
+    text = data.decode("utf-8")
+    value: Any = tomllib.loads(text) if fmt == "toml" else json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"the top level is a {type(value).__name__}, not an object")
+    return value
+
+
+def dump(value: dict[str, Any], fmt: str) -> bytes:
+    if fmt == "toml":
+        return tomli_w.dumps(value).encode("utf-8")
+    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def invalid_keys(value: dict[str, Any], entry: AutohealFile) -> list[str]:
+    bad = [k for k in value if k in entry.forbidden_keys]
+    if entry.allowed_keys is not None:
+        bad += [k for k in value if k not in entry.allowed_keys and k not in bad]
+    return bad
+
+
+class Autoheal:
+    """Checks and repairs the configured files (an engine component)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def cfg(self) -> Any:
+        return self.engine.settings.autoheal
+
+    def backup_dir(self, entry: AutohealFile) -> Path:
+        base = self.cfg.backup_dir
+        return Path(base) if base is not None else entry.path.parent / "backups"
+
+    def backups(self, entry: AutohealFile) -> list[Path]:
+        """Backups of `entry`, newest first."""
+        folder = self.backup_dir(entry)
+        prefix = f"{entry.path.name}.backup."
+        try:
+            found = [p for p in folder.iterdir() if p.name.startswith(prefix) and p.is_file()]
+        except FileNotFoundError:
+            return []
+        return sorted(found, key=lambda p: p.name, reverse=True)
+
+    def _backup(self, entry: AutohealFile, data: bytes) -> Path:
+        folder = self.backup_dir(entry)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+        target = folder / f"{entry.path.name}.backup.{stamp}"
+        n = 0
+        while target.exists():
+            n += 1
+            target = folder / f"{entry.path.name}.backup.{stamp}-{n}"
+        atomic_write(target, data, mode=0o600)
+        for old in self.backups(entry)[self.cfg.keep_backups :]:
+            try:
+                old.unlink()
+            except OSError as exc:
+                log.warning("autoheal: cannot prune %s: %s", old, exc)
+        return target
+
+    def check_file(self, entry: AutohealFile) -> AutohealOutcome:
+        """Check one file and repair it when needed (blocking; run in a thread)."""
+        path, fmt = entry.path, _format(entry)
+        try:
+            data, truncated = read_bytes_capped(path, limit=MAX_CONFIG)
+        except OSError as exc:
+            return AutohealOutcome(
+                path=str(path), ok=False, action="failed", problems=[f"cannot read: {exc}"]
+            )
+        problems: list[str] = []
+        value: dict[str, Any] | None = None
+        if truncated:
+            problems.append(f"larger than {MAX_CONFIG} bytes")
+        else:
+            try:
+                value = parse(data, fmt)
+            except (ValueError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                problems.append(f"does not parse as {fmt.upper()}: {str(exc)[:300]}")
+        bad = invalid_keys(value, entry) if value is not None else []
+        if value is not None and not bad:
+            return AutohealOutcome(path=str(path), ok=True, action="healthy")
+        problems += [f"invalid key {k!r}" for k in bad]
+        try:
+            backup = self._backup(entry, data)
+        except OSError as exc:
+            return AutohealOutcome(
+                path=str(path),
+                ok=False,
+                action="failed",
+                problems=[*problems, f"cannot write a backup: {exc}"],
+            )
+        try:
+            if value is not None:
+                fixed = {k: v for k, v in value.items() if k not in bad}
+                atomic_write(path, dump(fixed, fmt), mode=0o600)
+                return AutohealOutcome(
+                    path=str(path),
+                    ok=True,
+                    action="dropped_keys",
+                    problems=problems,
+                    dropped=bad,
+                    backup=str(backup),
+                )
+            for candidate in self.backups(entry):
+                try:
+                    cdata, _ = read_bytes_capped(candidate, limit=MAX_CONFIG)
+                    cvalue = parse(cdata, fmt)
+                except (OSError, ValueError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                    continue
+                if invalid_keys(cvalue, entry):
+                    continue
+                atomic_write(path, cdata, mode=0o600)
+                return AutohealOutcome(
+                    path=str(path),
+                    ok=True,
+                    action="restored",
+                    problems=problems,
+                    backup=str(backup),
+                    restored_from=str(candidate),
+                )
+        except OSError as exc:
+            problems.append(f"cannot write the repaired file: {exc}")
+        else:
+            problems.append("no valid backup to restore")
+        return AutohealOutcome(
+            path=str(path), ok=False, action="failed", problems=problems, backup=str(backup)
+        )
+
+    async def check(self, entry: AutohealFile) -> AutohealOutcome:
+        outcome = await asyncio.to_thread(self.check_file, entry)
+        key = f"autoheal:{entry.path}"
+        if outcome.action == "healthy":
+            await self.engine.escalations.resolve_key(key, note="the config is valid again")
+            return outcome
+        self.engine.bus.publish(EventKind.INCIDENT, autoheal=outcome, change="autoheal")
+        if outcome.ok:
+            what = (
+                f"dropped {', '.join(outcome.dropped)}"
+                if outcome.action == "dropped_keys"
+                else f"restored {outcome.restored_from}"
+            )
+            self.engine.log_activity("warning", f"autoheal repaired {entry.path}: {what}")
+            await self.engine.escalations.resolve_key(key, note="repaired by autoheal")
+        else:
+            self.engine.log_activity(
+                "error", f"autoheal could not repair {entry.path}: {'; '.join(outcome.problems)}"
+            )
+            await self.engine.escalations.raise_(
+                NewEscalation(
+                    agent=entry.agent,
+                    doing=f"keeping {entry.path} valid (autoheal)",
+                    tried=[
+                        "dropping the invalid keys",
+                        "restoring the newest valid backup",
+                    ],
+                    need=f"a valid config at {entry.path}",
+                    proposed_fix="fix the file by hand (the broken copy is in "
+                    f"{outcome.backup or self.backup_dir(entry)}), then restart the agent",
+                    detail="\n".join(outcome.problems),
+                    severity=Severity.HIGH,
+                    source=Source.AUTOHEAL,
+                    dedupe_key=key,
+                )
+            )
+        return outcome
+
+    async def check_all(self) -> list[AutohealOutcome]:
+        return [await self.check(entry) for entry in self.cfg.files]
+
+    async def start(self) -> None:
+        if self.cfg.files:
+            self._task = asyncio.create_task(self._loop(), name="escalations:autoheal")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.check_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("autoheal pass failed")
+            await asyncio.sleep(self.cfg.interval)

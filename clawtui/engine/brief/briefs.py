@@ -1,0 +1,266 @@
+"""The morning brief (seed 001 §7.3): one message a day, only when something needs the human.
+
+Built at `[brief] time` in `[brief] timezone` (07:00 UTC by default) in the seed's format:
+
+    ☀️ Morning Brief — 2026-11-23
+
+    NEEDS YOU (2):
+      [✅ Approve] [❌ Skip]  #12 peter: deploy machinemachine-api v2.1 → set fqdn manually
+    HAPPENING:
+      peter → TopoDIM blog post 3
+    SHIPPED YESTERDAY:
+      • incident resolved: disk /var on staging
+    BLOCKED:
+      • staging: disk /var 91% used → add log rotation [fix]
+    Fleet: m2 🟢 | peter 🔴
+
+NEEDS YOU lists escalations undecided for `[escalations] brief_after` (4 h); BLOCKED lists open
+incidents with their recommended fix; SHIPPED YESTERDAY lists the threads' daily reports (their
+sections of the master knowledge base's active-projects.md updated that day), escalations
+resolved and incidents resolved during the previous day (in the brief's zone). If NEEDS YOU and
+BLOCKED are both empty the brief is kept in the store but not sent (silence = all clear).
+
+Stored in the `briefs` table (one row per day); `EventKind.BRIEF` with data `{"brief": Brief}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from clawtui.engine.api.models import EventKind
+from clawtui.engine.escalations.manager import Status
+from clawtui.engine.kb import knowledge as kbmod
+from clawtui.engine.notifier import Notification
+
+if TYPE_CHECKING:
+    from clawtui.engine.core import Engine
+    from clawtui.engine.stuck.detector import ActivityProvider
+
+log = logging.getLogger(__name__)
+
+
+class NeedsYou(BaseModel):
+    escalation_id: int
+    agent: str
+    text: str
+
+
+class Brief(BaseModel):
+    day: str
+    created_at: float = Field(default_factory=time.time)
+    sent: bool = False
+    needs_you: list[NeedsYou] = Field(default_factory=list)
+    happening: list[str] = Field(default_factory=list)
+    shipped: list[str] = Field(default_factory=list)
+    blocked: list[str] = Field(default_factory=list)
+    fleet: list[tuple[str, str]] = Field(default_factory=list)
+
+    @property
+    def needs_human(self) -> bool:
+        return bool(self.needs_you or self.blocked)
+
+    def text(self) -> str:
+        lines = [f"☀️ Morning Brief — {self.day}", ""]
+        if self.needs_you:
+            lines.append(f"NEEDS YOU ({len(self.needs_you)}):")
+            lines += [f"  [✅ Approve] [❌ Skip]  {n.text}" for n in self.needs_you]
+            lines.append("")
+        if self.happening:
+            lines.append("HAPPENING:")
+            lines += [f"  {h}" for h in self.happening]
+            lines.append("")
+        if self.shipped:
+            lines.append("SHIPPED YESTERDAY:")
+            lines += [f"  • {s}" for s in self.shipped]
+            lines.append("")
+        if self.blocked:
+            lines.append("BLOCKED:")
+            lines += [f"  • {b}" for b in self.blocked]
+            lines.append("")
+        if self.fleet:
+            icon = {"ok": "🟢", "down": "🔴", "warn": "🟡"}
+            lines.append("Fleet: " + " | ".join(f"{n} {icon.get(s, '⚪')}" for n, s in self.fleet))
+        else:
+            lines.append("Fleet: (no agents known)")
+        return "\n".join(lines).rstrip() + "\n"
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class Briefs:
+    """Builds, stores and schedules the morning brief (an engine component)."""
+
+    def __init__(self, engine: Engine, activity: ActivityProvider | None = None) -> None:
+        self.engine = engine
+        self.activity = activity
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.engine.settings.brief.timezone)
+
+    def today(self, now: float | None = None) -> str:
+        return datetime.fromtimestamp(now or time.time(), self.zone).date().isoformat()
+
+    async def build(self, day: str | None = None, *, now: float | None = None) -> Brief:
+        """The brief of `day` (default: today in the brief's zone), built from current state."""
+        now = time.time() if now is None else now
+        day = day or self.today(now)
+        the_day = date.fromisoformat(day)
+        zone = self.zone
+        start = datetime.combine(the_day - timedelta(days=1), datetime.min.time(), zone)
+        yesterday = (start.timestamp(), start.timestamp() + 86400)
+        brief = Brief(day=day, created_at=now)
+        cutoff = now - self.engine.settings.escalations.brief_after
+        for esc in await self.engine.escalations.find(status=Status.PENDING):
+            if esc.created_at <= cutoff:
+                fix = f" → {esc.proposed_fix}" if esc.proposed_fix else f" → needs: {esc.need}"
+                brief.needs_you.append(
+                    NeedsYou(
+                        escalation_id=esc.id,
+                        agent=esc.agent,
+                        text=_one_line(f"#{esc.id} {esc.agent}: {esc.doing}{fix}", 240),
+                    )
+                )
+        for esc in await self.engine.escalations.find(status=Status.RESOLVED):
+            if esc.resolved_at and yesterday[0] <= esc.resolved_at < yesterday[1]:
+                brief.shipped.append(_one_line(f"{esc.agent}: {esc.doing} (#{esc.id})"))
+        brief.shipped += await asyncio.to_thread(self._daily_summaries, *yesterday)
+        for inc in await self.engine.incidents.find():
+            if inc.open:
+                fix = inc.report.recommended_fix or inc.report.immediate_action or "investigate"
+                brief.blocked.append(_one_line(f"{inc.monitor}: {inc.summary} → {fix}", 240))
+            elif inc.resolved_at and yesterday[0] <= inc.resolved_at < yesterday[1]:
+                brief.shipped.append(_one_line(f"incident resolved: {inc.summary}"))
+        if self.activity is not None:
+            try:
+                for act in await self.activity.activity():
+                    what = act.doing or act.last_reply
+                    if what:
+                        brief.happening.append(_one_line(f"{act.agent} → {what}", 120))
+            except Exception as exc:  # the brief goes out without HAPPENING rather than not
+                log.warning("brief: thread activity unavailable: %s", exc)
+        for c in self.engine.containers():
+            if c.role is None:
+                continue
+            state = "ok" if c.state == "running" else "down"
+            brief.fleet.append((c.name, state))
+        return brief
+
+    def _daily_summaries(self, start: float, end: float) -> list[str]:
+        """Each thread's daily report of the day, from the master's knowledge base."""
+        threads = getattr(self.engine, "threads", None)
+        kb = threads.kb_dir() if threads is not None else None
+        if kb is None:
+            return []
+        out = []
+        for name, _tid, body in kbmod.reports_between(kb, start, end):
+            first = next((ln.strip("-• \t") for ln in body.splitlines() if ln.strip()), "")
+            if first:
+                out.append(_one_line(f"{name}: {first}"))
+        return out
+
+    async def save(self, brief: Brief) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            with self.engine.store.transaction():
+                conn.execute(
+                    "INSERT OR REPLACE INTO briefs (day, created_at, sent, text, data) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        brief.day,
+                        brief.created_at,
+                        int(brief.sent),
+                        brief.text(),
+                        brief.model_dump_json(),
+                    ),
+                )
+
+        await self.engine.store.arun(write)
+
+    async def get(self, day: str) -> Brief | None:
+        def read(conn: sqlite3.Connection) -> Brief | None:
+            row = conn.execute("SELECT data FROM briefs WHERE day = ?", (day,)).fetchone()
+            return Brief.model_validate(json.loads(row["data"])) if row is not None else None
+
+        return await self.engine.store.arun(read)
+
+    async def latest(self) -> Brief | None:
+        def read(conn: sqlite3.Connection) -> Brief | None:
+            row = conn.execute("SELECT data FROM briefs ORDER BY day DESC LIMIT 1").fetchone()
+            return Brief.model_validate(json.loads(row["data"])) if row is not None else None
+
+        return await self.engine.store.arun(read)
+
+    async def run(self, day: str | None = None, *, now: float | None = None) -> Brief:
+        """Build, store, and send when something needs the human."""
+        brief = await self.build(day, now=now)
+        if brief.needs_human:
+            brief.sent = True
+            self.engine.notifier.notify(
+                Notification(kind="brief", text=brief.text(), data={"day": brief.day})
+            )
+            self.engine.log_activity("info", f"morning brief {brief.day} sent")
+        else:
+            self.engine.log_activity("info", f"morning brief {brief.day}: all clear, not sent")
+        await self.save(brief)
+        self.engine.bus.publish(EventKind.BRIEF, brief=brief)
+        return brief
+
+    def next_run(self, now: float) -> float:
+        """Epoch seconds of the next `[brief] time` after `now`."""
+        hour, minute = self.engine.settings.brief.hour_minute()
+        local = datetime.fromtimestamp(now, self.zone)
+        at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if at.timestamp() <= now:
+            at = datetime.combine(
+                local.date() + timedelta(days=1), at.timetz().replace(tzinfo=None), self.zone
+            )
+        return at.timestamp()
+
+    async def start(self) -> None:
+        if self.engine.settings.brief.enabled:
+            self._task = asyncio.create_task(self._loop(), name="escalations:brief")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    @staticmethod
+    async def _sleep_until(due: float) -> None:
+        for _ in range(10_000):  # at most ~1 week in 60 s steps
+            left = due - time.time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, 60.0))
+
+    async def _loop(self) -> None:
+        while True:
+            due = self.next_run(time.time())
+            # Sleep in short steps so a wall-clock jump (suspend, NTP) is noticed.
+            await self._sleep_until(due)
+            day = self.today(due + 1)
+            try:
+                if await self.get(day) is None:
+                    await self.run(day)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("building the morning brief failed")
+
+
+def brief_json(brief: Brief) -> dict[str, Any]:
+    return {**brief.model_dump(mode="json"), "text": brief.text(), "needs_human": brief.needs_human}

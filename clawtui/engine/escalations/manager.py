@@ -1,0 +1,370 @@
+"""Escalations: an agent (or the engine on its behalf) needs a human decision.
+
+Raised by agents through the API and CLI, and by the engine itself: health checks, the stuck
+detector, failed state syncs, CI failures. Every capability raises through
+`engine.escalations.raise_(NewEscalation(...))`; a `dedupe_key` keeps a failure that repeats
+from piling up one escalation per attempt (while one with that key is pending, raising again
+returns it instead of adding another).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from clawtui.engine.api.models import EventKind
+
+if TYPE_CHECKING:
+    from clawtui.engine.core import Engine
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Source(StrEnum):
+    AGENT = "agent"
+    HEALTH = "health"
+    STUCK = "stuck"
+    SYNC = "sync"
+    CI = "ci"
+    AUTOHEAL = "autoheal"
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    SKIPPED = "skipped"
+    MODIFIED = "modified"
+    RESOLVED = "resolved"
+
+
+class NewEscalation(BaseModel):
+    """What a raiser says: who, doing what, tried what, needs what."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    agent: str = Field(min_length=1, max_length=128)
+    thread_id: int | None = Field(default=None, ge=0)
+    doing: str = Field(min_length=1, max_length=4000)
+    tried: list[str] = Field(default_factory=list, max_length=50)
+    need: str = Field(min_length=1, max_length=4000)
+    proposed_fix: str | None = Field(default=None, max_length=20000)
+    detail: str | None = Field(
+        default=None, max_length=200_000, description="Raw evidence (stack trace, logs)."
+    )
+    severity: Severity = Severity.MEDIUM
+    source: Source = Source.AGENT
+    dedupe_key: str | None = Field(default=None, max_length=256)
+
+
+class Escalation(NewEscalation):
+    """A stored escalation."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    created_at: float
+    updated_at: float
+    status: Status = Status.PENDING
+    decision: str | None = None
+    decided_by: str | None = None
+    decided_at: float | None = None
+    resolved_at: float | None = None
+    delivered_message_id: str | None = None
+    """The queue message that carried the decision to the agent's thread (None: no thread)."""
+
+    @property
+    def pending(self) -> bool:
+        return self.status is Status.PENDING
+
+
+class Action(StrEnum):
+    """What the human decided."""
+
+    APPROVE = "approve"
+    SKIP = "skip"
+    MODIFY = "modify"
+
+
+_ACTION_STATUS = {
+    Action.APPROVE: Status.APPROVED,
+    Action.SKIP: Status.SKIPPED,
+    Action.MODIFY: Status.MODIFIED,
+}
+
+
+class Decision(BaseModel):
+    """A human's answer to a pending escalation."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    action: Action
+    text: str | None = Field(
+        default=None,
+        max_length=20000,
+        description="Modify: the fix to apply instead (required). Approve / skip: a note.",
+    )
+    by: str = Field(default="human", min_length=1, max_length=128)
+
+
+class EscalationError(Exception):
+    """A decision or resolution was refused; `status` is the HTTP status that fits."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def decision_message(esc: Escalation) -> str:
+    """The text delivered to the agent's thread, in plain words it can act on."""
+    head = f"[clawtui escalation #{esc.id}] {esc.status.value.upper()} by {esc.decided_by}"
+    lines = [head, f"You were doing: {esc.doing}", f"You needed: {esc.need}"]
+    if esc.status is Status.APPROVED:
+        if esc.proposed_fix:
+            lines.append(f"Approved fix: {esc.proposed_fix}")
+        lines.append("Go ahead.")
+    elif esc.status is Status.MODIFIED:
+        lines.append(f"Do this instead: {esc.decision}")
+    elif esc.status is Status.SKIPPED:
+        lines.append("Skipped: do not apply the proposed fix; move on to your next task.")
+    if esc.decision and esc.status is not Status.MODIFIED:
+        lines.append(f"Note: {esc.decision}")
+    return "\n".join(lines)
+
+
+_COLUMNS = (
+    "id, created_at, updated_at, agent, thread_id, doing, tried, need, proposed_fix, detail, "
+    "severity, source, dedupe_key, status, decision, decided_by, decided_at, resolved_at, "
+    "delivered_message_id"
+)
+
+
+def _row(row: sqlite3.Row) -> Escalation:
+    data: dict[str, Any] = dict(row)
+    data["tried"] = json.loads(data["tried"] or "[]")
+    return Escalation.model_validate(data)
+
+
+class Escalations:
+    """The escalation store and its events."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def raise_(self, new: NewEscalation) -> Escalation:
+        """Store `new` (or return the pending one with the same dedupe key) and announce it."""
+
+        def insert(conn: sqlite3.Connection) -> tuple[Escalation, bool]:
+            with self.engine.store.transaction():
+                if new.dedupe_key:
+                    row = conn.execute(
+                        f"SELECT {_COLUMNS} FROM escalations WHERE dedupe_key = ? AND status = ? "
+                        "ORDER BY id LIMIT 1",
+                        (new.dedupe_key, Status.PENDING.value),
+                    ).fetchone()
+                    if row is not None:
+                        return _row(row), False
+                now = time.time()
+                cur = conn.execute(
+                    "INSERT INTO escalations (created_at, updated_at, agent, thread_id, doing, "
+                    "tried, need, proposed_fix, detail, severity, source, dedupe_key, status) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        now,
+                        now,
+                        new.agent,
+                        new.thread_id,
+                        new.doing,
+                        json.dumps(new.tried),
+                        new.need,
+                        new.proposed_fix,
+                        new.detail,
+                        new.severity.value,
+                        new.source.value,
+                        new.dedupe_key,
+                        Status.PENDING.value,
+                    ),
+                )
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (cur.lastrowid,)
+                ).fetchone()
+                return _row(row), True
+
+        escalation, created = await self.engine.store.arun(insert)
+        if created:
+            self.engine.bus.publish(EventKind.ESCALATION, escalation=escalation, change="raised")
+            self.engine.log_activity(
+                "warning",
+                f"escalation #{escalation.id} from {escalation.agent}: {escalation.need}",
+                subject=f"escalation/{escalation.id}",
+            )
+        return escalation
+
+    async def get(self, escalation_id: int) -> Escalation | None:
+        def query(conn: sqlite3.Connection) -> Escalation | None:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
+            ).fetchone()
+            return _row(row) if row is not None else None
+
+        return await self.engine.store.arun(query)
+
+    async def find(self, *, status: Status | None = None, limit: int = 500) -> list[Escalation]:
+        """Pending first, oldest first within a status."""
+
+        def query(conn: sqlite3.Connection) -> list[Escalation]:
+            where, args = ("WHERE status = ?", [status.value]) if status else ("", [])
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM escalations {where} "
+                "ORDER BY status != 'pending', created_at, id LIMIT ?",
+                (*args, max(1, min(limit, 10_000))),
+            ).fetchall()
+            return [_row(r) for r in rows]
+
+        return await self.engine.store.arun(query)
+
+    async def decide(self, escalation_id: int, decision: Decision) -> Escalation:
+        """Record the human's decision and deliver it to the agent's thread queue.
+
+        Raises EscalationError (404 unknown, 409 not pending, 400 modify without text). The
+        decision is stored first; delivery failing (queue not writable) leaves it recorded and
+        is logged, the escalation's `delivered_message_id` staying None.
+        """
+        if decision.action is Action.MODIFY and not decision.text:
+            raise EscalationError("modify needs the fix to apply instead (text)", 400)
+        status = _ACTION_STATUS[decision.action]
+
+        def update(conn: sqlite3.Connection) -> Escalation:
+            with self.engine.store.transaction():
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
+                ).fetchone()
+                if row is None:
+                    raise EscalationError(f"no escalation #{escalation_id}", 404)
+                current = _row(row)
+                if current.status is not Status.PENDING:
+                    raise EscalationError(
+                        f"escalation #{escalation_id} is already {current.status.value}"
+                    )
+                now = time.time()
+                conn.execute(
+                    "UPDATE escalations SET status = ?, decision = ?, decided_by = ?, "
+                    "decided_at = ?, updated_at = ? WHERE id = ?",
+                    (status.value, decision.text, decision.by, now, now, escalation_id),
+                )
+                return _row(
+                    conn.execute(
+                        f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
+                    ).fetchone()
+                )
+
+        escalation = await self.engine.store.arun(update)
+        if escalation.thread_id is not None:
+            escalation = await self._deliver(escalation)
+        else:
+            self.engine.log_activity(
+                "info",
+                f"escalation #{escalation.id} {escalation.status.value}: no thread to deliver to",
+                subject=f"escalation/{escalation.id}",
+            )
+        self.engine.bus.publish(EventKind.ESCALATION, escalation=escalation, change="decided")
+        self.engine.log_activity(
+            "info",
+            f"escalation #{escalation.id} {escalation.status.value} by {escalation.decided_by}",
+            subject=f"escalation/{escalation.id}",
+        )
+        return escalation
+
+    async def _deliver(self, escalation: Escalation) -> Escalation:
+        import asyncio
+
+        from clawtui.engine.threads.queue import QueueError
+
+        assert escalation.thread_id is not None
+        thread_id = escalation.thread_id
+        text = decision_message(escalation)
+
+        def write() -> str:
+            self.engine.queue.ensure()
+            msg = self.engine.queue.deliver(
+                thread_id,
+                text,
+                source="system",
+                sender="clawtui",
+                sender_id=f"escalation:{escalation.id}",
+                escalationId=escalation.id,
+                decision=escalation.status.value,
+            )
+            return msg.messageId
+
+        try:
+            message_id = await asyncio.to_thread(write)
+        except (QueueError, OSError) as exc:
+            self.engine.log_activity(
+                "error",
+                f"escalation #{escalation.id}: decision recorded but not delivered: {exc}",
+                subject=f"escalation/{escalation.id}",
+            )
+            return escalation
+
+        def record(conn: sqlite3.Connection) -> Escalation:
+            with self.engine.store.transaction():
+                conn.execute(
+                    "UPDATE escalations SET delivered_message_id = ? WHERE id = ?",
+                    (message_id, escalation.id),
+                )
+                return _row(
+                    conn.execute(
+                        f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation.id,)
+                    ).fetchone()
+                )
+
+        return await self.engine.store.arun(record)
+
+    async def resolve(self, escalation_id: int, *, note: str | None = None) -> Escalation:
+        """Mark an escalation resolved (from any status but resolved)."""
+
+        def update(conn: sqlite3.Connection) -> Escalation:
+            with self.engine.store.transaction():
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
+                ).fetchone()
+                if row is None:
+                    raise EscalationError(f"no escalation #{escalation_id}", 404)
+                if _row(row).status is Status.RESOLVED:
+                    raise EscalationError(f"escalation #{escalation_id} is already resolved")
+                now = time.time()
+                conn.execute(
+                    "UPDATE escalations SET status = ?, resolved_at = ?, updated_at = ?, "
+                    "decision = COALESCE(decision, ?) WHERE id = ?",
+                    (Status.RESOLVED.value, now, now, note, escalation_id),
+                )
+                return _row(
+                    conn.execute(
+                        f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
+                    ).fetchone()
+                )
+
+        escalation = await self.engine.store.arun(update)
+        self.engine.bus.publish(EventKind.ESCALATION, escalation=escalation, change="resolved")
+        return escalation
+
+    async def resolve_key(self, dedupe_key: str, *, note: str | None = None) -> int:
+        """Resolve every pending escalation with `dedupe_key` (the cause went away)."""
+        found = [e for e in await self.find(status=Status.PENDING) if e.dedupe_key == dedupe_key]
+        for esc in found:
+            await self.resolve(esc.id, note=note)
+        return len(found)
+
+    async def undecided_since(self, before: float) -> list[Escalation]:
+        """Pending escalations raised before `before` (for the brief)."""
+        return [e for e in await self.find(status=Status.PENDING) if e.created_at <= before]

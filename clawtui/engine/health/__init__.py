@@ -1,0 +1,1 @@
+"""clawtui.engine.health.monitors."""

@@ -1,0 +1,672 @@
+"""Live memory rebalancing: validate a batch of new limits against fresh state, apply it all or
+nothing, record it, tell people.
+
+The admin moves sliders in the TUI (or calls the API / `clawtui mem set`); one batch holds every
+changed container. `MemoryManager`:
+
+* resolves references (a `host/id` key, a container name, or a unique id prefix);
+* reads each container's state when asked, never a cached UI value (`memory_docker`: cgroup
+  files on a local host, `inspect` and one-shot stats otherwise);
+* validates with the pure rules of `memory_rules` (budget, floor, usage, labels, swap, snap);
+* applies the batch with all updates in flight at once (`asyncio.gather` over the host's
+  thread pool), each sending Memory and MemorySwap together. If any update fails, every update
+  that succeeded is put back (Memory and MemorySwap), and the result says per container what
+  happened: applied / rolled_back / failed / rollback_failed;
+* records every attempted change in the store (`memory_changes`), publishes an
+  `EventKind.MEMORY` event with the result and hands a notification to the engine's notifier.
+
+Concurrency: one batch per host at a time. A second batch for a busy host waits for the first
+to finish, up to `[memory] batch_wait` seconds, and is then validated against the state the
+first one left; past that wait it is refused with a "batch in flight" error (code `busy`). The
+guard holds across processes on one machine too (`clawtui mem set` beside `clawtui serve`): a
+`flock` on a file per host in the engine's state folder. Once validation passes, the batch runs
+to its end even if the caller is cancelled (a half-applied batch is worse than a late answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clawtui.engine.api.models import ContainerInfo, EventKind
+from clawtui.engine.memory.docker_apply import (
+    CONTROL_RE,
+    FreshReader,
+    UpdateFailure,
+    Wanted,
+    describe_update_error,
+    own_container_ids,
+)
+from clawtui.engine.memory.models import (
+    ApplyResult,
+    BatchState,
+    ContainerCheck,
+    ContainerMemory,
+    ContainerOutcome,
+    HostMemoryView,
+    MemoryChange,
+    MemoryPlan,
+    Outcome,
+    PlanError,
+    PlanErrorCode,
+    format_bytes,
+)
+from clawtui.engine.memory.rules import (
+    Budget,
+    Current,
+    Rules,
+    build_plan,
+    ceil_to_step,
+    check_change,
+    why_not_adjustable,
+)
+from clawtui.engine.notifier import Notification
+
+if TYPE_CHECKING:
+    from clawtui.config import MemoryConfig
+    from clawtui.engine.core import Engine
+    from clawtui.engine.fleet.hosts import HostMonitor
+    from clawtui.engine.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+"""Most containers one batch may name."""
+MAX_REF_LENGTH = 256
+_WHO_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,40}$")
+
+ValidatedHook = Callable[[MemoryPlan], Awaitable[None]]
+
+
+def rules_from_config(cfg: MemoryConfig) -> Rules:
+    return Rules(floor=int(cfg.floor), step=int(cfg.step), warn_ratio=cfg.warn_ratio)
+
+
+# -- cross-process lock -----------------------------------------------------------------------
+def _flock_until(path: Path, deadline: float) -> int | None:
+    """Take an exclusive flock on `path` before `deadline` (monotonic); the fd, or None."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.02)
+        except OSError:
+            os.close(fd)
+            raise
+
+
+def _unflock(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+class _Busy(Exception):
+    def __init__(self, host: str) -> None:
+        super().__init__(host)
+        self.host = host
+
+
+# -- history ----------------------------------------------------------------------------------
+_HISTORY_COLUMNS = (
+    "ts, batch_id, who, host, container_id, name, old_limit, new_limit, old_swap, new_swap, "
+    "outcome, reason"
+)
+
+
+def write_history(store: Store, rows: Iterable[MemoryChange]) -> None:
+    """Insert history rows in one transaction (blocking: call from a worker thread)."""
+    values = [
+        (
+            r.ts, r.batch_id, r.who, r.host, r.container_id, r.name, r.old_limit, r.new_limit,
+            r.old_swap, r.new_swap, r.outcome.value, r.reason,
+        )
+        for r in rows
+    ]  # fmt: skip
+    if not values:
+        return
+    with store.transaction() as conn:
+        conn.executemany(
+            f"INSERT INTO memory_changes ({_HISTORY_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            values,
+        )
+
+
+def read_history(store: Store, limit: int = 100) -> list[MemoryChange]:
+    """The newest `limit` history rows, newest first (blocking)."""
+
+    def query(conn: sqlite3.Connection) -> list[Any]:
+        return conn.execute(
+            f"SELECT {_HISTORY_COLUMNS} FROM memory_changes ORDER BY ts DESC, id DESC LIMIT ?",
+            (max(1, min(limit, 10_000)),),
+        ).fetchall()
+
+    return [MemoryChange.model_validate(dict(row)) for row in store.run(query)]
+
+
+# -- the manager ------------------------------------------------------------------------------
+class MemoryManager:
+    """Plans and applies memory limit changes for the engine's hosts."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._reader = FreshReader(own_container_ids())
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.on_validated: ValidatedHook | None = None
+        """Test seam: awaited after a batch passed validation and before any update is sent
+        (tests use it to change the world in between, e.g. remove a container)."""
+
+    @property
+    def rules(self) -> Rules:
+        return rules_from_config(self._engine.settings.memory)
+
+    # -- references ----------------------------------------------------------------------------
+    def resolve(self, ref: str) -> tuple[str | None, PlanError | None]:
+        """(key, None) for a `host/id`, `host/name`, name or unique id prefix; else an error."""
+        if not ref or len(ref) > MAX_REF_LENGTH or CONTROL_RE.search(ref):
+            shown = ref[:60]
+            return None, PlanError(
+                code=PlanErrorCode.UNKNOWN_CONTAINER,
+                message=f"invalid container reference {shown!r}",
+                ref=shown,
+            )
+        monitors = self._engine.monitors
+        host, sep, rest = ref.partition("/")
+        if sep:
+            if host not in monitors:
+                known = ", ".join(monitors) or "none"
+                return None, PlanError(
+                    code=PlanErrorCode.UNKNOWN_HOST,
+                    message=f"unknown host {host!r} in {ref!r} (known: {known})",
+                    ref=ref,
+                    host=host,
+                )
+            candidates: list[ContainerInfo] = list(monitors[host].containers.values())
+            needle = rest
+        else:
+            candidates = [c for m in monitors.values() for c in m.containers.values()]
+            needle = ref
+        matchers: list[Callable[[ContainerInfo], bool]] = [
+            lambda c: c.id == needle,  # docker's order: full id, then name, then id prefix
+            lambda c: c.name == needle,
+            lambda c: c.id.startswith(needle.lower()),
+        ]
+        for match in matchers:
+            found = [c for c in candidates if match(c)]
+            if len(found) == 1:
+                return found[0].key, None
+            if len(found) > 1:
+                where = ", ".join(sorted(f"{c.host}/{c.name}" for c in found)[:5])
+                return None, PlanError(
+                    code=PlanErrorCode.AMBIGUOUS,
+                    message=f"{ref!r} matches {len(found)} containers ({where}): "
+                    "use host/id or more of the id",
+                    ref=ref,
+                )
+        return None, PlanError(
+            code=PlanErrorCode.UNKNOWN_CONTAINER, message=f"no container {ref!r}", ref=ref
+        )
+
+    def _resolve_all(self, changes: Mapping[str, int]) -> tuple[list[Wanted], list[PlanError]]:
+        resolved: list[Wanted] = []
+        errors: list[PlanError] = []
+        seen: dict[str, str] = {}
+        if len(changes) > MAX_BATCH:
+            errors.append(
+                PlanError(
+                    code=PlanErrorCode.UNKNOWN_CONTAINER,
+                    message=f"a batch may name at most {MAX_BATCH} containers, got {len(changes)}",
+                )
+            )
+            return resolved, errors
+        for ref, requested in changes.items():
+            key, error = self.resolve(ref)
+            if error is not None or key is None:
+                errors.append(error or PlanError(code=PlanErrorCode.UNKNOWN_CONTAINER, message=ref))
+                continue
+            if key in seen:
+                errors.append(
+                    PlanError(
+                        code=PlanErrorCode.DUPLICATE,
+                        message=f"{ref!r} and {seen[key]!r} are the same container",
+                        ref=ref,
+                    )
+                )
+                continue
+            seen[key] = ref
+            host, _, cid = key.partition("/")
+            resolved.append(Wanted(ref, key, host, cid, int(requested)))
+        return resolved, errors
+
+    # -- fresh state ---------------------------------------------------------------------------
+    def _allocated(self, monitor: HostMonitor, fresh: Mapping[str, Current]) -> int:
+        """Sum of the limits of every container on the host, fresh values where read."""
+        total = 0
+        for cid, c in monitor.containers.items():
+            limit = fresh[cid].memory if cid in fresh else c.memory_limit
+            total += max(0, limit)
+        total += sum(max(0, c.memory) for cid, c in fresh.items() if cid not in monitor.containers)
+        return total
+
+    async def _validate(
+        self,
+        resolved: list[Wanted],
+        errors: list[PlanError],
+        *,
+        who: str,
+        confirm_below_usage: bool,
+    ) -> MemoryPlan:
+        rules = self.rules
+        by_host: dict[str, list[Wanted]] = {}
+        for item in resolved:
+            by_host.setdefault(item.host, []).append(item)
+        monitors = self._engine.monitors
+        fresh_lists = await asyncio.gather(
+            *(self._reader.read(monitors[host], items) for host, items in by_host.items())
+        )
+        all_errors = list(errors)
+        checks: list[ContainerCheck] = []
+        budgets: list[Budget] = []
+        for (host, items), (fresh, host_errors) in zip(by_host.items(), fresh_lists, strict=True):
+            all_errors.extend(host_errors)
+            monitor = monitors[host]
+            for item in items:
+                cur = fresh.get(item.id)
+                if cur is None:
+                    continue
+                checks.append(
+                    check_change(
+                        item.ref,
+                        cur,
+                        item.requested,
+                        rules,
+                        cgroup_version=monitor.info.cgroup_version,
+                        confirm_below_usage=confirm_below_usage,
+                    )
+                )
+            if fresh:
+                budgets.append(
+                    Budget(
+                        host=host,
+                        total=monitor.info.memory.total,
+                        reserve=int(monitor.cfg.memory_reserve),
+                        allocated=self._allocated(monitor, fresh),
+                    )
+                )
+        return build_plan(who, checks, budgets, all_errors, confirm_below_usage=confirm_below_usage)
+
+    # -- public API ----------------------------------------------------------------------------
+    async def plan(
+        self, changes: Mapping[str, int], *, who: str, confirm_below_usage: bool = False
+    ) -> MemoryPlan:
+        """Validate `changes` ({reference: new limit in bytes}) against state read now.
+
+        Nothing is changed. `ok` says whether `apply` would go ahead if nothing moves meanwhile.
+        """
+        who = _check_who(who)
+        resolved, errors = self._resolve_all(changes)
+        return await self._validate(
+            resolved, errors, who=who, confirm_below_usage=confirm_below_usage
+        )
+
+    async def apply(
+        self, changes: Mapping[str, int], *, who: str, confirm_below_usage: bool = False
+    ) -> ApplyResult:
+        """Validate `changes` against fresh state and apply them all, or none.
+
+        Returns the result whatever happened (refused, applied, rolled back); raises only on
+        bad arguments (ValueError). A batch that passed validation runs to its end even when
+        the caller is cancelled.
+        """
+        who = _check_who(who)
+        task = asyncio.create_task(
+            self._apply(dict(changes), who, confirm_below_usage), name="memory:apply"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return await asyncio.shield(task)
+
+    async def history(self, limit: int = 100) -> list[MemoryChange]:
+        """The newest `limit` recorded changes, newest first."""
+        store = self._engine.store
+        return await asyncio.to_thread(read_history, store, limit)
+
+    def view(self, host: str) -> HostMemoryView:
+        """A host's budget and its containers' limits and latest sampled use (no Docker call).
+
+        For display only: `plan` and `apply` read state afresh.
+        """
+        monitor = self._engine.monitors[host]
+        rules = self.rules
+        info = monitor.info
+        reserve = int(monitor.cfg.memory_reserve)
+        budget = info.memory.total - reserve
+        allocated = sum(max(0, c.memory_limit) for c in monitor.containers.values())
+        rows: list[ContainerMemory] = []
+        for c in sorted(monitor.containers.values(), key=lambda c: c.name):
+            usage = c.stats.mem_used if c.stats is not None and c.running else None
+            why_not = why_not_adjustable(
+                c.labels, memory=c.memory_limit, is_engine=c.id in self._reader.own_ids
+            )
+            floor = rules.effective_floor
+            if usage is not None and info.cgroup_version == "1":
+                floor = max(floor, ceil_to_step(usage, rules.step))
+            ceiling = c.memory_limit + max(0, budget - allocated)
+            ceiling -= ceiling % rules.step
+            rows.append(
+                ContainerMemory(
+                    key=c.key,
+                    id=c.id,
+                    name=c.name,
+                    role=c.role,
+                    state=c.state,
+                    limit=c.memory_limit,
+                    swap=c.memory_swap,
+                    usage=usage,
+                    adjustable=why_not is None,
+                    why_not=why_not,
+                    floor=ceil_to_step(floor, rules.step),
+                    ceiling=max(ceiling, c.memory_limit),
+                )
+            )
+        return HostMemoryView(
+            host=host,
+            state=info.state.value,
+            cgroup_version=info.cgroup_version,
+            total=info.memory.total,
+            reserve=reserve,
+            budget=budget,
+            allocated=allocated,
+            available=budget - allocated,
+            step=rules.step,
+            floor=rules.effective_floor,
+            warn_ratio=rules.warn_ratio,
+            containers=rows,
+        )
+
+    async def wait_idle(self) -> None:
+        """Wait for batches still running (e.g. whose callers were cancelled)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- applying ------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _host_locks(self, hosts: Iterable[str]) -> AsyncIterator[None]:
+        """Hold the in-process and cross-process locks of `hosts` (in name order)."""
+        deadline = time.monotonic() + self._engine.settings.memory.batch_wait
+        held: list[asyncio.Lock] = []
+        fds: list[int] = []
+        lock_dir = self._engine.settings.engine.resolved_state_dir / "locks"
+        try:
+            for host in sorted(hosts):
+                lock = self._locks.setdefault(host, asyncio.Lock())
+                try:
+                    async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                        await lock.acquire()
+                except TimeoutError:
+                    raise _Busy(host) from None
+                held.append(lock)
+                try:
+                    fd = await asyncio.to_thread(
+                        _flock_until, lock_dir / f"memory-{host}.lock", deadline
+                    )
+                except OSError as exc:  # no writable state dir: the in-process lock still holds
+                    log.warning("cannot take the cross-process memory lock of %s: %s", host, exc)
+                    continue
+                if fd is None:
+                    raise _Busy(host)
+                fds.append(fd)
+            yield
+        finally:
+            for fd in fds:
+                _unflock(fd)
+            for lock in held:
+                lock.release()
+
+    async def _apply(
+        self, changes: dict[str, int], who: str, confirm_below_usage: bool
+    ) -> ApplyResult:
+        started = time.time()
+        t0 = time.perf_counter()
+        batch_id = uuid.uuid4().hex[:12]
+        resolved, errors = self._resolve_all(changes)
+        hosts = {item.host for item in resolved}
+        try:
+            async with self._host_locks(hosts):
+                plan = await self._validate(
+                    resolved, errors, who=who, confirm_below_usage=confirm_below_usage
+                )
+                if plan.ok and self.on_validated is not None:
+                    await self.on_validated(plan)
+                if not plan.ok:
+                    result = self._refused(batch_id, who, plan, started, t0)
+                else:
+                    result = await self._run_batch(batch_id, who, plan, started, t0)
+        except _Busy as busy:
+            error = PlanError(
+                code=PlanErrorCode.BUSY,
+                message=f"another memory batch on host {busy.host} is in flight and did not "
+                f"finish within {self._engine.settings.memory.batch_wait:g}s: try again",
+                host=busy.host,
+            )
+            plan = MemoryPlan(
+                ok=False, who=who, errors=[*errors, error], confirm_below_usage=confirm_below_usage
+            )
+            result = self._refused(batch_id, who, plan, started, t0)
+        await self._report(result)
+        return result
+
+    def _refused(
+        self, batch_id: str, who: str, plan: MemoryPlan, started: float, t0: float
+    ) -> ApplyResult:
+        outcomes = [ContainerOutcome(check=c, outcome=Outcome.NOT_APPLIED) for c in plan.checks]
+        return ApplyResult(
+            batch_id=batch_id,
+            who=who,
+            state=BatchState.REFUSED,
+            plan=plan,
+            outcomes=outcomes,
+            started_at=started,
+            seconds=time.perf_counter() - t0,
+        )
+
+    async def _update(self, check: ContainerCheck, memory: int, swap: int) -> list[str]:
+        """Send one update (Memory and MemorySwap together); Docker's warnings, or raise."""
+        monitor = self._engine.monitors[check.host]
+        client = monitor.client
+        if client is None:
+            raise UpdateFailure(f"host {check.host} is not connected", unreachable=True)
+        try:
+            reply = await monitor.call(
+                client.update_container, check.id, mem_limit=memory, memswap_limit=swap
+            )
+        except Exception as exc:
+            raise describe_update_error(exc) from exc
+        warnings = reply.get("Warnings") if isinstance(reply, dict) else None
+        return [str(w)[:300] for w in warnings] if isinstance(warnings, list) else []
+
+    async def _timed_update(
+        self, check: ContainerCheck, memory: int, swap: int
+    ) -> tuple[list[str], float]:
+        t = time.perf_counter()
+        warnings = await self._update(check, memory, swap)
+        return warnings, time.perf_counter() - t
+
+    async def _run_batch(
+        self, batch_id: str, who: str, plan: MemoryPlan, started: float, t0: float
+    ) -> ApplyResult:
+        to_send = [c for c in plan.checks if c.changes]
+        results = await asyncio.gather(
+            *(self._timed_update(c, c.new_limit, c.new_swap) for c in to_send),
+            return_exceptions=True,
+        )
+        done: dict[str, tuple[list[str], float]] = {}
+        failed: dict[str, UpdateFailure] = {}
+        for check, res in zip(to_send, results, strict=True):
+            if isinstance(res, BaseException):
+                failed[check.key] = (
+                    res if isinstance(res, UpdateFailure) else describe_update_error(res)
+                )
+            else:
+                done[check.key] = res
+        rollback_errors: dict[str, str] = {}
+        if failed and done:
+            back = [c for c in to_send if c.key in done]
+            undo = await asyncio.gather(
+                *(self._update(c, c.old_limit, c.old_swap) for c in back),
+                return_exceptions=True,
+            )
+            for check, answer in zip(back, undo, strict=True):
+                if isinstance(answer, BaseException):
+                    failure = (
+                        answer
+                        if isinstance(answer, UpdateFailure)
+                        else describe_update_error(answer)
+                    )
+                    rollback_errors[check.key] = failure.reason
+        outcomes: list[ContainerOutcome] = []
+        for check in plan.checks:
+            if check.key in failed:
+                outcome = ContainerOutcome(
+                    check=check, outcome=Outcome.FAILED, error=failed[check.key].reason
+                )
+            elif check.key in done:
+                warnings, seconds = done[check.key]
+                if not failed:
+                    kind = Outcome.APPLIED
+                elif check.key in rollback_errors:
+                    kind = Outcome.ROLLBACK_FAILED
+                else:
+                    kind = Outcome.ROLLED_BACK
+                outcome = ContainerOutcome(
+                    check=check,
+                    outcome=kind,
+                    warnings=warnings,
+                    seconds=seconds,
+                    rollback_error=rollback_errors.get(check.key),
+                )
+            else:
+                outcome = ContainerOutcome(check=check, outcome=Outcome.UNCHANGED)
+            outcomes.append(outcome)
+        if not failed:
+            state = BatchState.APPLIED
+        elif rollback_errors:
+            state = BatchState.PARTIAL
+        else:
+            state = BatchState.ROLLED_BACK
+        return ApplyResult(
+            batch_id=batch_id,
+            who=who,
+            state=state,
+            plan=plan,
+            outcomes=outcomes,
+            started_at=started,
+            seconds=time.perf_counter() - t0,
+            docker_unreachable=any(f.unreachable for f in failed.values()),
+        )
+
+    # -- telling ------------------------------------------------------------------------------
+    async def _report(self, result: ApplyResult) -> None:
+        """Store, publish, notify and log a result. Never raises: the batch is done already."""
+        engine = self._engine
+        rows = result.history_rows()
+        hosts = sorted({o.check.host for o in result.outcomes})
+        host = hosts[0] if len(hosts) == 1 else None
+        if result.state is BatchState.REFUSED:
+            engine.log_activity(
+                "warning",
+                f"memory batch by {result.who} refused: {result.summary()}"[:1000],
+                host=host,
+                subject="memory",
+            )
+            return
+        if rows:
+            try:
+                await asyncio.to_thread(write_history, engine.store, rows)
+            except Exception as exc:  # disk full, store closed: the change happened anyway
+                log.warning("could not record memory batch %s: %s", result.batch_id, exc)
+        try:
+            engine.bus.publish(EventKind.MEMORY, host=host, result=result)
+        except Exception as exc:
+            log.warning("could not publish memory batch %s: %s", result.batch_id, exc)
+        note = notification_for(result)
+        if note is not None:
+            level = "info" if result.state is BatchState.APPLIED else "error"
+            engine.log_activity(level, note.text.replace("\n", "; ")[:1000], host=host,
+                                subject="memory")  # fmt: skip
+            engine.notifier.notify(note)
+
+
+def notification_for(result: ApplyResult) -> Notification | None:
+    """The message people get about a batch that touched Docker (None when nothing changed)."""
+    lines: list[str] = []
+    by = f"(by {result.who})"
+    changed = [o for o in result.outcomes if o.outcome is not Outcome.UNCHANGED]
+    if not changed:
+        return None
+
+    def sizes(o: ContainerOutcome) -> str:
+        return f"{format_bytes(o.check.old_limit)} → {format_bytes(o.check.new_limit)}"
+
+    if result.state is BatchState.APPLIED:
+        kind = "memory.rebalanced"
+        lines = [f"Memory rebalanced: {o.check.name} {sizes(o)} {by}" for o in changed]
+    else:
+        kind = f"memory.{result.state.value}"
+        head = (
+            "Memory rebalance failed and was rolled back"
+            if result.state is BatchState.ROLLED_BACK
+            else "Memory rebalance failed and could NOT be fully rolled back"
+        )
+        lines = [f"{head} {by}:"]
+        for o in changed:
+            detail = o.outcome.value.replace("_", " ")
+            if o.error:
+                detail += f": {o.error}"
+            if o.rollback_error:
+                detail += f"; rollback: {o.rollback_error}"
+            lines.append(f"- {o.check.name} {sizes(o)}: {detail}")
+    data = {
+        "batch_id": result.batch_id,
+        "who": result.who,
+        "state": result.state.value,
+        "changes": [
+            {
+                "host": o.check.host,
+                "id": o.check.id,
+                "name": o.check.name,
+                "old_limit": o.check.old_limit,
+                "new_limit": o.check.new_limit,
+                "outcome": o.outcome.value,
+                "error": o.error,
+            }
+            for o in changed
+        ],
+    }
+    return Notification(kind=kind, text="\n".join(lines), data=data)
+
+
+def _check_who(who: str) -> str:
+    if not isinstance(who, str) or not _WHO_RE.fullmatch(who):
+        raise ValueError(
+            f"who must be 1-40 letters, digits or '_.:@-' (like 'tui', 'api', 'cli'), got {who!r}"
+        )
+    return who

@@ -1,0 +1,329 @@
+"""Getting a tenant's config, secrets and state into (and out of) a pool container.
+
+Two ways, chosen by where the pool's host is:
+
+* Local host (`unix://` Docker socket): every workload volume is a folder of the engine's
+  machine (`<state_dir>/pools/<container>/<volume>`) bind-mounted into the container. A claim
+  writes `tenant.json`, `tenant.env` and one file per secret there, mode 0600, owned by the
+  workload's uid: no Docker round trip. State sync runs rclone on the folder directly.
+* Remote host (tcp://, ssh://, http(s):// — the engine cannot reach the host's disk): every
+  workload volume is an anonymous Docker volume of the container (removed with it). A claim
+  uploads one tar per volume with the Docker archive API (`PUT /containers/{id}/archive`);
+  each file in it is mode 0600 and carries the workload user's uid/gid, which Docker keeps on
+  extraction. Docker refuses archive uploads into read-only mounts, so on a remote host the
+  config and secrets volumes are mounted read-write (the files are still 0600 and the
+  workload's own). State sync goes through a staging folder of the engine's machine: an upload
+  first copies the mapping's folder out of the container (`GET .../archive`), a download
+  copies rclone's result into it (`PUT .../archive`).
+
+Secret values only ever go into the files (or the tar in memory): never into an error message,
+a log line or an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import docker.errors
+import docker.types
+
+from clawtui.config.pools import TENANT_VAR, WorkloadConfig
+from clawtui.engine.pools.sync import SyncRun
+
+if TYPE_CHECKING:
+    from clawtui.engine.fleet.hosts import HostMonitor
+
+PRIVATE_MODE = 0o600
+CONFIG_WRITABLE_REMOTE = ("config", "secrets")
+"""Volumes written by the archive API on a remote host: always mounted read-write there."""
+MAX_STATE_ARCHIVE = 8 * 1024**3
+"""Largest state archive the engine copies out of a remote container (8 GiB)."""
+
+Files = dict[str, dict[str, bytes]]
+"""Volume name -> file name -> content."""
+
+
+class ProvisionError(Exception):
+    """Provisioning or copying state failed; the message names what and where (never a secret)."""
+
+
+def tenant_files(
+    workload: WorkloadConfig, tenant: str, config: Mapping[str, Any], secrets: Mapping[str, str]
+) -> Files:
+    """What a claim puts into the container: tenant.json, tenant.env and one file per secret."""
+    env = {k: v.replace(TENANT_VAR, tenant) for k, v in workload.env.items()}
+    env["CLAWTUI_TENANT"] = tenant
+    env_text = "".join(f"{k}={json.dumps(v)}\n" for k, v in sorted(env.items()))
+    doc = {"tenant": tenant, "config": dict(config)}
+    return {
+        "config": {"tenant.json": json.dumps(doc).encode(), "tenant.env": env_text.encode()},
+        "secrets": {key: value.encode() for key, value in secrets.items()},
+    }
+
+
+def parse_owner(user: str | None) -> tuple[int, int] | None:
+    """(uid, gid) of a numeric `uid[:gid]` user (gid 0 when absent, like Docker); None for a
+    name (resolved from the container's /etc/passwd) ; (0, 0) when no user is set."""
+    if user is None:
+        return (0, 0)
+    head, _, group = user.partition(":")
+    if not head.isdigit() or (group and not group.isdigit()):
+        return None
+    return int(head), int(group) if group else 0
+
+
+def _lookup(text: str, name: str) -> tuple[int, int] | None:
+    for line in text.splitlines():
+        parts = line.split(":")
+        if len(parts) >= 4 and parts[0] == name and parts[2].isdigit() and parts[3].isdigit():
+            return int(parts[2]), int(parts[3])
+    return None
+
+
+# -- local ---------------------------------------------------------------------------------------
+def write_private(path: Path, data: bytes, uid: int | None) -> None:
+    """Write a 0600 file atomically (no fsync: the folder dies with the container)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
+    try:
+        os.write(fd, data)
+        if uid is not None:
+            os.fchown(fd, uid, -1)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def write_local(base: Path, files: Files, uid: int | None) -> None:
+    """Write the claim's files into the bind-mounted folders of a local container."""
+    for volume, entries in files.items():
+        for name, data in entries.items():
+            write_private(base / volume / name, data, uid)
+
+
+# -- remote --------------------------------------------------------------------------------------
+def remote_mounts(workload: WorkloadConfig) -> list[docker.types.Mount]:
+    """Anonymous volumes for a container on a remote host (removed with it: `v=True`)."""
+    return [
+        docker.types.Mount(
+            target=vol.path,
+            source=None,
+            type="volume",
+            read_only=vol.read_only and name not in CONFIG_WRITABLE_REMOTE,
+        )
+        for name, vol in workload.volumes.all().items()
+    ]
+
+
+def _tar(entries: dict[str, bytes], owner: tuple[int, int]) -> bytes:
+    buf = io.BytesIO()
+    now = time.time()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = PRIVATE_MODE
+            info.uid, info.gid = owner
+            info.mtime = int(now)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+class RemoteProvisioner:
+    """The archive-API side of a remote pool host."""
+
+    def __init__(self, monitor: HostMonitor, client: Any) -> None:
+        self.monitor = monitor
+        self.client = client
+
+    async def owner(self, container: str, user: str | None) -> tuple[int, int]:
+        """uid/gid the files get: numeric users as given, names from the container's passwd."""
+        parsed = parse_owner(user)
+        if parsed is not None:
+            return parsed
+        assert user is not None
+        name, _, group = user.partition(":")
+        passwd = await self._read_file(container, "/etc/passwd")
+        found = _lookup(passwd, name) if not name.isdigit() else (int(name), 0)
+        if found is None:
+            raise ProvisionError(
+                f"user {name[:40]!r} of the workload is not in the container's /etc/passwd; "
+                "set security.user to a numeric uid[:gid]"
+            )
+        uid, gid = found
+        if group:
+            if group.isdigit():
+                gid = int(group)
+            else:
+                groups = await self._read_file(container, "/etc/group")
+                gid = next(
+                    (
+                        int(p[2])
+                        for p in (line.split(":") for line in groups.splitlines())
+                        if len(p) >= 3 and p[0] == group and p[2].isdigit()
+                    ),
+                    gid,
+                )
+        return uid, gid
+
+    async def _read_file(self, container: str, path: str) -> str:
+        def read() -> str:
+            try:
+                stream, _ = self.client.get_archive(container, path)
+            except docker.errors.NotFound:
+                return ""
+            data = b"".join(stream)[: 1 << 20]
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                member = next((m for m in tar.getmembers() if m.isfile()), None)
+                handle = tar.extractfile(member) if member is not None else None
+                return handle.read().decode("utf-8", "replace") if handle else ""
+
+        try:
+            return await self.monitor.call(read)
+        except (docker.errors.DockerException, tarfile.TarError, OSError) as exc:
+            raise ProvisionError(f"could not read {path} of {container}: {exc}") from None
+
+    async def put_files(
+        self, container: str, workload: WorkloadConfig, files: Files, owner: tuple[int, int]
+    ) -> None:
+        """One archive upload per volume that has files."""
+        volumes = workload.volumes.all()
+        for volume, entries in files.items():
+            if not entries:
+                continue
+            data = _tar(entries, owner)
+            path = volumes[volume].path
+            try:
+                await self.monitor.call(self.client.put_archive, container, path, data)
+            except docker.errors.DockerException as exc:
+                # The Docker error names the path, never the content.
+                raise ProvisionError(
+                    f"could not copy the tenant's {volume} into {container}:{path}: "
+                    f"{_docker_text(exc)}"
+                ) from None
+
+    async def pull(self, container: str, path: str, staging: Path) -> Path:
+        """Copy `path` out of the container into `staging`; returns where it landed there
+        (a missing path gives a missing folder: rclone's empty-source guard then holds)."""
+        target = staging / PurePosixPath(path).name
+
+        def copy() -> None:
+            try:
+                stream, _ = self.client.get_archive(container, path)
+            except docker.errors.NotFound:
+                return
+            with tempfile.TemporaryFile(dir=staging) as spool:
+                size = 0
+                for chunk in stream:
+                    size += len(chunk)
+                    if size > MAX_STATE_ARCHIVE:
+                        raise ProvisionError(
+                            f"{container}:{path} is larger than {MAX_STATE_ARCHIVE >> 30} GiB"
+                        )
+                    spool.write(chunk)
+                spool.seek(0)
+                with tarfile.open(fileobj=spool) as tar:
+                    # The "data" filter refuses absolute paths, links out of the folder and
+                    # device files: the archive comes from a container, so it is untrusted.
+                    tar.extractall(staging, filter="data")
+
+        try:
+            await self.monitor.call(copy)
+        except (docker.errors.DockerException, tarfile.TarError, OSError) as exc:
+            raise ProvisionError(
+                f"could not copy {container}:{path} out for the sync: {_docker_text(exc)}"
+            ) from None
+        return target
+
+    async def push(
+        self,
+        container: str,
+        volume_path: str,
+        relative: str,
+        source: Path,
+        owner: tuple[int, int],
+    ) -> None:
+        """Copy the folder `source` into the container at volume_path/relative."""
+
+        def build() -> bytes:
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+
+                def own(info: tarfile.TarInfo) -> tarfile.TarInfo:
+                    info.uid, info.gid = owner
+                    info.uname = info.gname = ""
+                    return info
+
+                arc = relative.strip("/") or "."
+                if source.is_dir():
+                    tar.add(source, arcname=arc, filter=own)
+            return buf.getvalue()
+
+        try:
+            data = await self.monitor.call(build)
+            if data:
+                await self.monitor.call(self.client.put_archive, container, volume_path, data)
+        except (docker.errors.DockerException, OSError) as exc:
+            raise ProvisionError(
+                f"could not copy the restored state into {container}:{volume_path}: "
+                f"{_docker_text(exc)}"
+            ) from None
+
+
+def fresh_staging(root: Path, name: str) -> Path:
+    """An empty private staging folder for one sync of one container's mapping."""
+    staging = root / ".staging" / name
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True, mode=0o700)
+    return staging
+
+
+async def staged_sync(
+    remote: RemoteProvisioner,
+    run: Callable[[Path], Awaitable[SyncRun]],
+    *,
+    container: str,
+    container_path: str,
+    volume_path: str,
+    relative: str,
+    direction: str,
+    staging_root: Path,
+    name: str,
+    owner: tuple[int, int],
+) -> SyncRun:
+    """rclone on a staging copy of a remote container's folder (see the module docstring).
+
+    Upload: copy `container_path` out, then rclone uploads the copy (a missing or empty folder
+    is skipped by rclone's empty-source guard). Download: rclone fills an empty staging folder,
+    then it is copied into the container at `volume_path/relative` (files only added or
+    replaced: a remote container starts empty, so there is nothing stale to delete).
+    """
+    staging = await asyncio.to_thread(fresh_staging, staging_root, name)
+    try:
+        if direction == "upload":
+            return await run(await remote.pull(container, container_path, staging))
+        local = staging / "restore"
+        result = await run(local)
+        if result.ok and not result.skipped:
+            await remote.push(container, volume_path, relative, local, owner)
+        return result
+    finally:
+        await asyncio.to_thread(shutil.rmtree, staging, True)
+
+
+def _docker_text(exc: BaseException) -> str:
+    from clawtui.engine.fleet.actions import docker_error_text
+
+    if isinstance(exc, docker.errors.DockerException):
+        return docker_error_text(exc)
+    return str(getattr(exc, "strerror", None) or exc)
