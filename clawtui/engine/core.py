@@ -19,6 +19,7 @@ from clawtui.engine.api.models import ActivityEntry, ContainerInfo, EventKind, H
 from clawtui.engine.autoheal.repair import Autoheal
 from clawtui.engine.brief.briefs import Briefs
 from clawtui.engine.bus import EventBus, Subscription
+from clawtui.engine.context import Context
 from clawtui.engine.devboxes.manager import Devboxes
 from clawtui.engine.escalations.incidents import Incidents
 from clawtui.engine.escalations.manager import Escalations
@@ -71,6 +72,13 @@ class Engine:
             for h in settings.hosts
         }
         self.notifier = Notifier(settings.notify)
+        self.context = Context(
+            settings=settings,
+            store=self.store,
+            bus=self.bus,
+            log_activity=self.log_activity,
+            monitors=self.monitors,
+        )
         self.memory = MemoryManager(self)
         self._pending_activity: list[ActivityEntry] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -160,18 +168,10 @@ class Engine:
     def containers(
         self, *, host: str | None = None, role: str | None = None
     ) -> list[ContainerInfo]:
-        out: list[ContainerInfo] = []
-        for name, monitor in self.monitors.items():
-            if host is not None and name != host:
-                continue
-            out.extend(c for c in monitor.containers.values() if role is None or c.role == role)
-        out.sort(key=lambda c: (c.host, c.name))
-        return out
+        return self.context.containers(host=host, role=role)
 
     def container(self, key: str) -> ContainerInfo | None:
-        host, _, cid = key.partition("/")
-        monitor = self.monitors.get(host)
-        return monitor.containers.get(cid) if monitor else None
+        return self.context.container(key)
 
     async def activity(self, limit: int = 200) -> list[ActivityEntry]:
         await self._flush_activity()
