@@ -19,8 +19,8 @@ from clawtui.engine.kb import knowledge as kbmod
 from clawtui.engine.threads.manager import ThreadError
 from clawtui.engine.threads.queue import QueueError
 from clawtui.service.bodies import parse_body
+from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
-from clawtui.service.keys import ENGINE
 
 routes = web.RouteTableDef()
 MAX_TEXT = 64 * 1024
@@ -34,10 +34,7 @@ class SendBody(BaseModel):
 
 
 def _threads(request: web.Request) -> ThreadsAPI:
-    threads = threads_of(request.app[ENGINE])
-    if threads is None:
-        fail(501, "this engine has no threads capability")
-    return threads
+    return capability(request, threads_of, "this engine has no threads capability")
 
 
 def _thread_id(request: web.Request) -> int:
