@@ -89,16 +89,25 @@ class Engine:
         self.queue = TinyClawQueue(
             settings.threads.resolved_home(settings.engine.resolved_state_dir)
         )
-        self.escalations = Escalations(self)
+        self.escalations = Escalations(self.context, self.queue)
         # Capabilities with background tasks register here (in start order).
         self.components: list[Component] = []
         self.threads = Threads(self)
         self.components.append(self.threads)
-        self.incidents = Incidents(self)
-        self.stuck = StuckDetector(self)  # activity from engine.threads + the queue
-        self.briefs = Briefs(self, activity=self.stuck.provider)
-        self.health = HealthMonitors(self)
-        self.autoheal = Autoheal(self)
+        self.incidents = Incidents(self.context, self.notifier)
+        self.stuck = StuckDetector(  # activity from the threads + the queue
+            self.context, self.escalations, queue=self.queue, threads=self.threads
+        )
+        self.briefs = Briefs(
+            self.context,
+            escalations=self.escalations,
+            incidents=self.incidents,
+            notifier=self.notifier,
+            threads=self.threads,
+            activity=self.stuck.provider,
+        )
+        self.health = HealthMonitors(self.context, self.incidents)
+        self.autoheal = Autoheal(self.context, self.escalations)
         self.components += [self.stuck, self.briefs, self.health, self.autoheal]
         self.ingress = Ingress(self)
         self.components.append(self.ingress)

@@ -16,10 +16,9 @@ import aiohttp
 import pytest
 
 from clawtui.config.escalations import BriefConfig, EscalationsConfig
+from clawtui.engine.api.escalations import Report, Status
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.core import Engine
-from clawtui.engine.escalations.incidents import Report
-from clawtui.engine.escalations.manager import Status
 from clawtui.engine.threads.queue import IncomingMessage
 from clawtui.service.runner import ServiceRunner
 from tests.integration.engine_helpers import make_settings, wait_for_event

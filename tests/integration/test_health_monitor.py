@@ -29,8 +29,8 @@ from clawtui.config.escalations import (
     MonitorConfig,
     Thresholds,
 )
+from clawtui.engine.api.escalations import LoopState
 from clawtui.engine.core import Engine
-from clawtui.engine.escalations.incidents import LoopState
 from clawtui.engine.sessions.ssh import pin_host_key
 from tests.integration.engine_helpers import make_settings
 

@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from clawtui.engine.api.escalations import Source, Status
 from clawtui.engine.core import Engine
-from clawtui.engine.escalations.manager import Source, Status
 from clawtui.service.runner import ServiceRunner
 from tests.integration.ingress_helpers import (
     AGENT_SECRETS,

@@ -11,8 +11,8 @@ import docker
 import pytest
 
 from clawtui.config.pools import PoolConfig, SinkSpec, SyncMapping, SyncPolicy, SyncSpec
+from clawtui.engine.api.escalations import Source
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.escalations.manager import Source
 from clawtui.engine.pools.manager import PoolConflict, PoolInputError, PoolSyncFailed
 from tests.integration.pool_helpers import (
     free_port,

@@ -13,9 +13,8 @@ from textual.widgets import Button, Collapsible, DataTable, Static, TextArea
 from clawtui.client.engine import RemoteEngine
 from clawtui.config import EngineConfig, HostConfig, Settings
 from clawtui.config.escalations import BriefConfig, EscalationsConfig
+from clawtui.engine.api.escalations import NewEscalation, Report, Status
 from clawtui.engine.core import Engine
-from clawtui.engine.escalations.incidents import Report
-from clawtui.engine.escalations.manager import NewEscalation, Status
 from clawtui.engine.threads.queue import IncomingMessage
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.escalations_panel import (

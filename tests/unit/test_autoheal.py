@@ -13,9 +13,9 @@ import pytest
 
 from clawtui.config import EngineConfig, Settings
 from clawtui.config.escalations import AutohealConfig, AutohealFile
+from clawtui.engine.api.escalations import Source, Status
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.core import Engine
-from clawtui.engine.escalations.manager import Source, Status
 
 GOOD = {"gateway": {"port": 18789}, "agents": {"list": ["m2"]}}
 

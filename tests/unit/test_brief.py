@@ -13,9 +13,8 @@ import pytest
 
 from clawtui.config import EngineConfig, Settings
 from clawtui.config.escalations import BriefConfig
+from clawtui.engine.api.escalations import NewEscalation, Report
 from clawtui.engine.core import Engine
-from clawtui.engine.escalations.incidents import Report
-from clawtui.engine.escalations.manager import NewEscalation
 from clawtui.engine.threads.queue import OutgoingMessage
 
 DAY = "2026-11-23"

@@ -13,8 +13,8 @@ import pytest
 
 from clawtui.config import EngineConfig, Settings
 from clawtui.config.escalations import EscalationsConfig
+from clawtui.engine.api.escalations import Source, Status
 from clawtui.engine.core import Engine
-from clawtui.engine.escalations.manager import Source, Status
 from clawtui.engine.stuck.detector import QueueActivity
 from clawtui.engine.threads.queue import IncomingMessage, OutgoingMessage
 

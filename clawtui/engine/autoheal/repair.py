@@ -21,36 +21,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import tomli_w
-from pydantic import BaseModel, Field
 
+from clawtui.engine.api.escalations import AutohealOutcome, NewEscalation, Severity, Source
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.escalations.manager import NewEscalation, Severity, Source
 from clawtui.fsutil import atomic_write, read_bytes_capped
 
 if TYPE_CHECKING:
     from clawtui.config.escalations import AutohealFile
-    from clawtui.engine.core import Engine
+    from clawtui.engine.context import Context
+    from clawtui.engine.escalations.manager import Escalations
 
 log = logging.getLogger(__name__)
 MAX_CONFIG = 4 << 20
-
-
-class AutohealOutcome(BaseModel):
-    path: str
-    ok: bool
-    action: str = Field(description="healthy | dropped_keys | restored | failed")
-    problems: list[str] = Field(default_factory=list)
-    dropped: list[str] = Field(default_factory=list)
-    backup: str | None = None
-    restored_from: str | None = None
-    ts: float = Field(default_factory=time.time)
 
 
 def _format(entry: AutohealFile) -> str:
@@ -84,13 +72,14 @@ def invalid_keys(value: dict[str, Any], entry: AutohealFile) -> list[str]:
 class Autoheal:
     """Checks and repairs the configured files (an engine component)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, ctx: Context, escalations: Escalations) -> None:
+        self.ctx = ctx
+        self.escalations = escalations
         self._task: asyncio.Task[None] | None = None
 
     @property
     def cfg(self) -> Any:
-        return self.engine.settings.autoheal
+        return self.ctx.settings.autoheal
 
     def backup_dir(self, entry: AutohealFile) -> Path:
         base = self.cfg.backup_dir
@@ -195,22 +184,22 @@ class Autoheal:
         outcome = await asyncio.to_thread(self.check_file, entry)
         key = f"autoheal:{entry.path}"
         if outcome.action == "healthy":
-            await self.engine.escalations.resolve_key(key, note="the config is valid again")
+            await self.escalations.resolve_key(key, note="the config is valid again")
             return outcome
-        self.engine.bus.publish(EventKind.INCIDENT, autoheal=outcome, change="autoheal")
+        self.ctx.bus.publish(EventKind.INCIDENT, autoheal=outcome, change="autoheal")
         if outcome.ok:
             what = (
                 f"dropped {', '.join(outcome.dropped)}"
                 if outcome.action == "dropped_keys"
                 else f"restored {outcome.restored_from}"
             )
-            self.engine.log_activity("warning", f"autoheal repaired {entry.path}: {what}")
-            await self.engine.escalations.resolve_key(key, note="repaired by autoheal")
+            self.ctx.log_activity("warning", f"autoheal repaired {entry.path}: {what}")
+            await self.escalations.resolve_key(key, note="repaired by autoheal")
         else:
-            self.engine.log_activity(
+            self.ctx.log_activity(
                 "error", f"autoheal could not repair {entry.path}: {'; '.join(outcome.problems)}"
             )
-            await self.engine.escalations.raise_(
+            await self.escalations.raise_(
                 NewEscalation(
                     agent=entry.agent,
                     doing=f"keeping {entry.path} valid (autoheal)",

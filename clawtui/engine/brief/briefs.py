@@ -31,67 +31,23 @@ import logging
 import sqlite3
 import time
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
-
+from clawtui.engine.api.escalations import Brief, NeedsYou, Status
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.escalations.manager import Status
 from clawtui.engine.kb import knowledge as kbmod
 from clawtui.engine.notifier import Notification
 
 if TYPE_CHECKING:
-    from clawtui.engine.core import Engine
+    from clawtui.engine.context import Context
+    from clawtui.engine.escalations.incidents import Incidents
+    from clawtui.engine.escalations.manager import Escalations
+    from clawtui.engine.notifier import Notifier
     from clawtui.engine.stuck.detector import ActivityProvider
+    from clawtui.engine.threads.manager import Threads
 
 log = logging.getLogger(__name__)
-
-
-class NeedsYou(BaseModel):
-    escalation_id: int
-    agent: str
-    text: str
-
-
-class Brief(BaseModel):
-    day: str
-    created_at: float = Field(default_factory=time.time)
-    sent: bool = False
-    needs_you: list[NeedsYou] = Field(default_factory=list)
-    happening: list[str] = Field(default_factory=list)
-    shipped: list[str] = Field(default_factory=list)
-    blocked: list[str] = Field(default_factory=list)
-    fleet: list[tuple[str, str]] = Field(default_factory=list)
-
-    @property
-    def needs_human(self) -> bool:
-        return bool(self.needs_you or self.blocked)
-
-    def text(self) -> str:
-        lines = [f"☀️ Morning Brief — {self.day}", ""]
-        if self.needs_you:
-            lines.append(f"NEEDS YOU ({len(self.needs_you)}):")
-            lines += [f"  [✅ Approve] [❌ Skip]  {n.text}" for n in self.needs_you]
-            lines.append("")
-        if self.happening:
-            lines.append("HAPPENING:")
-            lines += [f"  {h}" for h in self.happening]
-            lines.append("")
-        if self.shipped:
-            lines.append("SHIPPED YESTERDAY:")
-            lines += [f"  • {s}" for s in self.shipped]
-            lines.append("")
-        if self.blocked:
-            lines.append("BLOCKED:")
-            lines += [f"  • {b}" for b in self.blocked]
-            lines.append("")
-        if self.fleet:
-            icon = {"ok": "🟢", "down": "🔴", "warn": "🟡"}
-            lines.append("Fleet: " + " | ".join(f"{n} {icon.get(s, '⚪')}" for n, s in self.fleet))
-        else:
-            lines.append("Fleet: (no agents known)")
-        return "\n".join(lines).rstrip() + "\n"
 
 
 def _one_line(text: str, limit: int = 160) -> str:
@@ -102,14 +58,27 @@ def _one_line(text: str, limit: int = 160) -> str:
 class Briefs:
     """Builds, stores and schedules the morning brief (an engine component)."""
 
-    def __init__(self, engine: Engine, activity: ActivityProvider | None = None) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        escalations: Escalations,
+        incidents: Incidents,
+        notifier: Notifier,
+        threads: Threads | None = None,
+        activity: ActivityProvider | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.escalations = escalations
+        self.incidents = incidents
+        self.notifier = notifier
+        self.threads = threads
         self.activity = activity
         self._task: asyncio.Task[None] | None = None
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.engine.settings.brief.timezone)
+        return ZoneInfo(self.ctx.settings.brief.timezone)
 
     def today(self, now: float | None = None) -> str:
         return datetime.fromtimestamp(now or time.time(), self.zone).date().isoformat()
@@ -123,8 +92,8 @@ class Briefs:
         start = datetime.combine(the_day - timedelta(days=1), datetime.min.time(), zone)
         yesterday = (start.timestamp(), start.timestamp() + 86400)
         brief = Brief(day=day, created_at=now)
-        cutoff = now - self.engine.settings.escalations.brief_after
-        for esc in await self.engine.escalations.find(status=Status.PENDING):
+        cutoff = now - self.ctx.settings.escalations.brief_after
+        for esc in await self.escalations.find(status=Status.PENDING):
             if esc.created_at <= cutoff:
                 fix = f" → {esc.proposed_fix}" if esc.proposed_fix else f" → needs: {esc.need}"
                 brief.needs_you.append(
@@ -134,11 +103,11 @@ class Briefs:
                         text=_one_line(f"#{esc.id} {esc.agent}: {esc.doing}{fix}", 240),
                     )
                 )
-        for esc in await self.engine.escalations.find(status=Status.RESOLVED):
+        for esc in await self.escalations.find(status=Status.RESOLVED):
             if esc.resolved_at and yesterday[0] <= esc.resolved_at < yesterday[1]:
                 brief.shipped.append(_one_line(f"{esc.agent}: {esc.doing} (#{esc.id})"))
         brief.shipped += await asyncio.to_thread(self._daily_summaries, *yesterday)
-        for inc in await self.engine.incidents.find():
+        for inc in await self.incidents.find():
             if inc.open:
                 fix = inc.report.recommended_fix or inc.report.immediate_action or "investigate"
                 brief.blocked.append(_one_line(f"{inc.monitor}: {inc.summary} → {fix}", 240))
@@ -152,7 +121,7 @@ class Briefs:
                         brief.happening.append(_one_line(f"{act.agent} → {what}", 120))
             except Exception as exc:  # the brief goes out without HAPPENING rather than not
                 log.warning("brief: thread activity unavailable: %s", exc)
-        for c in self.engine.containers():
+        for c in self.ctx.containers():
             if c.role is None:
                 continue
             state = "ok" if c.state == "running" else "down"
@@ -161,7 +130,7 @@ class Briefs:
 
     def _daily_summaries(self, start: float, end: float) -> list[str]:
         """Each thread's daily report of the day, from the master's knowledge base."""
-        threads = getattr(self.engine, "threads", None)
+        threads = self.threads
         kb = threads.kb_dir() if threads is not None else None
         if kb is None:
             return []
@@ -174,7 +143,7 @@ class Briefs:
 
     async def save(self, brief: Brief) -> None:
         def write(conn: sqlite3.Connection) -> None:
-            with self.engine.store.transaction():
+            with self.ctx.store.transaction():
                 conn.execute(
                     "INSERT OR REPLACE INTO briefs (day, created_at, sent, text, data) "
                     "VALUES (?, ?, ?, ?, ?)",
@@ -187,40 +156,40 @@ class Briefs:
                     ),
                 )
 
-        await self.engine.store.arun(write)
+        await self.ctx.store.arun(write)
 
     async def get(self, day: str) -> Brief | None:
         def read(conn: sqlite3.Connection) -> Brief | None:
             row = conn.execute("SELECT data FROM briefs WHERE day = ?", (day,)).fetchone()
             return Brief.model_validate(json.loads(row["data"])) if row is not None else None
 
-        return await self.engine.store.arun(read)
+        return await self.ctx.store.arun(read)
 
     async def latest(self) -> Brief | None:
         def read(conn: sqlite3.Connection) -> Brief | None:
             row = conn.execute("SELECT data FROM briefs ORDER BY day DESC LIMIT 1").fetchone()
             return Brief.model_validate(json.loads(row["data"])) if row is not None else None
 
-        return await self.engine.store.arun(read)
+        return await self.ctx.store.arun(read)
 
     async def run(self, day: str | None = None, *, now: float | None = None) -> Brief:
         """Build, store, and send when something needs the human."""
         brief = await self.build(day, now=now)
         if brief.needs_human:
             brief.sent = True
-            self.engine.notifier.notify(
+            self.notifier.notify(
                 Notification(kind="brief", text=brief.text(), data={"day": brief.day})
             )
-            self.engine.log_activity("info", f"morning brief {brief.day} sent")
+            self.ctx.log_activity("info", f"morning brief {brief.day} sent")
         else:
-            self.engine.log_activity("info", f"morning brief {brief.day}: all clear, not sent")
+            self.ctx.log_activity("info", f"morning brief {brief.day}: all clear, not sent")
         await self.save(brief)
-        self.engine.bus.publish(EventKind.BRIEF, brief=brief)
+        self.ctx.bus.publish(EventKind.BRIEF, brief=brief)
         return brief
 
     def next_run(self, now: float) -> float:
         """Epoch seconds of the next `[brief] time` after `now`."""
-        hour, minute = self.engine.settings.brief.hour_minute()
+        hour, minute = self.ctx.settings.brief.hour_minute()
         local = datetime.fromtimestamp(now, self.zone)
         at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
         if at.timestamp() <= now:
@@ -230,7 +199,7 @@ class Briefs:
         return at.timestamp()
 
     async def start(self) -> None:
-        if self.engine.settings.brief.enabled:
+        if self.ctx.settings.brief.enabled:
             self._task = asyncio.create_task(self._loop(), name="escalations:brief")
 
     async def stop(self) -> None:
@@ -260,7 +229,3 @@ class Briefs:
                 raise
             except Exception:
                 log.exception("building the morning brief failed")
-
-
-def brief_json(brief: Brief) -> dict[str, Any]:
-    return {**brief.model_dump(mode="json"), "text": brief.text(), "needs_human": brief.needs_human}

@@ -23,61 +23,21 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from clawtui.engine.api.escalations import (
+    OPEN_STATES,
+    Incident,
+    IncidentError,
+    LoopState,
+    Report,
+)
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.notifier import Notification
 
 if TYPE_CHECKING:
-    from clawtui.engine.core import Engine
-
-
-class LoopState(StrEnum):
-    DETECTED = "detected"
-    PR_READY = "pr_ready"
-    RESOLVED = "resolved"
-    RESTARTING = "restarting"
-
-
-OPEN_STATES = (LoopState.DETECTED, LoopState.PR_READY, LoopState.RESTARTING)
-
-
-class Report(BaseModel):
-    """The diagnostic report (seed 002, Sam step 7)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    summary: str
-    severity: str = "medium"
-    affected_services: list[str] = Field(default_factory=list)
-    root_cause: str | None = None
-    evidence: list[str] = Field(default_factory=list)
-    immediate_action: str | None = None
-    recommended_fix: str | None = None
-
-
-class Incident(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    id: int
-    opened_at: float
-    updated_at: float
-    monitor: str
-    signal: str
-    state: LoopState
-    severity: str
-    summary: str
-    report: Report
-    occurrences: int = 1
-    resolved_at: float | None = None
-    pr_url: str | None = None
-
-    @property
-    def open(self) -> bool:
-        return self.state in OPEN_STATES
+    from clawtui.engine.context import Context
+    from clawtui.engine.notifier import Notifier
 
 
 _COLS = (
@@ -90,12 +50,6 @@ def _row(row: sqlite3.Row) -> Incident:
     data: dict[str, Any] = dict(row)
     data["report"] = json.loads(data["report"] or "{}")
     return Incident.model_validate(data)
-
-
-class IncidentError(Exception):
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 _VERBS = {
@@ -121,13 +75,14 @@ def notification_text(incident: Incident) -> str:
 class Incidents:
     """The incident store and its loop transitions."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, ctx: Context, notifier: Notifier) -> None:
+        self.ctx = ctx
+        self.notifier = notifier
 
     def _announce(self, incident: Incident, change: str) -> None:
-        self.engine.bus.publish(EventKind.INCIDENT, incident=incident, change=change)
+        self.ctx.bus.publish(EventKind.INCIDENT, incident=incident, change=change)
         if change in {s.value for s in LoopState}:
-            self.engine.notifier.notify(
+            self.notifier.notify(
                 Notification(
                     kind=f"incident.{change}",
                     text=notification_text(incident),
@@ -141,7 +96,7 @@ class Incidents:
                 )
             )
             level = "info" if incident.state is LoopState.RESOLVED else "warning"
-            self.engine.log_activity(
+            self.ctx.log_activity(
                 level,
                 f"incident #{incident.id} {_VERBS[incident.state]}: {incident.summary}",
                 host=None,
@@ -152,7 +107,7 @@ class Incidents:
         """An anomaly on `signal`: open (detected), recur (restarting) or update silently."""
 
         def apply(conn: sqlite3.Connection) -> tuple[Incident, str]:
-            with self.engine.store.transaction():
+            with self.ctx.store.transaction():
                 now = time.time()
                 row = conn.execute(
                     f"SELECT {_COLS} FROM incidents WHERE monitor = ? AND signal = ? "
@@ -201,7 +156,7 @@ class Incidents:
                 new = conn.execute(f"SELECT {_COLS} FROM incidents WHERE id = ?", (ident,))
                 return _row(new.fetchone()), change
 
-        incident, change = await self.engine.store.arun(apply)
+        incident, change = await self.ctx.store.arun(apply)
         self._announce(incident, change)
         return incident
 
@@ -209,7 +164,7 @@ class Incidents:
         """A healthy check: resolve the open incidents of `monitor` (only `signals` if given)."""
 
         def apply(conn: sqlite3.Connection) -> list[Incident]:
-            with self.engine.store.transaction():
+            with self.ctx.store.transaction():
                 rows = conn.execute(
                     f"SELECT {_COLS} FROM incidents WHERE monitor = ? AND state IN (?, ?, ?)",
                     (monitor, *(s.value for s in OPEN_STATES)),
@@ -228,7 +183,7 @@ class Incidents:
                     out.append(_row(new.fetchone()))
                 return out
 
-        resolved = await self.engine.store.arun(apply)
+        resolved = await self.ctx.store.arun(apply)
         for incident in resolved:
             self._announce(incident, LoopState.RESOLVED.value)
         return resolved
@@ -237,7 +192,7 @@ class Incidents:
         """A fix is proposed (a PR): detected / restarting -> pr_ready, notified."""
 
         def apply(conn: sqlite3.Connection) -> Incident:
-            with self.engine.store.transaction():
+            with self.ctx.store.transaction():
                 row = conn.execute(
                     f"SELECT {_COLS} FROM incidents WHERE id = ?", (incident_id,)
                 ).fetchone()
@@ -252,7 +207,7 @@ class Incidents:
                 new = conn.execute(f"SELECT {_COLS} FROM incidents WHERE id = ?", (incident_id,))
                 return _row(new.fetchone())
 
-        incident = await self.engine.store.arun(apply)
+        incident = await self.ctx.store.arun(apply)
         self._announce(incident, LoopState.PR_READY.value)
         return incident
 
@@ -263,7 +218,7 @@ class Incidents:
             ).fetchone()
             return _row(row) if row is not None else None
 
-        return await self.engine.store.arun(query)
+        return await self.ctx.store.arun(query)
 
     async def find(
         self, *, open_only: bool = False, monitor: str | None = None, limit: int = 500
@@ -286,4 +241,4 @@ class Incidents:
             ).fetchall()
             return [_row(r) for r in rows]
 
-        return await self.engine.store.arun(query)
+        return await self.ctx.store.arun(query)

@@ -2,7 +2,7 @@
 
 Raised by agents through the API and CLI, and by the engine itself: health checks, the stuck
 detector, failed state syncs, CI failures. Every capability raises through
-`engine.escalations.raise_(NewEscalation(...))`; a `dedupe_key` keeps a failure that repeats
+`escalations.raise_(NewEscalation(...))`; a `dedupe_key` keeps a failure that repeats
 from piling up one escalation per attempt (while one with that key is pending, raising again
 returns it instead of adding another).
 """
@@ -12,87 +12,21 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from clawtui.engine.api.escalations import (
+    Action,
+    Decision,
+    Escalation,
+    EscalationError,
+    NewEscalation,
+    Status,
+)
 from clawtui.engine.api.models import EventKind
 
 if TYPE_CHECKING:
-    from clawtui.engine.core import Engine
-
-
-class Severity(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-class Source(StrEnum):
-    AGENT = "agent"
-    HEALTH = "health"
-    STUCK = "stuck"
-    SYNC = "sync"
-    CI = "ci"
-    AUTOHEAL = "autoheal"
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    SKIPPED = "skipped"
-    MODIFIED = "modified"
-    RESOLVED = "resolved"
-
-
-class NewEscalation(BaseModel):
-    """What a raiser says: who, doing what, tried what, needs what."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    agent: str = Field(min_length=1, max_length=128)
-    thread_id: int | None = Field(default=None, ge=0)
-    doing: str = Field(min_length=1, max_length=4000)
-    tried: list[str] = Field(default_factory=list, max_length=50)
-    need: str = Field(min_length=1, max_length=4000)
-    proposed_fix: str | None = Field(default=None, max_length=20000)
-    detail: str | None = Field(
-        default=None, max_length=200_000, description="Raw evidence (stack trace, logs)."
-    )
-    severity: Severity = Severity.MEDIUM
-    source: Source = Source.AGENT
-    dedupe_key: str | None = Field(default=None, max_length=256)
-
-
-class Escalation(NewEscalation):
-    """A stored escalation."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: int
-    created_at: float
-    updated_at: float
-    status: Status = Status.PENDING
-    decision: str | None = None
-    decided_by: str | None = None
-    decided_at: float | None = None
-    resolved_at: float | None = None
-    delivered_message_id: str | None = None
-    """The queue message that carried the decision to the agent's thread (None: no thread)."""
-
-    @property
-    def pending(self) -> bool:
-        return self.status is Status.PENDING
-
-
-class Action(StrEnum):
-    """What the human decided."""
-
-    APPROVE = "approve"
-    SKIP = "skip"
-    MODIFY = "modify"
+    from clawtui.engine.context import Context
+    from clawtui.engine.threads.queue import TinyClawQueue
 
 
 _ACTION_STATUS = {
@@ -100,28 +34,6 @@ _ACTION_STATUS = {
     Action.SKIP: Status.SKIPPED,
     Action.MODIFY: Status.MODIFIED,
 }
-
-
-class Decision(BaseModel):
-    """A human's answer to a pending escalation."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    action: Action
-    text: str | None = Field(
-        default=None,
-        max_length=20000,
-        description="Modify: the fix to apply instead (required). Approve / skip: a note.",
-    )
-    by: str = Field(default="human", min_length=1, max_length=128)
-
-
-class EscalationError(Exception):
-    """A decision or resolution was refused; `status` is the HTTP status that fits."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def decision_message(esc: Escalation) -> str:
@@ -157,14 +69,15 @@ def _row(row: sqlite3.Row) -> Escalation:
 class Escalations:
     """The escalation store and its events."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, ctx: Context, queue: TinyClawQueue) -> None:
+        self.ctx = ctx
+        self.queue = queue
 
     async def raise_(self, new: NewEscalation) -> Escalation:
         """Store `new` (or return the pending one with the same dedupe key) and announce it."""
 
         def insert(conn: sqlite3.Connection) -> tuple[Escalation, bool]:
-            with self.engine.store.transaction():
+            with self.ctx.store.transaction():
                 if new.dedupe_key:
                     row = conn.execute(
                         f"SELECT {_COLUMNS} FROM escalations WHERE dedupe_key = ? AND status = ? "
@@ -199,10 +112,10 @@ class Escalations:
                 ).fetchone()
                 return _row(row), True
 
-        escalation, created = await self.engine.store.arun(insert)
+        escalation, created = await self.ctx.store.arun(insert)
         if created:
-            self.engine.bus.publish(EventKind.ESCALATION, escalation=escalation, change="raised")
-            self.engine.log_activity(
+            self.ctx.bus.publish(EventKind.ESCALATION, escalation=escalation, change="raised")
+            self.ctx.log_activity(
                 "warning",
                 f"escalation #{escalation.id} from {escalation.agent}: {escalation.need}",
                 subject=f"escalation/{escalation.id}",
@@ -216,7 +129,7 @@ class Escalations:
             ).fetchone()
             return _row(row) if row is not None else None
 
-        return await self.engine.store.arun(query)
+        return await self.ctx.store.arun(query)
 
     async def find(self, *, status: Status | None = None, limit: int = 500) -> list[Escalation]:
         """Pending first, oldest first within a status."""
@@ -230,7 +143,7 @@ class Escalations:
             ).fetchall()
             return [_row(r) for r in rows]
 
-        return await self.engine.store.arun(query)
+        return await self.ctx.store.arun(query)
 
     async def decide(self, escalation_id: int, decision: Decision) -> Escalation:
         """Record the human's decision and deliver it to the agent's thread queue.
@@ -244,7 +157,7 @@ class Escalations:
         status = _ACTION_STATUS[decision.action]
 
         def update(conn: sqlite3.Connection) -> Escalation:
-            with self.engine.store.transaction():
+            with self.ctx.store.transaction():
                 row = conn.execute(
                     f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
                 ).fetchone()
@@ -267,17 +180,17 @@ class Escalations:
                     ).fetchone()
                 )
 
-        escalation = await self.engine.store.arun(update)
+        escalation = await self.ctx.store.arun(update)
         if escalation.thread_id is not None:
             escalation = await self._deliver(escalation)
         else:
-            self.engine.log_activity(
+            self.ctx.log_activity(
                 "info",
                 f"escalation #{escalation.id} {escalation.status.value}: no thread to deliver to",
                 subject=f"escalation/{escalation.id}",
             )
-        self.engine.bus.publish(EventKind.ESCALATION, escalation=escalation, change="decided")
-        self.engine.log_activity(
+        self.ctx.bus.publish(EventKind.ESCALATION, escalation=escalation, change="decided")
+        self.ctx.log_activity(
             "info",
             f"escalation #{escalation.id} {escalation.status.value} by {escalation.decided_by}",
             subject=f"escalation/{escalation.id}",
@@ -294,8 +207,8 @@ class Escalations:
         text = decision_message(escalation)
 
         def write() -> str:
-            self.engine.queue.ensure()
-            msg = self.engine.queue.deliver(
+            self.queue.ensure()
+            msg = self.queue.deliver(
                 thread_id,
                 text,
                 source="system",
@@ -309,7 +222,7 @@ class Escalations:
         try:
             message_id = await asyncio.to_thread(write)
         except (QueueError, OSError) as exc:
-            self.engine.log_activity(
+            self.ctx.log_activity(
                 "error",
                 f"escalation #{escalation.id}: decision recorded but not delivered: {exc}",
                 subject=f"escalation/{escalation.id}",
@@ -317,7 +230,7 @@ class Escalations:
             return escalation
 
         def record(conn: sqlite3.Connection) -> Escalation:
-            with self.engine.store.transaction():
+            with self.ctx.store.transaction():
                 conn.execute(
                     "UPDATE escalations SET delivered_message_id = ? WHERE id = ?",
                     (message_id, escalation.id),
@@ -328,13 +241,13 @@ class Escalations:
                     ).fetchone()
                 )
 
-        return await self.engine.store.arun(record)
+        return await self.ctx.store.arun(record)
 
     async def resolve(self, escalation_id: int, *, note: str | None = None) -> Escalation:
         """Mark an escalation resolved (from any status but resolved)."""
 
         def update(conn: sqlite3.Connection) -> Escalation:
-            with self.engine.store.transaction():
+            with self.ctx.store.transaction():
                 row = conn.execute(
                     f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
                 ).fetchone()
@@ -354,8 +267,8 @@ class Escalations:
                     ).fetchone()
                 )
 
-        escalation = await self.engine.store.arun(update)
-        self.engine.bus.publish(EventKind.ESCALATION, escalation=escalation, change="resolved")
+        escalation = await self.ctx.store.arun(update)
+        self.ctx.bus.publish(EventKind.ESCALATION, escalation=escalation, change="resolved")
         return escalation
 
     async def resolve_key(self, dedupe_key: str, *, note: str | None = None) -> int:

@@ -31,12 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from clawtui.engine.escalations.incidents import Report
+from clawtui.engine.api.escalations import Report
 from clawtui.engine.sessions.ssh import SSHFailure, SSHTarget, connect
 
 if TYPE_CHECKING:
     from clawtui.config.escalations import MonitorConfig, Thresholds
-    from clawtui.engine.core import Engine
+    from clawtui.engine.context import Context
+    from clawtui.engine.escalations.incidents import Incidents
 
 log = logging.getLogger(__name__)
 
@@ -399,8 +400,9 @@ def _cpu(
 class HostCheck:
     """One `[[monitors]]` entry: its SSH target, memory between checks, last result."""
 
-    def __init__(self, engine: Engine, cfg: MonitorConfig) -> None:
-        self.engine = engine
+    def __init__(self, ctx: Context, incidents: Incidents, cfg: MonitorConfig) -> None:
+        self.ctx = ctx
+        self.incidents = incidents
         self.cfg = cfg
         self.memory = MonitorMemory()
         self.last: Snapshot | None = None
@@ -410,7 +412,7 @@ class HostCheck:
     def target(self) -> SSHTarget:
         cfg = self.cfg
         assert cfg.host is not None
-        known = cfg.known_hosts or self.engine.settings.engine.resolved_state_dir / "known_hosts"
+        known = cfg.known_hosts or self.ctx.settings.engine.resolved_state_dir / "known_hosts"
         return SSHTarget(
             host=cfg.host,
             port=cfg.port,
@@ -445,7 +447,7 @@ class HostCheck:
 
     async def check_once(self, session: aiohttp.ClientSession | None = None) -> list[Anomaly]:
         """One check: collect, evaluate, open / update / resolve incidents."""
-        incidents = self.engine.incidents
+        incidents = self.incidents
         name = self.cfg.name
         anomalies: list[Anomaly] = []
         checked: set[str] = set()
@@ -526,9 +528,9 @@ class HostCheck:
 class HealthMonitors:
     """Runs every `[[monitors]]` check on its interval (an engine component)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.checks = [HostCheck(engine, cfg) for cfg in engine.settings.monitors]
+    def __init__(self, ctx: Context, incidents: Incidents) -> None:
+        self.ctx = ctx
+        self.checks = [HostCheck(ctx, incidents, cfg) for cfg in ctx.settings.monitors]
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
 
@@ -559,6 +561,6 @@ class HealthMonitors:
                 raise
             except Exception as exc:  # a bug or a broken reply must not end the monitor
                 log.exception("health check of %s failed", check.cfg.name)
-                self.engine.log_activity("error", f"health check of {check.cfg.name} failed: {exc}")
+                self.ctx.log_activity("error", f"health check of {check.cfg.name} failed: {exc}")
             elapsed = time.monotonic() - started
             await asyncio.sleep(max(0.05, check.cfg.interval - elapsed))

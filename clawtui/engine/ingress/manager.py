@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
+from clawtui.engine.api.escalations import NewEscalation, Severity, Source
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.escalations.manager import NewEscalation, Severity, Source
 from clawtui.engine.ingress import azure_devops as azdo
 from clawtui.engine.threads.queue import QUEUE_DIRS, QueueError
 

@@ -54,8 +54,8 @@ import docker.errors
 from pydantic import BaseModel, ConfigDict, Field
 
 from clawtui.config.pools import TENANT_VAR, PoolConfig, SyncMapping, WorkloadConfig
+from clawtui.engine.api.escalations import NewEscalation, Severity, Source
 from clawtui.engine.api.models import EventKind, HostState
-from clawtui.engine.escalations.manager import NewEscalation, Severity, Source
 from clawtui.engine.fleet.actions import docker_error_text
 from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.metrics import PoolMetrics

@@ -3,7 +3,7 @@
 Progress comes from per-thread activity through `ActivityProvider`. `QueueActivity` reads it
 from the TinyClaw queue files: the newest message given to a thread (incoming / processing) and
 the newest reply from it (outgoing), by their `timestamp`; `ThreadsActivity` (the default) joins
-that with `engine.threads`: names, idle threads, and threads.json `lastActive` as a reply.
+that with the engine's threads: names, idle threads, and threads.json `lastActive` as a reply.
 A thread is stuck when work was given to it (the newest incoming is newer than the newest
 reply) and nothing came back for `[escalations] stuck_after` seconds. The detector then raises
 an escalation (source `stuck`, dedupe key `stuck:thread:<id>`, so one per episode) and resolves
@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from clawtui.engine.escalations.manager import NewEscalation, Severity, Source
+from clawtui.engine.api.escalations import NewEscalation, Severity, Source
 from clawtui.engine.threads.queue import IncomingMessage, OutgoingMessage, QueueError, TinyClawQueue
 from clawtui.fsutil import read_text_capped
 
 if TYPE_CHECKING:
-    from clawtui.engine.core import Engine
+    from clawtui.engine.context import Context
+    from clawtui.engine.escalations.manager import Escalations
+    from clawtui.engine.threads.manager import Threads
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +125,7 @@ class QueueActivity:
 
 
 class ThreadsActivity:
-    """Queue activity joined with the engine's threads (`engine.threads`).
+    """Queue activity joined with the engine's threads (None: the queue alone).
 
     Every known thread is listed under its configured name (so the brief's HAPPENING shows idle
     threads too), and TinyClaw's threads.json `lastActive`, which its queue processor updates
@@ -131,13 +133,13 @@ class ThreadsActivity:
     files, so the queue alone would lose that sign of progress.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.queue_activity = QueueActivity(engine.queue)
+    def __init__(self, queue: TinyClawQueue, threads: Threads | None) -> None:
+        self.threads = threads
+        self.queue_activity = QueueActivity(queue)
 
     async def activity(self) -> list[ThreadActivity]:
         found = {a.thread_id: a for a in await self.queue_activity.activity()}
-        threads = getattr(self.engine, "threads", None)
+        threads = self.threads
         if threads is not None:
             for tid in threads.ids():
                 info = threads.status(tid).thread
@@ -153,13 +155,22 @@ class ThreadsActivity:
 class StuckDetector:
     """Raises an escalation for each thread without progress (an engine component)."""
 
-    def __init__(self, engine: Engine, provider: ActivityProvider | None = None) -> None:
-        self.engine = engine
-        self.provider: ActivityProvider = provider or ThreadsActivity(engine)
+    def __init__(
+        self,
+        ctx: Context,
+        escalations: Escalations,
+        *,
+        queue: TinyClawQueue,
+        threads: Threads | None = None,
+        provider: ActivityProvider | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.escalations = escalations
+        self.provider: ActivityProvider = provider or ThreadsActivity(queue, threads)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        if self.engine.settings.escalations.stuck_detector:
+        if self.ctx.settings.escalations.stuck_detector:
             self._task = asyncio.create_task(self._loop(), name="escalations:stuck")
 
     async def stop(self) -> None:
@@ -169,7 +180,7 @@ class StuckDetector:
             self._task = None
 
     async def _loop(self) -> None:
-        cfg = self.engine.settings.escalations
+        cfg = self.ctx.settings.escalations
         while True:
             try:
                 await self.check_once()
@@ -182,18 +193,18 @@ class StuckDetector:
     async def check_once(self, now: float | None = None) -> list[int]:
         """One pass; returns the ids of escalations raised (or still pending) for stuck threads."""
         now = time.time() if now is None else now
-        limit = self.engine.settings.escalations.stuck_after
+        limit = self.ctx.settings.escalations.stuck_after
         raised: list[int] = []
         for act in await self.provider.activity():
             key = f"stuck:thread:{act.thread_id}"
             since = act.waiting_since
             if since is None:
-                await self.engine.escalations.resolve_key(key, note="the thread made progress")
+                await self.escalations.resolve_key(key, note="the thread made progress")
                 continue
             idle = now - since
             if idle < limit:
                 continue
-            esc = await self.engine.escalations.raise_(
+            esc = await self.escalations.raise_(
                 NewEscalation(
                     agent=act.agent,
                     thread_id=act.thread_id,
