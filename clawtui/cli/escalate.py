@@ -176,7 +176,7 @@ def _print_escalation(e: dict[str, Any]) -> None:
 def cmd_escalate(args: argparse.Namespace, settings: Settings) -> int:
     from pydantic import ValidationError
 
-    from clawtui.engine.escalations.manager import NewEscalation
+    from clawtui.engine.api.escalations import NewEscalation
 
     fields = {
         "agent": args.agent,
@@ -222,7 +222,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             return (await _http(args, "GET", f"/api/v1/escalations{query}"))["escalations"]
 
         async def local(engine: Engine) -> Any:
-            from clawtui.engine.escalations.manager import Status
+            from clawtui.engine.api.escalations import Status
 
             status = Status(args.status) if args.status else None
             rows = await engine.escalations.find(status=status)
@@ -239,7 +239,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
     from pydantic import ValidationError
 
-    from clawtui.engine.escalations.manager import Decision, EscalationError
+    from clawtui.engine.api.escalations import Decision, EscalationError
 
     body = {"action": args.action, "by": args.by}
     if args.text:
@@ -284,7 +284,7 @@ def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.escalations.manager import EscalationError
+    from clawtui.engine.api.escalations import EscalationError
 
     async def go() -> Any:
         if getattr(args, "connect", None):
@@ -341,7 +341,7 @@ def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
             return await _http(args, "GET", f"/api/v1/brief{query}")
 
         async def local(engine: Engine) -> Any:
-            from clawtui.engine.brief.briefs import brief_json
+            from clawtui.engine.api.escalations import brief_json
 
             if args.preview:
                 brief = await engine.briefs.build(args.date)

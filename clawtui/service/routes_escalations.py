@@ -26,12 +26,23 @@ from typing import Any, NoReturn
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from clawtui.engine.brief.briefs import brief_json
-from clawtui.engine.escalations.incidents import IncidentError
-from clawtui.engine.escalations.manager import Decision, EscalationError, NewEscalation, Status
+from clawtui.engine.api.escalations import (
+    BriefAPI,
+    Decision,
+    EscalationError,
+    EscalationsAPI,
+    IncidentError,
+    IncidentsAPI,
+    NewEscalation,
+    Status,
+    brief_json,
+    briefs_of,
+    escalations_of,
+    incidents_of,
+)
 from clawtui.service.bodies import parse_body
+from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
-from clawtui.service.keys import ENGINE
 from clawtui.service.routes_api import _int_query
 
 routes = web.RouteTableDef()
@@ -48,12 +59,17 @@ class PrReadyBody(BaseModel):
     pr_url: str | None = Field(default=None, max_length=2000)
 
 
-def _engine(request: web.Request, attr: str) -> Any:
-    engine = request.app[ENGINE]
-    cap = getattr(engine, attr, None)
-    if cap is None:
-        fail(501, f"{attr} need a local engine (this one has none)")
-    return cap
+def _escalations(request: web.Request) -> EscalationsAPI:
+    missing = "escalations need a local engine (this one has none)"
+    return capability(request, escalations_of, missing)
+
+
+def _incidents(request: web.Request) -> IncidentsAPI:
+    return capability(request, incidents_of, "incidents need a local engine (this one has none)")
+
+
+def _briefs(request: web.Request) -> BriefAPI:
+    return capability(request, briefs_of, "briefs need a local engine (this one has none)")
 
 
 def _id(request: web.Request) -> int:
@@ -75,7 +91,7 @@ def _refused(exc: EscalationError | IncidentError) -> NoReturn:
 
 @routes.post("/api/v1/escalations")
 async def raise_escalation(request: web.Request) -> web.Response:
-    escalations = _engine(request, "escalations")
+    escalations = _escalations(request)
     new = await parse_body(request, NewEscalation, limit=MAX_BODY)
     esc = await escalations.raise_(new)
     return _json(esc.model_dump(mode="json"), 201)
@@ -83,7 +99,7 @@ async def raise_escalation(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/escalations")
 async def list_escalations(request: web.Request) -> web.Response:
-    escalations = _engine(request, "escalations")
+    escalations = _escalations(request)
     raw = request.query.get("status")
     status: Status | None = None
     if raw:
@@ -99,7 +115,7 @@ async def list_escalations(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/escalations/{id}")
 async def get_escalation(request: web.Request) -> web.Response:
-    esc = await _engine(request, "escalations").get(_id(request))
+    esc = await _escalations(request).get(_id(request))
     if esc is None:
         fail(404, f"no escalation #{request.match_info['id']}")
     return _json(esc.model_dump(mode="json"))
@@ -107,7 +123,7 @@ async def get_escalation(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/escalations/{id}/decision")
 async def decide(request: web.Request) -> web.Response:
-    escalations = _engine(request, "escalations")
+    escalations = _escalations(request)
     ident = _id(request)
     decision = await parse_body(request, Decision, limit=MAX_BODY)
     try:
@@ -119,7 +135,7 @@ async def decide(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/escalations/{id}/resolve")
 async def resolve(request: web.Request) -> web.Response:
-    escalations = _engine(request, "escalations")
+    escalations = _escalations(request)
     ident = _id(request)
     body = await parse_body(request, ResolveBody, limit=MAX_BODY, optional=True)
     try:
@@ -131,7 +147,7 @@ async def resolve(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/incidents")
 async def list_incidents(request: web.Request) -> web.Response:
-    incidents = _engine(request, "incidents")
+    incidents = _incidents(request)
     open_only = request.query.get("open", "0") in ("1", "true", "yes")
     limit = _int_query(request, "limit", 500, 1, 10_000)
     rows = await incidents.find(open_only=open_only, limit=limit)
@@ -140,7 +156,7 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/incidents/{id}")
 async def get_incident(request: web.Request) -> web.Response:
-    inc = await _engine(request, "incidents").get(_id(request))
+    inc = await _incidents(request).get(_id(request))
     if inc is None:
         fail(404, f"no incident #{request.match_info['id']}")
     return _json(inc.model_dump(mode="json"))
@@ -148,7 +164,7 @@ async def get_incident(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/incidents/{id}/pr_ready")
 async def pr_ready(request: web.Request) -> web.Response:
-    incidents = _engine(request, "incidents")
+    incidents = _incidents(request)
     ident = _id(request)
     body = await parse_body(request, PrReadyBody, limit=MAX_BODY, optional=True)
     try:
@@ -170,7 +186,7 @@ def _date(request: web.Request) -> str | None:
 
 @routes.get("/api/v1/brief")
 async def get_brief(request: web.Request) -> web.Response:
-    briefs = _engine(request, "briefs")
+    briefs = _briefs(request)
     day = _date(request)
     brief = await (briefs.get(day) if day else briefs.latest())
     if brief is None:
@@ -180,6 +196,6 @@ async def get_brief(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/brief/preview")
 async def preview_brief(request: web.Request) -> web.Response:
-    briefs = _engine(request, "briefs")
+    briefs = _briefs(request)
     brief = await briefs.build(_date(request))
     return _json(brief_json(brief))

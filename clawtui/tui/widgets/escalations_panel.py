@@ -7,15 +7,17 @@ collapsed section and is never the headline. `a` approves, `s` skips, `m` opens 
 prefilled with the proposed fix and sends the edited text as the decision (modify). The latest
 morning brief is shown in full at the bottom.
 
-Every text from agents or hosts is shown as rich `Text` (never markup). Over `--connect` the
-remote client has no escalation store: the panel says so instead of failing.
+Every text from agents or hosts is shown as rich `Text` (never markup). The panel reaches the
+engine through `escalations_of` / `incidents_of` / `briefs_of`, so it works the same over
+`--connect` (the remote client's, over REST); an engine without them is "not available here",
+and a read that fails (the remote service unreachable) is said in the panel instead of failing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -25,19 +27,33 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Collapsible, DataTable, Label, Static, TextArea
 
+from clawtui.engine.api.escalations import (
+    Action,
+    Brief,
+    Decision,
+    Escalation,
+    Incident,
+    Status,
+    briefs_of,
+    escalations_of,
+    incidents_of,
+)
 from clawtui.engine.api.protocols import EngineAPI
-from clawtui.engine.escalations.manager import Action, Decision, Escalation, EscalationError, Status
+
+if TYPE_CHECKING:
+    from clawtui.engine.api.escalations import BriefAPI, EscalationsAPI, IncidentsAPI
 
 log = logging.getLogger(__name__)
 WHO = "tui"
 UNAVAILABLE_MESSAGE = (
-    "This engine keeps no escalations (it has no escalation store), so there is nothing to "
-    "decide here."
+    "Escalations are not available here: this engine keeps no escalations (it has no "
+    "escalation store), so there is nothing to decide here."
 )
 REMOTE_MESSAGE = (
     "Escalations, incidents and the morning brief are kept by the engine's store; this TUI is "
-    "connected to a remote service (--connect). Use `clawtui --connect URL escalations list` "
-    "and `... escalations decide ID approve|skip|modify`, or run the TUI where the engine runs."
+    "connected to a remote service (--connect) and could not read them from it. Use `clawtui "
+    "--connect URL escalations list` and `... escalations decide ID approve|skip|modify`, or "
+    "run the TUI where the engine runs."
 )
 
 
@@ -129,23 +145,25 @@ class EscalationsPanel(Vertical, can_focus=True):
         super().__init__(id="escalations-panel")
         self._clock = clock
         self.engine = engine
+        self.escalations_api: EscalationsAPI | None = escalations_of(engine)
+        self.incidents_api: IncidentsAPI | None = incidents_of(engine)
+        self.briefs_api: BriefAPI | None = briefs_of(engine)
         self.escalations: dict[int, Escalation] = {}
-        self.incidents: dict[int, Any] = {}
-        self.brief: Any = None
+        self.incidents: dict[int, Incident] = {}
+        self.brief: Brief | None = None
         self.loads = 0
 
     @property
     def available(self) -> bool:
-        return getattr(self.engine, "escalations", None) is not None and hasattr(
-            self.engine, "incidents"
-        )
+        return self.escalations_api is not None and self.incidents_api is not None
 
     def compose(self) -> ComposeResult:
         if not self.available:
-            remote = bool(getattr(self.engine, "is_remote", False))
-            message = REMOTE_MESSAGE if remote else UNAVAILABLE_MESSAGE
-            yield Static(Text(message), id="escalations-unavailable")
+            yield Static(Text(UNAVAILABLE_MESSAGE), id="escalations-unavailable")
             return
+        failed = Static(Text(""), id="escalations-unavailable")
+        failed.display = False
+        yield failed
         table: DataTable[Any] = DataTable(id="escalations-table", cursor_type="row")
         table.add_columns("", "Age", "From", "What", "State")
         yield table
@@ -167,18 +185,35 @@ class EscalationsPanel(Vertical, can_focus=True):
     # -- data ----------------------------------------------------------------------------------
     @work(exclusive=True, group="escalations-load", exit_on_error=False)
     async def reload(self) -> None:
-        engine: Any = self.engine
-        escalations = await engine.escalations.find()
-        incidents = await engine.incidents.find()
-        briefs = getattr(engine, "briefs", None)
-        brief = await briefs.latest() if briefs is not None else None
+        if self.escalations_api is None or self.incidents_api is None:
+            return
+        try:
+            escalations = await self.escalations_api.find()
+            incidents = await self.incidents_api.find()
+            brief = await self.briefs_api.latest() if self.briefs_api is not None else None
+        except Exception as exc:  # the engine's errors are meant for a person
+            self.read_failed(exc)
+            return
+        self.query_one("#escalations-unavailable", Static).display = False
         self.load(escalations, incidents, brief)
+
+    def read_failed(self, exc: Exception) -> None:
+        """Say that the lists could not be read (and, over --connect, what else to use)."""
+        log.info("escalations: read failed: %s", exc)
+        failed = self.query_one("#escalations-unavailable", Static)
+        message = f"Could not read escalations: {exc}"
+        if self.engine.is_remote:
+            message += f"\n{REMOTE_MESSAGE}"
+        failed.update(Text(message))
+        failed.display = True
 
     def action_reload(self) -> None:
         if self.available:
             self.reload()
 
-    def load(self, escalations: list[Escalation], incidents: list[Any], brief: Any) -> None:
+    def load(
+        self, escalations: list[Escalation], incidents: list[Incident], brief: Brief | None
+    ) -> None:
         before = self.selected_escalation
         self.escalations = {e.id: e for e in escalations}
         after = self.escalations.get(before.id) if before is not None else None
@@ -333,7 +368,8 @@ class EscalationsPanel(Vertical, can_focus=True):
 
     def _pending_selected(self) -> Escalation | None:
         if not self.available:
-            self.notify("Not available over --connect.", title="Escalations", severity="warning")
+            self.notify("Escalations are not available here.", title="Escalations",
+                        severity="warning")  # fmt: skip
             return None
         esc = self.selected_escalation
         if esc is None or not esc.pending:
@@ -359,10 +395,11 @@ class EscalationsPanel(Vertical, can_focus=True):
 
     @work(group="escalations-decide", exit_on_error=False)
     async def send_decision(self, escalation_id: int, decision: Decision) -> None:
-        engine: Any = self.engine
+        if self.escalations_api is None:
+            return
         try:
-            esc = await engine.escalations.decide(escalation_id, decision)
-        except EscalationError as exc:
+            esc = await self.escalations_api.decide(escalation_id, decision)
+        except Exception as exc:  # EscalationError, or the remote service unreachable
             self.notify(str(exc), title="Escalation", severity="error")
             return
         where = (
