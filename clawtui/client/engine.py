@@ -6,7 +6,7 @@ types the local engine uses, so panels cannot tell the difference. When the stre
 marks every host as unreachable, reconnects with backoff and, after the new snapshot, publishes
 RESYNC so consumers re-read everything. Container actions, dev boxes, memory rebalancing and tmux
 go over the REST routes (`client/caps.py`), warm pools too (`client/pools.py`; their POOL and SYNC
-events come with the stream).
+events come with the stream), and escalations, incidents and briefs (`client/escalations.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ from clawtui.client.caps import (
     RemoteError,
     RemoteMemory,
     RemoteTmux,
+)
+from clawtui.client.escalations import (
+    EVENT_KINDS,
+    RemoteBriefs,
+    RemoteEscalations,
+    RemoteIncidents,
+    decode_event,
 )
 from clawtui.client.pools import RemotePools
 from clawtui.client.threads import RemoteThreads
@@ -65,6 +72,9 @@ class RemoteEngine:
         self.threads = RemoteThreads(self)
         self.tmux = RemoteTmux(self)
         self.pools = RemotePools(self)
+        self.escalations = RemoteEscalations(self)
+        self.incidents = RemoteIncidents(self)
+        self.briefs = RemoteBriefs(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -239,6 +249,8 @@ class RemoteEngine:
             self.bus.publish(EventKind.TMUX, host=host, **data)
         elif kind in (EventKind.HEARTBEAT.value, EventKind.KB.value):
             self.bus.publish(EventKind(kind), **data)
+        elif kind in EVENT_KINDS:
+            self.bus.publish(EventKind(kind), host=host, **decode_event(data))
         elif kind in (EventKind.POOL.value, EventKind.SYNC.value):
             fields = {k: v for k, v in data.items() if k != "host"}
             self.bus.publish(EventKind(kind), host=host, **fields)

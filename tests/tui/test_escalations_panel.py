@@ -16,6 +16,7 @@ from clawtui.config.escalations import BriefConfig, EscalationsConfig
 from clawtui.engine.api.escalations import NewEscalation, Report, Status
 from clawtui.engine.core import Engine
 from clawtui.engine.threads.queue import IncomingMessage
+from clawtui.service.runner import ServiceRunner
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.escalations_panel import (
     EscalationsPanel,
@@ -146,6 +147,68 @@ async def test_remote_engine_says_what_to_do(tmp_path: Path) -> None:
         text = str(app.screen.query_one("#escalations-unavailable", Static).render())
         assert "--connect" in text and "escalations decide" in text
         await pilot.press("a")  # no crash
+
+
+async def test_decide_from_the_panel_over_the_remote_client(tmp_path: Path) -> None:
+    """The same panel over `--connect`: the remote client against a real service and engine."""
+    settings = _settings(tmp_path)
+    engine = Engine(settings)
+    await engine.start()
+    token = "t0ken-for-remote-panel-0123456789"
+    runner = ServiceRunner(engine, settings, token=token, listen=("127.0.0.1", 0))
+    await runner.start()
+    remote = RemoteEngine(runner.url, token)
+    try:
+        first = await engine.escalations.raise_(
+            NewEscalation(agent="peter", thread_id=1, doing="deploy", need="fqdn")
+        )
+        second = await engine.escalations.raise_(
+            NewEscalation(agent="sam", thread_id=3, doing="rotate", need="a go", proposed_fix="now")
+        )
+        app = ClawApp(remote, settings)
+        async with app.run_test(size=SIZE) as pilot:
+            app.show_panel("escalations")
+            panel = app.screen.query_one(EscalationsPanel)
+            table = panel.query_one("#escalations-table", DataTable)
+            await wait_for(pilot, timeout=30, predicate=lambda: table.row_count == 2)
+            assert _keys(table) == [f"e{first.id}", f"e{second.id}"]
+
+            table.focus()
+            await pilot.press("a")
+            await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 1)) == 1)
+            assert "APPROVED by tui" in _messages(engine, 1)[0].message
+
+            await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{second.id}")
+            table.focus()
+            await pilot.press("m")
+            await wait_for(
+                pilot, timeout=30, predicate=lambda: isinstance(app.screen, ModifyScreen)
+            )
+            area = app.screen.query_one(TextArea)
+            assert area.text == "now"
+            area.text = "rotate tomorrow"
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 3)) == 1)
+            assert "Do this instead: rotate tomorrow" in _messages(engine, 3)[0].message
+
+            # An incident raised on the engine reaches the panel through the event stream.
+            incident = await engine.incidents.anomaly(
+                "staging", "disk:/var", Report(summary="disk /var 91% used")
+            )
+            await wait_for(
+                pilot, timeout=30, predicate=lambda: f"i{incident.id}" in _keys(table)
+            )
+            await engine.briefs.run("2026-11-23")
+            brief = panel.query_one("#escalation-brief-text", Static)
+            await wait_for(
+                pilot,
+                timeout=30,
+                predicate=lambda: "Morning Brief — 2026-11-23" in str(brief.render()),
+            )
+            assert not panel.query_one("#escalations-unavailable", Static).display
+    finally:
+        await runner.stop()
+        await engine.stop()
 
 
 def test_format_age() -> None:
