@@ -1,7 +1,7 @@
 """The Escalations panel over the real engine (store in tmp_path): pending first with age,
 Approve / Skip / Modify (the editor prefilled with the proposed fix) delivered to the thread's
-queue, raw evidence collapsed, incidents beside escalations, the brief; and the clear message
-over a remote engine."""
+queue, raw evidence collapsed, incidents beside escalations, the brief; the same over the remote
+client against a real service; and the clear message when the remote engine cannot be read."""
 
 from __future__ import annotations
 
