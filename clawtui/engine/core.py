@@ -92,7 +92,7 @@ class Engine:
         self.escalations = Escalations(self)
         # Capabilities with background tasks register here (in start order).
         self.components: list[Component] = []
-        self.threads = Threads(self)
+        self.threads = Threads(self.context, self.queue, self.notifier)
         self.components.append(self.threads)
         self.incidents = Incidents(self)
         self.stuck = StuckDetector(self)  # activity from engine.threads + the queue
@@ -100,7 +100,7 @@ class Engine:
         self.health = HealthMonitors(self)
         self.autoheal = Autoheal(self)
         self.components += [self.stuck, self.briefs, self.health, self.autoheal]
-        self.ingress = Ingress(self)
+        self.ingress = Ingress(self.context, self.queue, self.escalations)
         self.components.append(self.ingress)
         self.pools = Pools(self)
         self.components.append(self.pools)

@@ -15,67 +15,24 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import secrets
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from clawtui.engine.api.threads import IncomingMessage as IncomingMessage
+from clawtui.engine.api.threads import MessageSource
+from clawtui.engine.api.threads import OutgoingMessage as OutgoingMessage
+from clawtui.engine.api.threads import QueueError as QueueError
+from clawtui.engine.api.threads import QueueMessage as _Message
 from clawtui.fsutil import atomic_write, is_temp_file, read_bytes_capped
 
 QUEUE_DIRS: Final = ("incoming", "outgoing", "commands", "processing", "dead-letter")
-MESSAGE_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_MESSAGE_BYTES: Final = 1 << 20
 """Largest message file the engine writes or reads (1 MiB)."""
-
-MessageSource = Literal["user", "cross-thread", "heartbeat", "cli", "system"]
-
-
-class QueueError(Exception):
-    """A message could not be written or read; the message says which file and why."""
-
-
-def new_message_id(prefix: str = "clawtui") -> str:
-    """A unique, file-name-safe message id: `<prefix>_<epoch ms>_<random>`."""
-    safe = re.sub(r"[^A-Za-z0-9_-]", "-", prefix)[:32] or "clawtui"
-    return f"{safe}_{int(time.time() * 1000)}_{secrets.token_hex(4)}"
-
-
-class _Message(BaseModel):
-    # TinyClaw ignores fields it does not know; clawtui adds a few (e.g. `relayedFrom`).
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    channel: str = Field(min_length=1, max_length=64)
-    threadId: int = Field(ge=0)
-    sender: str = Field(max_length=256)
-    message: str
-    timestamp: int = Field(default_factory=lambda: int(time.time() * 1000), ge=0)
-    messageId: str = Field(default_factory=new_message_id, pattern=MESSAGE_ID_RE.pattern)
-
-
-class IncomingMessage(_Message):
-    """A message for an agent (TinyClaw `IncomingMessage`)."""
-
-    source: MessageSource | None = None
-    sourceThreadId: int | None = None
-    senderId: str | None = None
-    isReply: bool | None = None
-    replyToText: str | None = None
-    replyToModel: str | None = None
-    topicName: str | None = None
-
-
-class OutgoingMessage(_Message):
-    """A reply from an agent (TinyClaw `OutgoingMessage`)."""
-
-    originalMessage: str = ""
-    model: str = ""
-    targetThreadId: int | None = None
 
 
 def message_json(msg: _Message) -> bytes:
