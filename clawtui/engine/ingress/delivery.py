@@ -21,7 +21,7 @@ from clawtui.engine.api.ingress import IngressKind, IngressRecord, IngressStats,
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.escalations.manager import NewEscalation, Severity, Source
 from clawtui.engine.ingress.guards import RateLimiter
-from clawtui.engine.threads.queue import QUEUE_DIRS, QueueError
+from clawtui.engine.threads.queue import QUEUE_DIRS, QueueError, incoming_message, message_json
 
 if TYPE_CHECKING:
     from clawtui.engine.context import Context
@@ -45,6 +45,41 @@ class PendingDelivery:
     escalate: str | None = None
     summary: str = ""
     attempts: int = 0
+    message: bytes | None = None
+    """The TinyClaw message, built once and stored: written to the queue byte for byte.
+    None while the target thread is unknown (`fields` then holds what it is built from)."""
+
+
+def final_message(delivery_id: str, thread_id: int, text: str, fields: dict[str, Any]) -> bytes:
+    """The queue message of a delivery: `fields` are `TinyClawQueue.deliver`'s keyword
+    arguments (channel, source, sender, sender_id, source_thread_id, extra fields; extra fields
+    that are None are left out). QueueError when they do not make a valid message."""
+    known = {
+        k: fields[k]
+        for k in ("channel", "source", "sender", "sender_id", "source_thread_id")
+        if k in fields
+    }
+    extra = {k: v for k, v in fields.items() if k not in known and v is not None}
+    msg = incoming_message(
+        thread_id, text, message_id=f"ingress_{delivery_id}", **known, **extra
+    )
+    return message_json(msg)
+
+
+def stored_fields(
+    delivery_id: str, thread_id: int | None, text: str, fields: dict[str, Any]
+) -> tuple[str, bytes | None]:
+    """What an intake stores in `ingress_deliveries.fields`, and the message it built: the
+    final message when the target thread is known and it is valid, else `fields` as JSON
+    (the message is then built at delivery, and reported there if it cannot be)."""
+    if thread_id is not None:
+        try:
+            message = final_message(delivery_id, thread_id, text, fields)
+        except (QueueError, UnicodeError):  # reported when the delivery is tried, as before
+            pass
+        else:
+            return message.decode("utf-8"), message
+    return json.dumps(fields), None
 
 
 DELIVERY_COLUMNS: Final = (
@@ -147,6 +182,9 @@ class IngressDelivery:
                 fields = json.loads(row["fields"] or "{}")
             except ValueError:
                 fields = {}
+            if not isinstance(fields, dict):
+                fields = {}
+            final = "messageId" in fields  # else what the message is built from
             out.append(
                 PendingDelivery(
                     row["id"],
@@ -154,9 +192,10 @@ class IngressDelivery:
                     float(row["received_at"]),
                     row["thread_id"],
                     row["text"] or "",
-                    fields if isinstance(fields, dict) else {},
+                    fields,
                     row["escalate"],
                     row["summary"] or "",
+                    message=str(row["fields"]).encode("utf-8") if final else None,
                 )
             )
         return out
@@ -206,20 +245,29 @@ class IngressDelivery:
         queue = self.queue
         return any((queue.folder(name) / f"{message_id}.json").exists() for name in QUEUE_DIRS)
 
-    def _write(self, item: PendingDelivery, thread_id: int) -> bool:
-        """Write the queue file; False when it was already there (a delivery before a crash)."""
-        message_id = f"ingress_{item.id}"
+    def _write(self, message_id: str, message: bytes) -> bool:
+        """Write the stored message verbatim; False when it was already there (a delivery
+        before a crash)."""
         if self._already_queued(message_id):
             return False
-        fields = dict(item.fields)
-        known = {
-            k: fields.pop(k)
-            for k in ("channel", "source", "sender", "sender_id", "source_thread_id")
-            if k in fields
-        }
-        extra = {k: v for k, v in fields.items() if v is not None}
-        self.queue.deliver(thread_id, item.text, message_id=message_id, **known, **extra)
+        self.queue.deliver_stored(message)
         return True
+
+    async def _finish_message(self, item: PendingDelivery, thread_id: int) -> bytes:
+        """The message of a delivery stored before its thread was known: built and stored
+        once, then delivered like every other."""
+        message = final_message(item.id, thread_id, item.text, item.fields)
+
+        def store(conn: sqlite3.Connection) -> None:
+            with self.ctx.store.transaction():
+                conn.execute(
+                    "UPDATE ingress_deliveries SET fields = ? WHERE id = ?",
+                    (message.decode("utf-8"), item.id),
+                )
+
+        await self.ctx.store.arun(store)
+        item.message = message
+        return message
 
     async def _deliver(self, item: PendingDelivery) -> bool:
         thread_id = self._thread_for(item)
@@ -228,7 +276,8 @@ class IngressDelivery:
             await self._mark_error(item, "no target thread: set [webhook] thread_id")
             return False
         try:
-            written = await asyncio.to_thread(self._write, item, thread_id)
+            message = item.message or await self._finish_message(item, thread_id)
+            written = await asyncio.to_thread(self._write, f"ingress_{item.id}", message)
         except QueueError as exc:
             item.attempts += 1
             await self._mark_error(item, str(exc))
@@ -253,7 +302,7 @@ class IngressDelivery:
             with self.ctx.store.transaction():
                 conn.execute(
                     "UPDATE ingress_deliveries SET status = 'delivered', delivered_at = ?, "
-                    "thread_id = ?, error = NULL, text = NULL WHERE id = ?",
+                    "thread_id = ?, error = NULL, text = NULL, fields = NULL WHERE id = ?",
                     (now, thread_id, item.id),
                 )
 

@@ -8,7 +8,6 @@ rate limit, body, route whitelist, size and hop count, and stores the message du
 from __future__ import annotations
 
 import hmac
-import json
 import sqlite3
 import time
 import uuid
@@ -18,7 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from clawtui.engine.api.ingress import BodyReader, BodyTooLarge, IngressRecord, Outcome
 from clawtui.engine.ingress import azure_devops as azdo
-from clawtui.engine.ingress.delivery import DELIVERY_COLUMNS, IngressDelivery, PendingDelivery
+from clawtui.engine.ingress.delivery import (
+    DELIVERY_COLUMNS,
+    IngressDelivery,
+    PendingDelivery,
+    stored_fields,
+)
 
 RELAY_ENVELOPE_BYTES: Final = 8 * 1024
 """A relay body may exceed `max_message_bytes` by this much (the JSON around the message)."""
@@ -165,6 +169,7 @@ class RelayIntake(IngressDelivery):
             "relayHops": len(via),
         }
         summary = azdo.clean(msg.message.splitlines()[0] if msg.message.strip() else "", 120)
+        stored, message = stored_fields(did, target.thread_id, msg.message, fields)
 
         def store(conn: sqlite3.Connection) -> bool:
             with self._durable(conn):
@@ -180,7 +185,7 @@ class RelayIntake(IngressDelivery):
                         msg.to,
                         summary,
                         msg.message,
-                        json.dumps(fields),
+                        stored,
                     ),
                 )
             return cur.rowcount > 0
@@ -223,7 +228,16 @@ class RelayIntake(IngressDelivery):
         )
         self._enqueue(
             PendingDelivery(
-                did, "relay", received, target.thread_id, msg.message, fields, None, summary
+                did,
+                "relay",
+                received,
+                target.thread_id,
+                msg.message,
+                fields,
+                None,
+                summary,
+                0,
+                message,
             )
         )
         return Outcome(202, {"ok": True, "id": did, "status": "queued", "hops": len(via)})

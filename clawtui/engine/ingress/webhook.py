@@ -22,7 +22,12 @@ from clawtui.engine.api.ingress import (
     Outcome,
 )
 from clawtui.engine.ingress import azure_devops as azdo
-from clawtui.engine.ingress.delivery import DELIVERY_COLUMNS, IngressDelivery, PendingDelivery
+from clawtui.engine.ingress.delivery import (
+    DELIVERY_COLUMNS,
+    IngressDelivery,
+    PendingDelivery,
+    stored_fields,
+)
 from clawtui.engine.ingress.guards import secret_matches
 
 log = logging.getLogger(__name__)
@@ -86,6 +91,10 @@ class WebhookIntake(IngressDelivery):
             "ciResult": build.result_label if build else None,
         }
         thread_id = cfg.thread_id
+        if text is None:
+            stored, message = json.dumps(fields), None
+        else:
+            stored, message = stored_fields(did, thread_id, text, fields)
 
         def store(conn: sqlite3.Connection) -> tuple[str, bool, str | None]:
             existing = conn.execute(
@@ -106,7 +115,7 @@ class WebhookIntake(IngressDelivery):
                         thread_id,
                         summary,
                         text,
-                        json.dumps(fields),
+                        stored,
                         escalate,
                     ),
                 )
@@ -151,7 +160,9 @@ class WebhookIntake(IngressDelivery):
             )
         )
         self._enqueue(
-            PendingDelivery(did, "webhook", received, thread_id, text, fields, escalate, summary)
+            PendingDelivery(
+                did, "webhook", received, thread_id, text, fields, escalate, summary, 0, message
+            )
         )
         return Outcome(200, {"ok": True, "id": did, "status": "queued", "summary": summary})
 

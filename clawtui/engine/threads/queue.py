@@ -54,6 +54,32 @@ def _message(model: type[_M], fields: dict[str, Any], message_id: str | None) ->
         raise QueueError(f"not a valid queue message: {exc.errors()[0]['msg']}") from exc
 
 
+def incoming_message(
+    thread_id: int,
+    text: str,
+    *,
+    channel: str = "clawtui",
+    source: MessageSource = "system",
+    sender: str = "clawtui",
+    sender_id: str | None = None,
+    source_thread_id: int | None = None,
+    message_id: str | None = None,
+    **extra: Any,
+) -> IncomingMessage:
+    """The message `TinyClawQueue.deliver` writes for these arguments (nothing is written)."""
+    fields: dict[str, Any] = {
+        "channel": channel,
+        "source": source,
+        "threadId": thread_id,
+        "sender": sender,
+        "senderId": sender_id,
+        "sourceThreadId": source_thread_id,
+        "message": text,
+        **extra,
+    }
+    return _message(IncomingMessage, fields, message_id)
+
+
 class TinyClawQueue:
     """One TinyClaw home's queue folders."""
 
@@ -75,9 +101,12 @@ class TinyClawQueue:
         for name in QUEUE_DIRS:
             self.folder(name).mkdir(parents=True, exist_ok=True)
 
-    def write(self, folder: str, msg: _Message) -> Path:
-        """Write `msg` atomically as `<folder>/<messageId>.json`; refuses to overwrite."""
-        payload = message_json(msg)
+    def write(self, folder: str, msg: _Message, payload: bytes | None = None) -> Path:
+        """Write `msg` atomically as `<folder>/<messageId>.json`; refuses to overwrite.
+
+        `payload`, when given, is written verbatim: `message_json(msg)` as stored earlier."""
+        if payload is None:
+            payload = message_json(msg)
         if len(payload) > MAX_MESSAGE_BYTES:
             raise QueueError(
                 f"message {msg.messageId} is {len(payload)} bytes; the queue takes at most "
@@ -109,18 +138,30 @@ class TinyClawQueue:
         **extra: Any,
     ) -> IncomingMessage:
         """Put `text` into `thread_id`'s incoming queue; returns the message written."""
-        fields: dict[str, Any] = {
-            "channel": channel,
-            "source": source,
-            "threadId": thread_id,
-            "sender": sender,
-            "senderId": sender_id,
-            "sourceThreadId": source_thread_id,
-            "message": text,
+        msg = incoming_message(
+            thread_id,
+            text,
+            channel=channel,
+            source=source,
+            sender=sender,
+            sender_id=sender_id,
+            source_thread_id=source_thread_id,
+            message_id=message_id,
             **extra,
-        }
-        msg = _message(IncomingMessage, fields, message_id)
-        self.write("incoming", msg)
+        )
+        return self._put(msg, None)
+
+    def deliver_stored(self, payload: bytes) -> IncomingMessage:
+        """Put a message built and stored earlier (`message_json` of an `IncomingMessage`)
+        into its thread's incoming queue, byte for byte as stored."""
+        try:
+            msg = IncomingMessage.model_validate_json(payload)
+        except ValidationError as exc:
+            raise QueueError(f"not a valid queue message: {exc.errors()[0]['msg']}") from exc
+        return self._put(msg, payload)
+
+    def _put(self, msg: IncomingMessage, payload: bytes | None) -> IncomingMessage:
+        self.write("incoming", msg, payload)
         for sink in list(self.sinks):
             try:
                 sink(msg)
