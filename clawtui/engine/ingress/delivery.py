@@ -150,7 +150,6 @@ class IngressDelivery:
             status, {"ok": False, "error": {"status": status, "message": reason}}, retry_after
         )
 
-
     # -- storage helpers ---------------------------------------------------------------------
     def _durable(self, conn: sqlite3.Connection) -> Any:
         """A write transaction synced to disk at commit (synchronous=FULL for this one)."""

@@ -8,6 +8,7 @@ knowledge base (also reports that agents wrote into the queue themselves).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,9 @@ from clawtui.engine.heartbeats.runner import REPORT_PREFIX, BeatTarget, is_ok_re
 from clawtui.engine.heartbeats.tiers import due_tiers, tier_states
 from clawtui.engine.kb import knowledge as kbmod
 from clawtui.engine.notifier import Notification
-from clawtui.engine.threads.state import ThreadsState, log
+from clawtui.engine.threads.state import ThreadsState
+
+log = logging.getLogger(__name__)
 
 _RECENT = 20
 
@@ -193,7 +196,6 @@ class ThreadsBeats(ThreadsState):
                     self.record_report(source, msg.message), name="threads:kb-report"
                 )
                 self._tasks.append(task)
-
 
 
 def _report_source(msg: IncomingMessage | OutgoingMessage, master: int) -> int | None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from pathlib import Path
 
@@ -35,8 +36,9 @@ from clawtui.engine.heartbeats import md as hbmd
 from clawtui.engine.heartbeats.runner import repo_state, run_cmd
 from clawtui.engine.kb import knowledge as kbmod
 from clawtui.engine.threads.beats import ThreadsBeats
-from clawtui.engine.threads.state import log
 from clawtui.fsutil import is_temp_file
+
+log = logging.getLogger(__name__)
 
 
 class Threads(ThreadsBeats):

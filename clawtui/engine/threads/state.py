@@ -244,7 +244,7 @@ class ThreadsState:
             )
         return out
 
-
+    # -- beats (the scheduler's callbacks; `ThreadsBeats` in threads/beats.py has them) -------
     async def _beat(self, tid: int, due_at: float) -> None:
         """Run one beat of `tid` (the scheduler's callback; `ThreadsBeats` has it)."""
         raise NotImplementedError
@@ -261,7 +261,6 @@ class ThreadsState:
         if master and master.cwd and (Path(master.cwd) / "active-projects.md").exists():
             return Path(master.cwd)
         return None
-
 
     # -- events --------------------------------------------------------------------------------
     def _publish(self, tid: int) -> None:
