@@ -151,7 +151,7 @@ def main() -> None:
         progress(f"incremental: {ours_s}")
 
         base_engine = make_engine(root, home)
-        base = BaselineThreads(base_engine)
+        base = BaselineThreads(base_engine.context, base_engine.queue, base_engine.notifier)
         base.scan()
         progress(f"baseline: {samples} saves with a full re-read on every change")
         theirs = asyncio.run(measure_latency(base_engine, base, n, samples))

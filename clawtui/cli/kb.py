@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
+    from clawtui.engine.core import Engine
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
@@ -42,23 +43,21 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
     log.set_defaults(handler=cmd_log)
 
 
-def _kb_dir(settings: Settings) -> Path:
+def _engine(settings: Settings) -> Engine:
     from clawtui.engine.core import Engine
 
-    threads = Engine(settings).threads
-    return threads.kb_dir() or threads.home / "knowledge-base"
+    return Engine(settings)
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     from clawtui.config.loader import save_runtime_settings
-    from clawtui.engine.core import Engine
-    from clawtui.engine.kb import knowledge as kb
+    from clawtui.engine.api import kb
 
-    threads = Engine(settings).threads
-    target = (args.dir or threads.kb_dir() or threads.home / "knowledge-base").expanduser()
+    threads = _engine(settings).threads
+    target = (args.dir or threads.kb_default_dir()).expanduser()
     target = target.absolute()
     try:
-        done = asyncio.run(kb.init(target, threads.threads_json, threads.master_id))
+        done = asyncio.run(threads.kb_init(target))
     except (kb.KBError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -73,10 +72,12 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.kb import knowledge as kb
+    from clawtui.engine.api import kb
+
     try:
         kb.check_name(args.name)
-        sys.stdout.write(kb.read(_kb_dir(settings), args.name))
+        threads = _engine(settings).threads
+        sys.stdout.write(threads.kb_read(args.name, at=threads.kb_default_dir()))
     except kb.KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT if args.name not in kb.KB_FILES else EXIT_FAIL
@@ -84,7 +85,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.kb import knowledge as kb
-    for line in asyncio.run(kb.log(_kb_dir(settings), args.limit)):
+    threads = _engine(settings).threads
+    for line in asyncio.run(threads.kb_log(args.limit, at=threads.kb_default_dir())):
         print(line)
     return EXIT_OK

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
-    from clawtui.engine.threads.manager import Threads, ThreadStatus
+    from clawtui.engine.api.threads import ThreadStatus
+    from clawtui.engine.core import Engine
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
@@ -45,10 +46,10 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
     beat.set_defaults(handler=cmd_beat)
 
 
-def _threads(settings: Settings) -> Threads:
+def _engine(settings: Settings) -> Engine:
     from clawtui.engine.core import Engine
 
-    return Engine(settings).threads
+    return Engine(settings)
 
 
 def _age(ts: float | None, now: float) -> str:
@@ -69,7 +70,7 @@ def status_json(s: ThreadStatus) -> dict[str, Any]:
 
 
 def cmd_ls(args: argparse.Namespace, settings: Settings) -> int:
-    threads = _threads(settings)
+    threads = _engine(settings).threads
     threads.scan()
     asyncio.run(threads.refresh_repos())
     rows = threads.statuses()
@@ -103,10 +104,9 @@ def cmd_ls(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.threads.manager import ThreadError
-    from clawtui.engine.threads.queue import QueueError
+    from clawtui.engine.api.threads import QueueError, ThreadError
 
-    threads = _threads(settings)
+    threads = _engine(settings).threads
     try:
         msg = asyncio.run(threads.send(args.thread_id, args.text, sender=args.sender))
     except ThreadError as exc:
@@ -115,14 +115,14 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     except QueueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAIL
-    print(f"queued {msg.messageId} for thread {args.thread_id} in {threads.engine.queue.queue}")
+    print(f"queued {msg.messageId} for thread {args.thread_id} in {threads.queue.queue}")
     return EXIT_OK
 
 
 def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.threads.manager import ThreadError
+    from clawtui.engine.api.threads import ThreadError
 
-    threads = _threads(settings)
+    threads = _engine(settings).threads
     threads.scan()
     try:
         threads.info(args.thread_id)

@@ -12,8 +12,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.threads.manager import ThreadDetail, ThreadError, ThreadProgress, ThreadStatus
-from clawtui.engine.threads.queue import IncomingMessage
+from clawtui.engine.api.threads import (
+    IncomingMessage,
+    ThreadDetail,
+    ThreadError,
+    ThreadProgress,
+    ThreadStatus,
+)
 
 if TYPE_CHECKING:
     from clawtui.client.engine import RemoteEngine

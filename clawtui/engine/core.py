@@ -92,7 +92,7 @@ class Engine:
         self.escalations = Escalations(self.context, self.queue)
         # Capabilities with background tasks register here (in start order).
         self.components: list[Component] = []
-        self.threads = Threads(self)
+        self.threads = Threads(self.context, self.queue, self.notifier)
         self.components.append(self.threads)
         self.incidents = Incidents(self.context, self.notifier)
         self.stuck = StuckDetector(  # activity from the threads + the queue
@@ -109,7 +109,7 @@ class Engine:
         self.health = HealthMonitors(self.context, self.incidents)
         self.autoheal = Autoheal(self.context, self.escalations)
         self.components += [self.stuck, self.briefs, self.health, self.autoheal]
-        self.ingress = Ingress(self)
+        self.ingress = Ingress(self.context, self.queue, self.escalations)
         self.components.append(self.ingress)
         self.pools = Pools(self)
         self.components.append(self.pools)

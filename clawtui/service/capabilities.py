@@ -20,9 +20,15 @@ from clawtui.service.keys import ENGINE
 T = TypeVar("T")
 
 
-def capability(request: web.Request, of: Callable[[EngineAPI], T | None], missing: str) -> T:
-    """The capability `of(engine)` answers, or a 501 carrying `missing`."""
+def capability(
+    request: web.Request,
+    of: Callable[[EngineAPI], T | None],
+    missing: str,
+    *,
+    status: int = 501,
+) -> T:
+    """The capability `of(engine)` answers, or a 501 (or `status`) carrying `missing`."""
     found = of(request.app[ENGINE])
     if found is None:
-        fail(501, missing)
+        fail(status, missing)
     return found

@@ -1,9 +1,12 @@
-"""What the webhook and relay routes share: capped body reads and JSON answers.
+"""What the webhook and relay routes share: the ingress lookup, capped body reads, answers.
 
 These routes are outside `/api/v1` and its bearer token: callers prove who they are with
-their own secret headers. aiohttp's `client_max_size` (`[service] max_body_bytes`) only
-bounds `request.read()` / `json()`; these routes read `request.content` themselves with a
-cap of their own (3 MiB for the webhook, about 64 KiB for the relay), so the webhook takes
+their own secret headers. Each route hands its secret header and a body reader to the engine
+in one call (`IngressAPI.receive_webhook` / `receive_relay`); the engine reads the body only
+once the secret allows it, with its own cap. aiohttp's `client_max_size`
+(`[service] max_body_bytes`) only bounds `request.read()` / `json()`; the reader reads
+`request.content` itself with the engine's cap (3 MiB for the webhook, about 64 KiB for the
+relay), so the webhook takes
 Azure DevOps' 2 MB bodies without raising the limit of every other route. A declared
 Content-Length over the cap is refused before a byte is read; a body that grows past it
 (chunked, or decompressed) is refused as soon as it does.
@@ -16,17 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
-from clawtui.engine.ingress.manager import Ingress, Outcome
-from clawtui.service.errors import fail
-from clawtui.service.keys import ENGINE
+from clawtui.engine.api.ingress import BodyReader, BodyTooLarge, IngressAPI, Outcome, ingress_of
+from clawtui.service.capabilities import capability
 
 _CHUNK = 64 * 1024
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body too large: the limit is {limit} bytes")
-        self.limit = limit
 
 
 async def read_capped(request: web.Request, limit: int) -> bytes:
@@ -45,11 +41,20 @@ async def read_capped(request: web.Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def ingress_of(request: web.Request) -> Ingress:
-    ingress = getattr(request.app[ENGINE], "ingress", None)
-    if not isinstance(ingress, Ingress):
-        fail(503, "ingress needs a local engine (this service has none)")
-    return ingress
+def body_reader(request: web.Request) -> BodyReader:
+    """`read_capped` of this request, for the engine to call with its cap."""
+
+    async def read(limit: int) -> bytes:
+        return await read_capped(request, limit)
+
+    return read
+
+
+def ingress(request: web.Request) -> IngressAPI:
+    """The engine's ingress; 503 (Azure DevOps retries those) when this service has none."""
+    return capability(
+        request, ingress_of, "ingress needs a local engine (this service has none)", status=503
+    )
 
 
 def answer(outcome: Outcome) -> web.Response:

@@ -23,6 +23,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from clawtui.engine.api.ingress import ingress_of
 from clawtui.engine.api.protocols import EngineAPI
 from clawtui.service.errors import Handler
 from clawtui.service.keys import METRICS, SSE_STREAMS
@@ -90,10 +91,8 @@ class IngressCollector(Collector):
         self.engine = engine
 
     def collect(self) -> Iterator[Any]:
-        from clawtui.engine.ingress.manager import Ingress
-
-        ingress = getattr(self.engine, "ingress", None)
-        if not isinstance(ingress, Ingress):
+        ingress = ingress_of(self.engine)
+        if ingress is None:
             return
         stats = ingress.stats
         webhook = CounterMetricFamily(

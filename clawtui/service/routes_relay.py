@@ -20,21 +20,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from clawtui.engine.ingress.manager import RELAY_ENVELOPE_BYTES
-from clawtui.service.ingress_common import BodyTooLarge, answer, header, ingress_of, read_capped
+from clawtui.engine.api.ingress import RELAY_SECRET_HEADER
+from clawtui.service.ingress_common import answer, body_reader, header, ingress
 
 routes = web.RouteTableDef()
-SECRET_HEADER = "X-Relay-Secret"
+SECRET_HEADER = RELAY_SECRET_HEADER
 
 
 @routes.post("/relay")
 async def relay(request: web.Request) -> web.Response:
-    ingress = ingress_of(request)
     secret = header(request, SECRET_HEADER)
-    limit = ingress.engine.settings.relay.max_message_bytes + RELAY_ENVELOPE_BYTES
-    try:
-        body = await read_capped(request, limit)
-    except BodyTooLarge as exc:
-        sender = ingress.relay_sender(secret)
-        return answer(ingress.reject("relay", 413, str(exc), sender=sender))
-    return answer(await ingress.accept_relay(secret, body))
+    return answer(await ingress(request).receive_relay(secret, body_reader(request)))

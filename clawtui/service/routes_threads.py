@@ -14,10 +14,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from clawtui.engine.api.protocols import ThreadsAPI, threads_of
-from clawtui.engine.kb import knowledge as kbmod
-from clawtui.engine.threads.manager import ThreadError
-from clawtui.engine.threads.queue import QueueError
+from clawtui.engine.api import kb as kbmod
+from clawtui.engine.api.threads import QueueError, ThreadError, ThreadsAPI, threads_of
 from clawtui.service.bodies import parse_body
 from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail

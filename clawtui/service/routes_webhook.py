@@ -20,33 +20,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from clawtui.service.ingress_common import BodyTooLarge, answer, header, ingress_of, read_capped
+from clawtui.engine.api.ingress import WEBHOOK_SECRET_HEADER
+from clawtui.service.ingress_common import answer, body_reader, header, ingress
 
 routes = web.RouteTableDef()
-SECRET_HEADER = "x-webhook-secret"
+SECRET_HEADER = WEBHOOK_SECRET_HEADER
 
 
 @routes.post("/webhook/azure-devops")
 async def azure_devops(request: web.Request) -> web.Response:
-    from clawtui.engine.ingress.manager import secret_matches
-
-    ingress = ingress_of(request)
-    secrets = ingress.webhook_secrets()
-    if not secrets:
-        return answer(
-            ingress.reject(
-                "webhook",
-                403,
-                "the webhook is not configured: set [webhook] secrets_env or secret_files",
-            )
-        )
-    if not secret_matches(header(request, SECRET_HEADER), secrets):
-        given = header(request, SECRET_HEADER)
-        why = f"missing {SECRET_HEADER} header" if given is None else f"wrong {SECRET_HEADER}"
-        return answer(ingress.reject("webhook", 401, why))
-    limit = ingress.engine.settings.webhook.max_body_bytes
-    try:
-        body = await read_capped(request, limit)
-    except BodyTooLarge as exc:
-        return answer(ingress.reject("webhook", 413, str(exc)))
-    return answer(await ingress.accept_webhook(body))
+    secret = header(request, SECRET_HEADER)
+    return answer(await ingress(request).receive_webhook(secret, body_reader(request)))

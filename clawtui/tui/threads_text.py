@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
-from clawtui.engine.threads.manager import ThreadDetail, ThreadStatus
+from clawtui.engine.api.threads import ThreadDetail, ThreadStatus
 
 LIVENESS_STYLE = {"alive": "green", "degraded": "yellow", "dead": "bold red", "unknown": "dim"}
 

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Static
 
 from clawtui.config import Settings
 from clawtui.config.threads import ThreadEntry, ThreadsConfig
+from clawtui.engine.context import Context
 from clawtui.engine.heartbeats import md as hb
 from clawtui.engine.notifier import Notifier
 from clawtui.engine.threads.manager import Threads
@@ -36,7 +37,14 @@ class ThreadsFakeEngine(FakeEngine):
         self.queue = TinyClawQueue(settings.threads.resolved_home(Path("/nonexistent")))
         self.notifier = Notifier(settings.notify)
         self.logged: list[str] = []
-        self.threads = Threads(self)  # type: ignore[arg-type]
+        ctx = Context(
+            settings=settings,
+            store=None,  # type: ignore[arg-type]
+            bus=self.bus,
+            log_activity=self.log_activity,
+            monitors={},
+        )
+        self.threads = Threads(ctx, self.queue, self.notifier)
 
     def log_activity(self, level: str, message: str, **_: Any) -> None:
         self.logged.append(message)

@@ -12,7 +12,7 @@ import pytest
 from clawtui.config import ConfigError, Settings, load_settings
 from clawtui.config.ingress import RelayConfig, RelayRoute, WebhookIngressConfig
 from clawtui.engine.ingress import azure_devops as azdo
-from clawtui.engine.ingress.manager import RateLimiter, secret_matches
+from clawtui.engine.ingress.guards import RateLimiter, secret_matches
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "azure_devops"
 

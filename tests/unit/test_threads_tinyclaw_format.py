@@ -18,8 +18,8 @@ import pytest
 
 from clawtui.config.threads import ThreadEntry, ThreadsConfig
 from clawtui.engine.kb import knowledge as kb
-from clawtui.engine.threads.manager import merge_threads, read_threads_json, write_threads_json
 from clawtui.engine.threads.queue import NanoclawSink, QueueError, TinyClawQueue
+from clawtui.engine.threads.registry import merge_threads, read_threads_json, write_threads_json
 
 # -- TinyClaw's types, transcribed ----------------------------------------------------------------
 STR, NUM, BOOL = "string", "number", "boolean"

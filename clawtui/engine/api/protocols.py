@@ -10,6 +10,10 @@ described by their own protocols below. An engine offers them as the attributes 
 `memory_of`, which answer None for an engine without them, so a panel can say "not available
 here" instead of failing. The remote client (`clawtui --connect`) offers all three over the
 service's REST routes.
+
+Threads (`ThreadsAPI` / `threads_of`) and ingress (`IngressAPI` / `ingress_of`) are defined with
+their value types in `api/threads.py` and `api/ingress.py`; they are imported here so that
+`clawtui.engine.api` keeps offering them.
 """
 
 from __future__ import annotations
@@ -17,18 +21,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from clawtui.engine.api.ingress import IngressAPI as IngressAPI
+from clawtui.engine.api.ingress import ingress_of as ingress_of
 from clawtui.engine.api.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
+from clawtui.engine.api.threads import ThreadsAPI as ThreadsAPI
+from clawtui.engine.api.threads import threads_of as threads_of
 from clawtui.engine.bus import Subscription
 
 if TYPE_CHECKING:
-    from clawtui.config.ingress import RelayRoute
     from clawtui.engine.devboxes.manager import DevboxInfo
-    from clawtui.engine.ingress.manager import IngressRecord
     from clawtui.engine.memory.models import ApplyResult, MemoryChange, MemoryPlan
     from clawtui.engine.pools.manager import ClaimInfo, PoolStatus, SyncResult
     from clawtui.engine.sessions.tmux_manager import BroadcastOutcome, TmuxListing
-    from clawtui.engine.threads.manager import ThreadDetail, ThreadProgress, ThreadStatus
-    from clawtui.engine.threads.queue import IncomingMessage
 
 
 @runtime_checkable
@@ -138,27 +142,6 @@ class MemoryAPI(Protocol):
         ...
 
 
-class IngressAPI(Protocol):
-    """The webhook and relay: routes (add / remove persist at once) and recent traffic."""
-
-    recent: Iterable[IngressRecord]
-    """Recent accepted / rejected / delivered records, oldest first."""
-
-    def routes(self) -> list[RelayRoute]: ...
-
-    def agents(self) -> list[str]: ...
-
-    async def add_route(self, sender: str, to: str, note: str = "") -> RelayRoute: ...
-
-    async def remove_route(self, sender: str, to: str) -> None: ...
-
-
-def ingress_of(engine: EngineAPI) -> IngressAPI | None:
-    """The engine's ingress, or None when it has none (the remote client, for now)."""
-    ingress: IngressAPI | None = getattr(engine, "ingress", None)
-    return ingress
-
-
 class PoolsAPI(Protocol):
     """Warm pools: status, claim, release, sync and scale (see engine/pools.py)."""
 
@@ -201,36 +184,6 @@ def memory_of(engine: EngineAPI) -> MemoryAPI | None:
     """The engine's memory rebalancing, or None when it has none."""
     memory: MemoryAPI | None = getattr(engine, "memory", None)
     return memory
-
-
-class ThreadsAPI(Protocol):
-    """Agent threads: snapshots, detail, sending, heartbeats and the knowledge base."""
-
-    def statuses(self) -> list[ThreadStatus]: ...
-
-    def progress(self) -> list[ThreadProgress]:
-        """Per thread: id, name, cwd, last activity (epoch seconds), liveness."""
-        ...
-
-    async def detail(self, thread_id: int) -> ThreadDetail: ...
-
-    async def send(
-        self, thread_id: int, text: str, *, sender: str = "clawtui"
-    ) -> IncomingMessage: ...
-
-    async def beat_now(self, thread_id: int) -> None: ...
-
-    async def kb_file(self, name: str) -> str:
-        """context.md, decisions.md or active-projects.md; any other name is refused."""
-        ...
-
-    async def kb_log(self, limit: int = 20) -> list[str]: ...
-
-
-def threads_of(engine: EngineAPI) -> ThreadsAPI | None:
-    """The engine's threads capability, or None when it has none."""
-    threads: ThreadsAPI | None = getattr(engine, "threads", None)
-    return threads
 
 
 class TmuxAPI(Protocol):

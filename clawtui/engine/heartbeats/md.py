@@ -34,12 +34,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
+from clawtui.engine.api.threads import TIERS as TIERS
+from clawtui.engine.api.threads import Tier as Tier
 from clawtui.fsutil import UTF8_BOM, atomic_write, read_bytes_capped
 
-Tier = Literal["quick", "hourly", "daily"]
-TIERS: Final[tuple[Tier, ...]] = ("quick", "hourly", "daily")
 FILENAME: Final = "HEARTBEAT.md"
 MAX_HEARTBEAT_BYTES: Final = 256 * 1024
 NEVER: Final = "(never)"

@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
-
+from clawtui.engine.api.threads import RepoState as RepoState
 from clawtui.engine.heartbeats.md import HeartbeatDoc, Tier
 
 OK_MARKERS = ("HEARTBEAT_OK", "[NO_UPDATES]")
@@ -41,23 +40,6 @@ _MAX_OUTPUT = 256 * 1024
 def is_ok_reply(text: str) -> bool:
     """TinyClaw's rule: a reply containing HEARTBEAT_OK (or [NO_UPDATES]) is not delivered."""
     return any(marker in text for marker in OK_MARKERS)
-
-
-class RepoState(BaseModel):
-    """A thread's repository as git sees it (no network unless `fetched`)."""
-
-    is_repo: bool = False
-    branch: str | None = None
-    dirty: int = 0
-    dirty_files: list[str] = []
-    ahead: int | None = None
-    behind: int | None = None
-    upstream: str | None = None
-    stale_branches: list[str] = []
-    conflicts: bool | None = None
-    ci: str | None = None
-    error: str | None = None
-    checked_at: float | None = None
 
 
 @dataclass

@@ -11,24 +11,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
-from pydantic import BaseModel
+from clawtui.engine.api.threads import TIERS, Tier
+from clawtui.engine.api.threads import Liveness as Liveness
+from clawtui.engine.api.threads import TierState as TierState
 
-from clawtui.engine.heartbeats.md import TIERS, Tier
-
-Liveness = Literal["alive", "degraded", "dead", "unknown"]
 DEGRADED_AFTER = 3
 DEAD_AFTER = 6
-
-
-class TierState(BaseModel):
-    tier: Tier
-    last: float | None
-    """Epoch seconds of the last run; None when never run."""
-    age: float | None
-    due: bool
-    overdue: bool
 
 
 def tier_period(tier: Tier, interval: float, hourly_after: float, daily_after: float) -> float:

@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from clawtui.engine.api.kb import KB_FILES as KB_FILES
+from clawtui.engine.api.kb import KBError as KBError
+from clawtui.engine.api.kb import check_name as check_name
 from clawtui.engine.heartbeats.runner import run_cmd
 from clawtui.fsutil import atomic_write, read_bytes_capped
 
-KB_FILES: Final = ("context.md", "decisions.md", "active-projects.md")
 MAX_KB_BYTES: Final = 1 << 20
 
 _SEEDS: Final = {
@@ -31,18 +33,6 @@ _SEEDS: Final = {
     "active-projects.md": "# Active projects\n\nCurrent status of each repo / thread, "
     "updated from daily reports.\n",
 }
-
-
-class KBError(Exception):
-    """The knowledge base could not be read or changed; the message says why and what to do."""
-
-
-def check_name(name: str) -> str:
-    if name not in KB_FILES:
-        raise KBError(
-            f"{name!r} is not a knowledge base file: ask for one of {', '.join(KB_FILES)}"
-        )
-    return name
 
 
 async def _git(kb: Path, *args: str) -> str:

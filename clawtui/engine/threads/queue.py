@@ -15,67 +15,24 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import secrets
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from clawtui.engine.api.threads import IncomingMessage as IncomingMessage
+from clawtui.engine.api.threads import MessageSource
+from clawtui.engine.api.threads import OutgoingMessage as OutgoingMessage
+from clawtui.engine.api.threads import QueueError as QueueError
+from clawtui.engine.api.threads import QueueMessage as _Message
 from clawtui.fsutil import atomic_write, is_temp_file, read_bytes_capped
 
 QUEUE_DIRS: Final = ("incoming", "outgoing", "commands", "processing", "dead-letter")
-MESSAGE_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_MESSAGE_BYTES: Final = 1 << 20
 """Largest message file the engine writes or reads (1 MiB)."""
-
-MessageSource = Literal["user", "cross-thread", "heartbeat", "cli", "system"]
-
-
-class QueueError(Exception):
-    """A message could not be written or read; the message says which file and why."""
-
-
-def new_message_id(prefix: str = "clawtui") -> str:
-    """A unique, file-name-safe message id: `<prefix>_<epoch ms>_<random>`."""
-    safe = re.sub(r"[^A-Za-z0-9_-]", "-", prefix)[:32] or "clawtui"
-    return f"{safe}_{int(time.time() * 1000)}_{secrets.token_hex(4)}"
-
-
-class _Message(BaseModel):
-    # TinyClaw ignores fields it does not know; clawtui adds a few (e.g. `relayedFrom`).
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    channel: str = Field(min_length=1, max_length=64)
-    threadId: int = Field(ge=0)
-    sender: str = Field(max_length=256)
-    message: str
-    timestamp: int = Field(default_factory=lambda: int(time.time() * 1000), ge=0)
-    messageId: str = Field(default_factory=new_message_id, pattern=MESSAGE_ID_RE.pattern)
-
-
-class IncomingMessage(_Message):
-    """A message for an agent (TinyClaw `IncomingMessage`)."""
-
-    source: MessageSource | None = None
-    sourceThreadId: int | None = None
-    senderId: str | None = None
-    isReply: bool | None = None
-    replyToText: str | None = None
-    replyToModel: str | None = None
-    topicName: str | None = None
-
-
-class OutgoingMessage(_Message):
-    """A reply from an agent (TinyClaw `OutgoingMessage`)."""
-
-    originalMessage: str = ""
-    model: str = ""
-    targetThreadId: int | None = None
 
 
 def message_json(msg: _Message) -> bytes:
@@ -95,6 +52,32 @@ def _message(model: type[_M], fields: dict[str, Any], message_id: str | None) ->
         return model.model_validate(fields)
     except ValidationError as exc:
         raise QueueError(f"not a valid queue message: {exc.errors()[0]['msg']}") from exc
+
+
+def incoming_message(
+    thread_id: int,
+    text: str,
+    *,
+    channel: str = "clawtui",
+    source: MessageSource = "system",
+    sender: str = "clawtui",
+    sender_id: str | None = None,
+    source_thread_id: int | None = None,
+    message_id: str | None = None,
+    **extra: Any,
+) -> IncomingMessage:
+    """The message `TinyClawQueue.deliver` writes for these arguments (nothing is written)."""
+    fields: dict[str, Any] = {
+        "channel": channel,
+        "source": source,
+        "threadId": thread_id,
+        "sender": sender,
+        "senderId": sender_id,
+        "sourceThreadId": source_thread_id,
+        "message": text,
+        **extra,
+    }
+    return _message(IncomingMessage, fields, message_id)
 
 
 class TinyClawQueue:
@@ -118,9 +101,12 @@ class TinyClawQueue:
         for name in QUEUE_DIRS:
             self.folder(name).mkdir(parents=True, exist_ok=True)
 
-    def write(self, folder: str, msg: _Message) -> Path:
-        """Write `msg` atomically as `<folder>/<messageId>.json`; refuses to overwrite."""
-        payload = message_json(msg)
+    def write(self, folder: str, msg: _Message, payload: bytes | None = None) -> Path:
+        """Write `msg` atomically as `<folder>/<messageId>.json`; refuses to overwrite.
+
+        `payload`, when given, is written verbatim: `message_json(msg)` as stored earlier."""
+        if payload is None:
+            payload = message_json(msg)
         if len(payload) > MAX_MESSAGE_BYTES:
             raise QueueError(
                 f"message {msg.messageId} is {len(payload)} bytes; the queue takes at most "
@@ -152,18 +138,30 @@ class TinyClawQueue:
         **extra: Any,
     ) -> IncomingMessage:
         """Put `text` into `thread_id`'s incoming queue; returns the message written."""
-        fields: dict[str, Any] = {
-            "channel": channel,
-            "source": source,
-            "threadId": thread_id,
-            "sender": sender,
-            "senderId": sender_id,
-            "sourceThreadId": source_thread_id,
-            "message": text,
+        msg = incoming_message(
+            thread_id,
+            text,
+            channel=channel,
+            source=source,
+            sender=sender,
+            sender_id=sender_id,
+            source_thread_id=source_thread_id,
+            message_id=message_id,
             **extra,
-        }
-        msg = _message(IncomingMessage, fields, message_id)
-        self.write("incoming", msg)
+        )
+        return self._put(msg, None)
+
+    def deliver_stored(self, payload: bytes) -> IncomingMessage:
+        """Put a message built and stored earlier (`message_json` of an `IncomingMessage`)
+        into its thread's incoming queue, byte for byte as stored."""
+        try:
+            msg = IncomingMessage.model_validate_json(payload)
+        except ValidationError as exc:
+            raise QueueError(f"not a valid queue message: {exc.errors()[0]['msg']}") from exc
+        return self._put(msg, payload)
+
+    def _put(self, msg: IncomingMessage, payload: bytes | None) -> IncomingMessage:
+        self.write("incoming", msg, payload)
         for sink in list(self.sinks):
             try:
                 sink(msg)

@@ -24,8 +24,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from clawtui.engine.api.ingress import IngressRecord
 from clawtui.engine.api.protocols import EngineAPI, IngressAPI, ingress_of
-from clawtui.engine.ingress.manager import IngressRecord
 from clawtui.tui.screens.confirm import ConfirmScreen
 
 MAX_ROWS = 200

@@ -20,7 +20,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from clawtui.engine.api.protocols import EngineAPI, ThreadsAPI, threads_of
-from clawtui.engine.threads.manager import ThreadStatus
+from clawtui.engine.api.threads import ThreadStatus
 from clawtui.tui.threads_text import detail_text, status_of, thread_row
 from clawtui.tui.widgets.empty_state import EmptyState
 

@@ -1,0 +1,209 @@
+"""Heartbeats of the threads: running a beat, routing its reply, daily reports to the master.
+
+TinyClaw's response routing: OK replies are suppressed; findings go to queue/outgoing, the
+notifier and the activity log; a daily report goes to the master thread and into the
+knowledge base (also reports that agents wrote into the queue themselves).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+
+from clawtui.engine.api.models import EventKind
+from clawtui.engine.api.threads import IncomingMessage, OutgoingMessage, QueueError
+from clawtui.engine.heartbeats import md as hbmd
+from clawtui.engine.heartbeats.runner import REPORT_PREFIX, BeatTarget, is_ok_reply
+from clawtui.engine.heartbeats.tiers import due_tiers, tier_states
+from clawtui.engine.kb import knowledge as kbmod
+from clawtui.engine.notifier import Notification
+from clawtui.engine.threads.state import ThreadsState
+
+log = logging.getLogger(__name__)
+
+_RECENT = 20
+
+
+class ThreadsBeats(ThreadsState):
+    """The heartbeat part of `Threads`."""
+
+    def _target(self, tid: int) -> BeatTarget:
+        info = self._threads[tid]
+        return BeatTarget(
+            thread_id=tid,
+            name=info.name,
+            cwd=Path(info.cwd) if info.cwd else None,
+            container=info.container,
+            is_master=tid == self.master_id,
+            master_id=self.master_id,
+            threads=[f"{t.id}: {t.name}" for t in self._threads.values()],
+        )
+
+    def _skipped(self, tid: int, due_at: float, waited: float) -> None:
+        self.ctx.bus.publish(
+            EventKind.HEARTBEAT,
+            thread_id=tid,
+            action="skipped",
+            tiers=[],
+            ok=None,
+            reply=f"waited {waited:.0f} s (more than {self.scheduler.stale_after:.0f} s)",
+        )
+        self.ctx.log_activity(
+            "warning",
+            f"heartbeat of thread {tid} skipped: it waited {waited:.0f} s",
+            subject=f"thread/{tid}",
+        )
+        if tid in self._threads:
+            self._publish(tid)
+
+    async def beat_now(self, thread_id: int) -> None:
+        self.info(thread_id)
+        self.scheduler.enqueue(thread_id)
+
+    async def run_beat(self, thread_id: int) -> None:
+        """Run one beat of a thread right now, outside the scheduler (CLI, tests)."""
+        self.info(thread_id)
+        await self._beat(thread_id, self.clock.now())
+
+    async def _beat(self, tid: int, due_at: float) -> None:
+        if tid not in self._threads:
+            return
+        now = self.clock.now()
+        path = self.heartbeat_path(tid)
+        doc: hbmd.HeartbeatDoc | None = None
+        if path is not None and not self._threads[tid].container:
+            try:
+                doc = await asyncio.to_thread(hbmd.ensure, path)
+            except (hbmd.HeartbeatError, OSError) as exc:
+                self._doc_problem[tid] = str(exc)
+        tiers = due_tiers(
+            tier_states(
+                doc.timestamps if doc else {},
+                now,
+                interval=self.cfg.heartbeat_interval,
+                hourly_after=self.cfg.hourly_after,
+                daily_after=self.cfg.daily_after,
+            )
+        )
+        self._publish(tid)
+        outcome = await self.runner.run(self._target(tid), tiers, doc, now)
+        if outcome.repo is not None:
+            self._repo[tid] = outcome.repo
+        finished = self.clock.now()
+        if path is not None and doc is not None:
+            stamp = datetime.fromtimestamp(finished, UTC)
+            try:
+                new = await asyncio.to_thread(
+                    hbmd.update_timestamps, path, {t: stamp for t in tiers}
+                )
+                self._docs[tid] = new
+                self._hb_mtime[tid] = finished
+            except (hbmd.HeartbeatError, OSError) as exc:
+                self._doc_problem[tid] = f"timestamps not updated: {exc}"
+        self._results[tid] = (finished, outcome.ok, outcome.reply)
+        await self._route(tid, tiers, outcome.reply, outcome.ok, outcome.report)
+        self.ctx.bus.publish(
+            EventKind.HEARTBEAT,
+            thread_id=tid,
+            action="ran",
+            tiers=list(tiers),
+            ok=outcome.ok,
+            reply=outcome.reply[:2000],
+        )
+        self._publish(tid)
+
+    async def _route(
+        self, tid: int, tiers: list[hbmd.Tier], reply: str, ok: bool, report: str | None
+    ) -> None:
+        """TinyClaw's response routing: OK replies are suppressed; findings are delivered."""
+        name = self._threads[tid].name
+        if not ok and not is_ok_reply(reply):
+            try:
+                msg = await asyncio.to_thread(
+                    self.queue.reply, tid, reply, original="heartbeat " + "+".join(tiers)
+                )
+                self._recent_out.setdefault(tid, deque(maxlen=_RECENT)).append(msg)
+            except QueueError as exc:
+                log.warning("heartbeat reply of thread %s not written: %s", tid, exc)
+            self.notifier.notify(
+                Notification(
+                    kind="heartbeat.findings",
+                    text=f"Thread {name} ({tid}) heartbeat:\n{reply[:3000]}",
+                    data={"thread_id": tid, "tiers": list(tiers)},
+                )
+            )
+            self.ctx.log_activity(
+                "warning",
+                f"heartbeat of {name}: {reply.splitlines()[0][:200]}",
+                subject=f"thread/{tid}",
+            )
+        if report and tid != self.master_id:
+            if self.master_id in self._threads:
+                try:
+                    await asyncio.to_thread(
+                        self.queue.deliver,
+                        self.master_id,
+                        report,
+                        channel="heartbeat",
+                        source="cross-thread",
+                        sender=name,
+                        sender_id="heartbeat",
+                        source_thread_id=tid,
+                    )
+                except QueueError as exc:
+                    log.warning("daily report of thread %s not delivered: %s", tid, exc)
+            await self.record_report(tid, report)
+
+    async def record_report(self, tid: int, report: str) -> None:
+        kb = self.kb_dir()
+        if kb is None or not (kb / ".git").exists():
+            return
+        try:
+            committed = await kbmod.record_report(kb, tid, self._threads[tid].name, report)
+        except (kbmod.KBError, OSError) as exc:
+            self.ctx.log_activity("warning", f"knowledge base not updated: {exc}")
+            return
+        self.ctx.bus.publish(EventKind.KB, action="report", thread_id=tid, committed=committed)
+
+    def _reports_in_queue(self) -> None:
+        """Daily reports to the master written by agents (external runner) go into the KB."""
+        kb = self.kb_dir()
+        if kb is None:
+            return
+        queue = self.queue
+        if len(self._seen_reports) > 50_000:
+            self._seen_reports.clear()
+        for folder, model in (("incoming", IncomingMessage), ("outgoing", OutgoingMessage)):
+            for path in queue.files(folder):
+                if path.name in self._seen_reports:
+                    continue
+                self._seen_reports.add(path.name)
+                try:
+                    msg = queue.read(path, model)
+                except QueueError:
+                    continue
+                if not isinstance(msg, IncomingMessage | OutgoingMessage):
+                    continue
+                source = _report_source(msg, self.master_id)
+                if source is None or source not in self._threads:
+                    continue
+                if msg.sender == self._threads[source].name and msg.channel == "heartbeat":
+                    continue  # our own built-in runner's report: already recorded
+                task = asyncio.get_running_loop().create_task(
+                    self.record_report(source, msg.message), name="threads:kb-report"
+                )
+                self._tasks.append(task)
+
+
+def _report_source(msg: IncomingMessage | OutgoingMessage, master: int) -> int | None:
+    """The thread a daily report to the master came from, or None when `msg` is not one."""
+    if not msg.message.lstrip().lower().startswith(REPORT_PREFIX.lower()):
+        return None
+    if isinstance(msg, OutgoingMessage):  # an agent's send_message, not yet routed
+        return msg.threadId if msg.targetThreadId == master and msg.threadId != master else None
+    source = msg.sourceThreadId
+    return source if msg.threadId == master and source is not None and source != master else None
+
