@@ -37,9 +37,13 @@ async def test_cold_start_follows_docker_health_events(
         assert info.source == "cold"
         health = docker_api.inspect_container(info.container)["State"]["Health"]["Status"]
         assert health == "healthy"
-    # Docker runs the first check one interval after the start; the claim was answered soon
-    # after it (the health_status event), ...
-    assert 0.9 <= took < 4.0, took
-    # ... with a handful of inspects (the monitor's on create / start / health_status, the
-    # pool's on each of those and its half-interval fallback), where a 50 ms poll makes 20+.
-    assert len(inspects) <= 10, [round(t - started, 2) for t in inspects]
+    # Docker runs the first check one interval after the start, and the claim waited for it.
+    # (No upper bound on the wall time: on a loaded machine the claim takes longer, and that
+    # is not what this test is about.)
+    assert took >= 0.9, took
+    # A handful of inspects: the monitor's on create / start / health_status, the pool's on
+    # each of those, and its half-interval fallback poll, which adds two a second while the
+    # claim waits. A 50 ms poll makes twenty a second. Bounded by the rate, not a fixed count,
+    # so a slow machine cannot fail it and a poller still does.
+    limit = 6 + 2 * took
+    assert len(inspects) <= limit, (limit, [round(t - started, 2) for t in inspects])
