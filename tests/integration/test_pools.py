@@ -12,8 +12,8 @@ import pytest
 
 from clawtui.config.pools import PoolConfig, SinkSpec, SyncMapping, SyncPolicy, SyncSpec
 from clawtui.engine.api.models import EventKind
+from clawtui.engine.api.pools import PoolConflict, PoolInputError, PoolSyncFailed
 from clawtui.engine.escalations.manager import Source
-from clawtui.engine.pools.manager import PoolConflict, PoolInputError, PoolSyncFailed
 from tests.integration.pool_helpers import (
     free_port,
     local_sync,

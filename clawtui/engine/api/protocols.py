@@ -15,9 +15,11 @@ service's REST routes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from clawtui.engine.api.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
+from clawtui.engine.api.pools import PoolsAPI as PoolsAPI  # re-exported: pools' home is api.pools
+from clawtui.engine.api.pools import pools_of as pools_of
 from clawtui.engine.bus import Subscription
 
 if TYPE_CHECKING:
@@ -25,7 +27,6 @@ if TYPE_CHECKING:
     from clawtui.engine.devboxes.manager import DevboxInfo
     from clawtui.engine.ingress.manager import IngressRecord
     from clawtui.engine.memory.models import ApplyResult, MemoryChange, MemoryPlan
-    from clawtui.engine.pools.manager import ClaimInfo, PoolStatus, SyncResult
     from clawtui.engine.sessions.tmux_manager import BroadcastOutcome, TmuxListing
     from clawtui.engine.threads.manager import ThreadDetail, ThreadProgress, ThreadStatus
     from clawtui.engine.threads.queue import IncomingMessage
@@ -157,32 +158,6 @@ def ingress_of(engine: EngineAPI) -> IngressAPI | None:
     """The engine's ingress, or None when it has none (the remote client, for now)."""
     ingress: IngressAPI | None = getattr(engine, "ingress", None)
     return ingress
-
-
-class PoolsAPI(Protocol):
-    """Warm pools: status, claim, release, sync and scale (see engine/pools.py)."""
-
-    async def status(self) -> list[PoolStatus]: ...
-
-    async def tenants(self) -> list[ClaimInfo]: ...
-
-    async def claim(
-        self, tenant: str, pool_name: str, config: Any = None, secrets: Any = None
-    ) -> ClaimInfo: ...
-
-    async def release(
-        self, tenant: str, *, sync: bool = True, force: bool = False
-    ) -> ClaimInfo: ...
-
-    async def sync(self, tenant: str, direction: str = "upload") -> SyncResult: ...
-
-    async def scale(self, pool_name: str, min_warm: int) -> PoolStatus: ...
-
-
-def pools_of(engine: EngineAPI) -> PoolsAPI | None:
-    """The engine's pool manager (or the remote client's, over REST), or None when it has none."""
-    pools: PoolsAPI | None = getattr(engine, "pools", None)
-    return pools
 
 
 def actions_of(engine: EngineAPI) -> ContainerActionsAPI | None:

@@ -51,10 +51,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
-from pydantic import BaseModel, ConfigDict, Field
 
 from clawtui.config.pools import TENANT_VAR, PoolConfig, SyncMapping, WorkloadConfig
 from clawtui.engine.api.models import EventKind, HostState
+from clawtui.engine.api.pools import (
+    ClaimInfo,
+    PoolConflict,
+    PoolError,
+    PoolInputError,
+    PoolNotFound,
+    PoolStatus,
+    PoolSyncFailed,
+    PoolUnavailable,
+    SyncResult,
+    SyncState,
+)
 from clawtui.engine.escalations.manager import NewEscalation, Severity, Source
 from clawtui.engine.fleet.actions import docker_error_text
 from clawtui.engine.pools import store as ps
@@ -103,101 +114,6 @@ def crash_point(point: str) -> None:
     """Exit the process right here when CLAWTUI_POOL_CRASH names this point (tests)."""
     if os.environ.get(CRASH_ENV) == point:
         os._exit(137)
-
-
-class PoolError(Exception):
-    """A pool operation failed; `status` is the HTTP status the service answers with."""
-
-    status = 500
-
-
-class PoolInputError(PoolError):
-    status = 400
-
-
-class PoolNotFound(PoolError):
-    status = 404
-
-
-class PoolConflict(PoolError):
-    status = 409
-
-
-class PoolUnavailable(PoolError):
-    status = 503
-
-
-class PoolSyncFailed(PoolError):
-    status = 502
-
-
-class SyncState(BaseModel):
-    """Last sync of one tenant's mapping."""
-
-    model_config = ConfigDict(frozen=True)
-
-    mapping: str
-    direction: str
-    status: str = Field(description="ok | skipped | failed")
-    last_run: float
-    bytes: int
-    files: int
-    duration: float
-    error: str | None = None
-
-
-class ClaimInfo(BaseModel):
-    """A tenant's claim as the API, the CLI and the TUI show it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    tenant: str
-    pool: str
-    container: str
-    host: str
-    state: str = Field(description="active | releasing | release_failed | released | lost")
-    source: str = Field(description="warm | cold")
-    claimed_at: float
-    last_activity: float
-    released_at: float | None = None
-    endpoints: list[str] = Field(default_factory=list)
-    error: str | None = None
-    release_attempts: int = 0
-    sync: list[SyncState] = Field(default_factory=list)
-    latency_ms: float | None = Field(None, description="Claim latency (only on claim).")
-
-
-class PoolStatus(BaseModel):
-    """Counts and claim latency of one pool."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    workload: str
-    host: str
-    target: int = Field(description="Warm containers kept (min_warm, or the scaled value).")
-    max: int
-    warm: int = 0
-    warming: int = 0
-    claimed: int = 0
-    releasing: int = 0
-    unhealthy: int = 0
-    total: int = 0
-    on_empty: str = "cold"
-    warm_p50_ms: float | None = None
-    warm_p99_ms: float | None = None
-    cold_p50_ms: float | None = None
-    claims: int = Field(0, description="Claims measured since start.")
-
-
-class SyncResult(BaseModel):
-    """Runs of one sync request."""
-
-    model_config = ConfigDict(frozen=True)
-
-    tenant: str
-    ok: bool
-    runs: list[SyncState]
 
 
 def _percentile(values: list[float], q: float) -> float | None:
