@@ -34,7 +34,8 @@ from clawtui.engine.api.pools import (
     PoolUnavailable,
 )
 from clawtui.engine.core import Engine
-from clawtui.engine.pools.manager import CRASH_ENV, CRASH_POINTS, LABEL_POOL
+from clawtui.engine.pools.crash import CRASH_ENV, CRASH_POINTS
+from clawtui.engine.pools.spec import LABEL_POOL
 from tests.integration.pool_helpers import (
     local_sync,
     pool_settings,

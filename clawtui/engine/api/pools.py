@@ -187,4 +187,3 @@ def pool_counters_of(engine: EngineAPI) -> PoolCounters | None:
     its service exports them)."""
     counters: PoolCounters | None = getattr(pools_of(engine), "metrics", None)
     return counters
-
