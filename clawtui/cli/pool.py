@@ -120,8 +120,8 @@ def _secrets(items: list[str]) -> dict[str, str]:
 
 
 def _run(settings: Settings, action: Callable[[Engine], Awaitable[int]]) -> int:
+    from clawtui.engine.api.pools import PoolError, PoolInputError
     from clawtui.engine.core import Engine
-    from clawtui.engine.pools.manager import PoolError, PoolInputError
 
     if not settings.pools:
         _error("no pools are configured: add [[workloads]] and [[pools]] to config.toml")

@@ -1,6 +1,6 @@
 """The pools capability of a remote engine (`RemoteEngine.pools`), over the service's routes.
 
-The same methods as the local pool manager (`PoolsAPI` in `clawtui.engine.api.protocols`): status
+The same methods as the local pool manager (`PoolsAPI` in `clawtui.engine.api.pools`): status
 and tenants read `GET /api/v1/pools` and `GET /api/v1/tenants`; claim, release, sync and scale post
 to the routes of `service/routes_pools.py`, whose JSON bodies are the engine's own models
 (`PoolStatus`, `ClaimInfo`, `SyncResult`). A refusal of the remote side becomes a `RemoteError`
@@ -16,7 +16,7 @@ from urllib.parse import quote
 import aiohttp
 
 from clawtui.client.caps import RemoteError, _Client
-from clawtui.engine.pools.manager import ClaimInfo, PoolStatus, SyncResult
+from clawtui.engine.api.pools import ClaimInfo, PoolStatus, SyncResult
 
 # A cold claim may take the pool's claim timeout (30 s by default) plus a state restore; a
 # release uploads the tenant's state first. Reads stay short.
@@ -75,3 +75,6 @@ class RemotePools(_Client):
         path = f"/api/v1/pools/{quote(pool_name, safe='')}/scale"
         _, data = await self.call("POST", path, json={"min_warm": min_warm}, timeout=_SHORT)
         return PoolStatus.model_validate(data)
+
+    async def touch(self, tenant: str) -> None:
+        """Nothing to send: the remote engine marks a tenant active itself (its sync route does)."""

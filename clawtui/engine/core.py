@@ -111,7 +111,7 @@ class Engine:
         self.components += [self.stuck, self.briefs, self.health, self.autoheal]
         self.ingress = Ingress(self.context, self.queue, self.escalations)
         self.components.append(self.ingress)
-        self.pools = Pools(self)
+        self.pools = Pools(self.context, escalations=self.escalations)
         self.components.append(self.pools)
         self.tmux = TmuxManager(self)
         self.components.append(self.tmux)

@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from clawtui.engine.api.ingress import ingress_of
+from clawtui.engine.api.pools import pool_counters_of, pools_of
 from clawtui.engine.api.protocols import EngineAPI
 from clawtui.service.errors import Handler
 from clawtui.service.keys import METRICS, SSE_STREAMS
@@ -134,29 +135,22 @@ class PoolCollector(Collector):
         self.engine = engine
         self.statuses: list[Any] = []
 
-    def _pools(self) -> Any:
-        from clawtui.engine.pools.manager import Pools
-
-        pools = getattr(self.engine, "pools", None)
-        return pools if isinstance(pools, Pools) else None
-
     async def refresh(self) -> None:
-        pools = self._pools()
+        pools = pools_of(self.engine) if pool_counters_of(self.engine) is not None else None
         try:
             self.statuses = await pools.status() if pools is not None else []
         except Exception as exc:  # the store is busy or broken: keep the last gauges
             log.warning("pool gauges not refreshed: %s", exc)
 
     def collect(self) -> Iterator[Any]:
-        pools = self._pools()
-        if pools is None:
+        m = pool_counters_of(self.engine)
+        if m is None:
             return
         for attr, name, doc in self.GAUGES:
             gauge = GaugeMetricFamily(name, doc, labels=["pool", "host"])
             for s in self.statuses:
                 gauge.add_metric([s.name, s.host], float(getattr(s, attr)))
             yield gauge
-        m = pools.metrics
         latency = HistogramMetricFamily(
             "clawtui_pool_claim_seconds",
             "Claim latency, request to provisioned container, by source (warm | cold).",

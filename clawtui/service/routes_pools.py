@@ -25,10 +25,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from clawtui.engine.pools.manager import PoolError, Pools
+from clawtui.engine.api.pools import PoolError, PoolsAPI, pools_of
 from clawtui.service.bodies import parse_body
+from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
-from clawtui.service.keys import ENGINE
 
 routes = web.RouteTableDef()
 
@@ -60,11 +60,8 @@ class ScaleBody(BaseModel):
     min_warm: StrictInt
 
 
-def _pools(request: web.Request) -> Pools:
-    pools = getattr(request.app[ENGINE], "pools", None)
-    if not isinstance(pools, Pools):
-        fail(501, "pools need a local engine (this one has no pool manager)")
-    return pools
+def _pools(request: web.Request) -> PoolsAPI:
+    return capability(request, pools_of, "pools need a local engine (this one has no pool manager)")
 
 
 def _ok(model: BaseModel | dict[str, Any]) -> web.Response:

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from clawtui.config import Settings
+from clawtui.engine.api.pools import PoolError
 from clawtui.engine.core import Engine
-from clawtui.engine.pools.manager import PoolError
 
 
 async def main(settings: Settings, action: str, tenant: str | None) -> int:

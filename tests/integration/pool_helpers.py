@@ -30,7 +30,7 @@ from clawtui.config.pools import (
     WorkloadConfig,
 )
 from clawtui.engine.core import Engine
-from clawtui.engine.pools.manager import LABEL_POOL
+from clawtui.engine.pools.spec import LABEL_POOL
 
 WORKLOAD_IMAGE = "clawtui-test/pool-workload:1"
 _DOCKERFILE = b"""FROM clawtui-test/busybox:1

@@ -13,7 +13,7 @@ import pytest
 from clawtui.config.pools import PoolConfig, SinkSpec, SyncMapping, SyncPolicy, SyncSpec
 from clawtui.engine.api.escalations import Source
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.pools.manager import PoolConflict, PoolInputError, PoolSyncFailed
+from clawtui.engine.api.pools import PoolConflict, PoolInputError, PoolSyncFailed
 from tests.integration.pool_helpers import (
     free_port,
     local_sync,

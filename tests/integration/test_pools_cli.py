@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from clawtui.engine.pools.manager import LABEL_POOL
+from clawtui.engine.pools.spec import LABEL_POOL
 from tests.integration.pool_helpers import WORKLOAD_IMAGE, unique
 
 pytestmark = pytest.mark.timeout(240)

@@ -9,7 +9,7 @@ import docker
 import pytest
 
 from clawtui.config.pools import PoolConfig
-from clawtui.engine.pools.manager import ClaimInfo, PoolConflict
+from clawtui.engine.api.pools import ClaimInfo, PoolConflict
 from tests.integration.pool_helpers import (
     pool_settings,
     running,

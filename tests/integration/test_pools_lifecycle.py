@@ -11,7 +11,7 @@ import docker
 import pytest
 
 from clawtui.config.pools import PoolConfig
-from clawtui.engine.pools.manager import LABEL_POOL, LABEL_ROLE
+from clawtui.engine.pools.spec import LABEL_POOL, LABEL_ROLE
 from tests.integration.pool_helpers import (
     WORKLOAD_IMAGE,
     local_sync,

@@ -11,7 +11,7 @@ import pytest
 
 from clawtui.config.pools import PoolConfig
 from clawtui.engine.core import Engine
-from clawtui.engine.pools.manager import LABEL_POOL, LABEL_SPEC, spec_hash
+from clawtui.engine.pools.spec import LABEL_POOL, LABEL_SPEC, spec_hash
 from tests.integration.engine_helpers import wait_until
 from tests.integration.pool_helpers import pool_settings, running, sh, unique, wait_warm, workload
 

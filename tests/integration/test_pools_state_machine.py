@@ -27,16 +27,15 @@ from hypothesis.stateful import (
 
 from clawtui.config import Settings
 from clawtui.config.pools import PoolConfig
-from clawtui.engine.core import Engine
-from clawtui.engine.pools.manager import (
-    CRASH_ENV,
-    CRASH_POINTS,
-    LABEL_POOL,
+from clawtui.engine.api.pools import (
     PoolConflict,
     PoolNotFound,
     PoolSyncFailed,
     PoolUnavailable,
 )
+from clawtui.engine.core import Engine
+from clawtui.engine.pools.crash import CRASH_ENV, CRASH_POINTS
+from clawtui.engine.pools.spec import LABEL_POOL
 from tests.integration.pool_helpers import (
     local_sync,
     pool_settings,

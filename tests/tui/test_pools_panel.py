@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input
 from clawtui.config import Settings
 from clawtui.config.pools import PoolConfig, WorkloadConfig
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.pools.manager import ClaimInfo, PoolConflict, PoolStatus, SyncResult, SyncState
+from clawtui.engine.api.pools import ClaimInfo, PoolConflict, PoolStatus, SyncResult, SyncState
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.pools_panel import PoolPrompt, PoolsPanel
 from tests.tui.fakes import NOW, FakeEngine

@@ -19,7 +19,8 @@ from clawtui.config.pools import (
     WorkloadConfig,
 )
 from clawtui.engine.pools import sync as pool_sync
-from clawtui.engine.pools.manager import _percentile, spec_hash
+from clawtui.engine.pools.manager import _percentile
+from clawtui.engine.pools.spec import spec_hash
 from clawtui.engine.pools.sync import Rclone, Sink, SyncError, _stats
 
 

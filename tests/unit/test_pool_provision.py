@@ -10,7 +10,7 @@ import tarfile
 from pathlib import Path
 
 from clawtui.config.pools import CustomVolume, VolumesSpec, WorkloadConfig
-from clawtui.engine.pools.manager import PoolConflict, PoolError, PoolNotFound, PoolSyncFailed
+from clawtui.engine.api.pools import PoolConflict, PoolError, PoolNotFound, PoolSyncFailed
 from clawtui.engine.pools.metrics import PoolMetrics
 from clawtui.engine.pools.provision import (
     _lookup,

@@ -19,11 +19,13 @@ their value types in `api/threads.py` and `api/ingress.py`; they are imported he
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from clawtui.engine.api.ingress import IngressAPI as IngressAPI
 from clawtui.engine.api.ingress import ingress_of as ingress_of
 from clawtui.engine.api.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
+from clawtui.engine.api.pools import PoolsAPI as PoolsAPI  # re-exported: pools' home is api.pools
+from clawtui.engine.api.pools import pools_of as pools_of
 from clawtui.engine.api.threads import ThreadsAPI as ThreadsAPI
 from clawtui.engine.api.threads import threads_of as threads_of
 from clawtui.engine.bus import Subscription
@@ -31,7 +33,6 @@ from clawtui.engine.bus import Subscription
 if TYPE_CHECKING:
     from clawtui.engine.devboxes.manager import DevboxInfo
     from clawtui.engine.memory.models import ApplyResult, MemoryChange, MemoryPlan
-    from clawtui.engine.pools.manager import ClaimInfo, PoolStatus, SyncResult
     from clawtui.engine.sessions.tmux_manager import BroadcastOutcome, TmuxListing
 
 
@@ -142,30 +143,6 @@ class MemoryAPI(Protocol):
         ...
 
 
-class PoolsAPI(Protocol):
-    """Warm pools: status, claim, release, sync and scale (see engine/pools.py)."""
-
-    async def status(self) -> list[PoolStatus]: ...
-
-    async def tenants(self) -> list[ClaimInfo]: ...
-
-    async def claim(
-        self, tenant: str, pool_name: str, config: Any = None, secrets: Any = None
-    ) -> ClaimInfo: ...
-
-    async def release(
-        self, tenant: str, *, sync: bool = True, force: bool = False
-    ) -> ClaimInfo: ...
-
-    async def sync(self, tenant: str, direction: str = "upload") -> SyncResult: ...
-
-    async def scale(self, pool_name: str, min_warm: int) -> PoolStatus: ...
-
-
-def pools_of(engine: EngineAPI) -> PoolsAPI | None:
-    """The engine's pool manager (or the remote client's, over REST), or None when it has none."""
-    pools: PoolsAPI | None = getattr(engine, "pools", None)
-    return pools
 
 
 def actions_of(engine: EngineAPI) -> ContainerActionsAPI | None:

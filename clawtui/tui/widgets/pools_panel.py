@@ -34,7 +34,8 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 
 from clawtui.config import Settings
 from clawtui.engine.api.models import Event, EventKind
-from clawtui.engine.api.protocols import EngineAPI, PoolsAPI, pools_of
+from clawtui.engine.api.pools import PoolsAPI, pools_of
+from clawtui.engine.api.protocols import EngineAPI
 from clawtui.tui.widgets.empty_state import EmptyState
 
 EVENT_ROWS = 8

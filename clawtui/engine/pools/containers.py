@@ -1,0 +1,345 @@
+"""Pool containers: the fixed template, create + start + wait healthy, warm fill, health, shrink.
+
+A slot is reserved in the store (a `warming` row, counted against `max`) before Docker is asked;
+`_create_container` then creates, starts and waits for Docker to call the container healthy, and
+on any failure removes the container and the row. The fill keeps every pool at its warm target,
+`fill_concurrency` at a time; a warm container Docker reports unhealthy or stopped is replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets as pysecrets
+import sqlite3
+import time
+from typing import TYPE_CHECKING, Any
+
+import docker.errors
+
+from clawtui.config.pools import TENANT_VAR, PoolConfig, WorkloadConfig
+from clawtui.engine.api.models import EventKind, HostState
+from clawtui.engine.api.pools import PoolError, PoolUnavailable
+from clawtui.engine.fleet.actions import docker_error_text
+from clawtui.engine.pools import store as ps
+from clawtui.engine.pools.crash import crash_point
+from clawtui.engine.pools.provision import remote_mounts
+from clawtui.engine.pools.spec import (
+    LABEL_MANAGED,
+    LABEL_POOL,
+    LABEL_ROLE,
+    LABEL_SPEC,
+    LABEL_WORKLOAD,
+    ROLE,
+    spec_hash,
+)
+from clawtui.engine.pools.state import PoolsState, _user_uid
+
+if TYPE_CHECKING:
+    from clawtui.engine.bus import Subscription
+    from clawtui.engine.fleet.hosts import HostMonitor
+
+
+async def _next_change(changes: Subscription, cid: str, timeout: float) -> None:
+    """Until the bus says container `cid` changed (or events were lost), at most `timeout` s."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await changes.get()
+                info = event.data.get("container")
+                if event.kind is EventKind.RESYNC or getattr(info, "id", None) == cid:
+                    return
+
+
+class PoolContainers(PoolsState):
+    """Creating, filling, health-replacing and shrinking a pool's containers."""
+
+    def _container_args(
+        self, pool: PoolConfig, workload: WorkloadConfig, name: str, client: Any
+    ) -> dict[str, Any]:
+        """The fixed template of a pool container (never from a client's body)."""
+        base = self._dir(name)
+        local = self._is_local(pool.host)
+        binds = {
+            str(base / vol_name): {"bind": vol.path, "mode": "ro" if vol.read_only else "rw"}
+            for vol_name, vol in workload.volumes.all().items()
+        }
+        sec = workload.security
+        res = workload.resources
+        host_config = client.create_host_config(
+            binds=binds if local else None,
+            mounts=None if local else remote_mounts(workload),
+            mem_limit=res.memory,
+            memswap_limit=res.memory,
+            nano_cpus=round(res.cpus * 1e9),
+            pids_limit=res.pids,
+            cap_drop=sec.cap_drop or None,
+            cap_add=sec.cap_add or None,
+            read_only=sec.read_only,
+            tmpfs={"/tmp": "rw,nosuid,nodev,size=64m"} if sec.read_only else None,
+            security_opt=["no-new-privileges:true"] if sec.no_new_privileges else None,
+            network_mode=sec.network,
+            restart_policy={"Name": "unless-stopped"},
+        )
+        hc = workload.healthcheck
+        env = {k: v for k, v in workload.env.items() if TENANT_VAR not in v}
+        env["CLAWTUI_POOL"] = pool.name
+        env["CLAWTUI_TENANT_CONFIG"] = workload.volumes.config.path
+        return {
+            "image": workload.image,
+            "command": workload.command,
+            "name": name,
+            "hostname": name[:63],
+            "labels": {
+                **workload.labels,
+                LABEL_ROLE: ROLE,
+                LABEL_POOL: pool.name,
+                LABEL_WORKLOAD: workload.name,
+                LABEL_SPEC: spec_hash(workload, pool),
+                LABEL_MANAGED: "1",
+            },
+            "environment": env,
+            "user": sec.user,
+            "healthcheck": {
+                "test": ["CMD", *hc.command],
+                "interval": int(hc.interval * 1e9),
+                "timeout": int(hc.timeout * 1e9),
+                "retries": hc.retries,
+                "start_period": int(hc.start_period * 1e9),
+            },
+            "host_config": host_config,
+            "detach": True,
+        }
+
+    def _make_dirs(self, workload: WorkloadConfig, name: str) -> None:
+        base = self._dir(name)
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        uid = _user_uid(workload.security.user)
+        for vol_name in workload.volumes.all():
+            d = base / vol_name
+            d.mkdir(exist_ok=True, mode=0o700)
+            if uid is not None:
+                os.chown(d, uid, -1)
+
+    async def _create_container(
+        self, pool: PoolConfig, name: str, *, warm: bool
+    ) -> ps.ContainerRow:
+        """Create, start and wait healthy for the reserved row `name`; returns the new row.
+
+        On any failure the container and the row are removed and PoolError raised.
+        """
+        workload = self.workloads[pool.workload]
+        monitor, client = self._monitor(pool.host)
+        cid: str | None = None
+        self._inflight.add(name)
+        try:
+            if self._is_local(pool.host):
+                await asyncio.to_thread(self._make_dirs, workload, name)
+            args = self._container_args(pool, workload, name, client)
+            # A cancelled await does not stop Docker: wait for the create to end, so that the
+            # clean-up below knows the id and nothing is left behind without a row.
+            create = asyncio.ensure_future(monitor.call(lambda: client.create_container(**args)))
+            try:
+                created = await asyncio.shield(create)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    cid = str((await create)["Id"])
+                raise
+            cid = str(created["Id"])
+
+            def record(conn: sqlite3.Connection) -> ps.ContainerRow:
+                with self.ctx.store.transaction():
+                    row = conn.execute(
+                        "SELECT * FROM pool_containers WHERE name = ?", (name,)
+                    ).fetchone()
+                    if row is None:
+                        raise ps.CasFailed(f"slot {name} vanished")
+                    r = ps.ContainerRow.of(row)
+                    ps.set_container(conn, name, r.version, container_id=cid)
+                    return r
+
+            await self.ctx.store.arun(record)
+            crash_point("fill.after_create")
+            await monitor.call(client.start, cid)
+            endpoints = await self._wait_healthy(monitor, client, cid, workload)
+            return await self.ctx.store.arun(
+                lambda conn: self._mark_ready(conn, name, endpoints, warm)
+            )
+        except BaseException as exc:
+            await self._discard(pool.host, name, cid)  # awaited: stop() waits for the clean-up
+            if isinstance(exc, PoolError | asyncio.CancelledError):
+                raise
+            if isinstance(exc, docker.errors.DockerException):
+                raise PoolUnavailable(
+                    f"could not start a {pool.name} container on {pool.host}: "
+                    f"{docker_error_text(exc)}"
+                ) from None
+            if isinstance(exc, ps.CasFailed | OSError | sqlite3.Error):
+                raise PoolError(f"could not start a {pool.name} container: {exc}") from None
+            raise
+        finally:
+            self._inflight.discard(name)
+
+    def _mark_ready(
+        self, conn: sqlite3.Connection, name: str, endpoints: list[str], warm: bool
+    ) -> ps.ContainerRow:
+        with self.ctx.store.transaction():
+            row = conn.execute("SELECT * FROM pool_containers WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise ps.CasFailed(f"slot {name} vanished")
+            r = ps.ContainerRow.of(row)
+            changes: dict[str, Any] = {"endpoints": json.dumps(endpoints)}
+            if warm:
+                changes["state"] = "warm"
+            ps.set_container(conn, name, r.version, **changes)
+            new = conn.execute("SELECT * FROM pool_containers WHERE name = ?", (name,)).fetchone()
+            return ps.ContainerRow.of(new)
+
+    async def _wait_healthy(
+        self, monitor: HostMonitor, client: Any, cid: str, workload: WorkloadConfig
+    ) -> list[str]:
+        """Until Docker calls the container healthy; its endpoints.
+
+        Docker announces health changes (`health_status` events); the host monitor refreshes
+        the container on each and publishes CONTAINER. So the container is inspected when it
+        changed, and otherwise only every half check interval (at most 1 s) in case an event
+        went missing: a pool filling ten containers no longer polls dockerd 200 times a second.
+        """
+        hc = workload.healthcheck
+        limit = hc.start_period + (hc.interval + hc.timeout) * (hc.retries + 1) + 10
+        deadline = time.monotonic() + limit
+        fallback = min(1.0, max(0.05, hc.interval / 2))
+        with self.ctx.bus.subscribe([EventKind.CONTAINER]) as changes:
+            while True:
+                data = await monitor.call(client.inspect_container, cid)
+                state = data.get("State") if isinstance(data, dict) else None
+                state = state if isinstance(state, dict) else {}
+                health = state.get("Health") if isinstance(state.get("Health"), dict) else {}
+                status = str((health or {}).get("Status", ""))
+                if not state.get("Running"):
+                    raise PoolError(
+                        f"the container exited during start-up (exit {state.get('ExitCode')}); "
+                        "check the workload's image and command"
+                    )
+                if status == "healthy":
+                    return self._endpoints(data, workload)
+                if status == "unhealthy":
+                    raise PoolError(
+                        "the container's health check failed; check healthcheck.command"
+                    )
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise PoolError(f"the container was not healthy within {limit:.0f}s")
+                await _next_change(changes, cid, min(fallback, left))
+
+    def _reserve(
+        self, conn: sqlite3.Connection, pool: PoolConfig, want: int, *, cold: bool
+    ) -> list[str]:
+        """Reserve up to `want` slots within the target and max, in one transaction."""
+        with self.ctx.store.transaction():
+            rows = ps.containers(conn, pool.name)
+            total = len(rows)
+            ready = sum(1 for r in rows if r.state in ("warm", "warming") and r.source == "warm")
+            room = pool.max - total
+            if not cold:
+                room = min(room, self.target(pool.name) - ready)
+            names: list[str] = []
+            now = time.time()
+            spec = spec_hash(self.workloads[pool.workload], pool)
+            for _ in range(max(0, min(room, want))):
+                name = f"pool-{pool.name}-{pysecrets.token_hex(4)}"
+                conn.execute(
+                    "INSERT INTO pool_containers (name, pool, host, state, source, spec, "
+                    "created_at, updated_at) VALUES (?, ?, ?, 'warming', ?, ?, ?, ?)",
+                    (name, pool.name, pool.host, "cold" if cold else "warm", spec, now, now),
+                )
+                names.append(name)
+            return names
+
+    async def _fill(self, name: str) -> None:
+        pool = self.pools[name]
+        if time.monotonic() < self._fill_backoff.get(name, 0.0):
+            return
+        monitor = self.ctx.monitors.get(pool.host)
+        if monitor is None or monitor.info.state is not HostState.ONLINE:
+            return
+        busy = sum(1 for n in self._inflight if n.startswith(f"pool-{name}-"))
+        want = pool.fill_concurrency - busy
+        if want <= 0:
+            return
+        names = await self.ctx.store.arun(lambda c: self._reserve(c, pool, want, cold=False))
+        for slot in names:
+            self._inflight.add(slot)
+            self._spawn(self._fill_one(pool, slot), f"pools:fill:{slot}")
+
+    async def _fill_one(self, pool: PoolConfig, slot: str) -> None:
+        try:
+            row = await self._create_container(pool, slot, warm=True)
+        except PoolError as exc:
+            backoff = 5.0
+            self._fill_backoff[pool.name] = time.monotonic() + backoff
+            self.ctx.log_activity(
+                "warning",
+                f"pool {pool.name}: could not warm a container: {exc} (retrying in {backoff:g}s)",
+                host=pool.host,
+                subject=f"pool:{pool.name}",
+            )
+            return
+        self._fill_backoff.pop(pool.name, None)
+        self._publish(EventKind.POOL, pool.host, pool=pool.name, action="warm", container=row.name)
+
+    async def _check_health(self) -> None:
+        rows = await self.ctx.store.arun(ps.containers)
+        for row in rows:
+            if row.state != "warm" or row.name in self._inflight or row.pool not in self.pools:
+                continue
+            monitor = self.ctx.monitors.get(row.host)
+            if monitor is None or monitor.info.state is not HostState.ONLINE:
+                continue  # the model of an offline host is stale
+            problem = self._docker_health(row.host, row.container_id)
+            if problem is None:
+                continue
+
+            def take(conn: sqlite3.Connection, r: ps.ContainerRow = row) -> bool:
+                with self.ctx.store.transaction():
+                    try:
+                        ps.set_container(conn, r.name, r.version, state="removing")
+                    except ps.CasFailed:
+                        return False
+                    return True
+
+            if await self.ctx.store.arun(take):
+                self.ctx.log_activity(
+                    "warning",
+                    f"warm container {row.name} is {problem}: replacing it",
+                    host=row.host,
+                    subject=f"pool:{row.pool}",
+                )
+                await self._discard(row.host, row.name, row.container_id)
+                self._publish(
+                    EventKind.POOL,
+                    row.host,
+                    pool=row.pool,
+                    action="removed",
+                    container=row.name,
+                    message=problem,
+                )
+
+    async def _shrink(self, pool: PoolConfig) -> None:
+        rows = await self.ctx.store.arun(lambda c: ps.containers(c, pool.name))
+        warm = [r for r in rows if r.state == "warm"]
+        extra = len(warm) - self.target(pool.name)
+        for row in warm[: max(0, extra)]:
+
+            def take(conn: sqlite3.Connection, r: ps.ContainerRow = row) -> bool:
+                with self.ctx.store.transaction():
+                    try:
+                        ps.set_container(conn, r.name, r.version, state="removing")
+                    except ps.CasFailed:
+                        return False
+                    return True
+
+            if await self.ctx.store.arun(take):
+                await self._discard(row.host, row.name, row.container_id)

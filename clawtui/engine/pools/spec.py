@@ -1,0 +1,26 @@
+"""What a pool container is, as Docker sees it: its labels and the hash of its spec.
+
+Labels cannot change after create, so they say only what a container is (role `pool`, pool,
+workload, spec hash); who holds it lives in the store (see `store`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from clawtui.config.pools import PoolConfig, WorkloadConfig
+
+ROLE = "pool"
+LABEL_ROLE = "clawtui.role"
+LABEL_POOL = "clawtui.pool"
+LABEL_WORKLOAD = "clawtui.workload"
+LABEL_SPEC = "clawtui.spec"
+LABEL_MANAGED = "clawtui.managed"
+
+
+def spec_hash(workload: WorkloadConfig, pool: PoolConfig) -> str:
+    """Hash of everything that shapes a container; warm containers of an old spec are replaced."""
+    data = workload.model_dump(mode="json", exclude={"sync", "config_schema"})
+    data["pool_host"] = pool.host
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
