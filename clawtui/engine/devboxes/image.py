@@ -16,7 +16,7 @@ from typing import Any
 
 import docker.errors
 
-from clawtui.engine.devboxes.checks import DevboxError
+from clawtui.engine.api.devbox_checks import DevboxError
 from clawtui.engine.fleet.actions import docker_error_text
 
 LABEL_BUILD = "clawtui.devbox.build"

@@ -21,7 +21,8 @@ What a dev box is, in Docker terms (all from a fixed template, never from a clie
 
 Containers are found through the engine's model (label `clawtui.role=devbox`); every Docker call
 runs in the host monitor's thread pool. The checks that need no Docker (names, keys, ports, the
-key tarball) are in `devbox_checks.py`; building the image is in `devbox_image.py`.
+key tarball) are in `clawtui.engine.api.devboxes` and `checks.py`; building the image is in
+`image.py`.
 """
 
 from __future__ import annotations
@@ -34,16 +35,14 @@ import os
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import docker.errors
-from pydantic import BaseModel, ConfigDict, Field
 
 from clawtui.config import parse_size
-from clawtui.engine.api.models import ContainerInfo, HostState
-from clawtui.engine.devboxes.checks import (
+from clawtui.engine.api.devbox_checks import (
     HOME_DIR,
     HOME_ROLE,
     LABEL_MANAGED,
@@ -53,15 +52,15 @@ from clawtui.engine.devboxes.checks import (
     ROLE,
     DevboxError,
     DevboxInputError,
-    authorized_keys_tar,
     container_name,
-    int_port,
-    pick_port,
-    ports_in_use,
     validate_name,
     validate_public_keys,
     volume_name,
 )
+from clawtui.engine.api.devboxes import DevboxInfo, DevboxStatus, Progress, devbox_info, devboxes_in
+from clawtui.engine.api.fleet import ActionError, UnknownContainer
+from clawtui.engine.api.models import HostState
+from clawtui.engine.devboxes.checks import authorized_keys_tar, pick_port, ports_in_use
 from clawtui.engine.devboxes.image import (
     DEFAULT_DEV_UID,
     LABEL_BUILD,
@@ -70,22 +69,15 @@ from clawtui.engine.devboxes.image import (
     context_digest,
     default_build_context,
 )
-from clawtui.engine.fleet.actions import ActionError, UnknownContainer, docker_error_text
+from clawtui.engine.fleet.actions import docker_error_text
 
 if TYPE_CHECKING:
     from clawtui.config import DevboxesConfig
-    from clawtui.engine.core import Engine
+    from clawtui.engine.context import Context
+    from clawtui.engine.fleet.actions import ContainerActions
     from clawtui.engine.fleet.hosts import HostMonitor
 
-__all__ = [
-    "DevboxError",
-    "DevboxInfo",
-    "DevboxInputError",
-    "DevboxStatus",
-    "Devboxes",
-    "Progress",
-    "ssh_banner",
-]
+__all__ = ["Devboxes", "ssh_banner"]
 
 SUDO_ENV = "CLAWTUI_DEV_SUDO"
 EXPORT_ENV = "CLAWTUI_EXPORT_ENV"
@@ -93,45 +85,6 @@ EXPORTED_BY_DEFAULT = frozenset({"CREDENTIAL_BROKER_URL", "BROKER_SECRET"})
 """Variables the entrypoint always copies to /etc/profile.d (and every GITHUB_*)."""
 _PORT_CONFLICT = ("port is already allocated", "address already in use")
 _MIN_MEMORY = 64 * 1024 * 1024
-
-Progress = Callable[[str], None]
-"""Receives one line of progress at a time (build output, steps), on the event loop thread."""
-
-
-class DevboxInfo(BaseModel):
-    """One dev box as the engine knows it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str = Field(description="The dev box name (label clawtui.owner).")
-    host: str
-    key: str = Field(description="Container key, HOST/ID.")
-    container: str = Field(description="Container name, dev-NAME.")
-    state: str
-    status: str = ""
-    port: int | None = Field(None, description="Host port of its sshd (label).")
-    memory_limit: int = Field(0, description="Bytes; 0 = unlimited.")
-    cpus: float = Field(0.0, description="CPU limit; 0 = unlimited.")
-    image: str = ""
-    created: float = 0.0
-    home_volume: str = ""
-
-    @property
-    def running(self) -> bool:
-        return self.state == "running"
-
-
-class DevboxStatus(BaseModel):
-    """Summary of all dev boxes (the coordinator's `status`)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    total: int
-    running: int
-    stopped: int
-    memory_limit_total: int = Field(description="Sum of memory limits of all dev boxes, bytes.")
-    memory_limit_running: int = Field(description="Sum of memory limits of running ones, bytes.")
-
 
 def _port_bindable(address: str, port: int) -> bool:
     """Whether this machine could bind address:port now (nothing listens on it)."""
@@ -167,24 +120,6 @@ async def ssh_banner(address: str, port: int, timeout: float = 2.0) -> str | Non
     return text if text.startswith("SSH-") else None
 
 
-def _info_from(c: ContainerInfo) -> DevboxInfo:
-    owner = c.labels.get(LABEL_OWNER, "")
-    return DevboxInfo(
-        name=owner or c.name.removeprefix("dev-"),
-        host=c.host,
-        key=c.key,
-        container=c.name,
-        state=c.state,
-        status=c.status,
-        port=int_port(c.labels.get(LABEL_PORT)),
-        memory_limit=c.memory_limit,
-        cpus=round(c.nano_cpus / 1e9, 3),
-        image=c.image,
-        created=c.created,
-        home_volume=volume_name(owner) if owner else "",
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # The capability
 
@@ -192,14 +127,15 @@ def _info_from(c: ContainerInfo) -> DevboxInfo:
 class Devboxes:
     """Create, list, remove and coordinate dev boxes on the engine's hosts."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, ctx: Context, actions: ContainerActions) -> None:
+        self.ctx = ctx
+        self.actions = actions
         self._build_locks: dict[str, asyncio.Lock] = {}
         self._create_locks: dict[str, asyncio.Lock] = {}
 
     @property
     def cfg(self) -> DevboxesConfig:
-        return self.engine.settings.devboxes
+        return self.ctx.settings.devboxes
 
     # -- reads -------------------------------------------------------------------------------
     def list(
@@ -207,14 +143,7 @@ class Devboxes:
     ) -> builtins.list[DevboxInfo]:
         """Every dev box the engine knows (running or not), by host and name; with `labels`,
         only those carrying all of them (e.g. a team label set through `[devboxes] labels`)."""
-        want = dict(labels or {})
-        out = [
-            _info_from(c)
-            for c in self.engine.containers(host=host, role=ROLE)
-            if all(c.labels.get(k) == v for k, v in want.items())
-        ]
-        out.sort(key=lambda d: (d.host, d.name))
-        return out
+        return devboxes_in(self.ctx.containers(host=host, role=ROLE), labels=labels)
 
     def get(self, name: str, *, host: str | None = None) -> DevboxInfo:
         """The dev box called `name`; DevboxError when there is none or it is ambiguous."""
@@ -230,7 +159,7 @@ class Devboxes:
 
     def ssh_command(self, box: DevboxInfo) -> str:
         """How a person on this machine logs in to `box`."""
-        return f"ssh -p {box.port} dev@{self._ssh_host(self.engine.monitors[box.host])}"
+        return f"ssh -p {box.port} dev@{self._ssh_host(self.ctx.monitors[box.host])}"
 
     def status(self) -> DevboxStatus:
         boxes = self.list()
@@ -258,7 +187,7 @@ class Devboxes:
         stopped (restart policy unless-stopped). Returns their names."""
         running = [d for d in self.list(host=host, labels=labels) if d.running]
         results = await asyncio.gather(
-            *(self.engine.actions.stop(d.key, timeout=timeout) for d in running),
+            *(self.actions.stop(d.key, timeout=timeout) for d in running),
             return_exceptions=True,
         )
         errors = [f"{d.name}: {r}" for d, r in zip(running, results, strict=True) if r is not None]
@@ -271,7 +200,7 @@ class Devboxes:
     ) -> AsyncIterator[str]:
         """The dev box's container log (entrypoint and sshd messages), see ContainerActions.logs."""
         box = self.get(name, host=host)
-        async for line in self.engine.actions.logs(box.key, tail=tail, follow=follow):
+        async for line in self.actions.logs(box.key, tail=tail, follow=follow):
             yield line
 
     # -- remove ------------------------------------------------------------------------------
@@ -293,7 +222,7 @@ class Devboxes:
         done: builtins.list[str] = []
         if box is not None:
             try:
-                await self.engine.actions.remove(box.key, force=True)
+                await self.actions.remove(box.key, force=True)
                 done.append(f"container {box.container}")
             except UnknownContainer:
                 pass  # already gone; the engine's model had not caught up yet
@@ -313,7 +242,7 @@ class Devboxes:
         if not done:
             raise DevboxError(f"no dev box named {name!r} on host {monitor.name}{kept}")
         message = f"dev box {name}: removed " + " and ".join(done) + kept
-        self.engine.log_activity("info", message, host=monitor.name, subject=f"devbox:{name}")
+        self.ctx.log_activity("info", message, host=monitor.name, subject=f"devbox:{name}")
         return message
 
     async def _remove_volume(self, monitor: HostMonitor, client: Any, volume: str) -> bool:
@@ -411,7 +340,7 @@ class Devboxes:
             raise
         took = time.monotonic() - started
         say(f"dev box {name} is ready in {took:.1f}s: ssh -p {port} dev@{self._ssh_host(monitor)}")
-        self.engine.log_activity(
+        self.ctx.log_activity(
             "info",
             f"dev box {name} created: {cname}, SSH port {port}, memory "
             f"{memory_bytes // (1024 * 1024)} MiB, {cpu_count:g} CPUs" + (", sudo" if sudo else ""),
@@ -453,7 +382,7 @@ class Devboxes:
         return out
 
     def _monitor(self, host: str | None) -> HostMonitor:
-        monitors = self.engine.monitors
+        monitors = self.ctx.monitors
         if host is not None:
             monitor = monitors.get(host)
             if monitor is None:
@@ -557,7 +486,7 @@ class Devboxes:
             )
             await asyncio.sleep(0)  # let the last progress lines through first
             say(f"image {tag} built in {time.monotonic() - started:.0f}s")
-            self.engine.log_activity("info", f"built image {tag}", host=monitor.name)
+            self.ctx.log_activity("info", f"built image {tag}", host=monitor.name)
             if old_id:  # the replaced image is now untagged: do not leave it behind
                 try:
                     await monitor.call(client.remove_image, old_id)
@@ -566,7 +495,7 @@ class Devboxes:
                 except docker.errors.DockerException as exc:  # in use by a container, say
                     note = f"the replaced image {old_id[7:19]} was kept: {docker_error_text(exc)}"
                     say(note)
-                    self.engine.log_activity("warning", note, host=monitor.name)
+                    self.ctx.log_activity("warning", note, host=monitor.name)
             result: dict[str, Any] = await monitor.call(client.inspect_image, tag)
             return result
 
@@ -766,8 +695,8 @@ class Devboxes:
         channel) into clawtui's known_hosts, so attach checks it (clawtui/terminal/attach.py)."""
         from clawtui.engine.devboxes.hostkey import pin_container_host_key
 
-        known = self.engine.settings.attach.resolved_known_hosts(
-            self.engine.settings.engine.resolved_state_dir
+        known = self.ctx.settings.attach.resolved_known_hosts(
+            self.ctx.settings.engine.resolved_state_dir
         )
         fingerprint = await pin_container_host_key(
             monitor, client, cid, known, self._ssh_host(monitor), port
@@ -824,13 +753,13 @@ class Devboxes:
         key = f"{monitor.name}/{cid}"
         deadline = time.monotonic() + timeout
         while True:
-            info = self.engine.container(key)
+            info = self.ctx.container(key)
             if info is not None and info.running:
-                return _info_from(info)
+                return devbox_info(info)
             if time.monotonic() >= deadline:
                 await monitor.reconcile()
-                info = self.engine.container(key)
+                info = self.ctx.container(key)
                 if info is None:
                     raise DevboxError(f"the engine did not see {key} appear")
-                return _info_from(info)
+                return devbox_info(info)
             await asyncio.sleep(0.02)

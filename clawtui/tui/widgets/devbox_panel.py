@@ -29,10 +29,10 @@ from textual.css.query import NoMatches
 from textual.widgets import Button, Label, Static
 
 from clawtui.config import Settings
+from clawtui.engine.api.memory import ApplyResult, BatchState, MemoryChange, Outcome
 from clawtui.engine.api.models import ContainerInfo, ContainerStats, HostInfo
 from clawtui.engine.api.protocols import EngineAPI, devboxes_of, memory_of, tmux_of
-from clawtui.engine.memory.models import ApplyResult, BatchState, MemoryChange, Outcome
-from clawtui.engine.sessions.tmux_manager import tmux_name
+from clawtui.engine.api.tmux import tmux_name
 from clawtui.tui.container_actions import CONTAINER_BINDINGS, ContainerActionRequested
 from clawtui.tui.format import format_bytes
 from clawtui.tui.memory_text import (
