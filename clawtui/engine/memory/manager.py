@@ -5,9 +5,9 @@ The admin moves sliders in the TUI (or calls the API / `clawtui mem set`); one b
 changed container. `MemoryManager`:
 
 * resolves references (a `host/id` key, a container name, or a unique id prefix);
-* reads each container's state when asked, never a cached UI value (`memory_docker`: cgroup
+* reads each container's state when asked, never a cached UI value (`docker_apply.py`: cgroup
   files on a local host, `inspect` and one-shot stats otherwise);
-* validates with the pure rules of `memory_rules` (budget, floor, usage, labels, swap, snap);
+* validates with the pure rules of `rules.py` (budget, floor, usage, labels, swap, snap);
 * applies the batch with all updates in flight at once (`asyncio.gather` over the host's
   thread pool), each sending Memory and MemorySwap together. If any update fails, every update
   that succeeded is put back (Memory and MemorySwap), and the result says per container what
@@ -35,8 +35,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from typing import TYPE_CHECKING, Any
 
 from clawtui.engine.api.memory import (
-    MAX_BATCH,
-    MAX_REF_LENGTH,
     ApplyResult,
     BatchState,
     ContainerCheck,
@@ -49,18 +47,17 @@ from clawtui.engine.api.memory import (
     PlanError,
     PlanErrorCode,
 )
-from clawtui.engine.api.models import ContainerInfo, EventKind
 from clawtui.engine.memory.docker_apply import (
-    CONTROL_RE,
     FreshReader,
     UpdateFailure,
     Wanted,
     describe_update_error,
     own_container_ids,
 )
-from clawtui.engine.memory.history import read_history, write_history
+from clawtui.engine.memory.history import read_history
 from clawtui.engine.memory.locks import Busy, flock_until, unflock
-from clawtui.engine.memory.notifications import notification_for
+from clawtui.engine.memory.notifications import report
+from clawtui.engine.memory.references import resolve, resolve_all
 from clawtui.engine.memory.rules import (
     Budget,
     Current,
@@ -109,80 +106,7 @@ class MemoryManager:
     # -- references ----------------------------------------------------------------------------
     def resolve(self, ref: str) -> tuple[str | None, PlanError | None]:
         """(key, None) for a `host/id`, `host/name`, name or unique id prefix; else an error."""
-        if not ref or len(ref) > MAX_REF_LENGTH or CONTROL_RE.search(ref):
-            shown = ref[:60]
-            return None, PlanError(
-                code=PlanErrorCode.UNKNOWN_CONTAINER,
-                message=f"invalid container reference {shown!r}",
-                ref=shown,
-            )
-        monitors = self._ctx.monitors
-        host, sep, rest = ref.partition("/")
-        if sep:
-            if host not in monitors:
-                known = ", ".join(monitors) or "none"
-                return None, PlanError(
-                    code=PlanErrorCode.UNKNOWN_HOST,
-                    message=f"unknown host {host!r} in {ref!r} (known: {known})",
-                    ref=ref,
-                    host=host,
-                )
-            candidates: list[ContainerInfo] = list(monitors[host].containers.values())
-            needle = rest
-        else:
-            candidates = [c for m in monitors.values() for c in m.containers.values()]
-            needle = ref
-        matchers: list[Callable[[ContainerInfo], bool]] = [
-            lambda c: c.id == needle,  # docker's order: full id, then name, then id prefix
-            lambda c: c.name == needle,
-            lambda c: c.id.startswith(needle.lower()),
-        ]
-        for match in matchers:
-            found = [c for c in candidates if match(c)]
-            if len(found) == 1:
-                return found[0].key, None
-            if len(found) > 1:
-                where = ", ".join(sorted(f"{c.host}/{c.name}" for c in found)[:5])
-                return None, PlanError(
-                    code=PlanErrorCode.AMBIGUOUS,
-                    message=f"{ref!r} matches {len(found)} containers ({where}): "
-                    "use host/id or more of the id",
-                    ref=ref,
-                )
-        return None, PlanError(
-            code=PlanErrorCode.UNKNOWN_CONTAINER, message=f"no container {ref!r}", ref=ref
-        )
-
-    def _resolve_all(self, changes: Mapping[str, int]) -> tuple[list[Wanted], list[PlanError]]:
-        resolved: list[Wanted] = []
-        errors: list[PlanError] = []
-        seen: dict[str, str] = {}
-        if len(changes) > MAX_BATCH:
-            errors.append(
-                PlanError(
-                    code=PlanErrorCode.UNKNOWN_CONTAINER,
-                    message=f"a batch may name at most {MAX_BATCH} containers, got {len(changes)}",
-                )
-            )
-            return resolved, errors
-        for ref, requested in changes.items():
-            key, error = self.resolve(ref)
-            if error is not None or key is None:
-                errors.append(error or PlanError(code=PlanErrorCode.UNKNOWN_CONTAINER, message=ref))
-                continue
-            if key in seen:
-                errors.append(
-                    PlanError(
-                        code=PlanErrorCode.DUPLICATE,
-                        message=f"{ref!r} and {seen[key]!r} are the same container",
-                        ref=ref,
-                    )
-                )
-                continue
-            seen[key] = ref
-            host, _, cid = key.partition("/")
-            resolved.append(Wanted(ref, key, host, cid, int(requested)))
-        return resolved, errors
+        return resolve(self._ctx.monitors, ref)
 
     # -- fresh state ---------------------------------------------------------------------------
     def _allocated(self, monitor: HostMonitor, fresh: Mapping[str, Current]) -> int:
@@ -250,7 +174,7 @@ class MemoryManager:
         Nothing is changed. `ok` says whether `apply` would go ahead if nothing moves meanwhile.
         """
         who = _check_who(who)
-        resolved, errors = self._resolve_all(changes)
+        resolved, errors = resolve_all(self._ctx.monitors, changes)
         return await self._validate(
             resolved, errors, who=who, confirm_below_usage=confirm_below_usage
         )
@@ -375,7 +299,7 @@ class MemoryManager:
         started = time.time()
         t0 = time.perf_counter()
         batch_id = uuid.uuid4().hex[:12]
-        resolved, errors = self._resolve_all(changes)
+        resolved, errors = resolve_all(self._ctx.monitors, changes)
         hosts = {item.host for item in resolved}
         try:
             async with self._host_locks(hosts):
@@ -399,7 +323,7 @@ class MemoryManager:
                 ok=False, who=who, errors=[*errors, error], confirm_below_usage=confirm_below_usage
             )
             result = self._refused(batch_id, who, plan, started, t0)
-        await self._report(result)
+        await report(self._ctx, self._notifier, result)
         return result
 
     def _refused(
@@ -510,37 +434,6 @@ class MemoryManager:
             seconds=time.perf_counter() - t0,
             docker_unreachable=any(f.unreachable for f in failed.values()),
         )
-
-    # -- telling ------------------------------------------------------------------------------
-    async def _report(self, result: ApplyResult) -> None:
-        """Store, publish, notify and log a result. Never raises: the batch is done already."""
-        ctx = self._ctx
-        rows = result.history_rows()
-        hosts = sorted({o.check.host for o in result.outcomes})
-        host = hosts[0] if len(hosts) == 1 else None
-        if result.state is BatchState.REFUSED:
-            ctx.log_activity(
-                "warning",
-                f"memory batch by {result.who} refused: {result.summary()}"[:1000],
-                host=host,
-                subject="memory",
-            )
-            return
-        if rows:
-            try:
-                await asyncio.to_thread(write_history, ctx.store, rows)
-            except Exception as exc:  # disk full, store closed: the change happened anyway
-                log.warning("could not record memory batch %s: %s", result.batch_id, exc)
-        try:
-            ctx.bus.publish(EventKind.MEMORY, host=host, result=result)
-        except Exception as exc:
-            log.warning("could not publish memory batch %s: %s", result.batch_id, exc)
-        note = notification_for(result)
-        if note is not None:
-            level = "info" if result.state is BatchState.APPLIED else "error"
-            ctx.log_activity(level, note.text.replace("\n", "; ")[:1000], host=host,
-                                subject="memory")  # fmt: skip
-            self._notifier.notify(note)
 
 
 def _check_who(who: str) -> str:

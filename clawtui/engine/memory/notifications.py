@@ -1,6 +1,11 @@
-"""What people are told about a memory batch: the notifier's message for a result."""
+"""What is told about a memory batch: stored history rows, a MEMORY event, the activity log and
+the notifier's message."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
 
 from clawtui.engine.api.memory import (
     ApplyResult,
@@ -9,7 +14,15 @@ from clawtui.engine.api.memory import (
     Outcome,
     format_bytes,
 )
+from clawtui.engine.api.models import EventKind
+from clawtui.engine.memory.history import write_history
 from clawtui.engine.notifier import Notification
+
+if TYPE_CHECKING:
+    from clawtui.engine.context import Context
+    from clawtui.engine.notifier import Notifier
+
+log = logging.getLogger(__name__)
 
 
 def notification_for(result: ApplyResult) -> Notification | None:
@@ -59,3 +72,33 @@ def notification_for(result: ApplyResult) -> Notification | None:
         ],
     }
     return Notification(kind=kind, text="\n".join(lines), data=data)
+
+
+async def report(ctx: Context, notifier: Notifier, result: ApplyResult) -> None:
+    """Store, publish, notify and log a result. Never raises: the batch is done already."""
+    rows = result.history_rows()
+    hosts = sorted({o.check.host for o in result.outcomes})
+    host = hosts[0] if len(hosts) == 1 else None
+    if result.state is BatchState.REFUSED:
+        ctx.log_activity(
+            "warning",
+            f"memory batch by {result.who} refused: {result.summary()}"[:1000],
+            host=host,
+            subject="memory",
+        )
+        return
+    if rows:
+        try:
+            await asyncio.to_thread(write_history, ctx.store, rows)
+        except Exception as exc:  # disk full, store closed: the change happened anyway
+            log.warning("could not record memory batch %s: %s", result.batch_id, exc)
+    try:
+        ctx.bus.publish(EventKind.MEMORY, host=host, result=result)
+    except Exception as exc:
+        log.warning("could not publish memory batch %s: %s", result.batch_id, exc)
+    note = notification_for(result)
+    if note is not None:
+        level = "info" if result.state is BatchState.APPLIED else "error"
+        ctx.log_activity(level, note.text.replace("\n", "; ")[:1000], host=host,
+                            subject="memory")  # fmt: skip
+        notifier.notify(note)
