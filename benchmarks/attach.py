@@ -107,8 +107,8 @@ def main() -> int:
     import docker
 
     from clawtui.config import AttachConfig, DevboxesConfig, EngineConfig, HostConfig, Settings
+    from clawtui.engine.api.devbox_checks import container_name, volume_name
     from clawtui.engine.core import Engine
-    from clawtui.engine.devboxes.checks import container_name, volume_name
 
     root = Path(tempfile.mkdtemp(prefix="clawtui-bench-attach-"))
     key = asyncssh.generate_private_key("ssh-ed25519", comment="clawtui-bench")

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
+    from clawtui.engine.api.ssh import SSHTarget
     from clawtui.terminal.attach import DevboxTarget
     from clawtui.terminal.profile import AttachProfile
 
@@ -107,13 +108,13 @@ def _err(message: object) -> None:
 
 
 def _session(args: argparse.Namespace, settings: Settings) -> str:
-    from clawtui.engine.sessions.tmux import validate_name
+    from clawtui.engine.api.tmux import validate_name
 
     return validate_name(settings.attach.session if args.session is None else args.session)
 
 
 def _resolve(settings: Settings | AttachProfile, name: str, host: str | None) -> DevboxTarget:
-    from clawtui.engine.devboxes.checks import validate_name as validate_box
+    from clawtui.engine.api.devbox_checks import validate_name as validate_box
     from clawtui.terminal.attach import AttachError, devbox_target
 
     try:
@@ -131,8 +132,8 @@ class _Usage(Exception):
 
 
 def _guard(fn: Callable[[], _R]) -> _R | int:
-    from clawtui.engine.sessions.ssh import SSHFailure
-    from clawtui.engine.sessions.tmux import InvalidName, TmuxError
+    from clawtui.engine.api.ssh import SSHFailure
+    from clawtui.engine.api.tmux import InvalidName, TmuxError
     from clawtui.terminal.attach import AttachError
 
     try:
@@ -196,7 +197,7 @@ def attach_fast(
         return None
 
     def go() -> int | None:
-        from clawtui.engine.sessions.tmux import validate_name
+        from clawtui.engine.api.tmux import validate_name
         from clawtui.terminal.attach import AttachError
 
         session = validate_name(profile.session if args.session is None else args.session)
@@ -211,7 +212,7 @@ def attach_fast(
 
 def _attach_target(settings: Settings, name: str, host: str | None) -> DevboxTarget:
     """Dev box `name`; else any container called (or with id) `name`."""
-    from clawtui.engine.devboxes.checks import validate_name as validate_box
+    from clawtui.engine.api.devbox_checks import validate_name as validate_box
     from clawtui.terminal.attach import AttachError, container_target, devbox_target
 
     try:
@@ -261,26 +262,17 @@ def run_attach(box: DevboxTarget, session: str) -> int:
 
 
 # -- tmux -------------------------------------------------------------------------------------
-async def _with_conn(box: DevboxTarget, fn: Callable[[Any], Any]) -> Any:
-    from clawtui.engine.sessions.ssh import connect
-
+def _ssh(box: DevboxTarget) -> SSHTarget:
     assert box.ssh is not None
-    conn = await connect(box.ssh)
-    try:
-        return await fn(conn)
-    finally:
-        conn.close()
+    return box.ssh
 
 
 def cmd_tmux_ls(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.sessions import tmux
+    from clawtui.terminal import tmux_ssh
+
     def go() -> int:
         box = _resolve(settings, args.name, args.host)
-
-        async def both(conn: Any) -> tuple[list[tmux.TmuxSession], list[tmux.TmuxWindow]]:
-            return await tmux.list_sessions(conn), await tmux.list_windows(conn)
-
-        sessions, windows = asyncio.run(_with_conn(box, both))
+        sessions, windows = asyncio.run(tmux_ssh.listing(_ssh(box)))
         if args.json:
             print(json.dumps({
                 "sessions": [vars(s) for s in sessions],
@@ -309,7 +301,9 @@ _RUN_OPTIONS.add_argument("--config", type=Path)
 
 
 def cmd_tmux_run(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.sessions import tmux
+    from clawtui.engine.api import tmux
+    from clawtui.terminal import tmux_ssh
+
     def go() -> int:
         command = list(args.command)
         if "--" in command:  # options given after NAME land in the remainder: parse them
@@ -340,8 +334,8 @@ def cmd_tmux_run(args: argparse.Namespace, settings: Settings) -> int:
         window = tmux.validate_name(args.window, "window") if args.window is not None else None
         tmux.run_argv(session, command, window=window, cwd=args.cwd)  # validates before SSH
         box = _resolve(settings, args.name, args.host)
-        asyncio.run(_with_conn(box, lambda c: tmux.run_in_window(
-            c, session, command, window=window, cwd=args.cwd)))  # fmt: skip
+        asyncio.run(tmux_ssh.run_in_window(
+            _ssh(box), session, command, window=window, cwd=args.cwd))  # fmt: skip
         print(f"started in dev box {box.name}, tmux session {session}: {' '.join(command)}")
         return EXIT_OK
 
@@ -349,21 +343,25 @@ def cmd_tmux_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tmux_send(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.sessions import tmux
+    from clawtui.engine.api import tmux
+    from clawtui.terminal import tmux_ssh
+
     def go() -> int:
         session = _session(args, settings)
         window = tmux.validate_name(args.window, "window") if args.window is not None else None
         tmux.send_argv(session, args.text, line=not args.keys, window=window)
         box = _resolve(settings, args.name, args.host)
-        asyncio.run(_with_conn(box, lambda c: tmux.send(
-            c, session, args.text, line=not args.keys, window=window)))  # fmt: skip
+        asyncio.run(tmux_ssh.send(
+            _ssh(box), session, args.text, line=not args.keys, window=window))  # fmt: skip
         return EXIT_OK
 
     return _guard(go)
 
 
 def cmd_tmux_broadcast(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.sessions import tmux
+    from clawtui.engine.api import tmux
+    from clawtui.terminal import tmux_ssh
+
     def go() -> int:
         session = _session(args, settings)
         tmux.send_argv(session, [args.line], line=True)
@@ -371,7 +369,7 @@ def cmd_tmux_broadcast(args: argparse.Namespace, settings: Settings) -> int:
 
         async def one(box: DevboxTarget) -> str | None:
             try:
-                await _with_conn(box, lambda c: tmux.send(c, session, [args.line], line=True))
+                await tmux_ssh.send(_ssh(box), session, [args.line], line=True)
             except Exception as exc:  # reported per box; the others still get the line
                 return f"{box.name}: {exc}"
             return None
@@ -402,8 +400,8 @@ def parse_hostport(text: str) -> tuple[str, int]:
 
 def cmd_ssh_trust(args: argparse.Namespace, settings: Settings) -> int:
     def go() -> int:
-        from clawtui.engine.sessions.ssh import trust_host_key
         from clawtui.terminal.attach import target_for
+        from clawtui.terminal.tmux_ssh import trust_host_key
 
         host, port = parse_hostport(args.hostport)
         if not re.fullmatch(r"SHA256:[A-Za-z0-9+/]{43}=?", args.fingerprint):

@@ -93,9 +93,9 @@ async def _hosts_answered(engine: Engine, timeout: float) -> None:
 
 
 def _run(settings: Settings, action: Callable[[Engine], Awaitable[int]]) -> int:
+    from clawtui.engine.api.devbox_checks import DevboxError, DevboxInputError
+    from clawtui.engine.api.fleet import ActionError
     from clawtui.engine.core import Engine
-    from clawtui.engine.devboxes.manager import DevboxError, DevboxInputError
-    from clawtui.engine.fleet.actions import ActionError
 
     async def main() -> int:
         engine = Engine(settings)
@@ -153,7 +153,7 @@ def _size(size: int) -> str:
 
 # -- the verbs --------------------------------------------------------------------------------
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.devboxes.checks import validate_name, validate_public_keys
+    from clawtui.engine.api.devbox_checks import validate_name, validate_public_keys
 
     try:  # before an engine starts: bad input is reported at once
         validate_name(args.name)

@@ -29,7 +29,7 @@ from clawtui.config import parse_size
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
-    from clawtui.engine.memory.models import ApplyResult, MemoryPlan
+    from clawtui.engine.api.memory import ApplyResult, MemoryPlan
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 WHO = "cli"
@@ -107,7 +107,7 @@ def _quiet_logging() -> None:
 
 # -- output -----------------------------------------------------------------------------------
 def _size(value: int | None) -> str:
-    from clawtui.engine.memory.models import format_bytes
+    from clawtui.engine.api.memory import format_bytes
 
     return format_bytes(value)
 
@@ -216,7 +216,7 @@ def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.memory.manager import read_history
+    from clawtui.engine.core import Engine
     from clawtui.engine.store import Store, StoreError
 
     if not 1 <= args.limit <= 10_000:
@@ -225,7 +225,8 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     store = Store(settings.engine.db_path)
     try:
         store.open()
-        rows = read_history(store, args.limit)
+        # The engine is not started: its memory capability only reads the opened store.
+        rows = asyncio.run(Engine(settings, store=store).memory.history(args.limit))
     except StoreError as exc:
         print(f"clawtui mem history: {exc}", file=sys.stderr)
         return EXIT_FAIL

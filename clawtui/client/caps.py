@@ -17,10 +17,9 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from clawtui.engine.devboxes.manager import DevboxInfo
-from clawtui.engine.memory.models import ApplyResult, MemoryChange, MemoryPlan
-from clawtui.engine.sessions.tmux import TmuxSession, TmuxWindow
-from clawtui.engine.sessions.tmux_manager import BroadcastOutcome, TmuxListing
+from clawtui.engine.api.devboxes import DevboxInfo
+from clawtui.engine.api.memory import ApplyResult, MemoryChange, MemoryPlan
+from clawtui.engine.api.tmux import BroadcastOutcome, TmuxListing, TmuxSession, TmuxWindow
 
 if TYPE_CHECKING:
     from clawtui.client.engine import RemoteEngine

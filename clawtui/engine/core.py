@@ -79,13 +79,13 @@ class Engine:
             log_activity=self.log_activity,
             monitors=self.monitors,
         )
-        self.memory = MemoryManager(self)
+        self.memory = MemoryManager(self.context, self.notifier)
         self._pending_activity: list[ActivityEntry] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
         self.started_at: float | None = None
-        self.actions = ContainerActions(self)
-        self.devboxes = Devboxes(self)
+        self.actions = ContainerActions(self.context)
+        self.devboxes = Devboxes(self.context, self.actions)
         self.queue = TinyClawQueue(
             settings.threads.resolved_home(settings.engine.resolved_state_dir)
         )
@@ -113,7 +113,7 @@ class Engine:
         self.components.append(self.ingress)
         self.pools = Pools(self.context, escalations=self.escalations)
         self.components.append(self.pools)
-        self.tmux = TmuxManager(self)
+        self.tmux = TmuxManager(self.context)
         self.components.append(self.tmux)
 
     # -- lifecycle ---------------------------------------------------------------------------

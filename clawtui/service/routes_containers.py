@@ -30,10 +30,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from clawtui.engine.devboxes.checks import DevboxError, DevboxInputError, validate_name
-from clawtui.engine.devboxes.manager import Devboxes, DevboxInfo
-from clawtui.engine.fleet.actions import ActionError, ContainerActions
+from clawtui.engine.api.devbox_checks import ROLE, DevboxError, DevboxInputError, validate_name
+from clawtui.engine.api.devboxes import DevboxesAPI, DevboxInfo, devboxes_in, devboxes_of
+from clawtui.engine.api.fleet import ActionError, ContainerActionsAPI, actions_of
 from clawtui.service.bodies import parse_body
+from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE
 from clawtui.service.routes_api import _int_query, _known_host, container_json, resolve_container
@@ -54,18 +55,12 @@ def _bool_query(request: web.Request, name: str) -> bool:
     fail(400, f"query parameter {name!r} must be 1 or 0, got {raw[:20]!r}")
 
 
-def _actions(request: web.Request) -> ContainerActions:
-    actions = getattr(request.app[ENGINE], "actions", None)
-    if not isinstance(actions, ContainerActions):
-        fail(501, "container actions need a local engine")
-    return actions
+def _actions(request: web.Request) -> ContainerActionsAPI:
+    return capability(request, actions_of, "container actions need a local engine")
 
 
-def _devboxes(request: web.Request) -> Devboxes:
-    devboxes = getattr(request.app[ENGINE], "devboxes", None)
-    if not isinstance(devboxes, Devboxes):
-        fail(501, "dev boxes need a local engine")
-    return devboxes
+def _devboxes(request: web.Request) -> DevboxesAPI:
+    return capability(request, devboxes_of, "dev boxes need a local engine")
 
 
 async def _act(request: web.Request, verb: str) -> web.Response:
@@ -143,7 +138,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _devbox_json(devboxes: Devboxes, box: DevboxInfo) -> dict[str, Any]:
+def _devbox_json(devboxes: DevboxesAPI, box: DevboxInfo) -> dict[str, Any]:
     return {"devbox": box.model_dump(mode="json"), "ssh_command": devboxes.ssh_command(box)}
 
 
@@ -153,7 +148,8 @@ async def list_devboxes(request: web.Request) -> web.Response:
     host = request.query.get("host")
     if host is not None:
         _known_host(request, host)
-    boxes = [_devbox_json(devboxes, b) for b in devboxes.list(host=host)]
+    listed = devboxes_in(request.app[ENGINE].containers(host=host, role=ROLE))
+    boxes = [_devbox_json(devboxes, b) for b in listed]
     return web.json_response({"devboxes": boxes})
 
 

@@ -31,10 +31,18 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from clawtui.config import parse_size
-from clawtui.engine.memory.manager import MAX_BATCH, MAX_REF_LENGTH, MemoryManager
-from clawtui.engine.memory.models import BatchState, PlanErrorCode
+from clawtui.engine.api.memory import (
+    MAX_BATCH,
+    MAX_REF_LENGTH,
+    BatchState,
+    MemoryAPI,
+    MemoryViewAPI,
+    PlanErrorCode,
+    memory_of,
+    memory_view_of,
+)
+from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
-from clawtui.service.keys import ENGINE
 from clawtui.service.routes_api import _int_query, _known_host
 
 routes = web.RouteTableDef()
@@ -115,11 +123,15 @@ async def _parse(request: web.Request) -> ChangesBody:
         fail(400, _body_error(exc)[:2000])
 
 
-def _manager(request: web.Request) -> MemoryManager:
-    memory = getattr(request.app[ENGINE], "memory", None)
-    if not isinstance(memory, MemoryManager):
-        fail(501, "memory rebalancing needs a local engine (this one has no memory manager)")
-    return memory
+_MISSING = "memory rebalancing needs a local engine (this one has no memory manager)"
+
+
+def _manager(request: web.Request) -> MemoryAPI:
+    return capability(request, memory_of, _MISSING)
+
+
+def _viewer(request: web.Request) -> MemoryViewAPI:
+    return capability(request, memory_view_of, _MISSING)
 
 
 def _dump(model: BaseModel, status: int = 200, **headers: str) -> web.Response:
@@ -132,7 +144,7 @@ def _dump(model: BaseModel, status: int = 200, **headers: str) -> web.Response:
 @routes.get("/api/v1/hosts/{host}/memory")
 async def host_memory(request: web.Request) -> web.Response:
     host = _known_host(request, request.match_info["host"])
-    return _dump(_manager(request).view(host))
+    return _dump(_viewer(request).view(host))
 
 
 @routes.post("/api/v1/memory/plan")

@@ -28,10 +28,10 @@ from typing import NoReturn
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from clawtui.engine.api import tmux
 from clawtui.engine.api.protocols import TmuxAPI, tmux_of
-from clawtui.engine.sessions import tmux
-from clawtui.engine.sessions.ssh import SSHFailure
-from clawtui.engine.sessions.tmux_manager import MAX_BROADCAST, TargetError
+from clawtui.engine.api.ssh import SSHFailure
+from clawtui.engine.api.tmux import MAX_BROADCAST, TargetError
 from clawtui.service.bodies import parse_body
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE, SETTINGS

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clawtui.engine.api.ssh import SSHTarget
+from clawtui.engine.api.tmux import remote_command, validate_name
 from clawtui.engine.sessions import targets
-from clawtui.engine.sessions.ssh import SSHTarget
-from clawtui.engine.sessions.tmux import remote_command, validate_name
 from clawtui.terminal.profile import AttachProfile, ProfileHost, as_profile
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def devbox_target(
     settings: Settings | AttachProfile, name: str, *, host: str | None = None
 ) -> DevboxTarget:
     """Find dev box `name` with the Docker API (no engine needed) and say how to reach it."""
-    from clawtui.engine.devboxes.checks import LABEL_OWNER, LABEL_ROLE, ROLE, ssh_port
+    from clawtui.engine.api.devbox_checks import LABEL_OWNER, LABEL_ROLE, ROLE, ssh_port
 
     profile = as_profile(settings)
     labels_filter = [f"{LABEL_ROLE}={ROLE}", f"{LABEL_OWNER}={name}"]
@@ -307,7 +307,7 @@ def container_target(
 
     Its SSH target is set when it publishes its sshd port in a label of `SSH_PORT_LABELS`.
     """
-    from clawtui.engine.devboxes.checks import ssh_port
+    from clawtui.engine.api.devbox_checks import ssh_port
 
     if not ref or len(ref) > 256 or "/" in ref or any(ch.isspace() for ch in ref):
         raise AttachError(f"invalid container name or id {ref[:80]!r}")

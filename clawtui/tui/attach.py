@@ -25,9 +25,9 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from clawtui.engine.devboxes.checks import ssh_port
-from clawtui.engine.sessions.ssh import SSHFailure, SSHTarget
-from clawtui.engine.sessions.tmux import TmuxError, validate_name
+from clawtui.engine.api.devbox_checks import ssh_port
+from clawtui.engine.api.ssh import SSHFailure, SSHTarget
+from clawtui.engine.api.tmux import TmuxError, validate_name
 from clawtui.terminal.attach import (
     AttachError,
     docker_cli,

@@ -19,7 +19,8 @@ from clawtui.tui.screens.main import MainScreen
 from clawtui.tui.screens.new_devbox import NewDevboxScreen
 from clawtui.tui.screens.tmux_forms import TmuxBroadcastScreen, TmuxRunScreen
 from clawtui.tui.widgets.container_table import ContainerTable
-from clawtui.tui.widgets.devbox_panel import CardList, DevboxesPanel
+from clawtui.tui.widgets.devbox_cards import CardList
+from clawtui.tui.widgets.devbox_panel import DevboxesPanel
 from clawtui.tui.widgets.log_view import LogView
 from clawtui.tui.widgets.slider import MemorySlider
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from rich.text import Text
 
-from clawtui.engine.memory.models import (
+from clawtui.engine.api.memory import (
     ApplyResult,
     BatchState,
     ContainerCheck,

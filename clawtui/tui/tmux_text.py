@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from clawtui.engine.sessions.tmux_manager import TmuxListing
+from clawtui.engine.api.tmux import TmuxListing
 from clawtui.tui.format import humanize_duration
 
 MAX_WINDOWS_SHOWN = 8

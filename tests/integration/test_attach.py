@@ -29,8 +29,8 @@ import pytest
 from docker.errors import NotFound
 
 from clawtui.config import AttachConfig, DevboxesConfig, EngineConfig, HostConfig, Settings
+from clawtui.engine.api.devbox_checks import container_name, volume_name
 from clawtui.engine.core import Engine
-from clawtui.engine.devboxes.checks import container_name, volume_name
 from clawtui.engine.sessions import tmux
 from clawtui.engine.sessions.ssh import (
     HostKeyChanged,

@@ -24,10 +24,14 @@ from docker.errors import NotFound
 
 from clawtui.cli import main
 from clawtui.config import DevboxesConfig, EngineConfig, HostConfig, Settings
+from clawtui.engine.api.devbox_checks import (
+    DevboxError,
+    DevboxInputError,
+    container_name,
+    volume_name,
+)
+from clawtui.engine.api.fleet import ActionError, UnknownContainer
 from clawtui.engine.core import Engine
-from clawtui.engine.devboxes.checks import container_name, volume_name
-from clawtui.engine.devboxes.manager import DevboxError, DevboxInputError
-from clawtui.engine.fleet.actions import ActionError, UnknownContainer
 from tests.integration.conftest import TEST_LABEL
 from tests.integration.engine_helpers import wait_until
 

@@ -15,9 +15,9 @@ import docker
 import pytest
 
 from clawtui.cli import main
+from clawtui.engine.api.memory import BatchState, MemoryPlan, Outcome, PlanErrorCode, Verdict
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.core import Engine
-from clawtui.engine.memory.models import BatchState, MemoryPlan, Outcome, PlanErrorCode, Verdict
 from clawtui.service.runner import ServiceRunner
 from tests.integration.engine_helpers import make_settings, wait_for_event, wait_until
 

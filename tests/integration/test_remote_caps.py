@@ -13,8 +13,8 @@ import docker
 import pytest
 
 from clawtui.client.engine import RemoteEngine, RemoteError
+from clawtui.engine.api.memory import BatchState
 from clawtui.engine.core import Engine
-from clawtui.engine.memory.models import BatchState
 from clawtui.service.runner import ServiceRunner
 from tests.integration.engine_helpers import make_settings, wait_until
 from tests.integration.test_devboxes import (  # noqa: F401 - fixtures

@@ -18,10 +18,9 @@ import pytest
 
 from clawtui.client.engine import RemoteEngine, RemoteError
 from clawtui.engine.api.models import EventKind
+from clawtui.engine.api.tmux import InvalidName, TargetError
 from clawtui.engine.core import Engine
 from clawtui.engine.sessions.ssh import HostKeyUnknown
-from clawtui.engine.sessions.tmux import InvalidName
-from clawtui.engine.sessions.tmux_manager import TargetError
 from clawtui.service.runner import ServiceRunner
 from tests.integration.test_attach import Boxes, boxes, docker_exec  # noqa: F401  (fixture)
 from tests.integration.test_devboxes import devbox_image  # noqa: F401  (fixture)

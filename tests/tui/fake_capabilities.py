@@ -15,9 +15,8 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from clawtui.engine.api.models import MIB, EventKind
-from clawtui.engine.devboxes.manager import DevboxInfo
-from clawtui.engine.memory.models import (
+from clawtui.engine.api.devboxes import DevboxInfo
+from clawtui.engine.api.memory import (
     ApplyResult,
     BatchState,
     ContainerOutcome,
@@ -25,9 +24,9 @@ from clawtui.engine.memory.models import (
     MemoryPlan,
     Outcome,
 )
+from clawtui.engine.api.models import MIB, EventKind
+from clawtui.engine.api.tmux import BroadcastOutcome, TmuxListing, TmuxSession, TmuxWindow
 from clawtui.engine.memory.rules import Budget, Current, Rules, build_plan, check_change
-from clawtui.engine.sessions.tmux import TmuxSession, TmuxWindow
-from clawtui.engine.sessions.tmux_manager import BroadcastOutcome, TmuxListing
 from clawtui.tui.memory_text import rows_from_result
 
 if TYPE_CHECKING:

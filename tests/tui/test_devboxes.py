@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from textual.widgets import Button, Input
 
+from clawtui.engine.api.memory import MemoryChange, Outcome
 from clawtui.engine.api.models import MIB, ContainerInfo, ContainerStats, EventKind, HostMemory
-from clawtui.engine.memory.models import MemoryChange, Outcome
 from clawtui.tui.app import ClawApp
 from clawtui.tui.screens.confirm import ConfirmScreen
 from clawtui.tui.screens.new_devbox import NewDevboxScreen

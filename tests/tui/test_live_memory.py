@@ -20,9 +20,9 @@ import pytest
 from docker.errors import NotFound
 
 from clawtui.config import EngineConfig, HostConfig, Settings
+from clawtui.engine.api.memory import BatchState
 from clawtui.engine.api.models import MIB
 from clawtui.engine.core import Engine
-from clawtui.engine.memory.models import BatchState
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.devbox_panel import DevboxesPanel
 from tests.tui.conftest import DOCKER_URL, IMAGE, SIZE

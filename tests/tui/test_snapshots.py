@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from clawtui.config import Settings
+from clawtui.engine.api.memory import MemoryChange, Outcome
 from clawtui.engine.api.models import MIB, ContainerStats
-from clawtui.engine.memory.models import MemoryChange, Outcome
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.devbox_panel import DevboxesPanel
 from tests.tui.conftest import SIZE

@@ -12,8 +12,7 @@ from rich.text import Text
 from textual.widgets import Input, Static
 
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.sessions.tmux import TmuxSession, TmuxWindow
-from clawtui.engine.sessions.tmux_manager import TmuxListing
+from clawtui.engine.api.tmux import TmuxListing, TmuxSession, TmuxWindow
 from clawtui.tui.app import ClawApp
 from clawtui.tui.screens.tmux_forms import TmuxBroadcastScreen, TmuxRunScreen
 from clawtui.tui.widgets.devbox_panel import DevboxesPanel

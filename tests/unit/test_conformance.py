@@ -21,9 +21,9 @@ from typing import Any, Protocol
 import pytest
 
 import clawtui.engine.api
-from clawtui.engine.api import protocols
 from clawtui.client.engine import RemoteEngine
 from clawtui.config import EngineConfig, Settings
+from clawtui.engine.api import protocols
 from clawtui.engine.api.protocols import EngineAPI
 from clawtui.engine.core import Engine
 from tests.tui.fakes import FakeEngine

@@ -18,17 +18,15 @@ import pytest
 from pydantic import ValidationError
 
 from clawtui.config import DevboxesConfig, Settings
-from clawtui.engine.devboxes.checks import (
+from clawtui.engine.api.devbox_checks import (
     DevboxError,
     DevboxInputError,
-    authorized_keys_tar,
     container_name,
-    pick_port,
-    ports_in_use,
     validate_name,
     validate_public_keys,
     volume_name,
 )
+from clawtui.engine.devboxes.checks import authorized_keys_tar, pick_port, ports_in_use
 from clawtui.engine.devboxes.image import build_image, context_digest
 from clawtui.engine.devboxes.manager import EXPORT_ENV, SUDO_ENV, Devboxes
 from clawtui.engine.fleet.actions import LineSplitter
@@ -276,7 +274,7 @@ def test_export_with_nothing_to_export_writes_an_empty_script(tmp_path: Path) ->
 # -- the environment a dev box is created with ------------------------------------------------
 def devboxes(**cfg: Any) -> Devboxes:
     settings = Settings(devboxes=DevboxesConfig(**cfg))
-    return Devboxes(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+    return Devboxes(SimpleNamespace(settings=settings), actions=None)  # type: ignore[arg-type]
 
 
 def test_environment_lists_extra_names_for_the_entrypoint(monkeypatch: pytest.MonkeyPatch) -> None:

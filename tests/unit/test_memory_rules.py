@@ -9,17 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clawtui.engine.api.models import ContainerInfo
-from clawtui.engine.fleet.stats import CgroupPaths
-from clawtui.engine.memory.docker_apply import (
-    CgroupMemory,
-    cgroup_agrees,
-    describe_update_error,
-    own_container_ids,
-    read_cgroup_memory,
-)
-from clawtui.engine.memory.manager import notification_for, read_history, write_history
-from clawtui.engine.memory.models import (
+from clawtui.engine.api.memory import (
     ApplyResult,
     BatchState,
     ContainerOutcome,
@@ -29,6 +19,17 @@ from clawtui.engine.memory.models import (
     Verdict,
     format_bytes,
 )
+from clawtui.engine.api.models import ContainerInfo
+from clawtui.engine.fleet.stats import CgroupPaths
+from clawtui.engine.memory.docker_apply import (
+    CgroupMemory,
+    cgroup_agrees,
+    describe_update_error,
+    own_container_ids,
+    read_cgroup_memory,
+)
+from clawtui.engine.memory.history import read_history, write_history
+from clawtui.engine.memory.notifications import notification_for
 from clawtui.engine.memory.rules import (
     Budget,
     Current,

@@ -1,4 +1,5 @@
-"""Pure logic of clawtui.engine.sessions.tmux / attach / cli_attach: names, quoting, parsing."""
+"""Pure logic of clawtui.engine.api.tmux, engine.sessions.tmux / attach / cli_attach: names,
+quoting, parsing."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shlex
 import pytest
 
 from clawtui.cli.attach import _Usage, parse_hostport
+from clawtui.engine.api import tmux as tmux_api
 from clawtui.engine.sessions import tmux
 from clawtui.terminal.attach import attach_command, docker_exec_fallback_argv
 
@@ -15,23 +17,23 @@ BAD = ["a;id", "$(id)", "`id`", "a b", "", "x" * 65, "a\nb", "é", "../x", "a:b"
 
 @pytest.mark.parametrize("bad", BAD)
 def test_bad_names_rejected(bad: str) -> None:
-    with pytest.raises(tmux.InvalidName, match="invalid tmux session name"):
-        tmux.validate_name(bad)
-    with pytest.raises(tmux.InvalidName):
+    with pytest.raises(tmux_api.InvalidName, match="invalid tmux session name"):
+        tmux_api.validate_name(bad)
+    with pytest.raises(tmux_api.InvalidName):
         attach_command(bad)
-    with pytest.raises(tmux.InvalidName):
-        tmux.run_argv(bad, ["true"])
-    with pytest.raises(tmux.InvalidName):
-        tmux.send_argv(bad, ["x"], line=True)
-    with pytest.raises(tmux.InvalidName):
-        tmux.run_argv("ok", ["true"], window=bad)
-    with pytest.raises(tmux.InvalidName):
+    with pytest.raises(tmux_api.InvalidName):
+        tmux_api.run_argv(bad, ["true"])
+    with pytest.raises(tmux_api.InvalidName):
+        tmux_api.send_argv(bad, ["x"], line=True)
+    with pytest.raises(tmux_api.InvalidName):
+        tmux_api.run_argv("ok", ["true"], window=bad)
+    with pytest.raises(tmux_api.InvalidName):
         docker_exec_fallback_argv("c", bad)
 
 
 @pytest.mark.parametrize("good", ["main", "a", "A-b_9", "x" * 64])
 def test_good_names(good: str) -> None:
-    assert tmux.validate_name(good) == good
+    assert tmux_api.validate_name(good) == good
 
 
 def test_attach_command_is_quoted() -> None:
@@ -40,7 +42,7 @@ def test_attach_command_is_quoted() -> None:
 
 def test_run_command_words_stay_words() -> None:
     evil = ["sh", "-c", "echo '$(id)'; `id` && rm -rf /nonexistent"]
-    line = tmux.run_argv("s", evil, window="w", cwd="~/repos/a b")
+    line = tmux_api.run_argv("s", evil, window="w", cwd="~/repos/a b")
     # The new-window part: the last argument is bash -lc <the command, quoted again>.
     new_window = line.split(" && ", 1)[1]
     words = shlex.split(new_window)
@@ -52,18 +54,18 @@ def test_run_command_words_stay_words() -> None:
 
 
 def test_run_needs_a_command_and_sane_cwd() -> None:
-    with pytest.raises(tmux.TmuxError, match="no command"):
-        tmux.run_argv("s", [])
-    with pytest.raises(tmux.TmuxError, match="working directory"):
-        tmux.run_argv("s", ["x"], cwd="a\nb")
+    with pytest.raises(tmux_api.TmuxError, match="no command"):
+        tmux_api.run_argv("s", [])
+    with pytest.raises(tmux_api.TmuxError, match="working directory"):
+        tmux_api.run_argv("s", ["x"], cwd="a\nb")
 
 
 def test_send_line_is_literal_then_enter() -> None:
-    line = tmux.send_argv("s", ["echo", "$(id);"], line=True)
+    line = tmux_api.send_argv("s", ["echo", "$(id);"], line=True)
     literal, enter = line.split(" && ")
     assert shlex.split(literal) == ["tmux", "send-keys", "-t", "=s:", "-l", "--", "echo $(id);"]
     assert shlex.split(enter) == ["tmux", "send-keys", "-t", "=s:", "Enter"]
-    keys = tmux.send_argv("s", ["C-c"], line=False, window="w1")
+    keys = tmux_api.send_argv("s", ["C-c"], line=False, window="w1")
     assert shlex.split(keys) == ["tmux", "send-keys", "-t", "=s:w1", "--", "C-c"]
 
 

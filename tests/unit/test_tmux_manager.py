@@ -9,8 +9,9 @@ import pytest
 
 from clawtui.config import HostConfig, Settings
 from clawtui.engine.api.models import ContainerInfo
+from clawtui.engine.api.tmux import TargetError, tmux_name
 from clawtui.engine.bus import EventBus
-from clawtui.engine.sessions.tmux_manager import TargetError, TmuxManager, ssh_port_of, tmux_name
+from clawtui.engine.sessions.tmux_manager import TmuxManager, ssh_port_of
 from clawtui.tui.screens.tmux_forms import check_broadcast, check_run
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 import asyncssh
 import docker.errors
 
-from clawtui.engine.devboxes.checks import DevboxError
+from clawtui.engine.api.devbox_checks import DevboxError
 from clawtui.engine.sessions.ssh import pin_host_key
 
 if TYPE_CHECKING:

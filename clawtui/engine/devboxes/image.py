@@ -8,16 +8,24 @@ layer cache makes that quick.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
-from clawtui.engine.devboxes.checks import DevboxError
+from clawtui.engine.api.devbox_checks import LABEL_MANAGED, DevboxError
 from clawtui.engine.fleet.actions import docker_error_text
+
+if TYPE_CHECKING:
+    from clawtui.config import DevboxesConfig
+    from clawtui.engine.api.devboxes import Progress
+    from clawtui.engine.context import ActivityLog
+    from clawtui.engine.fleet.hosts import HostMonitor
 
 LABEL_BUILD = "clawtui.devbox.build"
 """On the image: digest of the build context it was built from (a changed context rebuilds)."""
@@ -108,3 +116,79 @@ def build_image(
         # short (dockerd stopped under it) and the tag may still name an older image.
         raise DevboxError(f"building {tag} failed: the build ended without producing an image")
     return image_id
+
+
+async def ensure_image(
+    monitor: HostMonitor,
+    client: Any,
+    cfg: DevboxesConfig,
+    lock: asyncio.Lock,
+    say: Progress,
+    log_activity: ActivityLog,
+) -> dict[str, Any]:
+    """Inspect of the dev-box image on `monitor`'s host, built first when missing or out of date
+    (one build per host at a time: `lock`).
+
+    An image that carries a build digest (LABEL_BUILD) different from the build context's is
+    rebuilt (the layer cache makes that quick); an image without one was made by someone
+    else and is used as it is.
+    """
+    tag = cfg.image
+    context = cfg.build_context or default_build_context()
+    has_context = (context / cfg.dockerfile).is_file()
+    async with lock:
+        digest = (
+            await asyncio.to_thread(context_digest, context, cfg.dockerfile, cfg.build_args)
+            if has_context
+            else None
+        )
+        try:
+            image: dict[str, Any] | None = await monitor.call(client.inspect_image, tag)
+        except docker.errors.ImageNotFound:
+            image = None
+        old_id: str | None = None
+        if image is not None:
+            built_from = ((image.get("Config") or {}).get("Labels") or {}).get(LABEL_BUILD)
+            if built_from is None or digest is None or built_from == digest:
+                return image
+            old_id = image.get("Id")
+            say(f"image {tag} is out of date (its build context changed): rebuilding")
+        elif digest is None:
+            raise DevboxError(
+                f"image {tag} is missing on host {monitor.name} and there is nothing to "
+                f"build it from ({context / cfg.dockerfile} not found); set [devboxes] "
+                "build_context or load the image"
+            )
+        say(f"building image {tag} on host {monitor.name} from {context / cfg.dockerfile}")
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+
+        def on_line(line: str) -> None:
+            loop.call_soon_threadsafe(say, line)
+
+        assert digest is not None
+        await monitor.call(
+            build_image,
+            client,
+            context=context,
+            dockerfile=cfg.dockerfile,
+            tag=tag,
+            build_args=cfg.build_args,
+            labels={LABEL_BUILD: digest, LABEL_MANAGED: "1"},
+            on_line=on_line,
+            timeout=cfg.build_timeout,
+        )
+        await asyncio.sleep(0)  # let the last progress lines through first
+        say(f"image {tag} built in {time.monotonic() - started:.0f}s")
+        log_activity("info", f"built image {tag}", host=monitor.name)
+        if old_id:  # the replaced image is now untagged: do not leave it behind
+            try:
+                await monitor.call(client.remove_image, old_id)
+            except docker.errors.ImageNotFound:
+                pass
+            except docker.errors.DockerException as exc:  # in use by a container, say
+                note = f"the replaced image {old_id[7:19]} was kept: {docker_error_text(exc)}"
+                say(note)
+                log_activity("warning", note, host=monitor.name)
+        result: dict[str, Any] = await monitor.call(client.inspect_image, tag)
+        return result

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
+from clawtui.engine.api.fleet import ActionError, UnknownContainer
 from clawtui.engine.api.models import ContainerInfo
 
 if TYPE_CHECKING:
-    from clawtui.engine.core import Engine
+    from clawtui.engine.context import Context
     from clawtui.engine.fleet.hosts import HostMonitor
 
 log = logging.getLogger(__name__)
@@ -32,14 +33,6 @@ MAX_LOG_LINE = 64 * 1024
 
 _LOG_CHUNKS_IN_FLIGHT = 256  # chunks read ahead of a slow consumer before the reader waits
 _END = object()
-
-
-class ActionError(Exception):
-    """An action could not be done; the message says why, in words for a person."""
-
-
-class UnknownContainer(ActionError):
-    """The key names no container the engine knows."""
 
 
 def docker_error_text(exc: BaseException) -> str:
@@ -99,19 +92,19 @@ class LineSplitter:
 class ContainerActions:
     """Start, stop, restart, remove and read the logs of containers the engine knows."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
     def resolve(self, key: str) -> tuple[HostMonitor, Any, ContainerInfo]:
         """The host monitor, its Docker client and the container of `key`; ActionError if the
         engine does not know the key or its host is offline."""
-        info = self.engine.container(key)
+        info = self.ctx.container(key)
         if info is None:
             raise UnknownContainer(
                 f"unknown container {key!r}: the engine knows no such container "
                 "(a key is HOST/ID, e.g. local/3f2a…, as listed by the engine)"
             )
-        monitor = self.engine.monitors[info.host]
+        monitor = self.ctx.monitors[info.host]
         client = monitor.client
         if client is None:
             reason = monitor.info.error or "not connected"
@@ -128,7 +121,7 @@ class ContainerActions:
             ) from None
         except docker.errors.DockerException as exc:
             raise ActionError(f"could not {verb} {info.name}: {docker_error_text(exc)}") from None
-        self.engine.log_activity(
+        self.ctx.log_activity(
             "info", f"container {info.name}: {verb}", host=info.host, subject=key
         )
         return info

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from clawtui.engine.api.escalations import Report
-from clawtui.engine.sessions.ssh import SSHFailure, SSHTarget, connect
+from clawtui.engine.api.ssh import SSHFailure, SSHTarget
+from clawtui.engine.sessions.ssh import connect
 
 if TYPE_CHECKING:
     from clawtui.config.escalations import MonitorConfig, Thresholds

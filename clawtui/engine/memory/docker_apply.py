@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
+from clawtui.engine.api.memory import PlanError, PlanErrorCode, format_bytes
 from clawtui.engine.api.models import ContainerInfo, HostState
 from clawtui.engine.fleet.stats import (
     CgroupPaths,
@@ -32,7 +33,6 @@ from clawtui.engine.fleet.stats import (
     sample_cgroup,
     stats_from_api,
 )
-from clawtui.engine.memory.models import PlanError, PlanErrorCode, format_bytes
 from clawtui.engine.memory.rules import Current
 
 if TYPE_CHECKING:

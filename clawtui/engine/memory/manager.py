@@ -5,9 +5,9 @@ The admin moves sliders in the TUI (or calls the API / `clawtui mem set`); one b
 changed container. `MemoryManager`:
 
 * resolves references (a `host/id` key, a container name, or a unique id prefix);
-* reads each container's state when asked, never a cached UI value (`memory_docker`: cgroup
+* reads each container's state when asked, never a cached UI value (`docker_apply.py`: cgroup
   files on a local host, `inspect` and one-shot stats otherwise);
-* validates with the pure rules of `memory_rules` (budget, floor, usage, labels, swap, snap);
+* validates with the pure rules of `rules.py` (budget, floor, usage, labels, swap, snap);
 * applies the batch with all updates in flight at once (`asyncio.gather` over the host's
   thread pool), each sending Memory and MemorySwap together. If any update fails, every update
   that succeeded is put back (Memory and MemorySwap), and the result says per container what
@@ -27,27 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
 import re
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clawtui.engine.api.models import ContainerInfo, EventKind
-from clawtui.engine.memory.docker_apply import (
-    CONTROL_RE,
-    FreshReader,
-    UpdateFailure,
-    Wanted,
-    describe_update_error,
-    own_container_ids,
-)
-from clawtui.engine.memory.models import (
+from clawtui.engine.api.memory import (
     ApplyResult,
     BatchState,
     ContainerCheck,
@@ -59,8 +46,18 @@ from clawtui.engine.memory.models import (
     Outcome,
     PlanError,
     PlanErrorCode,
-    format_bytes,
 )
+from clawtui.engine.memory.docker_apply import (
+    FreshReader,
+    UpdateFailure,
+    Wanted,
+    describe_update_error,
+    own_container_ids,
+)
+from clawtui.engine.memory.history import read_history
+from clawtui.engine.memory.locks import Busy, flock_until, unflock
+from clawtui.engine.memory.notifications import report
+from clawtui.engine.memory.references import resolve, resolve_all
 from clawtui.engine.memory.rules import (
     Budget,
     Current,
@@ -70,19 +67,15 @@ from clawtui.engine.memory.rules import (
     check_change,
     why_not_adjustable,
 )
-from clawtui.engine.notifier import Notification
 
 if TYPE_CHECKING:
     from clawtui.config import MemoryConfig
-    from clawtui.engine.core import Engine
+    from clawtui.engine.context import Context
     from clawtui.engine.fleet.hosts import HostMonitor
-    from clawtui.engine.store import Store
+    from clawtui.engine.notifier import Notifier
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 500
-"""Most containers one batch may name."""
-MAX_REF_LENGTH = 256
 _WHO_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,40}$")
 
 ValidatedHook = Callable[[MemoryPlan], Awaitable[None]]
@@ -92,81 +85,13 @@ def rules_from_config(cfg: MemoryConfig) -> Rules:
     return Rules(floor=int(cfg.floor), step=int(cfg.step), warn_ratio=cfg.warn_ratio)
 
 
-# -- cross-process lock -----------------------------------------------------------------------
-def _flock_until(path: Path, deadline: float) -> int | None:
-    """Take an exclusive flock on `path` before `deadline` (monotonic); the fd, or None."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                return None
-            time.sleep(0.02)
-        except OSError:
-            os.close(fd)
-            raise
-
-
-def _unflock(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    os.close(fd)
-
-
-class _Busy(Exception):
-    def __init__(self, host: str) -> None:
-        super().__init__(host)
-        self.host = host
-
-
-# -- history ----------------------------------------------------------------------------------
-_HISTORY_COLUMNS = (
-    "ts, batch_id, who, host, container_id, name, old_limit, new_limit, old_swap, new_swap, "
-    "outcome, reason"
-)
-
-
-def write_history(store: Store, rows: Iterable[MemoryChange]) -> None:
-    """Insert history rows in one transaction (blocking: call from a worker thread)."""
-    values = [
-        (
-            r.ts, r.batch_id, r.who, r.host, r.container_id, r.name, r.old_limit, r.new_limit,
-            r.old_swap, r.new_swap, r.outcome.value, r.reason,
-        )
-        for r in rows
-    ]  # fmt: skip
-    if not values:
-        return
-    with store.transaction() as conn:
-        conn.executemany(
-            f"INSERT INTO memory_changes ({_HISTORY_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            values,
-        )
-
-
-def read_history(store: Store, limit: int = 100) -> list[MemoryChange]:
-    """The newest `limit` history rows, newest first (blocking)."""
-
-    def query(conn: sqlite3.Connection) -> list[Any]:
-        return conn.execute(
-            f"SELECT {_HISTORY_COLUMNS} FROM memory_changes ORDER BY ts DESC, id DESC LIMIT ?",
-            (max(1, min(limit, 10_000)),),
-        ).fetchall()
-
-    return [MemoryChange.model_validate(dict(row)) for row in store.run(query)]
-
-
 # -- the manager ------------------------------------------------------------------------------
 class MemoryManager:
     """Plans and applies memory limit changes for the engine's hosts."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, ctx: Context, notifier: Notifier) -> None:
+        self._ctx = ctx
+        self._notifier = notifier
         self._locks: dict[str, asyncio.Lock] = {}
         self._reader = FreshReader(own_container_ids())
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -176,85 +101,12 @@ class MemoryManager:
 
     @property
     def rules(self) -> Rules:
-        return rules_from_config(self._engine.settings.memory)
+        return rules_from_config(self._ctx.settings.memory)
 
     # -- references ----------------------------------------------------------------------------
     def resolve(self, ref: str) -> tuple[str | None, PlanError | None]:
         """(key, None) for a `host/id`, `host/name`, name or unique id prefix; else an error."""
-        if not ref or len(ref) > MAX_REF_LENGTH or CONTROL_RE.search(ref):
-            shown = ref[:60]
-            return None, PlanError(
-                code=PlanErrorCode.UNKNOWN_CONTAINER,
-                message=f"invalid container reference {shown!r}",
-                ref=shown,
-            )
-        monitors = self._engine.monitors
-        host, sep, rest = ref.partition("/")
-        if sep:
-            if host not in monitors:
-                known = ", ".join(monitors) or "none"
-                return None, PlanError(
-                    code=PlanErrorCode.UNKNOWN_HOST,
-                    message=f"unknown host {host!r} in {ref!r} (known: {known})",
-                    ref=ref,
-                    host=host,
-                )
-            candidates: list[ContainerInfo] = list(monitors[host].containers.values())
-            needle = rest
-        else:
-            candidates = [c for m in monitors.values() for c in m.containers.values()]
-            needle = ref
-        matchers: list[Callable[[ContainerInfo], bool]] = [
-            lambda c: c.id == needle,  # docker's order: full id, then name, then id prefix
-            lambda c: c.name == needle,
-            lambda c: c.id.startswith(needle.lower()),
-        ]
-        for match in matchers:
-            found = [c for c in candidates if match(c)]
-            if len(found) == 1:
-                return found[0].key, None
-            if len(found) > 1:
-                where = ", ".join(sorted(f"{c.host}/{c.name}" for c in found)[:5])
-                return None, PlanError(
-                    code=PlanErrorCode.AMBIGUOUS,
-                    message=f"{ref!r} matches {len(found)} containers ({where}): "
-                    "use host/id or more of the id",
-                    ref=ref,
-                )
-        return None, PlanError(
-            code=PlanErrorCode.UNKNOWN_CONTAINER, message=f"no container {ref!r}", ref=ref
-        )
-
-    def _resolve_all(self, changes: Mapping[str, int]) -> tuple[list[Wanted], list[PlanError]]:
-        resolved: list[Wanted] = []
-        errors: list[PlanError] = []
-        seen: dict[str, str] = {}
-        if len(changes) > MAX_BATCH:
-            errors.append(
-                PlanError(
-                    code=PlanErrorCode.UNKNOWN_CONTAINER,
-                    message=f"a batch may name at most {MAX_BATCH} containers, got {len(changes)}",
-                )
-            )
-            return resolved, errors
-        for ref, requested in changes.items():
-            key, error = self.resolve(ref)
-            if error is not None or key is None:
-                errors.append(error or PlanError(code=PlanErrorCode.UNKNOWN_CONTAINER, message=ref))
-                continue
-            if key in seen:
-                errors.append(
-                    PlanError(
-                        code=PlanErrorCode.DUPLICATE,
-                        message=f"{ref!r} and {seen[key]!r} are the same container",
-                        ref=ref,
-                    )
-                )
-                continue
-            seen[key] = ref
-            host, _, cid = key.partition("/")
-            resolved.append(Wanted(ref, key, host, cid, int(requested)))
-        return resolved, errors
+        return resolve(self._ctx.monitors, ref)
 
     # -- fresh state ---------------------------------------------------------------------------
     def _allocated(self, monitor: HostMonitor, fresh: Mapping[str, Current]) -> int:
@@ -278,7 +130,7 @@ class MemoryManager:
         by_host: dict[str, list[Wanted]] = {}
         for item in resolved:
             by_host.setdefault(item.host, []).append(item)
-        monitors = self._engine.monitors
+        monitors = self._ctx.monitors
         fresh_lists = await asyncio.gather(
             *(self._reader.read(monitors[host], items) for host, items in by_host.items())
         )
@@ -322,7 +174,7 @@ class MemoryManager:
         Nothing is changed. `ok` says whether `apply` would go ahead if nothing moves meanwhile.
         """
         who = _check_who(who)
-        resolved, errors = self._resolve_all(changes)
+        resolved, errors = resolve_all(self._ctx.monitors, changes)
         return await self._validate(
             resolved, errors, who=who, confirm_below_usage=confirm_below_usage
         )
@@ -346,7 +198,7 @@ class MemoryManager:
 
     async def history(self, limit: int = 100) -> list[MemoryChange]:
         """The newest `limit` recorded changes, newest first."""
-        store = self._engine.store
+        store = self._ctx.store
         return await asyncio.to_thread(read_history, store, limit)
 
     def view(self, host: str) -> HostMemoryView:
@@ -354,7 +206,7 @@ class MemoryManager:
 
         For display only: `plan` and `apply` read state afresh.
         """
-        monitor = self._engine.monitors[host]
+        monitor = self._ctx.monitors[host]
         rules = self.rules
         info = monitor.info
         reserve = int(monitor.cfg.memory_reserve)
@@ -411,10 +263,10 @@ class MemoryManager:
     @contextlib.asynccontextmanager
     async def _host_locks(self, hosts: Iterable[str]) -> AsyncIterator[None]:
         """Hold the in-process and cross-process locks of `hosts` (in name order)."""
-        deadline = time.monotonic() + self._engine.settings.memory.batch_wait
+        deadline = time.monotonic() + self._ctx.settings.memory.batch_wait
         held: list[asyncio.Lock] = []
         fds: list[int] = []
-        lock_dir = self._engine.settings.engine.resolved_state_dir / "locks"
+        lock_dir = self._ctx.settings.engine.resolved_state_dir / "locks"
         try:
             for host in sorted(hosts):
                 lock = self._locks.setdefault(host, asyncio.Lock())
@@ -422,22 +274,22 @@ class MemoryManager:
                     async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                         await lock.acquire()
                 except TimeoutError:
-                    raise _Busy(host) from None
+                    raise Busy(host) from None
                 held.append(lock)
                 try:
                     fd = await asyncio.to_thread(
-                        _flock_until, lock_dir / f"memory-{host}.lock", deadline
+                        flock_until, lock_dir / f"memory-{host}.lock", deadline
                     )
                 except OSError as exc:  # no writable state dir: the in-process lock still holds
                     log.warning("cannot take the cross-process memory lock of %s: %s", host, exc)
                     continue
                 if fd is None:
-                    raise _Busy(host)
+                    raise Busy(host)
                 fds.append(fd)
             yield
         finally:
             for fd in fds:
-                _unflock(fd)
+                unflock(fd)
             for lock in held:
                 lock.release()
 
@@ -447,7 +299,7 @@ class MemoryManager:
         started = time.time()
         t0 = time.perf_counter()
         batch_id = uuid.uuid4().hex[:12]
-        resolved, errors = self._resolve_all(changes)
+        resolved, errors = resolve_all(self._ctx.monitors, changes)
         hosts = {item.host for item in resolved}
         try:
             async with self._host_locks(hosts):
@@ -460,18 +312,18 @@ class MemoryManager:
                     result = self._refused(batch_id, who, plan, started, t0)
                 else:
                     result = await self._run_batch(batch_id, who, plan, started, t0)
-        except _Busy as busy:
+        except Busy as busy:
             error = PlanError(
                 code=PlanErrorCode.BUSY,
                 message=f"another memory batch on host {busy.host} is in flight and did not "
-                f"finish within {self._engine.settings.memory.batch_wait:g}s: try again",
+                f"finish within {self._ctx.settings.memory.batch_wait:g}s: try again",
                 host=busy.host,
             )
             plan = MemoryPlan(
                 ok=False, who=who, errors=[*errors, error], confirm_below_usage=confirm_below_usage
             )
             result = self._refused(batch_id, who, plan, started, t0)
-        await self._report(result)
+        await report(self._ctx, self._notifier, result)
         return result
 
     def _refused(
@@ -490,7 +342,7 @@ class MemoryManager:
 
     async def _update(self, check: ContainerCheck, memory: int, swap: int) -> list[str]:
         """Send one update (Memory and MemorySwap together); Docker's warnings, or raise."""
-        monitor = self._engine.monitors[check.host]
+        monitor = self._ctx.monitors[check.host]
         client = monitor.client
         if client is None:
             raise UpdateFailure(f"host {check.host} is not connected", unreachable=True)
@@ -582,86 +434,6 @@ class MemoryManager:
             seconds=time.perf_counter() - t0,
             docker_unreachable=any(f.unreachable for f in failed.values()),
         )
-
-    # -- telling ------------------------------------------------------------------------------
-    async def _report(self, result: ApplyResult) -> None:
-        """Store, publish, notify and log a result. Never raises: the batch is done already."""
-        engine = self._engine
-        rows = result.history_rows()
-        hosts = sorted({o.check.host for o in result.outcomes})
-        host = hosts[0] if len(hosts) == 1 else None
-        if result.state is BatchState.REFUSED:
-            engine.log_activity(
-                "warning",
-                f"memory batch by {result.who} refused: {result.summary()}"[:1000],
-                host=host,
-                subject="memory",
-            )
-            return
-        if rows:
-            try:
-                await asyncio.to_thread(write_history, engine.store, rows)
-            except Exception as exc:  # disk full, store closed: the change happened anyway
-                log.warning("could not record memory batch %s: %s", result.batch_id, exc)
-        try:
-            engine.bus.publish(EventKind.MEMORY, host=host, result=result)
-        except Exception as exc:
-            log.warning("could not publish memory batch %s: %s", result.batch_id, exc)
-        note = notification_for(result)
-        if note is not None:
-            level = "info" if result.state is BatchState.APPLIED else "error"
-            engine.log_activity(level, note.text.replace("\n", "; ")[:1000], host=host,
-                                subject="memory")  # fmt: skip
-            engine.notifier.notify(note)
-
-
-def notification_for(result: ApplyResult) -> Notification | None:
-    """The message people get about a batch that touched Docker (None when nothing changed)."""
-    lines: list[str] = []
-    by = f"(by {result.who})"
-    changed = [o for o in result.outcomes if o.outcome is not Outcome.UNCHANGED]
-    if not changed:
-        return None
-
-    def sizes(o: ContainerOutcome) -> str:
-        return f"{format_bytes(o.check.old_limit)} → {format_bytes(o.check.new_limit)}"
-
-    if result.state is BatchState.APPLIED:
-        kind = "memory.rebalanced"
-        lines = [f"Memory rebalanced: {o.check.name} {sizes(o)} {by}" for o in changed]
-    else:
-        kind = f"memory.{result.state.value}"
-        head = (
-            "Memory rebalance failed and was rolled back"
-            if result.state is BatchState.ROLLED_BACK
-            else "Memory rebalance failed and could NOT be fully rolled back"
-        )
-        lines = [f"{head} {by}:"]
-        for o in changed:
-            detail = o.outcome.value.replace("_", " ")
-            if o.error:
-                detail += f": {o.error}"
-            if o.rollback_error:
-                detail += f"; rollback: {o.rollback_error}"
-            lines.append(f"- {o.check.name} {sizes(o)}: {detail}")
-    data = {
-        "batch_id": result.batch_id,
-        "who": result.who,
-        "state": result.state.value,
-        "changes": [
-            {
-                "host": o.check.host,
-                "id": o.check.id,
-                "name": o.check.name,
-                "old_limit": o.check.old_limit,
-                "new_limit": o.check.new_limit,
-                "outcome": o.outcome.value,
-                "error": o.error,
-            }
-            for o in changed
-        ],
-    }
-    return Notification(kind=kind, text="\n".join(lines), data=data)
 
 
 def _check_who(who: str) -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from clawtui.engine.memory.models import (
+from clawtui.engine.api.memory import (
     ADJUSTABLE_ROLES,
     DOCKER_MIN_MEMORY,
     ContainerCheck,

@@ -10,7 +10,7 @@ import ipaddress
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from clawtui.engine.sessions.ssh import SSHTarget
+from clawtui.engine.api.ssh import SSHTarget
 
 
 def ssh_address(bind_address: str, host_url: str, host_is_local: bool) -> str:

@@ -1,27 +1,33 @@
 """tmux in containers, over checked SSH connections: list, run, send, broadcast.
 
-Every name (session, window) must match `^[A-Za-z0-9_-]{1,64}$`; it is checked before anything
-is sent anywhere (`validate_name`). Every remote command line is built from argv lists with
-`shlex.quote` (`remote_command`), so nothing a caller passes is ever parsed by the remote shell
-as syntax. tmux's own errors ("no server running", "can't find session", command not found)
-become `TmuxError` with a message saying what to do.
+Names, argv builders, value types and errors are in the engine interface
+(`clawtui.engine.api.tmux`). Every name (session, window) must match `^[A-Za-z0-9_-]{1,64}$`; it is
+checked before anything is sent anywhere (`validate_name`). Every remote command line is built from
+argv lists with `shlex.quote` (`remote_command`), so nothing a caller passes is ever parsed by the
+remote shell as syntax. tmux's own errors ("no server running", "can't find session", command not
+found) become `TmuxError` with a message saying what to do.
 
-Events: `EventKind.TMUX` with `action` ("run", "send", "broadcast"), `target` (the dev box or
-host name), `session`, and for run `window`.
+Events: `EventKind.TMUX` with `action` ("run", "send", "broadcast"), `target` (the dev box or host
+name), `session`, and for run `window`.
 """
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
+
+from clawtui.engine.api.tmux import (
+    TmuxError,
+    TmuxSession,
+    TmuxWindow,
+    remote_command,
+    run_argv,
+    send_argv,
+)
 
 if TYPE_CHECKING:
     import asyncssh
 
-NAME_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _FIELD_SEP: Final = "\t"
 _SESSION_FORMAT: Final = _FIELD_SEP.join(
     ["#{session_name}", "#{session_windows}", "#{session_attached}", "#{session_activity}"]
@@ -32,45 +38,6 @@ _WINDOW_FORMAT: Final = _FIELD_SEP.join(
 )  # fmt: skip
 MAX_OUTPUT: Final = 1 << 20
 COMMAND_TIMEOUT: Final = 15.0
-
-
-class TmuxError(Exception):
-    """A tmux request failed; the message says why and what to do."""
-
-
-class InvalidName(TmuxError, ValueError):
-    """A session or window name outside `^[A-Za-z0-9_-]{1,64}$` (nothing was run)."""
-
-
-def validate_name(name: str, what: str = "session") -> str:
-    """Return `name` if it is a safe tmux name, else raise `InvalidName`."""
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise InvalidName(
-            f"invalid tmux {what} name {name!r}: use 1-64 letters, digits, '_' or '-'"
-        )
-    return name
-
-
-def remote_command(argv: Sequence[str]) -> str:
-    """One shell command line running exactly `argv` (each word quoted)."""
-    return " ".join(shlex.quote(word) for word in argv)
-
-
-@dataclass(frozen=True)
-class TmuxSession:
-    name: str
-    windows: int
-    attached: int
-    activity: float
-
-
-@dataclass(frozen=True)
-class TmuxWindow:
-    session: str
-    index: int
-    name: str
-    active: bool
-    command: str
 
 
 def _int(text: str) -> int:
@@ -110,48 +77,6 @@ def list_sessions_argv() -> list[str]:
 
 def list_windows_argv() -> list[str]:
     return ["tmux", "list-windows", "-a", "-F", _WINDOW_FORMAT]
-
-
-def run_argv(
-    session: str, command: Sequence[str], *, window: str | None = None, cwd: str | None = None
-) -> str:
-    """Shell line: ensure `session` exists (detached) and start `command` in a new window.
-
-    The command runs through the user's login shell (`bash -lc`), so PATH and the broker
-    variables of /etc/profile.d are set, as in an interactive login.
-    """
-    validate_name(session)
-    if window is not None:
-        validate_name(window, "window")
-    if not command:
-        raise TmuxError("no command given to run")
-    if cwd is not None and ("\0" in cwd or "\n" in cwd):
-        raise TmuxError(f"invalid working directory {cwd!r}")
-    inner = remote_command(["bash", "-lc", remote_command(command)])
-    new_window = ["tmux", "new-window", "-d", "-t", f"={session}:"]
-    if window is not None:
-        new_window += ["-n", window]
-    if cwd is not None:
-        new_window += ["-c", cwd]
-    ensure = remote_command(["tmux", "has-session", "-t", f"={session}"])
-    create = remote_command(["tmux", "new-session", "-d", "-s", session])
-    return f"{{ {ensure} 2>/dev/null || {create}; }} && {remote_command([*new_window, inner])}"
-
-
-def send_argv(session: str, keys: Sequence[str], *, line: bool, window: str | None = None) -> str:
-    """Shell line sending `keys` to the active pane of `session` (`line`: literal text + Enter)."""
-    validate_name(session)
-    target = f"={session}:" if window is None else f"={session}:{validate_name(window, 'window')}"
-    if line:
-        text = " ".join(keys)
-        if "\0" in text:
-            raise TmuxError("text to send may not contain NUL")
-        literal = remote_command(["tmux", "send-keys", "-t", target, "-l", "--", text])
-        enter = remote_command(["tmux", "send-keys", "-t", target, "Enter"])
-        return f"{literal} && {enter}"
-    if not keys:
-        raise TmuxError("no keys given to send")
-    return remote_command(["tmux", "send-keys", "-t", target, "--", *keys])
 
 
 def explain(stderr: str, exit_status: int | None) -> str:

@@ -23,30 +23,32 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from clawtui.engine.api.devbox_checks import LABEL_OWNER, LABEL_PORT, ROLE, ssh_port
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.devboxes.checks import LABEL_OWNER, LABEL_PORT, ROLE, ssh_port
+from clawtui.engine.api.ssh import SSHFailure, SSHTarget
+from clawtui.engine.api.tmux import (
+    MAX_BROADCAST,
+    BroadcastOutcome,
+    TargetError,
+    TmuxError,
+    TmuxListing,
+    run_argv,
+    send_argv,
+    validate_name,
+)
 from clawtui.engine.sessions import tmux
-from clawtui.engine.sessions.ssh import ConnectionPool, SSHFailure, SSHTarget
+from clawtui.engine.sessions.ssh import ConnectionPool
 from clawtui.engine.sessions.targets import ssh_address, ssh_target
 
 if TYPE_CHECKING:
     import asyncssh
 
     from clawtui.engine.api.models import ContainerInfo
-    from clawtui.engine.core import Engine
+    from clawtui.engine.context import Context
 
-MAX_BROADCAST: Final = 100
-
-
-class TargetError(LookupError):
-    """The container cannot be reached over SSH; `status` is the HTTP status that fits."""
-
-    def __init__(self, message: str, status: int = 404) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -59,52 +61,16 @@ class TmuxTarget:
     ssh: SSHTarget
 
 
-@dataclass(frozen=True)
-class TmuxListing:
-    """One container's tmux sessions and every window of each."""
-
-    target: str
-    sessions: list[tmux.TmuxSession]
-    windows: list[tmux.TmuxWindow]
-
-    def as_json(self) -> dict[str, Any]:
-        """The shape of `GET /api/v1/devboxes/{name}/tmux` (a contract: do not change)."""
-        return {
-            "sessions": [asdict(s) for s in self.sessions],
-            "windows": [asdict(w) for w in self.windows],
-        }
-
-
-@dataclass(frozen=True)
-class BroadcastOutcome:
-    """What became of a broadcast line in one container."""
-
-    container: str
-    ok: bool
-    error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"container": self.container, "ok": self.ok, "error": self.error}
-
-
 def ssh_port_of(info: ContainerInfo) -> int | None:
     """The host port of `info`'s sshd from its labels, or None."""
     return ssh_port(info.labels)
 
 
-def tmux_name(info: ContainerInfo) -> str:
-    """How front ends address `info`: the dev box name for dev boxes, else the container name."""
-    if info.role == ROLE and info.labels.get(LABEL_OWNER):
-        return info.labels[LABEL_OWNER]
-    return info.name
-
-
 class TmuxManager:
-    """The engine's tmux capability (`engine.tmux`; protocol `TmuxAPI` in engine/api.py)."""
+    """The engine's tmux capability (`engine.tmux`; protocol `TmuxAPI` in engine/api/tmux.py)."""
 
-    def __init__(self, engine: Engine, *, pool: ConnectionPool | None = None) -> None:
-        self.engine = engine
+    def __init__(self, ctx: Context, *, pool: ConnectionPool | None = None) -> None:
+        self.ctx = ctx
         self.pool = pool or ConnectionPool()
 
     async def start(self) -> None:
@@ -118,11 +84,11 @@ class TmuxManager:
         if not isinstance(container, str) or not container or len(container) > 256:
             raise TargetError(f"invalid container name {str(container)[:80]!r}", 400)
         if "/" in container:
-            info = self.engine.container(container)
+            info = self.ctx.container(container)
             if info is None:
                 raise TargetError(f"no container with key {container!r}")
             return info
-        everything = self.engine.containers()
+        everything = self.ctx.containers()
         boxes = [c for c in everything if c.role == ROLE and c.labels.get(LABEL_OWNER) == container]
         named = boxes or [c for c in everything if c.name == container]
         if not named and len(container) >= 12:
@@ -146,7 +112,7 @@ class TmuxManager:
                 f"(label {LABEL_PORT}); start it, or attach with `clawtui attach {container}`",
                 409,
             )
-        settings = self.engine.settings
+        settings = self.ctx.settings
         host = settings.host(info.host)
         if host is None:
             raise TargetError(f"unknown Docker host {info.host!r}")
@@ -166,7 +132,7 @@ class TmuxManager:
         conn: asyncssh.SSHClientConnection = await self.pool.get(target.ssh)
         try:
             return await fn(conn)
-        except tmux.TmuxError as exc:
+        except TmuxError as exc:
             if "SSH connection failed" not in str(exc):
                 raise
             self.pool.drop(target.ssh)
@@ -199,7 +165,7 @@ class TmuxManager:
         """Start `command` in a new window of `session` (created if missing); the session."""
         name = self._session(session)
         command = list(command)
-        tmux.run_argv(name, command, window=window, cwd=cwd)  # validates before any SSH
+        run_argv(name, command, window=window, cwd=cwd)  # validates before any SSH
         target = self.resolve(container)
         await self._call(target, lambda c: tmux.run_in_window(
             c, name, command, window=window, cwd=cwd))  # fmt: skip
@@ -218,7 +184,7 @@ class TmuxManager:
         """Type `text` and Enter into `session` (`keys`: tmux key names, no Enter)."""
         name = self._session(session)
         words = text.split() if keys else [text]
-        tmux.send_argv(name, words, line=not keys, window=window)
+        send_argv(name, words, line=not keys, window=window)
         target = self.resolve(container)
         await self._call(target, lambda c: tmux.send(c, name, words, line=not keys, window=window))
         self._publish(target, action="send", session=name)
@@ -233,25 +199,25 @@ class TmuxManager:
         others still get the line. Bad input (session name, text, no containers) raises first.
         """
         name = self._session(session)
-        tmux.send_argv(name, [text], line=True)
+        send_argv(name, [text], line=True)
         names = list(dict.fromkeys(containers))
         if not names:
-            raise tmux.TmuxError("no containers to broadcast to")
+            raise TmuxError("no containers to broadcast to")
         if len(names) > MAX_BROADCAST:
-            raise tmux.TmuxError(f"at most {MAX_BROADCAST} containers per broadcast")
+            raise TmuxError(f"at most {MAX_BROADCAST} containers per broadcast")
 
         async def one(container: str) -> BroadcastOutcome:
             try:
                 target = self.resolve(container)
                 await self._call(target, lambda c: tmux.send(c, name, [text], line=True))
-            except (TargetError, SSHFailure, tmux.TmuxError) as exc:
+            except (TargetError, SSHFailure, TmuxError) as exc:
                 return BroadcastOutcome(container, False, str(exc))
             return BroadcastOutcome(container, True, extra={"host": target.host})
 
         outcomes = list(await asyncio.gather(*(one(c) for c in names)))
         ok = [o for o in outcomes if o.ok]
         hosts = {o.extra.get("host") for o in ok}
-        self.engine.bus.publish(
+        self.ctx.bus.publish(
             EventKind.TMUX,
             host=hosts.pop() if len(hosts) == 1 else None,
             action="broadcast",
@@ -263,11 +229,11 @@ class TmuxManager:
 
     # -- helpers -------------------------------------------------------------------------------
     def _session(self, session: str | None) -> str:
-        return tmux.validate_name(
-            self.engine.settings.attach.session if session is None else session
+        return validate_name(
+            self.ctx.settings.attach.session if session is None else session
         )
 
     def _publish(self, target: TmuxTarget, **data: Any) -> None:
-        self.engine.bus.publish(
+        self.ctx.bus.publish(
             EventKind.TMUX, host=target.host, target=target.name, key=target.key, **data
         )

@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane, Tabs
 
 from clawtui.engine.api.ingress import IngressRecord
+from clawtui.engine.api.memory import ApplyResult
 from clawtui.engine.api.models import (
     ActivityEntry,
     ContainerInfo,
@@ -30,7 +31,6 @@ from clawtui.engine.api.models import (
     HostInfo,
 )
 from clawtui.engine.api.protocols import EngineAPI
-from clawtui.engine.memory.models import ApplyResult
 from clawtui.tui.container_actions import ContainerActionRequested, ContainerActionRunner
 from clawtui.tui.widgets.activity_log import ActivityLog
 from clawtui.tui.widgets.container_table import ContainerTable

@@ -1,6 +1,6 @@
 """The "New dev container" form: name, public key, memory, CPUs, SSH port, sudo.
 
-Each field is checked as it is typed, with the engine's own rules (`devbox_checks`,
+Each field is checked as it is typed, with the engine's own rules (`engine.api.devbox_checks`,
 `parse_size`), and the problem is shown under the field. Create runs
 `engine.devboxes.create(..., progress=...)` in a worker; its progress lines (image build
 steps, "waiting for sshd") appear live under the form, then the SSH command to use. An error
@@ -25,9 +25,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, RichLog, Static
 
 from clawtui.config import DevboxesConfig, parse_size
+from clawtui.engine.api.devbox_checks import DevboxInputError, validate_name, validate_public_keys
+from clawtui.engine.api.devboxes import DevboxInfo
 from clawtui.engine.api.protocols import DevboxesAPI
-from clawtui.engine.devboxes.checks import DevboxInputError, validate_name, validate_public_keys
-from clawtui.engine.devboxes.manager import DevboxInfo
 
 MIB = 1024 * 1024
 MAX_KEY_FILE = 64 * 1024

@@ -2,7 +2,7 @@
 broadcast a line to the marked containers.
 
 Each field is checked before anything is sent, with the engine's own rules
-(`clawtui.engine.sessions.tmux.validate_name` for session and window names; the command must split
+(`clawtui.engine.api.tmux.validate_name` for session and window names; the command must split
 into words with shell quoting rules); the problem is shown under the form, which stays open. The
 answer is a small dataclass (or None on cancel); the panel does the sending.
 """
@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from clawtui.engine.sessions.tmux import InvalidName, validate_name
+from clawtui.engine.api.tmux import InvalidName, validate_name
 
 MAX_TEXT = 16384
 

@@ -1,4 +1,5 @@
-"""The data of live memory rebalancing: plans, verdicts, batch results, history rows.
+"""Live memory rebalancing in the engine interface: plans, verdicts, batch results, history rows,
+the protocol (`MemoryAPI`, `memory_of`).
 
 These models are the contract between `MemoryManager` and its callers (the TUI's memory panel,
 the service's `/api/v1/memory/*` routes, `clawtui mem`). They are plain pydantic data so they
@@ -12,9 +13,14 @@ swap at all).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from clawtui.engine.api.protocols import EngineAPI
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -22,6 +28,10 @@ GIB = 1024 * MIB
 DOCKER_MIN_MEMORY = 6 * MIB
 """Docker refuses a memory limit below 6 MiB ("Minimum memory limit allowed is 6MB")."""
 
+MAX_BATCH = 500
+"""Most containers one batch may name."""
+MAX_REF_LENGTH = 256
+"""Longest container reference (key, name or id prefix) a batch may use."""
 ADJUSTABLE_ROLES = frozenset({"devbox", "pool"})
 """Values of the `clawtui.role` label whose containers may be resized."""
 
@@ -306,3 +316,45 @@ class HostMemoryView(BaseModel):
     floor: int = Field(description="The configured floor ([memory] floor).")
     warn_ratio: float
     containers: list[ContainerMemory]
+
+
+class MemoryAPI(Protocol):
+    """Live memory rebalancing: validate a batch of new limits, apply it, read the history."""
+
+    async def plan(
+        self, changes: Mapping[str, int], *, who: str, confirm_below_usage: bool = False
+    ) -> MemoryPlan:
+        """Validate `changes` ({container key: new limit in bytes}); nothing is changed."""
+        ...
+
+    async def apply(
+        self, changes: Mapping[str, int], *, who: str, confirm_below_usage: bool = False
+    ) -> ApplyResult:
+        """Validate against fresh state and apply all of `changes`, or none."""
+        ...
+
+    async def history(self, limit: int = 100) -> list[MemoryChange]:
+        """The newest recorded changes, newest first."""
+        ...
+
+
+def memory_of(engine: EngineAPI) -> MemoryAPI | None:
+    """The engine's memory rebalancing, or None when it has none."""
+    memory: MemoryAPI | None = getattr(engine, "memory", None)
+    return memory
+
+
+class MemoryViewAPI(Protocol):
+    """A host's memory as the engine's model has it, synchronously (an engine in this process)."""
+
+    def view(self, host: str) -> HostMemoryView:
+        """The host's budget and its containers' limits and latest sampled use (no Docker call)."""
+        ...
+
+
+def memory_view_of(engine: EngineAPI) -> MemoryViewAPI | None:
+    """The engine's memory view, or None for a remote engine or one without memory rebalancing."""
+    if engine.is_remote:
+        return None
+    view: MemoryViewAPI | None = getattr(engine, "memory", None)
+    return view
