@@ -216,13 +216,13 @@ def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.core import Engine
-    from clawtui.engine.store import Store, StoreError
+    from clawtui.engine.core import Engine, open_store
+    from clawtui.engine.store import StoreError
 
     if not 1 <= args.limit <= 10_000:
         print("clawtui mem history: --limit must be 1-10000", file=sys.stderr)
         return EXIT_INPUT
-    store = Store(settings.engine.db_path)
+    store = open_store(settings.engine.db_path)
     try:
         store.open()
         # The engine is not started: its memory capability only reads the opened store.

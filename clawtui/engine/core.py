@@ -13,8 +13,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from clawtui.engine import store as store_migrations
 from clawtui.engine.api.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
 from clawtui.engine.autoheal.repair import Autoheal
 from clawtui.engine.brief.briefs import Briefs
@@ -29,6 +31,7 @@ from clawtui.engine.health.monitors import HealthMonitors
 from clawtui.engine.ingress.manager import Ingress
 from clawtui.engine.memory.manager import MemoryManager
 from clawtui.engine.notifier import Notifier
+from clawtui.engine.pools import store as pool_store
 from clawtui.engine.pools.manager import Pools
 from clawtui.engine.sessions.tmux_manager import TmuxManager
 from clawtui.engine.store import Store
@@ -42,6 +45,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ACTIVITY_FLUSH_SECONDS = 0.5
+
+
+def open_store(path: Path | str) -> Store:
+    """The engine's store with the schema steps of every capability that owns tables."""
+    return Store(path, migrations=[*store_migrations.MIGRATIONS, *pool_store.MIGRATIONS])
 
 
 class Component(Protocol):
@@ -60,7 +68,7 @@ class Engine:
     def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
         self.settings = settings
         self.bus = EventBus()
-        self.store = store or Store(settings.engine.db_path)
+        self.store = store or open_store(settings.engine.db_path)
         self.monitors: dict[str, HostMonitor] = {
             h.name: HostMonitor(
                 h,

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from clawtui.engine.api.models import ActivityEntry
-from clawtui.engine.pools.store import MIGRATIONS as POOL_MIGRATIONS
 
 T = TypeVar("T")
 
@@ -27,7 +26,12 @@ T = TypeVar("T")
 # range so that they can grow independently: 1-99 core (activity, memory), 100-199 threads and
 # heartbeats, 200-299 pools and claims, 300-399 escalations, incidents and briefs, 400-499 ingress
 # (webhook, relay), 500-599 attach / tmux. Migrations are applied in version order.
-MIGRATIONS: list[tuple[int, str, str]] = [
+Migration = tuple[int, str, str]
+"""(version, name, SQL): one step of the schema."""
+
+# The engine's own steps; a capability that owns its tables keeps their steps in its own store
+# module (200-299: pools/store.py), and the engine's core hands the whole list to `Store`.
+MIGRATIONS: list[Migration] = [
     (
         1,
         "activity log",
@@ -159,7 +163,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
-    *POOL_MIGRATIONS,  # 200-299: pools, claims, state sync (engine/pool_store.py)
 ]
 
 
@@ -170,8 +173,9 @@ class StoreError(Exception):
 class Store:
     """A small synchronous core (`run`) with async wrappers for the engine's loop."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, migrations: Sequence[Migration] = MIGRATIONS) -> None:
         self.path = Path(path) if str(path) != ":memory:" else Path(":memory:")
+        self.migrations = list(migrations)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
 
@@ -245,13 +249,13 @@ class Store:
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
         )
         applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-        newest_known = max(v for v, _, _ in MIGRATIONS)
+        newest_known = max(v for v, _, _ in self.migrations)
         if applied and max(applied) > newest_known:
             raise StoreError(
                 f"{self.path} was written by a newer clawtui (schema {max(applied)} > "
                 f"{newest_known}); upgrade clawtui or point [engine] state_dir elsewhere"
             )
-        for version, name, sql in sorted(MIGRATIONS):
+        for version, name, sql in sorted(self.migrations):
             if version in applied:
                 continue
             with self.transaction():

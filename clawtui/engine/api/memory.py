@@ -354,7 +354,8 @@ class MemoryViewAPI(Protocol):
 
 def memory_view_of(engine: EngineAPI) -> MemoryViewAPI | None:
     """The engine's memory view, or None for a remote engine or one without memory rebalancing."""
-    if engine.is_remote:
+    memory = None if engine.is_remote else getattr(engine, "memory", None)
+    if not callable(getattr(memory, "view", None)):
         return None
-    view: MemoryViewAPI | None = getattr(engine, "memory", None)
+    view: MemoryViewAPI = memory  # type: ignore[assignment]  # checked above
     return view
