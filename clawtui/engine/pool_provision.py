@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import shutil
 import tarfile
 import tempfile
@@ -39,6 +38,7 @@ import docker.types
 
 from clawtui.config.pools import TENANT_VAR, WorkloadConfig
 from clawtui.engine.pool_sync import SyncRun
+from clawtui.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from clawtui.engine.fleet import HostMonitor
@@ -92,16 +92,11 @@ def _lookup(text: str, name: str) -> tuple[int, int] | None:
 
 # -- local ---------------------------------------------------------------------------------------
 def write_private(path: Path, data: bytes, uid: int | None) -> None:
-    """Write a 0600 file atomically (no fsync: the folder dies with the container)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
-    try:
-        os.write(fd, data)
-        if uid is not None:
-            os.fchown(fd, uid, -1)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    """Write a 0600 file atomically into a folder the container can write: a random temp name
+    (O_EXCL | O_NOFOLLOW), owned before the rename, and a link planted at the final name is
+    replaced, never followed (`atomic_write(follow_links=False)`)."""
+    owner = None if uid is None else (uid, -1)
+    atomic_write(path, data, mode=PRIVATE_MODE, follow_links=False, owner=owner)
 
 
 def write_local(base: Path, files: Files, uid: int | None) -> None:
