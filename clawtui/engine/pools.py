@@ -62,12 +62,13 @@ from clawtui.engine.pool_metrics import PoolMetrics
 from clawtui.engine.pool_provision import (
     ProvisionError,
     RemoteProvisioner,
+    local_staged_sync,
     remote_mounts,
     staged_sync,
     tenant_files,
     write_local,
 )
-from clawtui.engine.pool_sync import Rclone, Sink, SyncRun
+from clawtui.engine.pool_sync import Rclone, Sink, StateFolder, SyncRun
 
 if TYPE_CHECKING:
     from clawtui.engine.bus import Subscription
@@ -1165,7 +1166,6 @@ class Pools:
             where = workload.volume_for(mapping.path)
             if where is None:  # the config validator makes this impossible
                 continue
-            local = self._dir(container) / where[0] / where[1]
             self._publish(
                 EventKind.SYNC,
                 pool.host,
@@ -1176,7 +1176,18 @@ class Pools:
                 phase="started",
             )
             if self._is_local(pool.host):
-                run = await rclone.run(tenant, mapping, local, direction)
+                run = await local_staged_sync(
+                    partial(rclone.run, tenant, mapping, direction=direction),
+                    mapping=mapping,
+                    folder=StateFolder(
+                        self._dir(container) / where[0],
+                        where[1],
+                        workload.volumes.all()[where[0]].path,
+                    ),
+                    direction=direction,
+                    staging_root=self.root,
+                    name=f"{container}-{mapping.name}",
+                )
             else:
                 run = await self._remote_sync(tenant, pool, container, mapping, direction, rclone)
             runs.append(run)
