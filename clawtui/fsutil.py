@@ -50,7 +50,14 @@ def is_temp_file(path: str | os.PathLike[str]) -> bool:
     return TEMP_MARKER in os.path.basename(os.fspath(path))
 
 
-def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
+def atomic_write(
+    path: Path,
+    data: bytes | str,
+    *,
+    mode: int | None = None,
+    follow_links: bool = True,
+    owner: tuple[int, int] | None = None,
+) -> None:
     """Replace the file at `path` with `data` so that no reader ever sees a partial file.
 
     The data goes to a temp file in the same folder (same file system, so the rename is
@@ -62,9 +69,19 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None) -> N
     usual `0o666` minus the umask. When `path` is a symbolic link, the file it points to is
     replaced and the link is kept (dotfile managers rely on this).
 
+    `follow_links=False` is for a folder that someone else can write too (a container's
+    bind-mounted folder): the folder is opened without following a link (a link in its place is
+    an error), a link at `path` is replaced by the new file, never followed, and the mode is
+    never taken from what is at `path`. The folder's own path must be trusted: only its
+    entries are checked. `owner` is a (uid, gid) given to the file before the rename (-1 keeps
+    one of them).
+
     On any error the temp file is removed and the error is raised again; `path` is untouched.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    if not follow_links:
+        _write_no_follow(Path(path), payload, mode, owner)
+        return
     target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -88,6 +105,8 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None) -> N
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
+            if owner is not None:
+                os.fchown(handle.fileno(), *owner)
             if keep_mode is not None:
                 os.fchmod(handle.fileno(), keep_mode)
             os.fsync(handle.fileno())
@@ -97,6 +116,51 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None) -> N
             os.unlink(tmp)
         raise
     _fsync_dir(folder)
+
+
+def _write_no_follow(
+    path: Path, payload: bytes, mode: int | None, owner: tuple[int, int] | None
+) -> None:
+    """`atomic_write(follow_links=False)`: every step relative to one descriptor of the folder,
+    opened with O_NOFOLLOW, so a link planted in the folder can redirect nothing."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise OSError(
+                exc.errno, "not a folder (a symbolic link?): refusing to write through it", folder
+            ) from None
+        raise
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        while True:
+            tmp = f".{path.name}{TEMP_MARKER}{secrets.token_hex(6)}"
+            try:
+                fd = os.open(tmp, flags, 0o666 if mode is None else 0o600, dir_fd=dir_fd)
+            except FileExistsError:  # pragma: no cover - 48 random bits collided
+                continue
+            break
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                if owner is not None:
+                    os.fchown(handle.fileno(), *owner)
+                if mode is not None:
+                    os.fchmod(handle.fileno(), mode)
+                os.fsync(handle.fileno())
+            # rename replaces whatever is at the name (a link too) and never follows it.
+            os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
+            raise
+        with contextlib.suppress(OSError):
+            os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -5,7 +5,9 @@ Two ways, chosen by where the pool's host is:
 * Local host (`unix://` Docker socket): every workload volume is a folder of the engine's
   machine (`<state_dir>/pools/<container>/<volume>`) bind-mounted into the container. A claim
   writes `tenant.json`, `tenant.env` and one file per secret there, mode 0600, owned by the
-  workload's uid: no Docker round trip. State sync runs rclone on the folder directly.
+  workload's uid: no Docker round trip, and never through a link the container planted
+  (`write_private`). State sync runs rclone on a staging copy of the folder, never on the
+  folder itself (`local_staged_sync`; see `pool_sync` for why).
 * Remote host (tcp://, ssh://, http(s):// — the engine cannot reach the host's disk): every
   workload volume is an anonymous Docker volume of the container (removed with it). A claim
   uploads one tar per volume with the Docker archive API (`PUT /containers/{id}/archive`);
@@ -13,8 +15,9 @@ Two ways, chosen by where the pool's host is:
   extraction. Docker refuses archive uploads into read-only mounts, so on a remote host the
   config and secrets volumes are mounted read-write (the files are still 0600 and the
   workload's own). State sync goes through a staging folder of the engine's machine: an upload
-  first copies the mapping's folder out of the container (`GET .../archive`), a download
-  copies rclone's result into it (`PUT .../archive`).
+  first copies the mapping's folder out of the container (`GET .../archive`; a symbolic
+  link in it fails the sync), a download copies rclone's result into it (`PUT .../archive`;
+  Docker's extraction replaces a link in the way, it never writes through one).
 
 Secret values only ever go into the files (or the tar in memory): never into an error message,
 a log line or an event.
@@ -25,20 +28,29 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import shutil
 import tarfile
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path, PurePosixPath
+from secrets import token_hex
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
 import docker.types
 
-from clawtui.config.pools import TENANT_VAR, WorkloadConfig
-from clawtui.engine.pools.sync import SyncRun
+from clawtui.config.pools import TENANT_VAR, SyncMapping, WorkloadConfig
+from clawtui.engine.pools.sync import (
+    StateFolder,
+    SyncRun,
+    UnsafeState,
+    failed_run,
+    link_refused,
+    restore_state,
+    snapshot_state,
+)
+from clawtui.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from clawtui.engine.fleet.hosts import HostMonitor
@@ -92,16 +104,11 @@ def _lookup(text: str, name: str) -> tuple[int, int] | None:
 
 # -- local ---------------------------------------------------------------------------------------
 def write_private(path: Path, data: bytes, uid: int | None) -> None:
-    """Write a 0600 file atomically (no fsync: the folder dies with the container)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
-    try:
-        os.write(fd, data)
-        if uid is not None:
-            os.fchown(fd, uid, -1)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    """Write a 0600 file atomically into a folder the container can write: a random temp name
+    (O_EXCL | O_NOFOLLOW), owned before the rename, and a link planted at the final name is
+    replaced, never followed (`atomic_write(follow_links=False)`)."""
+    owner = None if uid is None else (uid, -1)
+    atomic_write(path, data, mode=PRIVATE_MODE, follow_links=False, owner=owner)
 
 
 def write_local(base: Path, files: Files, uid: int | None) -> None:
@@ -212,10 +219,22 @@ class RemoteProvisioner:
                     f"{_docker_text(exc)}"
                 ) from None
 
-    async def pull(self, container: str, path: str, staging: Path) -> Path:
+    async def pull(
+        self, container: str, path: str, staging: Path, volume_path: str | None = None
+    ) -> Path:
         """Copy `path` out of the container into `staging`; returns where it landed there
-        (a missing path gives a missing folder: rclone's empty-source guard then holds)."""
+        (a missing path gives a missing folder: rclone's empty-source guard then holds).
+        A symbolic link in the archive fails the copy, named relative to `volume_path`."""
         target = staging / PurePosixPath(path).name
+        parent = PurePosixPath(path).parent
+        volume = PurePosixPath(volume_path) if volume_path else parent
+
+        def no_links(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+            if member.issym():
+                inside = parent / member.name
+                shown = str(inside.relative_to(volume)) if volume in inside.parents else inside
+                raise UnsafeState(link_refused(str(shown), str(inside)))
+            return tarfile.data_filter(member, dest)
 
         def copy() -> None:
             try:
@@ -233,12 +252,15 @@ class RemoteProvisioner:
                     spool.write(chunk)
                 spool.seek(0)
                 with tarfile.open(fileobj=spool) as tar:
-                    # The "data" filter refuses absolute paths, links out of the folder and
-                    # device files: the archive comes from a container, so it is untrusted.
-                    tar.extractall(staging, filter="data")
+                    # The archive comes from a container, so it is untrusted: no symbolic
+                    # links at all (like a local state), and the "data" filter refuses
+                    # absolute paths, hard links out of the folder and device files.
+                    tar.extractall(staging, filter=no_links)
 
         try:
             await self.monitor.call(copy)
+        except UnsafeState as exc:
+            raise ProvisionError(str(exc)) from None
         except (docker.errors.DockerException, tarfile.TarError, OSError) as exc:
             raise ProvisionError(
                 f"could not copy {container}:{path} out for the sync: {_docker_text(exc)}"
@@ -311,12 +333,50 @@ async def staged_sync(
     staging = await asyncio.to_thread(fresh_staging, staging_root, name)
     try:
         if direction == "upload":
-            return await run(await remote.pull(container, container_path, staging))
+            return await run(await remote.pull(container, container_path, staging, volume_path))
         local = staging / "restore"
         result = await run(local)
         if result.ok and not result.skipped:
             await remote.push(container, volume_path, relative, local, owner)
         return result
+    finally:
+        await asyncio.to_thread(shutil.rmtree, staging, True)
+
+
+async def local_staged_sync(
+    run: Callable[[Path], Awaitable[SyncRun]],
+    *,
+    mapping: SyncMapping,
+    folder: StateFolder,
+    direction: str,
+    staging_root: Path,
+    name: str,
+) -> SyncRun:
+    """rclone on a staging copy of a local container's bind-mounted folder, never on the
+    folder itself (the container can plant links there: see `pool_sync`). Upload: snapshot,
+    then rclone uploads the snapshot. Download: snapshot, rclone syncs the sink into it, the
+    result is moved back. A link in the state fails the run and changes nothing."""
+    started = time.monotonic()
+    # A name of its own: a release that stops waiting for a slow periodic upload of the same
+    # tenant must not remove the staging copy that upload is still reading.
+    staging = staging_root / ".staging" / f"{name}-{token_hex(4)}"
+    local = staging / "state"
+    try:
+        await asyncio.to_thread(fresh_staging, staging_root, staging.name)
+        record = await asyncio.to_thread(snapshot_state, folder, local)
+        if direction == "download" and record is None:
+            await asyncio.to_thread(local.mkdir, mode=0o700)
+        result = await run(local)
+        if direction == "download" and result.ok and not result.skipped:
+            delete = mapping.mode == "sync"
+            await asyncio.to_thread(restore_state, folder, local, record or {}, delete=delete)
+        return result
+    except UnsafeState as exc:
+        return failed_run(mapping, direction, str(exc), started)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        why = f"could not stage {mapping.path} for the sync: {exc.strerror or exc}{where}"
+        return failed_run(mapping, direction, why, started)
     finally:
         await asyncio.to_thread(shutil.rmtree, staging, True)
 

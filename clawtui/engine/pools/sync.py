@@ -13,18 +13,29 @@ Rules:
 * rclone's exit code drives retry: 5 (temporary) is retried with backoff up to `retries`
   attempts; 7 (fatal) and every other non-zero code fail at once;
 * the result of every run (bytes, duration, error) is returned as a `SyncRun` for the caller
-  to store per tenant and mapping.
+  to store per tenant and mapping;
+* rclone never touches a folder the tenant's container can write: links planted there would
+  redirect it to the engine's machine (rclone follows a linked source root, and writes a
+  download through file and folder links). An upload copies the state first into a staging
+  folder of the engine (`snapshot_state`: hard links, every step relative to a folder opened
+  with O_NOFOLLOW), a download fills the staging copy and `restore_state` moves the result
+  back the same way. A symbolic link anywhere in the state fails the sync (`UnsafeState`),
+  naming it relative to the volume: it is never followed, skipped or replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import json
 import os
+import shutil
+import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from clawtui.config.pools import TENANT_VAR, SinkSpec, SyncMapping
 
@@ -36,6 +47,10 @@ _BACKOFF = (0.2, 0.5, 1.0, 2.0)
 
 class SyncError(Exception):
     """A sync could not run (bad sink credentials, rclone missing)."""
+
+
+class UnsafeState(SyncError):
+    """The tenant's state holds a symbolic link (or a file where a folder must be)."""
 
 
 @dataclass(frozen=True)
@@ -283,3 +298,285 @@ class Rclone:
         return done(
             ok=False, bytes=size, files=files, exit_code=code, attempts=attempt, error=message
         )
+
+
+def failed_run(mapping: SyncMapping, direction: str, error: str, started: float) -> SyncRun:
+    """A run that failed before (or after) rclone, e.g. on an `UnsafeState`."""
+    return SyncRun(
+        mapping=mapping.name,
+        direction=direction,
+        ok=False,
+        duration=time.monotonic() - started,
+        error=error,
+        finished_at=time.time(),
+    )
+
+
+# -- the tenant's folder, never through a link -------------------------------------------------
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+MAX_DEPTH = 256
+"""Deepest folder nesting a state sync walks."""
+
+Record = dict[str, tuple[int, int, int, int]]
+"""Staged file (relative to the volume) -> (staged inode, mtime ns, size, tenant's inode)."""
+
+
+def link_refused(relative: str, container_path: str | None = None) -> str:
+    """Why a sync stopped at a link; `relative` is the path inside the tenant's volume."""
+    where = f" ({container_path} in the container)" if container_path else ""
+    return (
+        f"{relative} is a symbolic link{where}: state sync never follows links out of the "
+        "tenant's volume; remove the link from the state"
+    )
+
+
+@dataclass(frozen=True)
+class StateFolder:
+    """A mapping's folder: `relative` inside a volume's folder `volume` on the engine's
+    machine, which the container sees at `container_path`. `volume` itself is the engine's
+    (a mount point in the container, so it cannot be replaced); everything in it is not."""
+
+    volume: Path
+    relative: str
+    container_path: str = ""
+
+    @property
+    def parts(self) -> list[str]:
+        parts = [p for p in PurePosixPath(self.relative).parts if p != "."]
+        if ".." in parts or PurePosixPath(self.relative).is_absolute():
+            raise UnsafeState(f"{self.relative} is not a path inside the volume")
+        return parts
+
+    def refuse(self, relative: str, dir_fd: int, name: str) -> UnsafeState:
+        try:
+            mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+        except OSError:
+            mode = 0
+        inside = f"{self.container_path.rstrip('/')}/{relative}" if self.container_path else None
+        if stat.S_ISLNK(mode):
+            return UnsafeState(link_refused(relative, inside))
+        return UnsafeState(
+            f"{relative} is not a folder ({inside or 'in the state'}): the sync stopped there"
+        )
+
+    def open(self, *, create: bool) -> int | None:
+        """A descriptor of the mapping's folder, opened one O_NOFOLLOW step at a time; None when
+        it is missing and `create` is false."""
+        fd = os.open(self.volume, _DIR_FLAGS)
+        done: list[str] = []
+        try:
+            for part in self.parts:
+                done.append(part)
+                nfd = _open_dir(fd, part, create=create)
+                if nfd is None:
+                    os.close(fd)
+                    return None
+                if nfd < 0:
+                    raise self.refuse("/".join(done), fd, part)
+                os.close(fd)
+                fd = nfd
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+
+def _open_dir(dir_fd: int, name: str, *, create: bool) -> int | None:
+    """Open a sub-folder without following a link: its fd, None when missing (and not
+    created), -1 when something else (a link, a file) is there."""
+    for _ in range(2):
+        try:
+            return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        except FileNotFoundError:
+            if not create:
+                return None
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o777, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                return -1
+            raise
+    return -1
+
+
+def _names(dir_fd: int) -> list[str]:
+    with os.scandir(dir_fd) as entries:
+        return sorted(e.name for e in entries)
+
+
+def snapshot_state(folder: StateFolder, staged: Path) -> Record | None:
+    """Copy the mapping's folder into the engine's (new, empty) folder `staged`: hard links
+    where the file system allows, else copies; a link anywhere raises `UnsafeState` naming it.
+    Fifos, sockets and devices are left out. None when the folder is missing (then `staged` is
+    not created, so rclone's empty-source guard holds)."""
+    src = folder.open(create=False)
+    if src is None:
+        return None
+    record: Record = {}
+    try:
+        staged.mkdir(mode=0o700)
+        dst = os.open(staged, _DIR_FLAGS)
+        try:
+            _snapshot(folder, src, dst, "/".join(folder.parts), record, 0)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+    return record
+
+
+def _snapshot(
+    folder: StateFolder, src: int, dst: int, rel: str, record: Record, depth: int
+) -> None:
+    if depth > MAX_DEPTH:
+        raise UnsafeState(f"{rel} is nested more than {MAX_DEPTH} folders deep")
+    for name in _names(src):
+        child = f"{rel}/{name}" if rel else name
+        try:
+            mode = os.stat(name, dir_fd=src, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            continue  # gone meanwhile
+        if stat.S_ISLNK(mode):
+            raise folder.refuse(child, src, name)
+        if stat.S_ISDIR(mode):
+            sub = _open_dir(src, name, create=False)
+            if sub is None:
+                continue
+            if sub < 0:
+                raise folder.refuse(child, src, name)
+            try:
+                os.mkdir(name, 0o700, dir_fd=dst)
+                out = os.open(name, _DIR_FLAGS, dir_fd=dst)
+                try:
+                    _snapshot(folder, sub, out, child, record, depth + 1)
+                finally:
+                    os.close(out)
+            finally:
+                os.close(sub)
+        elif stat.S_ISREG(mode):
+            _stage_file(folder, src, dst, name, child, record)
+
+
+def _stage_file(
+    folder: StateFolder, src: int, dst: int, name: str, child: str, record: Record
+) -> None:
+    try:
+        os.link(name, name, src_dir_fd=src, dst_dir_fd=dst, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES):
+            raise
+        if not _copy_file(folder, src, dst, name, child):
+            return
+    st = os.stat(name, dir_fd=dst, follow_symlinks=False)
+    if stat.S_ISLNK(st.st_mode):  # swapped for a link between the check and the hard link
+        raise folder.refuse(child, dst, name)
+    if not stat.S_ISREG(st.st_mode):
+        os.unlink(name, dir_fd=dst)
+        return
+    try:
+        theirs = os.stat(name, dir_fd=src, follow_symlinks=False).st_ino
+    except FileNotFoundError:
+        theirs = -1
+    record[child] = (st.st_ino, st.st_mtime_ns, st.st_size, theirs)
+
+
+def _copy_file(folder: StateFolder, src: int, dst: int, name: str, child: str) -> bool:
+    """Copy one regular file without following a link (the hard link was refused)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=src)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise folder.refuse(child, src, name) from None
+        raise
+    with os.fdopen(fd, "rb") as reader:
+        st = os.fstat(reader.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        with os.fdopen(os.open(name, flags, 0o600, dir_fd=dst), "wb") as writer:
+            shutil.copyfileobj(reader, writer, 1 << 20)
+            writer.flush()
+            os.utime(writer.fileno(), ns=(st.st_atime_ns, st.st_mtime_ns))
+    return True
+
+
+def restore_state(folder: StateFolder, staged: Path, record: Record, *, delete: bool) -> None:
+    """Move what rclone left in `staged` (filled by `snapshot_state`, then by a download) into
+    the mapping's folder: each file renamed over its name (a link there is replaced, never
+    followed), folders opened O_NOFOLLOW (a link in the way raises `UnsafeState`). Files
+    rclone wrote in place through a hard link are already there. With `delete`, files rclone
+    removed from `staged` are removed from the folder too (mode sync)."""
+    dst = folder.open(create=True)
+    assert dst is not None
+    seen: set[str] = set()
+    try:
+        src = os.open(staged, _DIR_FLAGS)
+        try:
+            _restore(folder, src, dst, "/".join(folder.parts), record, seen, 0)
+        finally:
+            os.close(src)
+    finally:
+        os.close(dst)
+    if not delete:
+        return
+    for child in sorted(set(record) - seen):
+        parent, _, name = child.rpartition("/")
+        holder = StateFolder(folder.volume, parent or ".", folder.container_path)
+        fd = holder.open(create=False)
+        if fd is None:
+            continue
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and st.st_ino == record[child][3]:
+                os.unlink(name, dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _restore(
+    folder: StateFolder, src: int, dst: int, rel: str, record: Record, seen: set[str], depth: int
+) -> None:
+    if depth > MAX_DEPTH:
+        raise UnsafeState(f"{rel} is nested more than {MAX_DEPTH} folders deep")
+    for name in _names(src):
+        child = f"{rel}/{name}" if rel else name
+        st = os.stat(name, dir_fd=src, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            sub_src = os.open(name, _DIR_FLAGS, dir_fd=src)
+            try:
+                sub_dst = _open_dir(dst, name, create=True)
+                if sub_dst is None or sub_dst < 0:
+                    raise folder.refuse(child, dst, name)
+                try:
+                    _restore(folder, sub_src, sub_dst, child, record, seen, depth + 1)
+                finally:
+                    os.close(sub_dst)
+            finally:
+                os.close(sub_src)
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        seen.add(child)
+        old = record.get(child)
+        if old is not None and old[:3] == (st.st_ino, st.st_mtime_ns, st.st_size):
+            continue  # rclone left it alone
+        try:
+            there = os.stat(name, dir_fd=dst, follow_symlinks=False)
+            if (there.st_dev, there.st_ino) == (st.st_dev, st.st_ino):
+                continue  # rclone wrote it in place, through the hard link
+        except FileNotFoundError:
+            pass
+        try:
+            os.rename(name, name, src_dir_fd=src, dst_dir_fd=dst)
+        except OSError as exc:
+            if exc.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                raise UnsafeState(
+                    f"{child} is a folder in the state but a file in the sink: not restored"
+                ) from None
+            raise

@@ -23,9 +23,14 @@ from clawtui.engine.api.pools import (
     SyncResult,
 )
 from clawtui.engine.pools import store as ps
-from clawtui.engine.pools.provision import ProvisionError, RemoteProvisioner, staged_sync
+from clawtui.engine.pools.provision import (
+    ProvisionError,
+    RemoteProvisioner,
+    local_staged_sync,
+    staged_sync,
+)
 from clawtui.engine.pools.state import PoolsState
-from clawtui.engine.pools.sync import Rclone, Sink, SyncRun
+from clawtui.engine.pools.sync import Rclone, Sink, StateFolder, SyncRun
 
 
 class PoolSync(PoolsState):
@@ -49,7 +54,6 @@ class PoolSync(PoolsState):
             where = workload.volume_for(mapping.path)
             if where is None:  # the config validator makes this impossible
                 continue
-            local = self._dir(container) / where[0] / where[1]
             self._publish(
                 EventKind.SYNC,
                 pool.host,
@@ -60,7 +64,18 @@ class PoolSync(PoolsState):
                 phase="started",
             )
             if self._is_local(pool.host):
-                run = await rclone.run(tenant, mapping, local, direction)
+                run = await local_staged_sync(
+                    partial(rclone.run, tenant, mapping, direction=direction),
+                    mapping=mapping,
+                    folder=StateFolder(
+                        self._dir(container) / where[0],
+                        where[1],
+                        workload.volumes.all()[where[0]].path,
+                    ),
+                    direction=direction,
+                    staging_root=self.root,
+                    name=f"{container}-{mapping.name}",
+                )
             else:
                 run = await self._remote_sync(tenant, pool, container, mapping, direction, rclone)
             runs.append(run)
