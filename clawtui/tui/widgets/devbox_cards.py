@@ -45,7 +45,13 @@ class CardList(VerticalScroll, can_focus=False):
         cards[index].scroll_visible(animate=False)
 
 
-class DevboxCards:
+if TYPE_CHECKING:
+    from clawtui.tui.widgets.devbox_panel_parts import PanelParts as _Panel
+else:
+    _Panel = object
+
+
+class DevboxCards(_Panel):
     """The cards of `DevboxesPanel` (a part of it: `self` is the panel)."""
 
     engine: EngineAPI

@@ -49,7 +49,13 @@ def truth_after(outcome: Outcome, old: int, new: int) -> int | None:
     return None
 
 
-class MemoryBatch:
+if TYPE_CHECKING:
+    from clawtui.tui.widgets.devbox_panel_parts import PanelParts as _Panel
+else:
+    _Panel = object
+
+
+class MemoryBatch(_Panel):
     """Apply and the recent changes of `DevboxesPanel` (a part of it: `self` is the panel)."""
 
     engine: EngineAPI

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
     from clawtui.engine.api.protocols import EngineAPI
 
 
-class TmuxPane:
+if TYPE_CHECKING:
+    from clawtui.tui.widgets.devbox_panel_parts import PanelParts as _Panel
+else:
+    _Panel = object
+
+
+class TmuxPane(_Panel):
     """tmux of `DevboxesPanel` (a part of it: `self` is the panel)."""
 
     engine: EngineAPI
