@@ -127,3 +127,39 @@ async def test_without_ingress_the_panel_says_so(
         await pilot.press("n")
         await pilot.pause()
         assert not isinstance(app.screen, RouteForm)
+
+
+async def test_unreachable_remote_engine_is_said_not_hidden(tmp_path: Path) -> None:
+    """Over --connect to a service that does not answer: the panel says why routes are
+    missing, and adding one tells what went wrong instead of failing silently."""
+    from clawtui.client.engine import RemoteEngine
+
+    settings = ingress_settings(tmp_path)
+    app = ClawApp(RemoteEngine("http://127.0.0.1:9", "token"), settings, clock=fixed_clock)
+    notes: list[tuple[str, str]] = []
+    notify = app.notify
+
+    def record(message: str, **kw: Any) -> None:
+        notes.append((str(kw.get("title", "")), message))
+        notify(message, **kw)
+
+    app.notify = record  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_panel("ingress")
+        await pilot.pause()
+        panel = app.screen.query_one(IngressPanel)
+        assert panel.ingress is not None
+        note = str(app.screen.query_one("#ingress-remote", Static).render())
+        assert "remote `clawtui serve`" in note
+        await wait_for(
+            pilot, lambda: any(t == "Relay routes" and "127.0.0.1:9" in m for t, m in notes)
+        )
+        routes = app.screen.query_one("#ingress-routes", DataTable)
+        assert routes.row_count == 0
+        routes.focus()
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, RouteForm))
+        app.screen.query_one("#route-from", Input).value = "cody"
+        app.screen.query_one("#route-to", Input).value = "sam"
+        await pilot.click("#route-add")
+        await wait_for(pilot, lambda: any(title == "Route not added" for title, _ in notes))
