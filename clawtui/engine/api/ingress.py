@@ -93,7 +93,6 @@ class IngressStats:
     )
 
 
-
 class IngressError(Exception):
     """A request to change ingress settings was refused; the message says why.
 
