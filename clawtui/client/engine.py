@@ -6,7 +6,8 @@ types the local engine uses, so panels cannot tell the difference. When the stre
 marks every host as unreachable, reconnects with backoff and, after the new snapshot, publishes
 RESYNC so consumers re-read everything. Container actions, dev boxes, memory rebalancing and tmux
 go over the REST routes (`client/caps.py`), warm pools too (`client/pools.py`; their POOL and SYNC
-events come with the stream), and escalations, incidents and briefs (`client/escalations.py`).
+events come with the stream), escalations, incidents and briefs (`client/escalations.py`), and the
+relay whitelist (`client/relay.py`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from clawtui.client.escalations import (
     decode_event,
 )
 from clawtui.client.pools import RemotePools
+from clawtui.client.relay import RemoteIngress
 from clawtui.client.threads import RemoteThreads
 from clawtui.engine.api.models import (
     ActivityEntry,
@@ -75,6 +77,7 @@ class RemoteEngine:
         self.escalations = RemoteEscalations(self)
         self.incidents = RemoteIncidents(self)
         self.briefs = RemoteBriefs(self)
+        self.ingress = RemoteIngress(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:

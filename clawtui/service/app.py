@@ -24,6 +24,7 @@ from clawtui.service import (
     routes_memory,
     routes_pools,
     routes_relay,
+    routes_relay_whitelist,
     routes_threads,
     routes_tmux,
     routes_webhook,
@@ -64,6 +65,7 @@ def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Appl
     app.add_routes(events.routes)
     app.add_routes(routes_webhook.routes)
     app.add_routes(routes_relay.routes)
+    app.add_routes(routes_relay_whitelist.routes)
     app.add_routes(metrics.routes)
     app.on_shutdown.append(_close_streams)
     return app

@@ -1,4 +1,5 @@
-"""Fixtures for TUI tests: an isolated state folder, a fixed time zone, a fake engine.
+"""Fixtures for TUI tests: an isolated state folder, a fixed time zone, a fake engine, and
+`front`: a real engine handed to the app directly and over a real service (`remote_engine.py`).
 
 Every test runs with XDG folders in its tmp_path, so saving a theme never touches the real
 runtime settings file, and with TZ=UTC so activity timestamps in snapshots do not depend on
@@ -19,6 +20,7 @@ from docker.errors import ImageNotFound
 from clawtui.config import Settings
 from clawtui.tui.app import ClawApp
 from tests.tui.fakes import FakeEngine, fixed_clock, sample_fleet
+from tests.tui.remote_engine import MODES, FrontFactory
 
 SIZE = (120, 36)
 
@@ -51,6 +53,12 @@ def make_app(engine: FakeEngine) -> Callable[..., ClawApp]:
         return ClawApp(engine, settings or Settings(**kw), clock=clock)
 
     return build
+
+
+@pytest.fixture(params=MODES)
+def front(request: pytest.FixtureRequest) -> FrontFactory:
+    """Runs the test once over a local engine and once over `--connect` to a real service."""
+    return FrontFactory(request.param)
 
 
 DOCKER_URL = "unix:///var/run/docker.sock"

@@ -1,7 +1,8 @@
-"""The Escalations panel over the real engine (store in tmp_path): pending first with age,
-Approve / Skip / Modify (the editor prefilled with the proposed fix) delivered to the thread's
-queue, raw evidence collapsed, incidents beside escalations, the brief; the same over the remote
-client against a real service; and the clear message when the remote engine cannot be read."""
+"""The Escalations panel over the real engine (store in tmp_path), handed to the app directly
+and over the remote client against a real service (`front`): pending first with age, Approve /
+Skip / Modify (the editor prefilled with the proposed fix) delivered to the thread's queue, raw
+evidence collapsed, incidents beside escalations, the brief; and the clear message when the
+remote engine cannot be read."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from clawtui.config.escalations import BriefConfig, EscalationsConfig
 from clawtui.engine.api.escalations import NewEscalation, Report, Status
 from clawtui.engine.core import Engine
 from clawtui.engine.threads.queue import IncomingMessage
-from clawtui.service.runner import ServiceRunner
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.escalations_panel import (
     EscalationsPanel,
@@ -25,6 +25,7 @@ from clawtui.tui.widgets.escalations_panel import (
 )
 from tests.tui.conftest import DOCKER_URL, SIZE
 from tests.tui.helpers import wait_for
+from tests.tui.remote_engine import FrontFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.tui]
 
@@ -51,90 +52,94 @@ def _messages(engine: Engine, thread: int) -> list[IncomingMessage]:
     return out
 
 
-async def test_decide_from_the_panel(tmp_path: Path) -> None:
+async def test_decide_from_the_panel(front: FrontFactory, tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    engine = Engine(settings)
-    app = ClawApp(engine, settings)
-    async with app.run_test(size=SIZE) as pilot:
-        first = await engine.escalations.raise_(
-            NewEscalation(
-                agent="peter",
-                thread_id=1,
-                doing="deploying api v2.1",
-                tried=["curl deploy", "read logs"],
-                need="fqdn set in Coolify",
-                proposed_fix="set fqdn=api.example.com",
-                detail="Traceback (most recent call last):\n  boom [bold]not markup[/]",
+    async with front.open(settings) as f:
+        engine = f.engine
+        app = ClawApp(f.ui, settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await f.connected(pilot)
+            first = await engine.escalations.raise_(
+                NewEscalation(
+                    agent="peter",
+                    thread_id=1,
+                    doing="deploying api v2.1",
+                    tried=["curl deploy", "read logs"],
+                    need="fqdn set in Coolify",
+                    proposed_fix="set fqdn=api.example.com",
+                    detail="Traceback (most recent call last):\n  boom [bold]not markup[/]",
+                )
             )
-        )
-        second = await engine.escalations.raise_(
-            NewEscalation(agent="maya", thread_id=2, doing="spawn", need="approval")
-        )
-        third = await engine.escalations.raise_(
-            NewEscalation(
-                agent="sam",
-                thread_id=3,
-                doing="rotate keys",
-                need="a go",
-                proposed_fix="rotate now",
+            second = await engine.escalations.raise_(
+                NewEscalation(agent="maya", thread_id=2, doing="spawn", need="approval")
             )
-        )
-        incident = await engine.incidents.anomaly(
-            "staging", "disk:/var", Report(summary="disk /var 91% used", evidence=["df: 91%"])
-        )
-        app.show_panel("escalations")
-        panel = app.screen.query_one(EscalationsPanel)
-        table = panel.query_one("#escalations-table", DataTable)
-        await wait_for(pilot, timeout=30, predicate=lambda: table.row_count == 4)
-        # Pending first, oldest first; the incident beside them.
-        assert _keys(table) == [f"e{first.id}", f"e{second.id}", f"e{third.id}", f"i{incident.id}"]
-        assert table.get_row_at(0)[1] in ("0s", "1s", "2s")
-        detail = str(panel.query_one("#escalation-detail", Static).render())
-        assert "Proposed fix: set fqdn=api.example.com" in detail
-        assert "Traceback" not in detail  # the stack trace is never the headline
-        raw = panel.query_one("#escalation-raw", Collapsible)
-        assert raw.collapsed and raw.display
-        assert "[bold]not markup[/]" in str(panel.query_one("#escalation-raw-text").render())
+            third = await engine.escalations.raise_(
+                NewEscalation(
+                    agent="sam",
+                    thread_id=3,
+                    doing="rotate keys",
+                    need="a go",
+                    proposed_fix="rotate now",
+                )
+            )
+            incident = await engine.incidents.anomaly(
+                "staging", "disk:/var", Report(summary="disk /var 91% used", evidence=["df: 91%"])
+            )
+            app.show_panel("escalations")
+            panel = app.screen.query_one(EscalationsPanel)
+            table = panel.query_one("#escalations-table", DataTable)
+            await wait_for(pilot, timeout=30, predicate=lambda: table.row_count == 4)
+            # Pending first, oldest first; the incident beside them.
+            expected = [f"e{first.id}", f"e{second.id}", f"e{third.id}", f"i{incident.id}"]
+            assert _keys(table) == expected
+            assert table.get_row_at(0)[1] in ("0s", "1s", "2s")
+            detail = str(panel.query_one("#escalation-detail", Static).render())
+            assert "Proposed fix: set fqdn=api.example.com" in detail
+            assert "Traceback" not in detail  # the stack trace is never the headline
+            raw = panel.query_one("#escalation-raw", Collapsible)
+            assert raw.collapsed and raw.display
+            assert "[bold]not markup[/]" in str(panel.query_one("#escalation-raw-text").render())
 
-        # Approve the first (keyboard).
-        table.focus()
-        await pilot.press("a")
-        await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 1)) == 1)
-        assert "APPROVED by tui" in _messages(engine, 1)[0].message
-        await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{second.id}")
+            # Approve the first (keyboard).
+            table.focus()
+            await pilot.press("a")
+            await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 1)) == 1)
+            assert "APPROVED by tui" in _messages(engine, 1)[0].message
+            await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{second.id}")
 
-        # Skip the second (button).
-        skip = panel.query_one("#escalation-skip", Button)
-        await wait_for(pilot, timeout=30, predicate=lambda: not skip.disabled)
-        skip.press()
-        await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 2)) == 1)
-        assert "SKIPPED" in _messages(engine, 2)[0].message
+            # Skip the second (button).
+            skip = panel.query_one("#escalation-skip", Button)
+            await wait_for(pilot, timeout=30, predicate=lambda: not skip.disabled)
+            skip.press()
+            await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 2)) == 1)
+            assert "SKIPPED" in _messages(engine, 2)[0].message
 
-        # Modify the third: the editor opens prefilled with the proposed fix.
-        await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{third.id}")
-        table.focus()
-        await pilot.press("m")
-        await wait_for(pilot, timeout=30, predicate=lambda: isinstance(app.screen, ModifyScreen))
-        area = app.screen.query_one(TextArea)
-        assert area.text == "rotate now"
-        area.text = "rotate tomorrow at 09:00"
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 3)) == 1)
-        assert "Do this instead: rotate tomorrow at 09:00" in _messages(engine, 3)[0].message
-        decided = await engine.escalations.get(third.id)
-        assert decided is not None and decided.status is Status.MODIFIED
+            # Modify the third: the editor opens prefilled with the proposed fix.
+            await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{third.id}")
+            table.focus()
+            await pilot.press("m")
+            await wait_for(pilot, lambda: isinstance(app.screen, ModifyScreen), timeout=30)
+            area = app.screen.query_one(TextArea)
+            assert area.text == "rotate now"
+            area.text = "rotate tomorrow at 09:00"
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 3)) == 1)
+            assert "Do this instead: rotate tomorrow at 09:00" in _messages(engine, 3)[0].message
+            decided = await engine.escalations.get(third.id)
+            assert decided is not None and decided.status is Status.MODIFIED
 
-        # A later healthy check resolves the incident: the panel follows the event.
-        await engine.incidents.healthy("staging")
-        await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{first.id}")
-        assert str(table.get_row(f"i{incident.id}")[4]) == "resolved"
+            # A later healthy check resolves the incident: the panel follows the event.
+            await engine.incidents.healthy("staging")
+            await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{first.id}")
+            assert str(table.get_row(f"i{incident.id}")[4]) == "resolved"
 
-        # The brief is shown in full.
-        await engine.briefs.run("2026-11-23")
-        brief = panel.query_one("#escalation-brief-text", Static)
-        await wait_for(
-            pilot, timeout=30, predicate=lambda: "Morning Brief — 2026-11-23" in str(brief.render())
-        )
+            # The brief is shown in full.
+            await engine.briefs.run("2026-11-23")
+            brief = panel.query_one("#escalation-brief-text", Static)
+            await wait_for(
+                pilot, lambda: "Morning Brief — 2026-11-23" in str(brief.render()), timeout=30
+            )
+            assert not panel.query_one("#escalations-unavailable", Static).display
 
 
 async def test_remote_engine_says_what_to_do(tmp_path: Path) -> None:
@@ -147,68 +152,6 @@ async def test_remote_engine_says_what_to_do(tmp_path: Path) -> None:
         text = str(app.screen.query_one("#escalations-unavailable", Static).render())
         assert "--connect" in text and "escalations decide" in text
         await pilot.press("a")  # no crash
-
-
-async def test_decide_from_the_panel_over_the_remote_client(tmp_path: Path) -> None:
-    """The same panel over `--connect`: the remote client against a real service and engine."""
-    settings = _settings(tmp_path)
-    engine = Engine(settings)
-    await engine.start()
-    token = "t0ken-for-remote-panel-0123456789"
-    runner = ServiceRunner(engine, settings, token=token, listen=("127.0.0.1", 0))
-    await runner.start()
-    remote = RemoteEngine(runner.url, token)
-    try:
-        first = await engine.escalations.raise_(
-            NewEscalation(agent="peter", thread_id=1, doing="deploy", need="fqdn")
-        )
-        second = await engine.escalations.raise_(
-            NewEscalation(agent="sam", thread_id=3, doing="rotate", need="a go", proposed_fix="now")
-        )
-        app = ClawApp(remote, settings)
-        async with app.run_test(size=SIZE) as pilot:
-            app.show_panel("escalations")
-            panel = app.screen.query_one(EscalationsPanel)
-            table = panel.query_one("#escalations-table", DataTable)
-            await wait_for(pilot, timeout=30, predicate=lambda: table.row_count == 2)
-            assert _keys(table) == [f"e{first.id}", f"e{second.id}"]
-
-            table.focus()
-            await pilot.press("a")
-            await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 1)) == 1)
-            assert "APPROVED by tui" in _messages(engine, 1)[0].message
-
-            await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{second.id}")
-            table.focus()
-            await pilot.press("m")
-            await wait_for(
-                pilot, timeout=30, predicate=lambda: isinstance(app.screen, ModifyScreen)
-            )
-            area = app.screen.query_one(TextArea)
-            assert area.text == "now"
-            area.text = "rotate tomorrow"
-            await pilot.press("ctrl+s")
-            await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 3)) == 1)
-            assert "Do this instead: rotate tomorrow" in _messages(engine, 3)[0].message
-
-            # An incident raised on the engine reaches the panel through the event stream.
-            incident = await engine.incidents.anomaly(
-                "staging", "disk:/var", Report(summary="disk /var 91% used")
-            )
-            await wait_for(
-                pilot, timeout=30, predicate=lambda: f"i{incident.id}" in _keys(table)
-            )
-            await engine.briefs.run("2026-11-23")
-            brief = panel.query_one("#escalation-brief-text", Static)
-            await wait_for(
-                pilot,
-                timeout=30,
-                predicate=lambda: "Morning Brief — 2026-11-23" in str(brief.render()),
-            )
-            assert not panel.query_one("#escalations-unavailable", Static).display
-    finally:
-        await runner.stop()
-        await engine.stop()
 
 
 def test_format_age() -> None:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from clawtui.config.ingress import RelayRoute
+
 if TYPE_CHECKING:
-    from clawtui.config.ingress import RelayRoute
     from clawtui.engine.api.protocols import EngineAPI
 
 IngressKind = Literal["webhook", "relay"]
@@ -92,9 +93,44 @@ class IngressStats:
     )
 
 
-
 class IngressError(Exception):
-    """A request to change ingress settings was refused; the message says why."""
+    """A request to change ingress settings was refused; the message says why.
+
+    `status` is the HTTP status that fits: 400 bad input (the message names the field), 404 no
+    such route, 409 it conflicts with what is there (already allowed, no settings file)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RelayAgentView(BaseModel):
+    """One configured relay agent as a front end may see it (never its secret)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    thread_id: int
+    has_secret: bool = Field(description="Whether the agent's secret is set (it can send).")
+
+
+class RelayRoutes(BaseModel):
+    """The relay whitelist in effect and the agents it may name (`relay_routes()`).
+
+    Its JSON (`to_json`) is what `GET /api/v1/relay/routes` answers and what
+    `clawtui relay routes --json` prints: routes as `{"from", "to", "note"?}`.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    routes: list[RelayRoute] = Field(default_factory=list)
+    agents: list[RelayAgentView] = Field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "routes": [r.as_toml() for r in self.routes],
+            "agents": [a.model_dump(mode="json") for a in self.agents],
+        }
 
 
 class BodyTooLarge(Exception):
@@ -112,19 +148,35 @@ BodyReader = Callable[[int], Awaitable[bytes]]
 class IngressAPI(Protocol):
     """The webhook and relay: requests, routes (add / remove persist at once), recent traffic."""
 
-    recent: Iterable[IngressRecord]
-    """Recent accepted / rejected / delivered records, oldest first."""
+    @property
+    def recent(self) -> Iterable[IngressRecord]:
+        """Recent accepted / rejected / delivered records, oldest first."""
+        ...
 
-    stats: IngressStats
-    """Counters and latency histograms for /metrics."""
+    @property
+    def stats(self) -> IngressStats:
+        """Counters and latency histograms for /metrics."""
+        ...
 
-    def routes(self) -> list[RelayRoute]: ...
+    def routes(self) -> list[RelayRoute]:
+        """The routes as last known (a remote engine: as of its last listing or change)."""
+        ...
 
-    def agents(self) -> list[str]: ...
+    def agents(self) -> list[str]:
+        """The agents' names as last known (a remote engine: as of its last listing)."""
+        ...
 
-    async def add_route(self, sender: str, to: str, note: str = "") -> RelayRoute: ...
+    async def relay_routes(self) -> RelayRoutes:
+        """The whitelist in effect now and the configured agents (read from the engine)."""
+        ...
 
-    async def remove_route(self, sender: str, to: str) -> None: ...
+    async def add_route(self, sender: str, to: str, note: str = "") -> RelayRoute:
+        """Allow FROM → TO: saved in the runtime settings file and in effect at once."""
+        ...
+
+    async def remove_route(self, sender: str, to: str) -> None:
+        """Refuse FROM → TO from now on (saved and in effect at once; 404-like if absent)."""
+        ...
 
     async def receive_webhook(self, secret: str | None, read_body: BodyReader) -> Outcome:
         """One Azure DevOps request: its `x-webhook-secret` (None when absent) and its body."""
@@ -136,6 +188,6 @@ class IngressAPI(Protocol):
 
 
 def ingress_of(engine: EngineAPI) -> IngressAPI | None:
-    """The engine's ingress, or None when it has none (the remote client, for now)."""
+    """The engine's ingress, or None when it has none."""
     ingress: IngressAPI | None = getattr(engine, "ingress", None)
     return ingress

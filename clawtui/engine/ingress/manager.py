@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from clawtui.engine.api.ingress import IngressError
+from clawtui.engine.api.ingress import IngressError, RelayAgentView, RelayRoutes
 from clawtui.engine.api.ingress import LatencyHistogram as LatencyHistogram
 from clawtui.engine.ingress.relay import RelayIntake
 from clawtui.engine.ingress.webhook import WebhookIntake
@@ -81,23 +81,36 @@ class Ingress(WebhookIntake, RelayIntake):
     def agents(self) -> list[str]:
         return [a.name for a in self.ctx.settings.relay.agents]
 
+    async def relay_routes(self) -> RelayRoutes:
+        relay = self.ctx.settings.relay
+        agents = [
+            RelayAgentView(
+                name=a.name, thread_id=a.thread_id, has_secret=a.resolved_secret() is not None
+            )
+            for a in relay.agents
+        ]
+        return RelayRoutes(routes=list(relay.routes), agents=agents)
+
     async def add_route(self, sender: str, to: str, note: str = "") -> RelayRoute:
         from clawtui.config.ingress import RelayRoute
 
         try:
             route = RelayRoute.model_validate({"from": sender, "to": to, "note": note})
         except ValidationError as exc:
-            raise IngressError(exc.errors(include_url=False)[0]["msg"]) from None
+            error = exc.errors(include_url=False)[0]
+            field = ".".join(str(p) for p in error["loc"]) or "to"  # a route to itself
+            message = str(error["msg"]).removeprefix("Value error, ")
+            raise IngressError(f"field {field!r}: {message}") from None
         names = set(self.agents())
-        unknown = [n for n in (route.sender, route.to) if n not in names]
-        if unknown:
-            raise IngressError(
-                f"unknown agent {unknown[0]!r}: add it under [[relay.agents]] in config.toml "
-                f"(known: {', '.join(sorted(names)) or 'none'})"
-            )
+        for field, name in (("from", route.sender), ("to", route.to)):
+            if name not in names:
+                raise IngressError(
+                    f"unknown agent {name!r} in {field!r}: add it under [[relay.agents]] in "
+                    f"config.toml (known: {', '.join(sorted(names)) or 'none'})"
+                )
         current = self.routes()
         if any(r.sender == route.sender and r.to == route.to for r in current):
-            raise IngressError(f"the route {route.sender} → {route.to} is already allowed")
+            raise IngressError(f"the route {route.sender} → {route.to} is already allowed", 409)
         await self._save_routes([*current, route])
         self.ctx.log_activity(
             "info", f"relay route {route.sender} → {route.to} added", subject="ingress/relay"
@@ -108,7 +121,7 @@ class Ingress(WebhookIntake, RelayIntake):
         current = self.routes()
         kept = [r for r in current if not (r.sender == sender and r.to == to)]
         if len(kept) == len(current):
-            raise IngressError(f"there is no route {sender} → {to}")
+            raise IngressError(f"there is no route {sender} → {to}", 404)
         await self._save_routes(kept)
         self.ctx.log_activity(
             "info", f"relay route {sender} → {to} removed", subject="ingress/relay"
@@ -121,13 +134,13 @@ class Ingress(WebhookIntake, RelayIntake):
         state_file: Path | None = settings.state_file
         if state_file is None:
             raise IngressError(
-                "no runtime settings file is in use: change relay.routes in config.toml"
+                "no runtime settings file is in use: change relay.routes in config.toml", 409
             )
         changes = {"relay": {"routes": [r.as_toml() for r in routes]}}
         try:
             await asyncio.to_thread(save_runtime_settings, changes, state_file=state_file)
         except (ConfigError, OSError) as exc:
-            raise IngressError(f"cannot save the routes to {state_file}: {exc}") from exc
+            raise IngressError(f"cannot save the routes to {state_file}: {exc}", 500) from exc
         settings.relay.routes = routes  # effective now, no restart
 
     # -- reads -------------------------------------------------------------------------------

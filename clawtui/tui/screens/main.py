@@ -173,6 +173,7 @@ class MainScreen(Screen[None]):
         self.devboxes.load(hosts, containers)
         self.query_one(ThreadsPanel).reload()
         self.query_one(HeartbeatsPanel).reload()
+        self.query_one(IngressPanel).load_routes()
 
     def load_activity(self, entries: Iterable[ActivityEntry]) -> None:
         self.query_one(ActivityLog).load(entries)

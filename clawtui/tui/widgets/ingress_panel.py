@@ -6,12 +6,15 @@ delivery and relay message the engine accepted, delivered, ignored, quarantined 
 newest at the bottom, with the reason of a refusal. Names, summaries and reasons come from outside
 (CI payloads, agents) and are shown as plain `Text`, never markup.
 
-Over a remote engine (`clawtui --connect`) the panel says that routes need a local engine and
-shows only the traffic that arrives as events from then on (nothing made up).
+Routes are read, added and removed through the engine's `IngressAPI` (`relay_routes`,
+`add_route`, `remove_route`), so the panel works the same over a remote engine (`clawtui
+--connect`, the service's /api/v1/relay/routes); there it shows only the traffic that arrives as
+events from then on (nothing made up). An engine without ingress gets a message saying so.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from typing import ClassVar
@@ -24,9 +27,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from clawtui.engine.api.ingress import IngressRecord
+from clawtui.engine.api.ingress import IngressRecord, RelayRoutes
 from clawtui.engine.api.protocols import EngineAPI, IngressAPI, ingress_of
 from clawtui.tui.screens.confirm import ConfirmScreen
+
+log = logging.getLogger(__name__)
 
 MAX_ROWS = 200
 RESULT_STYLES = {
@@ -43,6 +48,10 @@ REMOTE_TEXT = (
     "Relay routes need a local engine: this TUI is connected to a remote `clawtui serve`, so "
     "routes cannot be listed or changed here (run `clawtui relay routes` on that machine). "
     "Traffic below is what arrived since this TUI connected."
+)
+REMOTE_TRAFFIC_TEXT = (
+    "Connected to a remote `clawtui serve`: routes are that engine's; traffic below is what "
+    "arrived since this TUI connected."
 )
 
 
@@ -152,6 +161,8 @@ class IngressPanel(Vertical, can_focus=False):
     def compose(self) -> ComposeResult:
         if self.ingress is None:
             yield Static(Text(REMOTE_TEXT, style="italic"), id="ingress-remote")
+        elif getattr(self.engine, "is_remote", False):
+            yield Static(Text(REMOTE_TRAFFIC_TEXT, style="italic"), id="ingress-remote")
         yield Static(id="ingress-summary")
         yield Static(Text("Relay routes (n add, d remove)"), classes="ingress-title")
         routes: DataTable[Text] = DataTable(id="ingress-routes", cursor_type="row")
@@ -168,18 +179,36 @@ class IngressPanel(Vertical, can_focus=False):
         if self.ingress is None:
             self._show_summary()
             return
-        self.load_routes()
+        self._load_routes()
         for rec in list(self.ingress.recent)[-MAX_ROWS:]:
             self.add_record(rec)
         self._show_summary()
 
     # -- data --------------------------------------------------------------------------------
     def load_routes(self) -> None:
+        """Read the routes from the engine again (a worker; also on RESYNC)."""
+        if self.ingress is not None and self.is_mounted:
+            self._load_routes()
+
+    @work(exclusive=True, group="ingress-routes-load", exit_on_error=False)
+    async def _load_routes(self) -> None:
+        await self._reload()
+
+    async def _reload(self) -> bool:
+        assert self.ingress is not None
+        try:
+            listing = await self.ingress.relay_routes()
+        except Exception as exc:  # a remote engine may be unreachable: say so, keep the rows
+            log.warning("could not read the relay routes: %s", exc)
+            self.notify(str(exc), severity="warning", title="Relay routes", markup=False)
+            return False
+        self._show_routes(listing)
+        return True
+
+    def _show_routes(self, listing: RelayRoutes) -> None:
         table = self.query_one("#ingress-routes", DataTable)
         table.clear()
-        if self.ingress is None:
-            return
-        for route in self.ingress.routes():
+        for route in listing.routes:
             table.add_row(
                 Text(route.sender),
                 Text(route.to),
@@ -233,9 +262,9 @@ class IngressPanel(Vertical, can_focus=False):
         try:
             await self.ingress.add_route(sender, to, note)
         except Exception as exc:  # the engine's message is meant for a person
-            self.notify(str(exc), severity="error", title="Route not added")
+            self.notify(str(exc), severity="error", title="Route not added", markup=False)
             return
-        self.load_routes()
+        await self._reload()
         self.notify(f"{sender} → {to} allowed (saved; in effect now).", title="Relay routes")
 
     def action_remove_route(self) -> None:
@@ -263,7 +292,7 @@ class IngressPanel(Vertical, can_focus=False):
         try:
             await self.ingress.remove_route(sender, to)
         except Exception as exc:
-            self.notify(str(exc), severity="error", title="Route not removed")
+            self.notify(str(exc), severity="error", title="Route not removed", markup=False)
             return
-        self.load_routes()
+        await self._reload()
         self.notify(f"{sender} → {to} removed (saved; in effect now).", title="Relay routes")
