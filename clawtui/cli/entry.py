@@ -1,8 +1,8 @@
 """`clawtui`'s entry point: `main` and the command-line parser.
 
 `main` reads the command line, runs the verb's handler and turns what it raises (a bad
-configuration, a `UsageError`) into the stderr text and the exit code. Light on purpose:
-`clawtui attach` takes a fast path before the parser is built.
+configuration, a `UsageError` or `CommandError` from `_common`) into the stderr text and the
+exit code. Light on purpose: `clawtui attach` takes a fast path before the parser is built.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from importlib import import_module
 from pathlib import Path
 
 from clawtui import __version__
+from clawtui.cli._common import EXIT_USAGE, CommandError, error, report
 
 # Each capability's verbs live in their own module `clawtui.cli.<name>` with
 # `register(subparsers, add_config)`, which adds its sub-commands and sets
@@ -75,14 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = attach_fast(words[1:], _add_config)
         if code is not None:
             return code
-    from clawtui.cli.run import (
-        EXIT_CONFIG,
-        UsageError,
-        cmd_config_check,
-        cmd_serve,
-        cmd_tui,
-        settings_for,
-    )
+    from clawtui.cli.run import cmd_config_check, cmd_serve, cmd_tui, settings_for
     from clawtui.config import ConfigError
 
     parser = build_parser()
@@ -97,12 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(handler(args, settings_for(args)))
         return cmd_tui(args)
     except ConfigError as exc:
-        print(f"clawtui: the configuration has problems:\n{exc}", file=sys.stderr)
+        error(f"the configuration has problems:\n{exc}")
         print("fix them, then run `clawtui config check` to confirm", file=sys.stderr)
-        return EXIT_CONFIG
-    except UsageError as exc:
-        print(f"clawtui: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return EXIT_USAGE
+    except CommandError as exc:
+        return report(exc)
     except KeyboardInterrupt:
         return 130
 

@@ -19,10 +19,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from clawtui.cli._common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, error
+
 if TYPE_CHECKING:
     from clawtui.config import Settings
 
-EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 log = logging.getLogger("clawtui")
 
 
@@ -47,10 +48,6 @@ def _parse_listen(text: str) -> tuple[str, int]:
         raise UsageError(f"--listen {text!r}: {exc}") from None
 
 
-class UsageError(Exception):
-    """A command-line argument is wrong; the message says which and why."""
-
-
 def _setup_logging(*, to_file: Path | None) -> None:
     level = os.environ.get("CLAWTUI_LOG", "INFO").upper()
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -71,7 +68,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         path = find_config(getattr(args, "config", None))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return EXIT_CONFIG
+        return EXIT_USAGE
     issues = check_config(path)
     label = str(path) if path else "(no config.toml found: built-in defaults)"
     if not issues:
@@ -80,7 +77,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     for issue in issues:
         print(issue, file=sys.stderr)
     print(f"{len(issues)} problem(s) found", file=sys.stderr)
-    return EXIT_CONFIG
+    return EXIT_USAGE
 
 
 # -- serve ------------------------------------------------------------------------------------
@@ -96,7 +93,7 @@ async def _serve(settings: Settings, listen: tuple[str, int] | None) -> int:
         await runner.start()
     except OSError as exc:
         await engine.stop()
-        print(f"clawtui serve: {exc}", file=sys.stderr)
+        error(exc, "clawtui serve")
         return EXIT_FAIL
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -133,11 +130,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
             args.token or os.environ.get("CLAWTUI_API_TOKEN") or settings.service.resolved_token()
         )
         if not token:
-            print(
-                "clawtui: --connect needs a token: pass --token or set CLAWTUI_API_TOKEN",
-                file=sys.stderr,
-            )
-            return EXIT_CONFIG
+            raise UsageError("--connect needs a token: pass --token or set CLAWTUI_API_TOKEN")
         engine: object = RemoteEngine(args.connect, token)
     else:
         from clawtui.engine.core import Engine
