@@ -16,12 +16,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+from clawtui.cli._common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    CommandError,
+    UsageError,
+    error,
+    print_json,
+    report,
+)
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -29,7 +38,6 @@ if TYPE_CHECKING:
     from clawtui.terminal.attach import DevboxTarget
     from clawtui.terminal.profile import AttachProfile
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 _R = TypeVar("_R")
 _HOSTPORT_RE = re.compile(r"^\[([^\]]+)\]:(\d{1,5})$|^([^:\[\]\s]+)(?::(\d{1,5}))?$")
 
@@ -103,10 +111,6 @@ def _attach_arguments(
     parser.add_argument("--host", help="Docker host, when the name is on several")
 
 
-def _err(message: object) -> None:
-    print(f"clawtui: {message}", file=sys.stderr)
-
-
 def _session(args: argparse.Namespace, settings: Settings) -> str:
     from clawtui.engine.api.tmux import validate_name
 
@@ -120,15 +124,11 @@ def _resolve(settings: Settings | AttachProfile, name: str, host: str | None) ->
     try:
         validate_box(name)
     except Exception as exc:
-        raise _Usage(str(exc)) from None
+        raise UsageError(str(exc)) from None
     box = devbox_target(settings, name, host=host)
     if box.ssh is None:
         raise AttachError(f"dev box {name!r} publishes no SSH port (label clawtui.devbox.port)")
     return box
-
-
-class _Usage(Exception):
-    pass
 
 
 def _guard(fn: Callable[[], _R]) -> _R | int:
@@ -138,12 +138,12 @@ def _guard(fn: Callable[[], _R]) -> _R | int:
 
     try:
         return fn()
-    except (InvalidName, _Usage) as exc:
-        _err(exc)
-        return EXIT_USAGE
+    except CommandError as exc:
+        return report(exc)
+    except InvalidName as exc:
+        return report(UsageError(exc))
     except (AttachError, SSHFailure, TmuxError) as exc:
-        _err(exc)
-        return EXIT_FAIL
+        return report(exc)
 
 
 # -- attach -----------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def attach_fast(
         session = validate_name(profile.session if args.session is None else args.session)
         try:
             box = _resolve(profile, args.name, args.host)
-        except (AttachError, _Usage):  # not a dev box with sshd: the normal path decides
+        except (AttachError, UsageError):  # not a dev box with sshd: the normal path decides
             return None
         return run_attach(box, session)
 
@@ -255,7 +255,7 @@ def run_attach(box: DevboxTarget, session: str) -> int:
     assert box.ssh is not None
     status = asyncio.run(attach(box.ssh, session))
     if status == -1:
-        _err(f"connection to dev box {box.name} lost; run `clawtui attach {box.name}` again")
+        error(f"connection to dev box {box.name} lost; run `clawtui attach {box.name}` again")
         return EXIT_FAIL
     print(f"clawtui: left tmux session {session} in dev box {box.name}", file=sys.stderr)
     return EXIT_OK
@@ -274,10 +274,10 @@ def cmd_tmux_ls(args: argparse.Namespace, settings: Settings) -> int:
         box = _resolve(settings, args.name, args.host)
         sessions, windows = asyncio.run(tmux_ssh.listing(_ssh(box)))
         if args.json:
-            print(json.dumps({
+            print_json({
                 "sessions": [vars(s) for s in sessions],
                 "windows": [vars(w) for w in windows],
-            }, indent=2))  # fmt: skip
+            })  # fmt: skip
             return EXIT_OK
         if not sessions:
             print(f"no tmux sessions in dev box {box.name}")
@@ -313,7 +313,7 @@ def cmd_tmux_run(args: argparse.Namespace, settings: Settings) -> int:
                 try:
                     late = _RUN_OPTIONS.parse_args(before)
                 except SystemExit:
-                    raise _Usage(f"unknown options before --: {' '.join(before)}") from None
+                    raise UsageError(f"unknown options before --: {' '.join(before)}") from None
                 for key in ("session", "window", "cwd", "host"):
                     if getattr(late, key) is not None:
                         setattr(args, key, getattr(late, key))
@@ -323,13 +323,13 @@ def cmd_tmux_run(args: argparse.Namespace, settings: Settings) -> int:
                     try:
                         cfg = load_settings(find_config(late.config))
                     except ConfigError as exc:
-                        raise _Usage(str(exc)) from None
+                        raise UsageError(str(exc)) from None
                     return run_with(cfg, command)
         return run_with(settings, command)
 
     def run_with(settings: Settings, command: list[str]) -> int:
         if not command:
-            raise _Usage("give the command after --, e.g. clawtui tmux run NAME -- htop")
+            raise UsageError("give the command after --, e.g. clawtui tmux run NAME -- htop")
         session = _session(args, settings)
         window = tmux.validate_name(args.window, "window") if args.window is not None else None
         tmux.run_argv(session, command, window=window, cwd=args.cwd)  # validates before SSH
@@ -379,7 +379,7 @@ def cmd_tmux_broadcast(args: argparse.Namespace, settings: Settings) -> int:
 
         failures = [f for f in asyncio.run(all_()) if f]
         for failure in failures:
-            _err(failure)
+            error(failure)
         print(f"sent to {len(boxes) - len(failures)} of {len(boxes)} dev boxes")
         return EXIT_FAIL if failures else EXIT_OK
 
@@ -390,11 +390,11 @@ def cmd_tmux_broadcast(args: argparse.Namespace, settings: Settings) -> int:
 def parse_hostport(text: str) -> tuple[str, int]:
     match = _HOSTPORT_RE.fullmatch(text.strip())
     if match is None:
-        raise _Usage(f"invalid HOST[:PORT] {text!r}: write host, host:port or [host]:port")
+        raise UsageError(f"invalid HOST[:PORT] {text!r}: write host, host:port or [host]:port")
     host = match[1] or match[3]
     port = int(match[2] or match[4] or 22)
     if not 1 <= port <= 65535:
-        raise _Usage(f"invalid port {port}: use 1-65535")
+        raise UsageError(f"invalid port {port}: use 1-65535")
     return host, port
 
 
@@ -405,7 +405,7 @@ def cmd_ssh_trust(args: argparse.Namespace, settings: Settings) -> int:
 
         host, port = parse_hostport(args.hostport)
         if not re.fullmatch(r"SHA256:[A-Za-z0-9+/]{43}=?", args.fingerprint):
-            raise _Usage(
+            raise UsageError(
                 f"invalid fingerprint {args.fingerprint!r}: give SHA256:... as printed by "
                 "the refusal message"
             )

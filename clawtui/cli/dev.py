@@ -17,24 +17,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clawtui.cli._common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    format_table,
+    print_json,
+    report,
+)
 from clawtui.config import Settings
 
 if TYPE_CHECKING:
     from clawtui.engine.core import Engine
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+_PREFIX = "clawtui dev"
 _MAX_KEY_FILE = 64 * 1024
-
-
-class _InputError(Exception):
-    """A command-line value is wrong (exit 2)."""
 
 
 def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -108,22 +111,17 @@ def _run(settings: Settings, action: Callable[[Engine], Awaitable[int]]) -> int:
 
     try:
         return asyncio.run(main())
-    except (_InputError, DevboxInputError) as exc:
-        _error(str(exc))
-        return EXIT_USAGE
+    except (UsageError, DevboxInputError) as exc:
+        return _report(exc, EXIT_USAGE)
     except (DevboxError, ActionError) as exc:
-        _error(str(exc))
-        return EXIT_FAIL
+        return _report(exc)
     except Exception as exc:  # Docker unreachable, disk full...: one line, never a traceback
-        _error(f"{exc.__class__.__name__}: {exc}")
-        return EXIT_FAIL
+        return _report(f"{exc.__class__.__name__}: {exc}")
 
 
-def _error(message: str) -> None:
-    first, _, rest = message.partition("\n")
-    print(f"clawtui dev: {first}", file=sys.stderr)
-    for line in rest.splitlines():  # details (e.g. a failed container's last output)
-        print(f"  {line}", file=sys.stderr)
+def _report(problem: BaseException | str, code: int | None = None) -> int:
+    """`clawtui dev: ...`, details (e.g. a failed container's last output) indented below."""
+    return report(problem, _PREFIX, code=code, indent_details=True)
 
 
 def _progress(line: str) -> None:
@@ -138,9 +136,9 @@ def _read_key(path_text: str) -> str:
             with Path(path_text).expanduser().open("rb") as fh:
                 data = fh.read(_MAX_KEY_FILE + 1)
     except OSError as exc:
-        raise _InputError(f"cannot read the key file {path_text}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot read the key file {path_text}: {exc.strerror or exc}") from None
     if len(data) > _MAX_KEY_FILE:
-        raise _InputError(f"the key file {path_text} is larger than 64 KiB: not a public key")
+        raise UsageError(f"the key file {path_text} is larger than 64 KiB: not a public key")
     return data.decode("utf-8", "replace")
 
 
@@ -159,9 +157,8 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
         validate_name(args.name)
         key_text = _read_key(args.key)
         validate_public_keys(key_text, strict=settings.devboxes.validate_keys)
-    except (ValueError, _InputError) as exc:
-        _error(str(exc))
-        return EXIT_USAGE
+    except (ValueError, UsageError) as exc:
+        return _report(exc, EXIT_USAGE)
 
     async def act(engine: Engine) -> int:
         box = await engine.devboxes.create(
@@ -192,7 +189,7 @@ def cmd_ls(args: argparse.Namespace, settings: Settings) -> int:
     async def act(engine: Engine) -> int:
         boxes = engine.devboxes.list()
         if args.json:
-            print(json.dumps([b.model_dump(mode="json") for b in boxes], indent=2))
+            print_json([b.model_dump(mode="json") for b in boxes])
             return EXIT_OK
         if not boxes:
             print("no dev boxes")
@@ -210,9 +207,7 @@ def cmd_ls(args: argparse.Namespace, settings: Settings) -> int:
             )
             for b in boxes
         ]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        print(format_table(rows))
         return EXIT_OK
 
     return _run(settings, act)
@@ -222,7 +217,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     async def act(engine: Engine) -> int:
         status = engine.devboxes.status()
         if args.json:
-            print(json.dumps(status.model_dump(mode="json"), indent=2))
+            print_json(status.model_dump(mode="json"))
         else:
             print(
                 f"dev boxes: {status.total} ({status.running} running, {status.stopped} stopped); "
@@ -255,8 +250,7 @@ def cmd_stop_all(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
     if args.tail < 0:
-        _error("--tail must be 0 or more")
-        return EXIT_USAGE
+        return _report("--tail must be 0 or more", EXIT_USAGE)
 
     async def act(engine: Engine) -> int:
         async for line in engine.devboxes.logs(

@@ -21,18 +21,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import sys
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from clawtui.cli._common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    UsageError,
+    print_json,
+    print_rows,
+    printable,
+)
+
 if TYPE_CHECKING:
     from clawtui.config import Settings
     from clawtui.engine.core import Engine
-
-EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
 
 def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -94,12 +101,6 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
 
 
 # -- transport ---------------------------------------------------------------------------------
-class Refused(Exception):
-    def __init__(self, message: str, code: int = EXIT_FAIL) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 async def _http(args: argparse.Namespace, method: str, path: str, body: Any = None) -> Any:
     import aiohttp
 
@@ -117,11 +118,12 @@ async def _http(args: argparse.Namespace, method: str, path: str, body: Any = No
                 data = {"error": (await resp.text())[:300]}
             if resp.status >= 400:
                 message = data.get("error") if isinstance(data, dict) else None
-                code = EXIT_INPUT if resp.status in (400, 404, 413) else EXIT_FAIL
-                raise Refused(f"{url}: HTTP {resp.status}: {message or resp.reason}", code)
+                code = EXIT_USAGE if resp.status in (400, 404, 413) else EXIT_FAIL
+                text = f"{url}: HTTP {resp.status}: {message or resp.reason}"
+                raise CommandError(text, code=code)
             return data
     except aiohttp.ClientError as exc:
-        raise Refused(f"{url}: {exc} (is `clawtui serve` running there?)") from exc
+        raise CommandError(f"{url}: {exc} (is `clawtui serve` running there?)") from exc
 
 
 async def _local(settings: Settings, fn: Callable[[Engine], Any]) -> Any:
@@ -137,27 +139,8 @@ async def _local(settings: Settings, fn: Callable[[Engine], Any]) -> Any:
         await asyncio.to_thread(engine.store.close)
 
 
-def _run(coro: Any) -> tuple[int, Any]:
-    try:
-        return EXIT_OK, asyncio.run(coro)
-    except Refused as exc:
-        print(f"clawtui: {exc}", file=sys.stderr)
-        return exc.code, None
-
-
 def _clean(text: str) -> str:
-    return "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in text)
-
-
-def _print_rows(rows: Any, as_json: bool, empty: str, show: Callable[[Any], None]) -> None:
-    """A listing: JSON with --json, else `empty` or one `show(row)` each."""
-    if as_json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    elif not rows:
-        print(empty)
-    else:
-        for row in rows:
-            show(row)
+    return printable(text, keep_newlines=True)
 
 
 def _print_escalation(e: dict[str, Any]) -> None:
@@ -194,8 +177,7 @@ def cmd_escalate(args: argparse.Namespace, settings: Settings) -> int:
         new = NewEscalation.model_validate(fields)
     except ValidationError as exc:
         err = exc.errors()[0]
-        print(f"clawtui escalate: --{err['loc'][0]}: {err['msg']}", file=sys.stderr)
-        return EXIT_INPUT
+        raise UsageError(f"--{err['loc'][0]}: {err['msg']}", prefix="clawtui escalate") from None
 
     async def go() -> Any:
         if getattr(args, "connect", None):
@@ -206,13 +188,12 @@ def cmd_escalate(args: argparse.Namespace, settings: Settings) -> int:
 
         return await _local(settings, local)
 
-    code, data = _run(go())
-    if code == EXIT_OK:
-        if args.json:
-            print(json.dumps(data, indent=2, ensure_ascii=False))
-        else:
-            print(f"escalation #{data['id']} raised ({data['status']})")
-    return code
+    data = asyncio.run(go())
+    if args.json:
+        print_json(data, ensure_ascii=False)
+    else:
+        print(f"escalation #{data['id']} raised ({data['status']})")
+    return EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -230,10 +211,12 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
         return await _local(settings, local)
 
-    code, rows = _run(go())
-    if code == EXIT_OK:
-        _print_rows(rows, args.json, "no escalations", _print_escalation)
-    return code
+    rows = asyncio.run(go())
+    print_rows(rows, args.json, "no escalations", _print_escalation, ensure_ascii=False)
+    return EXIT_OK
+
+
+_DECIDE = "clawtui escalations decide"
 
 
 def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
@@ -247,12 +230,9 @@ def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
     try:
         decision = Decision.model_validate(body)
     except ValidationError as exc:
-        print(f"clawtui escalations decide: {exc.errors()[0]['msg']}", file=sys.stderr)
-        return EXIT_INPUT
+        raise UsageError(exc.errors()[0]["msg"], prefix=_DECIDE) from None
     if decision.action.value == "modify" and not decision.text:
-        print("clawtui escalations decide: modify needs --text (the fix to apply instead)",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_INPUT
+        raise UsageError("modify needs --text (the fix to apply instead)", prefix=_DECIDE)
 
     async def go() -> Any:
         if getattr(args, "connect", None):
@@ -263,24 +243,23 @@ def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 return (await engine.escalations.decide(args.id, decision)).model_dump(mode="json")
             except EscalationError as exc:
-                raise Refused(
-                    str(exc), EXIT_INPUT if exc.status in (400, 404) else EXIT_FAIL
+                raise CommandError(
+                    exc, code=EXIT_USAGE if exc.status in (400, 404) else EXIT_FAIL
                 ) from None
 
         return await _local(settings, local)
 
-    code, data = _run(go())
-    if code == EXIT_OK:
-        if args.json:
-            print(json.dumps(data, indent=2, ensure_ascii=False))
-        else:
-            where = (
-                f"delivered to thread {data['thread_id']} as {data['delivered_message_id']}"
-                if data.get("delivered_message_id")
-                else "recorded (no thread to deliver to)"
-            )
-            print(f"escalation #{data['id']} {data['status']}: {where}")
-    return code
+    data = asyncio.run(go())
+    if args.json:
+        print_json(data, ensure_ascii=False)
+    else:
+        where = (
+            f"delivered to thread {data['thread_id']} as {data['delivered_message_id']}"
+            if data.get("delivered_message_id")
+            else "recorded (no thread to deliver to)"
+        )
+        print(f"escalation #{data['id']} {data['status']}: {where}")
+    return EXIT_OK
 
 
 def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
@@ -295,15 +274,18 @@ def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 esc = await engine.escalations.resolve(args.id, note=args.note)
             except EscalationError as exc:
-                raise Refused(str(exc), EXIT_INPUT if exc.status == 404 else EXIT_FAIL) from None
+                code = EXIT_USAGE if exc.status == 404 else EXIT_FAIL
+                raise CommandError(exc, code=code) from None
             return esc.model_dump(mode="json")
 
         return await _local(settings, local)
 
-    code, data = _run(go())
-    if code == EXIT_OK:
-        print(json.dumps(data, indent=2) if args.json else f"escalation #{data['id']} resolved")
-    return code
+    data = asyncio.run(go())
+    if args.json:
+        print_json(data)
+    else:
+        print(f"escalation #{data['id']} resolved")
+    return EXIT_OK
 
 
 def cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
@@ -318,11 +300,11 @@ def cmd_incidents(args: argparse.Namespace, settings: Settings) -> int:
 
         return await _local(settings, local)
 
-    code, rows = _run(go())
-    if code == EXIT_OK:
-        _print_rows(rows, args.json, "no incidents", lambda i: print(
-            f"#{i['id']} [{i['state']}] {i['monitor']} {_clean(i['summary'])}"))  # fmt: skip
-    return code
+    rows = asyncio.run(go())
+    print_rows(rows, args.json, "no incidents", lambda i: print(
+        f"#{i['id']} [{i['state']}] {i['monitor']} {_clean(i['summary'])}"),
+        ensure_ascii=False)  # fmt: skip
+    return EXIT_OK
 
 
 def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
@@ -330,8 +312,9 @@ def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
         try:
             date.fromisoformat(args.date)
         except ValueError:
-            print(f"clawtui brief: --date must be YYYY-MM-DD, got {args.date!r}", file=sys.stderr)
-            return EXIT_INPUT
+            raise UsageError(
+                f"--date must be YYYY-MM-DD, got {args.date!r}", prefix="clawtui brief"
+            ) from None
 
     async def go() -> Any:
         if getattr(args, "connect", None):
@@ -351,17 +334,16 @@ def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
                 )
                 if brief is None:
                     what = f"for {args.date}" if args.date else "yet"
-                    raise Refused(f"no brief kept {what} (try --preview)")
+                    raise CommandError(f"no brief kept {what} (try --preview)")
             return brief_json(brief)
 
         return await _local(settings, local)
 
-    code, data = _run(go())
-    if code == EXIT_OK:
-        if args.json:
-            print(json.dumps(data, indent=2, ensure_ascii=False))
-        else:
-            print(_clean(data["text"]), end="")
-            if not data["needs_human"]:
-                print("(nothing needs you: this brief is not sent)")
-    return code
+    data = asyncio.run(go())
+    if args.json:
+        print_json(data, ensure_ascii=False)
+    else:
+        print(_clean(data["text"]), end="")
+        if not data["needs_human"]:
+            print("(nothing needs you: this brief is not sent)")
+    return EXIT_OK

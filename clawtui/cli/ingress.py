@@ -25,10 +25,12 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from clawtui.cli._common import EXIT_FAIL, EXIT_OK, CommandError, UsageError, print_json
+
 if TYPE_CHECKING:
     from clawtui.config import Settings
 
-EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+_RELAY, _WEBHOOK = "clawtui relay", "clawtui webhook"
 
 TEST_PAYLOAD: dict[str, Any] = {
     "eventType": "build.complete",
@@ -84,21 +86,18 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
 def cmd_routes(args: argparse.Namespace, settings: Settings) -> int:
     relay = settings.relay
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "routes": [r.as_toml() for r in relay.routes],
-                    "agents": [
-                        {
-                            "name": a.name,
-                            "thread_id": a.thread_id,
-                            "has_secret": a.resolved_secret() is not None,
-                        }
-                        for a in relay.agents
-                    ],
-                },
-                indent=2,
-            )
+        print_json(
+            {
+                "routes": [r.as_toml() for r in relay.routes],
+                "agents": [
+                    {
+                        "name": a.name,
+                        "thread_id": a.thread_id,
+                        "has_secret": a.resolved_secret() is not None,
+                    }
+                    for a in relay.agents
+                ],
+            }
         )
         return EXIT_OK
     if not relay.routes:
@@ -120,8 +119,7 @@ def _save(settings: Settings, routes: list[dict[str, str]]) -> int:
     try:
         path = save_runtime_settings({"relay": {"routes": routes}}, state_file=settings.state_file)
     except (ConfigError, OSError) as exc:
-        print(f"clawtui relay: cannot save the routes: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        raise UsageError(f"cannot save the routes: {exc}", prefix=_RELAY) from None
     print(f"saved in {path}; a running `clawtui serve` reads it at its next start")
     return EXIT_OK
 
@@ -131,12 +129,11 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     for name in (args.sender, args.to):
         if name not in names:
             known = ", ".join(sorted(names)) or "none"
-            print(
-                f"clawtui relay: unknown agent {name!r} (known: {known}); add it under "
+            raise UsageError(
+                f"unknown agent {name!r} (known: {known}); add it under "
                 "[[relay.agents]] in config.toml",
-                file=sys.stderr,
+                prefix=_RELAY,
             )
-            return EXIT_INPUT
     routes = [r.as_toml() for r in settings.relay.routes]
     if any(r["from"] == args.sender and r["to"] == args.to for r in routes):
         print(f"{args.sender} → {args.to} is already allowed")
@@ -151,19 +148,16 @@ def cmd_rm(args: argparse.Namespace, settings: Settings) -> int:
     routes = [r.as_toml() for r in settings.relay.routes]
     kept = [r for r in routes if not (r["from"] == args.sender and r["to"] == args.to)]
     if len(kept) == len(routes):
-        print(f"clawtui relay: there is no route {args.sender} → {args.to}", file=sys.stderr)
-        return EXIT_INPUT
+        raise UsageError(f"there is no route {args.sender} → {args.to}", prefix=_RELAY)
     return _save(settings, kept)
 
 
 def cmd_test(args: argparse.Namespace, settings: Settings) -> int:
     secrets = settings.webhook.resolved_secrets()
     if not secrets:
-        print(
-            "clawtui webhook: no secret configured: set [webhook] secrets_env or secret_files",
-            file=sys.stderr,
+        raise UsageError(
+            "no secret configured: set [webhook] secrets_env or secret_files", prefix=_WEBHOOK
         )
-        return EXIT_INPUT
     if args.url:
         base = args.url.rstrip("/")
     else:
@@ -185,10 +179,9 @@ def cmd_test(args: argparse.Namespace, settings: Settings) -> int:
     except urllib.error.HTTPError as exc:
         status, body = exc.code, exc.read()
     except (urllib.error.URLError, OSError) as exc:
-        print(
-            f"clawtui webhook: cannot reach {base}: {exc} (is `clawtui serve` running? pass --url)",
-            file=sys.stderr,
-        )
-        return EXIT_FAIL
+        raise CommandError(
+            f"cannot reach {base}: {exc} (is `clawtui serve` running? pass --url)",
+            prefix=_WEBHOOK,
+        ) from None
     print(f"HTTP {status}: {body.decode('utf-8', 'replace')[:2000]}")
     return EXIT_OK if 200 <= status < 300 else EXIT_FAIL

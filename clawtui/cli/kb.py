@@ -18,11 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clawtui.cli._common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CommandError
+
 if TYPE_CHECKING:
     from clawtui.config import Settings
     from clawtui.engine.core import Engine
-
-EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
 
 def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -59,8 +59,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     try:
         done = asyncio.run(threads.kb_init(target))
     except (kb.KBError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        raise CommandError(exc, prefix="error") from None
     try:
         saved = save_runtime_settings({"threads": {"kb_dir": str(target)}})
         done.append(f"[threads] kb_dir = {target} saved in {saved}")
@@ -79,8 +78,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         threads = _engine(settings).threads
         sys.stdout.write(threads.kb_read(args.name, at=threads.kb_default_dir()))
     except kb.KBError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT if args.name not in kb.KB_FILES else EXIT_FAIL
+        code = EXIT_USAGE if args.name not in kb.KB_FILES else EXIT_FAIL
+        raise CommandError(exc, code=code, prefix="error") from None
     return EXIT_OK
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import sys
@@ -25,13 +24,22 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from clawtui.cli._common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    UsageError,
+    format_table,
+    print_json,
+    printable,
+)
 from clawtui.config import parse_size
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
     from clawtui.engine.api.memory import ApplyResult, MemoryPlan
 
-EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 WHO = "cli"
 _INPUT_ERRORS = frozenset({"unknown_container", "ambiguous", "duplicate", "unknown_host", "empty"})
 
@@ -112,17 +120,7 @@ def _size(value: int | None) -> str:
     return format_bytes(value)
 
 
-def _clean(text: str) -> str:
-    return "".join(ch if ch.isprintable() else " " for ch in text)
-
-
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = []
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-    return "\n".join(lines)
+_clean = printable
 
 
 def format_plan(plan: MemoryPlan, result: ApplyResult | None = None) -> str:
@@ -148,7 +146,7 @@ def format_plan(plan: MemoryPlan, result: ApplyResult | None = None) -> str:
                 _clean("; ".join(reasons)),
             ]
         )
-    lines = [_table(rows)] if plan.checks else []
+    lines = [format_table(rows)] if plan.checks else []
     for b in plan.budgets:
         lines.append(
             f"host {b.host}: {_size(b.allocated_after)} of a {_size(b.budget)} budget allocated "
@@ -161,7 +159,7 @@ def format_plan(plan: MemoryPlan, result: ApplyResult | None = None) -> str:
 
 def _exit_code(plan: MemoryPlan, result: ApplyResult | None) -> int:
     if any(e.code.value in _INPUT_ERRORS for e in plan.errors):
-        return EXIT_INPUT
+        return EXIT_USAGE
     if result is not None:
         return EXIT_OK if result.ok else EXIT_FAIL
     return EXIT_OK if plan.ok else EXIT_FAIL
@@ -190,8 +188,7 @@ def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
     try:
         changes = parse_pairs(args.pairs)
     except ValueError as exc:
-        print(f"clawtui mem set: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        raise UsageError(exc, prefix="clawtui mem set") from None
     _quiet_logging()
     plan, result = asyncio.run(
         _set(
@@ -203,7 +200,7 @@ def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     if args.json:
-        print(json.dumps((result or plan).model_dump(mode="json"), ensure_ascii=False, indent=2))
+        print_json((result or plan).model_dump(mode="json"), ensure_ascii=False)
     else:
         print(format_plan(plan, result))
         if result is None:
@@ -215,25 +212,26 @@ def cmd_set(args: argparse.Namespace, settings: Settings) -> int:
     return _exit_code(plan, result)
 
 
+_HISTORY = "clawtui mem history"
+
+
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
     from clawtui.engine.core import Engine, open_store
     from clawtui.engine.store import StoreError
 
     if not 1 <= args.limit <= 10_000:
-        print("clawtui mem history: --limit must be 1-10000", file=sys.stderr)
-        return EXIT_INPUT
+        raise UsageError("--limit must be 1-10000", prefix=_HISTORY)
     store = open_store(settings.engine.db_path)
     try:
         store.open()
         # The engine is not started: its memory capability only reads the opened store.
         rows = asyncio.run(Engine(settings, store=store).memory.history(args.limit))
     except StoreError as exc:
-        print(f"clawtui mem history: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        raise CommandError(exc, prefix=_HISTORY) from None
     finally:
         store.close()
     if args.json:
-        print(json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False, indent=2))
+        print_json([r.model_dump(mode="json") for r in rows], ensure_ascii=False)
         return EXIT_OK
     if not rows:
         print("no memory changes recorded yet")
@@ -254,5 +252,5 @@ def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
                 _clean(r.reason or ""),
             ]
         )
-    print(_table(table))
+    print(format_table(table))
     return EXIT_OK

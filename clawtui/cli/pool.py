@@ -22,22 +22,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clawtui.cli._common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, print_json, report
+
 if TYPE_CHECKING:
     from clawtui.config import Settings
     from clawtui.engine.core import Engine
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+_PREFIX = "clawtui pool"
 _MAX_FILE = 256 * 1024
-
-
-class _InputError(Exception):
-    """A command-line value is wrong (exit 2)."""
 
 
 def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -82,17 +79,13 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
     scale.add_argument("min_warm", type=int, metavar="MIN_WARM")
 
 
-def _error(message: str) -> None:
-    print(f"clawtui pool: {message}", file=sys.stderr)
-
-
 def _read_file(path: str, what: str) -> str:
     try:
         data = Path(path).expanduser().read_bytes()[: _MAX_FILE + 1]
     except OSError as exc:
-        raise _InputError(f"cannot read {what} file {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot read {what} file {path}: {exc.strerror}") from None
     if len(data) > _MAX_FILE:
-        raise _InputError(f"{what} file {path} is larger than {_MAX_FILE // 1024} KiB")
+        raise UsageError(f"{what} file {path} is larger than {_MAX_FILE // 1024} KiB")
     return data.decode("utf-8", "replace")
 
 
@@ -103,9 +96,9 @@ def _config(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(raw)
     except ValueError as exc:
-        raise _InputError(f"--tenant-config is not valid JSON: {exc}") from None
+        raise UsageError(f"--tenant-config is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise _InputError("--tenant-config must be a JSON object")
+        raise UsageError("--tenant-config must be a JSON object")
     return value
 
 
@@ -114,7 +107,7 @@ def _secrets(items: list[str]) -> dict[str, str]:
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise _InputError(f"--secret {name or item[:40]!r}: expected NAME=FILE")
+            raise UsageError(f"--secret {name or item[:40]!r}: expected NAME=FILE")
         out[name] = _read_file(path, f"secret {name}").rstrip("\n")
     return out
 
@@ -124,8 +117,11 @@ def _run(settings: Settings, action: Callable[[Engine], Awaitable[int]]) -> int:
     from clawtui.engine.core import Engine
 
     if not settings.pools:
-        _error("no pools are configured: add [[workloads]] and [[pools]] to config.toml")
-        return EXIT_USAGE
+        return report(
+            "no pools are configured: add [[workloads]] and [[pools]] to config.toml",
+            _PREFIX,
+            code=EXIT_USAGE,
+        )
 
     async def main() -> int:
         engine = Engine(settings)
@@ -140,15 +136,12 @@ def _run(settings: Settings, action: Callable[[Engine], Awaitable[int]]) -> int:
 
     try:
         return asyncio.run(main())
-    except (_InputError, PoolInputError) as exc:
-        _error(str(exc))
-        return EXIT_USAGE
+    except (UsageError, PoolInputError) as exc:
+        return report(exc, _PREFIX, code=EXIT_USAGE)
     except PoolError as exc:
-        _error(str(exc))
-        return EXIT_FAIL
+        return report(exc, _PREFIX)
     except Exception as exc:  # Docker unreachable, disk full...: one line, never a traceback
-        _error(f"{exc.__class__.__name__}: {exc}")
-        return EXIT_FAIL
+        return report(f"{exc.__class__.__name__}: {exc}", _PREFIX)
 
 
 def _ago(ts: float | None) -> str:
@@ -185,7 +178,7 @@ def cmd_ls(args: argparse.Namespace, settings: Settings) -> int:
     async def action(engine: Engine) -> int:
         rows = [s.model_dump(mode="json") for s in await engine.pools.status()]
         if args.json:
-            print(json.dumps(rows, indent=2))
+            print_json(rows)
             return EXIT_OK
         print(f"{'POOL':<20} {'HOST':<10} WARM/TARGET CLAIMED  MAX  WARM p50/p99 ms")
         for r in rows:
@@ -202,11 +195,11 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     async def action(engine: Engine) -> int:
         if args.tenant:
             data = (await engine.pools.tenant(args.tenant)).model_dump(mode="json")
-            print(json.dumps(data, indent=2)) if args.json else _print_claim(data)
+            print_json(data) if args.json else _print_claim(data)
             return EXIT_OK
         rows = [t.model_dump(mode="json") for t in await engine.pools.tenants()]
         if args.json:
-            print(json.dumps(rows, indent=2))
+            print_json(rows)
         elif not rows:
             print("no open claims")
         for r in rows if not args.json else []:
@@ -219,14 +212,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_claim(args: argparse.Namespace, settings: Settings) -> int:
     try:
         config, secrets = _config(args.tenant_config), _secrets(args.secret)
-    except _InputError as exc:
-        _error(str(exc))
-        return EXIT_USAGE
+    except UsageError as exc:
+        return report(exc, _PREFIX)
 
     async def action(engine: Engine) -> int:
         claim = await engine.pools.claim(args.tenant, args.pool, config, secrets)
         data = claim.model_dump(mode="json")
-        print(json.dumps(data, indent=2)) if args.json else _print_claim(data)
+        print_json(data) if args.json else _print_claim(data)
         return EXIT_OK
 
     return _run(settings, action)
@@ -236,7 +228,7 @@ def cmd_release(args: argparse.Namespace, settings: Settings) -> int:
     async def action(engine: Engine) -> int:
         info = await engine.pools.release(args.tenant, sync=not args.no_sync, force=args.force)
         data = info.model_dump(mode="json")
-        print(json.dumps(data, indent=2)) if args.json else _print_claim(data)
+        print_json(data) if args.json else _print_claim(data)
         return EXIT_OK
 
     return _run(settings, action)
@@ -246,7 +238,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     async def action(engine: Engine) -> int:
         result = await engine.pools.sync(args.tenant, args.direction)
         if args.json:
-            print(json.dumps(result.model_dump(mode="json"), indent=2))
+            print_json(result.model_dump(mode="json"))
         for run in result.runs if not args.json else []:
             extra = f"  {run.error}" if run.error else ""
             print(f"{run.mapping:<16} {run.direction:<9} {run.status:<8} {run.bytes} B "

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from clawtui.cli._common import EXIT_OK, CommandError, UsageError, print_json
+
 if TYPE_CHECKING:
     from clawtui.config import Settings
     from clawtui.engine.api.threads import ThreadStatus
     from clawtui.engine.core import Engine
-
-EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
 
 def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -77,7 +76,7 @@ def cmd_ls(args: argparse.Namespace, settings: Settings) -> int:
     if threads.registry_problem:
         print(f"warning: {threads.registry_problem}", file=sys.stderr)
     if args.json:
-        print(json.dumps([status_json(s) for s in rows], indent=2))
+        print_json([status_json(s) for s in rows])
         return EXIT_OK
     if not rows:
         print(f"no threads: add [[threads.threads]] to config.toml or {threads.threads_json}")
@@ -110,11 +109,9 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     try:
         msg = asyncio.run(threads.send(args.thread_id, args.text, sender=args.sender))
     except ThreadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        raise UsageError(exc, prefix="error") from None
     except QueueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        raise CommandError(exc, prefix="error") from None
     print(f"queued {msg.messageId} for thread {args.thread_id} in {threads.queue.queue}")
     return EXIT_OK
 
@@ -127,8 +124,7 @@ def cmd_beat(args: argparse.Namespace, settings: Settings) -> int:
     try:
         threads.info(args.thread_id)
     except ThreadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        raise UsageError(exc, prefix="error") from None
     asyncio.run(threads.run_beat(args.thread_id))
     status = threads.status(args.thread_id)
     print(status.heartbeat.last_reply or "(no reply)")

@@ -7,7 +7,8 @@ import shlex
 
 import pytest
 
-from clawtui.cli.attach import _Usage, parse_hostport
+from clawtui.cli._common import UsageError
+from clawtui.cli.attach import parse_hostport
 from clawtui.engine.api import tmux as tmux_api
 from clawtui.engine.sessions import tmux
 from clawtui.terminal.attach import attach_command, docker_exec_fallback_argv
@@ -113,5 +114,5 @@ def test_parse_hostport(text: str, want: tuple[str, int]) -> None:
 
 @pytest.mark.parametrize("bad", ["", "a b", "h:0", "h:99999", "[x]"])
 def test_parse_hostport_bad(bad: str) -> None:
-    with pytest.raises(_Usage):
+    with pytest.raises(UsageError):
         parse_hostport(bad)

@@ -1,0 +1,104 @@
+"""`clawtui`'s entry point: `main` and the command-line parser.
+
+`main` reads the command line, runs the verb's handler and turns what it raises (a bad
+configuration, a `UsageError` or `CommandError` from `_common`) into the stderr text and the
+exit code. Light on purpose: `clawtui attach` takes a fast path before the parser is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+from pathlib import Path
+
+from clawtui import __version__
+from clawtui.cli._common import EXIT_USAGE, CommandError, error, report
+
+# Each capability's verbs live in their own module `clawtui.cli.<name>` with
+# `register(subparsers, add_config)`, which adds its sub-commands and sets
+# `handler=fn(args, settings) -> int` on them. Imported when the parser is built: this module
+# stays light, so `clawtui attach` can start without the configuration package (see main).
+_COMMAND_GROUPS: tuple[str, ...] = (
+    "dev",
+    "mem",
+    "thread",
+    "kb",
+    "escalate",
+    "ingress",
+    "pool",
+    "attach",
+)
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="config.toml to use (else $CLAWTUI_CONFIG, ./config.toml, "
+        "~/.config/clawtui/config.toml)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clawtui", description="The control room for fleets of AI-agent containers."
+    )
+    parser.add_argument("--version", action="version", version=f"clawtui {__version__}")
+    _add_config(parser)
+    parser.add_argument(
+        "--connect", metavar="URL", help="run the TUI against a remote `clawtui serve`"
+    )
+    parser.add_argument("--token", help="API token for --connect (default: $CLAWTUI_API_TOKEN)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the engine and the HTTP service, no TUI")
+    _add_config(serve)
+    serve.add_argument("--listen", metavar="HOST:PORT", help="address to listen on (over config)")
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = config_sub.add_parser("check", help="report every problem in config.toml at once")
+    _add_config(check)
+    for group in _COMMAND_GROUPS:
+        import_module(f"clawtui.cli.{group}").register(sub, _add_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["attach"]:
+        from clawtui.cli.attach import attach_fast
+
+        code = attach_fast(words[1:], _add_config)
+        if code is not None:
+            return code
+    from clawtui.cli.run import cmd_config_check, cmd_serve, cmd_tui, settings_for
+    from clawtui.config import ConfigError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return cmd_serve(args)
+        if args.command == "config":
+            return cmd_config_check(args)
+        handler = getattr(args, "handler", None)
+        if handler is not None:
+            return int(handler(args, settings_for(args)))
+        return cmd_tui(args)
+    except ConfigError as exc:
+        error(f"the configuration has problems:\n{exc}")
+        print("fix them, then run `clawtui config check` to confirm", file=sys.stderr)
+        return EXIT_USAGE
+    except CommandError as exc:
+        return report(exc)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

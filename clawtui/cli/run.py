@@ -1,0 +1,146 @@
+"""The commands that run clawtui itself: the TUI, `clawtui serve`, `clawtui config check`;
+and loading the settings every command runs with.
+
+    clawtui [--config FILE] [--connect URL [--token T]]
+    clawtui serve [--config FILE] [--listen HOST:PORT]
+    clawtui config check [--config FILE]
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clawtui.cli._common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, error
+
+if TYPE_CHECKING:
+    from clawtui.config import Settings
+
+log = logging.getLogger("clawtui")
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The settings of `--config` (else the usual places), loaded for the command in `args`."""
+    from clawtui.config import find_config, load_settings
+
+    path = find_config(getattr(args, "config", None))
+    if args.command == "attach":  # keyed on the files as they are before loading them
+        from clawtui.terminal.profile import profile_key
+
+        args.profile_key = profile_key(path)
+    return load_settings(path)
+
+
+def _parse_listen(text: str) -> tuple[str, int]:
+    from clawtui.config import split_listen
+
+    try:
+        return split_listen(text)
+    except ValueError as exc:
+        raise UsageError(f"--listen {text!r}: {exc}") from None
+
+
+def _setup_logging(*, to_file: Path | None) -> None:
+    level = os.environ.get("CLAWTUI_LOG", "INFO").upper()
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if to_file is not None:
+        to_file.parent.mkdir(parents=True, exist_ok=True)
+        logging.basicConfig(filename=to_file, level=level, format=fmt)
+    else:
+        logging.basicConfig(stream=sys.stderr, level=level, format=fmt)
+    logging.getLogger("docker").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+# -- config check -----------------------------------------------------------------------------
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from clawtui.config import ConfigError, check_config, find_config
+
+    try:
+        path = find_config(getattr(args, "config", None))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    issues = check_config(path)
+    label = str(path) if path else "(no config.toml found: built-in defaults)"
+    if not issues:
+        print(f"{label}: ok")
+        return EXIT_OK
+    for issue in issues:
+        print(issue, file=sys.stderr)
+    print(f"{len(issues)} problem(s) found", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# -- serve ------------------------------------------------------------------------------------
+async def _serve(settings: Settings, listen: tuple[str, int] | None) -> int:
+    from clawtui.engine.core import Engine
+    from clawtui.service.runner import ServiceRunner, resolve_token
+
+    token, source = resolve_token(settings)
+    engine = Engine(settings)
+    await engine.start()
+    runner = ServiceRunner(engine, settings, token=token, listen=listen)
+    try:
+        await runner.start()
+    except OSError as exc:
+        await engine.stop()
+        error(exc, "clawtui serve")
+        return EXIT_FAIL
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"clawtui serve: listening on {runner.url} (API token from {source})", flush=True)
+    await stop.wait()
+    print("clawtui serve: shutting down", flush=True)
+    await runner.stop()
+    await engine.stop()
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    listen = _parse_listen(args.listen) if args.listen else None
+    _setup_logging(to_file=None)
+    for warning in settings.warnings:
+        log.warning("%s", warning)
+    return asyncio.run(_serve(settings, listen))
+
+
+# -- the TUI ----------------------------------------------------------------------------------
+def cmd_tui(args: argparse.Namespace) -> int:
+    from clawtui.tui.app import ClawApp
+
+    settings = settings_for(args)
+    _setup_logging(to_file=settings.engine.resolved_state_dir / "clawtui.log")
+    on_start = on_stop = None
+    if args.connect:
+        from clawtui.client.engine import RemoteEngine
+
+        token = (
+            args.token or os.environ.get("CLAWTUI_API_TOKEN") or settings.service.resolved_token()
+        )
+        if not token:
+            raise UsageError("--connect needs a token: pass --token or set CLAWTUI_API_TOKEN")
+        engine: object = RemoteEngine(args.connect, token)
+    else:
+        from clawtui.engine.core import Engine
+
+        engine = Engine(settings)
+        if settings.service.serve_in_tui:
+            from clawtui.service.runner import ServiceRunner, resolve_token
+
+            runner = ServiceRunner(engine, settings, token=resolve_token(settings)[0])
+            on_start, on_stop = runner.start, runner.stop
+    app = ClawApp(engine, settings, on_start=on_start, on_stop=on_stop)  # type: ignore[arg-type]
+    app.run(mouse=settings.tui.mouse)
+    return EXIT_OK if app.return_code in (None, 0) else EXIT_FAIL
