@@ -324,8 +324,9 @@ def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
             return await _http(args, "GET", f"/api/v1/brief{query}")
 
         async def local(engine: Engine) -> Any:
-            from clawtui.engine.api.escalations import brief_json
+            from clawtui.engine.api.escalations import Brief, brief_json
 
+            brief: Brief | None
             if args.preview:
                 brief = await engine.briefs.build(args.date)
             else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from functools import partial
 from typing import ClassVar
 
 from rich.text import Text
@@ -283,8 +284,12 @@ class IngressPanel(Vertical, can_focus=False):
                 [Text(f"Refuse messages from {sender} to {to} from now on?")],
                 yes="Remove",
             ),
-            lambda answer: self._remove(sender, to) if answer is not None else None,
+            partial(self._confirmed_remove, sender, to),
         )
+
+    def _confirmed_remove(self, sender: str, to: str, answer: object) -> None:
+        if answer is not None:
+            self._remove(sender, to)
 
     @work(exclusive=True, group="ingress-routes")
     async def _remove(self, sender: str, to: str) -> None:
