@@ -175,7 +175,7 @@ def attach_fast(
     words: list[str], add_config: Callable[[argparse.ArgumentParser], None]
 ) -> int | None:
     """`clawtui attach` without loading the configuration, when the cached attach profile
-    matches the files and environment in effect (engine/attach_profile.py).
+    matches the files and environment in effect (terminal/profile.py).
 
     None means "take the normal path": no cache or another key, `--help`, a usage error, a
     config file that cannot be found, or no dev box of that name (the normal path says why).

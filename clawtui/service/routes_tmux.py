@@ -1,5 +1,5 @@
 """REST routes of tmux in containers with sshd (over `engine.tmux`: one reused SSH connection
-per container, see engine/tmux_manager.py).
+per container, see engine/sessions/tmux_manager.py).
 
     GET  /api/v1/devboxes/{name}/tmux        {"sessions": [...], "windows": [...]}
     POST /api/v1/devboxes/{name}/tmux/run    {"command": ["claude"], "session": "main",

@@ -15,7 +15,7 @@ evidence and the occurrence count, silently.
 
 Events: `EventKind.INCIDENT` with data `{"incident": Incident, "change": "detected" |
 "pr_ready" | "resolved" | "restarting" | "updated"}`; autoheal outcomes use the same kind with
-data `{"autoheal": {...}, "change": "autoheal"}` (see autoheal.py).
+data `{"autoheal": {...}, "change": "autoheal"}` (see engine/autoheal/repair.py).
 """
 
 from __future__ import annotations
