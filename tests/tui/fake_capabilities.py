@@ -82,8 +82,8 @@ class FakeActions:
             return
         self.follows += 1
         queue = self.live.setdefault(key, asyncio.Queue())
-        while (line := await queue.get()) is not None:
-            yield line
+        while (pushed := await queue.get()) is not None:
+            yield pushed
 
 
 class FakeDevboxes:

@@ -150,7 +150,7 @@ def send_argv(session: str, keys: Sequence[str], *, line: bool, window: str | No
 
 
 class TmuxAPI(Protocol):
-    """tmux in containers with sshd (see engine/sessions/tmux_manager.py): list, run, send, broadcast.
+    """tmux in containers with sshd: list, run, send, broadcast (engine/sessions/tmux_manager.py).
 
     Containers are named as dev box name, container name or `HOST/ID`. Bad names raise
     `InvalidName` before anything is sent; other failures raise with a message for a person.
