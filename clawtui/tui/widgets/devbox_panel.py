@@ -29,7 +29,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Button, Label, Static
 
 from clawtui.config import Settings
-from clawtui.engine.api.models import ContainerInfo, ContainerStats, HostInfo
+from clawtui.engine.api.models import ContainerInfo, ContainerStats, EventKind, HostInfo
 from clawtui.engine.api.protocols import EngineAPI, devboxes_of, memory_of, tmux_of
 from clawtui.engine.memory.models import ApplyResult, BatchState, MemoryChange, Outcome
 from clawtui.engine.sessions.tmux_manager import tmux_name
@@ -44,6 +44,7 @@ from clawtui.tui.memory_text import (
     rows_from_result,
     warning_lines,
 )
+from clawtui.tui.messages import EngineEvent, as_model
 from clawtui.tui.screens.confirm import ConfirmScreen
 from clawtui.tui.widgets.devbox_card import DevboxCard
 from clawtui.tui.widgets.empty_state import EmptyState
@@ -104,6 +105,16 @@ class DevboxesPanel(Vertical, can_focus=True):
     The panel itself takes the keyboard when it has no card (so `n` works on the empty state)
     or when the card that had it goes away.
     """
+
+    ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset(
+        {
+            EventKind.HOST,
+            EventKind.CONTAINER,
+            EventKind.CONTAINER_REMOVED,
+            EventKind.MEMORY,
+            EventKind.TMUX,
+        }
+    )
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *CONTAINER_BINDINGS,
@@ -276,6 +287,19 @@ class DevboxesPanel(Vertical, can_focus=True):
         if touched:
             self._resort()
         return touched
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        data = message.data
+        if message.kind is EventKind.HOST:
+            self.update_host(as_model(HostInfo, data["info"]))
+        elif message.kind is EventKind.CONTAINER:
+            self.upsert(as_model(ContainerInfo, data["container"]))
+        elif message.kind is EventKind.CONTAINER_REMOVED:
+            self.remove_container(message.container_key)
+        elif message.kind is EventKind.MEMORY:
+            self.memory_event(as_model(ApplyResult, data["result"]))
+        elif message.kind is EventKind.TMUX:
+            self.tmux_event(data)
 
     def memory_event(self, result: ApplyResult) -> None:
         """A batch touched Docker (ours or anyone's): add it to the recent changes."""

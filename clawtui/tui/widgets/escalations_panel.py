@@ -25,8 +25,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Collapsible, DataTable, Label, Static, TextArea
 
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.protocols import EngineAPI
 from clawtui.engine.escalations.manager import Action, Decision, Escalation, EscalationError, Status
+from clawtui.tui.messages import EngineEvent
 
 log = logging.getLogger(__name__)
 WHO = "tui"
@@ -109,6 +111,10 @@ class ModifyScreen(ModalScreen["str | None"]):
 
 class EscalationsPanel(Vertical, can_focus=True):
     """Escalations and incidents with their decisions, and the latest brief."""
+
+    ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset(
+        {EventKind.ESCALATION, EventKind.INCIDENT, EventKind.BRIEF}
+    )
 
     DEFAULT_CSS = """
     EscalationsPanel { height: 1fr; }
@@ -374,6 +380,9 @@ class EscalationsPanel(Vertical, can_focus=True):
         self.reload()
 
     # -- events --------------------------------------------------------------------------------
+    def on_engine_event(self, message: EngineEvent) -> None:
+        self.engine_event()
+
     def engine_event(self) -> None:
         """An ESCALATION, INCIDENT or BRIEF event: re-read (the lists are small)."""
         if self.available and self.is_mounted:

@@ -24,8 +24,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.protocols import EngineAPI, IngressAPI, ingress_of
 from clawtui.engine.ingress.manager import IngressRecord
+from clawtui.tui.messages import EngineEvent, as_model
 from clawtui.tui.screens.confirm import ConfirmScreen
 
 MAX_ROWS = 200
@@ -118,6 +120,8 @@ class RouteForm(ModalScreen["tuple[str, str, str] | None"]):
 class IngressPanel(Vertical, can_focus=False):
     """Routes over recent traffic."""
 
+    ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset({EventKind.INGRESS})
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "n",
@@ -186,6 +190,9 @@ class IngressPanel(Vertical, can_focus=False):
                 Text(route.note),
                 key=f"{route.sender}>{route.to}",
             )
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        self.add_record(as_model(IngressRecord, message.data["record"]))
 
     def add_record(self, rec: IngressRecord) -> None:
         """One INGRESS event: newest row on top, at most MAX_ROWS kept."""
