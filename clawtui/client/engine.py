@@ -4,7 +4,9 @@ It mirrors the remote engine's hosts and containers from one event stream that b
 snapshot (`/api/v1/events?snapshot=1`), and republishes every event on a local bus with the same
 types the local engine uses, so panels cannot tell the difference. When the stream breaks it
 marks every host as unreachable, reconnects with backoff and, after the new snapshot, publishes
-RESYNC so consumers re-read everything. Container actions, dev boxes, memory rebalancing and tmux
+RESYNC so consumers re-read everything. Every event is decoded with the interface's
+`decode_event` (the service encodes with `encode_event`); an undecodable one is logged and
+skipped. Container actions, dev boxes, memory rebalancing and tmux
 go over the REST routes (`client/caps.py`), warm pools too (`client/pools.py`; their POOL and SYNC
 events come with the stream), escalations, incidents and briefs (`client/escalations.py`), and the
 relay whitelist (`client/relay.py`).
@@ -29,15 +31,14 @@ from clawtui.client.caps import (
     RemoteTmux,
 )
 from clawtui.client.escalations import (
-    EVENT_KINDS,
     RemoteBriefs,
     RemoteEscalations,
     RemoteIncidents,
-    decode_event,
 )
 from clawtui.client.pools import RemotePools
 from clawtui.client.relay import RemoteIngress
 from clawtui.client.threads import RemoteThreads
+from clawtui.engine.api.events import EventDecodeError, decode_event
 from clawtui.engine.api.models import (
     ActivityEntry,
     ContainerInfo,
@@ -192,7 +193,8 @@ class RemoteEngine:
                     data.append(line[5:].lstrip())
 
     def _dispatch_text(self, kind: str, text: str) -> bool:
-        """Apply one event; False when a new snapshot is needed. Bad events are skipped."""
+        """Apply one event; False when a new snapshot is needed. Bad events are logged and
+        skipped."""
         if kind == EventKind.RESYNC.value:
             return False
         try:
@@ -212,48 +214,34 @@ class RemoteEngine:
             self.bus.publish(EventKind.RESYNC, reason="connected to remote engine")
             self.threads.refresh_soon()
             return
-        if not isinstance(payload, dict):
+        try:
+            event = decode_event(payload)
+        except EventDecodeError as exc:
+            log.warning("skipped an undecodable event from %s: %s", self.url, exc)
             return
-        host = payload.get("host")
-        raw_data = payload.get("data")
-        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
-        if kind == EventKind.HOST.value:
-            info = HostInfo.model_validate(data["info"])
+        host, data = event.host, event.data
+        if event.kind is EventKind.HOST:
+            info: HostInfo = data["info"]
             self._hosts[info.name] = info
             self.bus.publish(EventKind.HOST, host=info.name, info=info)
-        elif kind == EventKind.CONTAINER.value:
-            c = ContainerInfo.model_validate(data["container"])
+        elif event.kind is EventKind.CONTAINER:
+            c: ContainerInfo = data["container"]
             self._containers[c.key] = c
             self.bus.publish(EventKind.CONTAINER, host=c.host, container=c)
-        elif kind == EventKind.CONTAINER_REMOVED.value:
-            self._containers.pop(f"{host}/{data.get('id')}", None)
-            self.bus.publish(
-                EventKind.CONTAINER_REMOVED, host=host, id=data.get("id"), name=data.get("name")
-            )
-        elif kind == EventKind.STATS.value:
+        elif event.kind is EventKind.CONTAINER_REMOVED:
+            self._containers.pop(f"{host}/{data['id']}", None)
+            self.bus.publish(EventKind.CONTAINER_REMOVED, host=host, **data)
+        elif event.kind is EventKind.STATS:
             stats: dict[str, ContainerStats] = {}
-            for cid, raw in (data.get("stats") or {}).items():
+            for cid, s in data["stats"].items():
                 key = f"{host}/{cid}"
                 current = self._containers.get(key)
                 if current is None:
                     continue
-                s = ContainerStats.model_validate(raw)
                 self._containers[key] = current.model_copy(update={"stats": s})
                 stats[cid] = s
             self.bus.publish(EventKind.STATS, host=host, stats=stats)
-        elif kind == EventKind.INGRESS.value and isinstance(data.get("record"), dict):
-            self.bus.publish(EventKind.INGRESS, host=host, record=data["record"])
-        elif kind == EventKind.LOG.value:
-            entry = ActivityEntry.model_validate(data["entry"])
-            self.bus.publish(EventKind.LOG, host=host, entry=entry)
-        elif kind == EventKind.THREAD.value:
+        elif event.kind is EventKind.THREAD:
             self.bus.publish(EventKind.THREAD, thread=self.threads.apply(data["thread"]))
-        elif kind == EventKind.TMUX.value:
-            self.bus.publish(EventKind.TMUX, host=host, **data)
-        elif kind in (EventKind.HEARTBEAT.value, EventKind.KB.value):
-            self.bus.publish(EventKind(kind), **data)
-        elif kind in EVENT_KINDS:
-            self.bus.publish(EventKind(kind), host=host, **decode_event(data))
-        elif kind in (EventKind.POOL.value, EventKind.SYNC.value):
-            fields = {k: v for k, v in data.items() if k != "host"}
-            self.bus.publish(EventKind(kind), host=host, **fields)
+        else:  # every other kind as it came (MEMORY, ESCALATION, INCIDENT, BRIEF, POOL, ...)
+            self.bus.publish(event.kind, host=host, **data)

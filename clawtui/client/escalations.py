@@ -6,8 +6,8 @@ over the routes of `service/routes_escalations.py`, whose JSON bodies are the ap
 refusal the local engine raises as `EscalationError` / `IncidentError` (400, 404, 409) is
 raised as the same error with the service's message and status, so a panel or the CLI handles
 both engines alike; anything else the remote side answers (401, 501, unreachable) is a
-`RemoteError`. `decode_event` turns the ESCALATION / INCIDENT / BRIEF events of the stream back
-into the api models the local engine publishes.
+`RemoteError`. Their events (ESCALATION / INCIDENT / BRIEF) are decoded into the api models by
+the interface's `decode_event`, like every other event.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import aiohttp
 
 from clawtui.client.caps import RemoteError, _Client
 from clawtui.engine.api.escalations import (
-    AutohealOutcome,
     Brief,
     Decision,
     Escalation,
@@ -29,13 +28,9 @@ from clawtui.engine.api.escalations import (
     NewEscalation,
     Status,
 )
-from clawtui.engine.api.models import EventKind
 
 _TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=10)
 _REFUSALS = (400, 404, 409)
-
-EVENT_KINDS = frozenset({EventKind.ESCALATION, EventKind.INCIDENT, EventKind.BRIEF})
-"""The event kinds `decode_event` reads."""
 
 
 def _message(data: Any, status: int) -> str:
@@ -137,19 +132,3 @@ class RemoteBriefs(_Refusing):
     async def latest(self) -> Brief | None:
         data = await self.request("GET", "/api/v1/brief", missing_ok=True)
         return None if data is None else Brief.model_validate(data)
-
-
-def decode_event(data: dict[str, Any]) -> dict[str, Any]:
-    """An ESCALATION / INCIDENT / BRIEF event's data with its models decoded (as published)."""
-    out = dict(data)
-    models: dict[str, Any] = {
-        "escalation": Escalation,
-        "incident": Incident,
-        "autoheal": AutohealOutcome,
-        "brief": Brief,
-    }
-    for key, model in models.items():
-        if isinstance(out.get(key), dict):
-            out[key] = model.model_validate(out[key])
-    out.pop("host", None)
-    return out

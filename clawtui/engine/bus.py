@@ -5,6 +5,10 @@ pending list: ordinary events queue in order, while coalescing events (stats) re
 one with the same key and move to the end, so a slow consumer sees the latest value, never a
 backlog. A consumer that falls too far behind gets one RESYNC event instead of the flood and is
 expected to re-read the engine's snapshot.
+
+`publish(kind, **fields)` validates the fields into the kind's payload model
+(`engine/api/events.py`): an unknown, missing or mistyped field raises `EventDecodeError` in the
+publisher, not somewhere downstream in a panel or on the wire.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from clawtui.engine.api.events import validate
 from clawtui.engine.api.models import Event, EventKind
 
 DEFAULT_MAX_BACKLOG = 10_000
@@ -54,7 +59,7 @@ class Subscription:
         if len(self._pending) > self._max_backlog:
             self.dropped += len(self._pending)
             self._pending.clear()
-            resync = Event(kind=EventKind.RESYNC, data={"reason": "consumer fell behind"})
+            resync = _event(EventKind.RESYNC, None, {"reason": "consumer fell behind"}, 0)
             self._pending[("seq", -1)] = resync
         self._wakeup.set()
 
@@ -127,17 +132,32 @@ class EventBus:
         return len(self._subs)
 
     def publish(self, kind: EventKind, *, host: str | None = None, **data: Any) -> Event:
-        event = Event(kind=kind, host=host, data=data, seq=next(self._seq))
+        """Validate `data` into the kind's payload model (raises EventDecodeError) and fan the
+        event out."""
+        return self._fan_out(_event(kind, host, data, next(self._seq)))
+
+    def _fan_out(self, event: Event) -> Event:
         self.published += 1
         for sub in list(self._subs):
             sub._offer(event)
         return event
 
     def publish_threadsafe(self, kind: EventKind, *, host: str | None = None, **data: Any) -> None:
+        """Like `publish` from a worker thread: a bad field raises here, in the caller."""
         if self._loop is None:
             raise RuntimeError("EventBus.bind(loop) must be called before publish_threadsafe")
-        self._loop.call_soon_threadsafe(lambda: self.publish(kind, host=host, **data))
+        event = _event(kind, host, data, 0)
+        self._loop.call_soon_threadsafe(
+            lambda: self._fan_out(event.model_copy(update={"seq": next(self._seq)}))
+        )
 
     def close(self) -> None:
         for sub in list(self._subs):
             sub.close()
+
+
+def _event(kind: EventKind, host: str | None, data: dict[str, Any], seq: int) -> Event:
+    payload, fields = validate(kind, data)
+    # (Event(...) validates only the envelope here: `data` values are Any and `payload` is an
+    # instance check; `model_construct` would be slower, it runs in Python.)
+    return Event(kind=kind, host=host, data=fields, seq=seq, payload=payload)

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from clawtui.engine.api.events import encode_event
 from clawtui.engine.api.models import Event, EventKind
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE, SETTINGS, SSE_STREAMS
@@ -40,9 +41,9 @@ def _kinds(request: web.Request) -> set[EventKind] | None:
     return out
 
 
-def encode_event(event: Event) -> bytes:
-    payload = event.model_dump(mode="json")
-    data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+def sse_frame(event: Event) -> bytes:
+    """One event as an SSE frame; its JSON is `encode_event`'s (the client's `decode_event`)."""
+    data = json.dumps(encode_event(event), separators=(",", ":"), ensure_ascii=False)
     return f"id: {event.seq}\nevent: {event.kind.value}\ndata: {data}\n\n".encode()
 
 
@@ -85,7 +86,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 continue
             except StopAsyncIteration:  # the service is shutting down
                 break
-            await response.write(encode_event(event))
+            await response.write(sse_frame(event))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:

@@ -148,14 +148,6 @@ async def test_history_follows_batches_applied_elsewhere(
                 await wait_for(pilot, lambda: "256 MiB → 320 MiB" in history(panel), 15)
 
                 # One made while it runs arrives as a MEMORY event.
-                if f.remote:
-                    request.applymarker(
-                        pytest.mark.xfail(
-                            reason="RemoteEngine._dispatch does not forward MEMORY events yet "
-                            "(typed events work, issue 13)",
-                            strict=False,
-                        )
-                    )
                 after = await f.engine.memory.apply({first: 448 * MIB}, who="cli")
                 assert after.state is BatchState.APPLIED, after.summary()
                 await wait_for(pilot, lambda: "320 MiB → 448 MiB" in history(panel), 15)

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import asyncio
 
-from clawtui.engine.api.models import EventKind
+import pytest
+
+from clawtui.engine.api.events import EventDecodeError
+from clawtui.engine.api.models import ActivityEntry, ContainerStats, EventKind, HostInfo
 from clawtui.engine.bus import EventBus
+
+
+def _entry(message: str) -> ActivityEntry:
+    return ActivityEntry(ts=0.0, message=message)
+
+
+def _stats(n: int) -> dict[str, ContainerStats]:
+    return {"c": ContainerStats(pids=n)}
 
 
 async def test_order_and_coalescing() -> None:
     bus = EventBus()
     sub = bus.subscribe()
-    bus.publish(EventKind.LOG, message="a")
-    bus.publish(EventKind.STATS, host="h1", stats={"n": 1})
-    bus.publish(EventKind.LOG, message="b")
-    bus.publish(EventKind.STATS, host="h1", stats={"n": 2})
-    bus.publish(EventKind.STATS, host="h2", stats={"n": 9})
-    bus.publish(EventKind.STATS, host="h1", stats={"n": 3})
-    got = [(e.kind, e.host, e.data.get("message") or e.data["stats"]["n"]) for e in _drain(sub)]
+    bus.publish(EventKind.LOG, entry=_entry("a"))
+    bus.publish(EventKind.STATS, host="h1", stats=_stats(1))
+    bus.publish(EventKind.LOG, entry=_entry("b"))
+    bus.publish(EventKind.STATS, host="h1", stats=_stats(2))
+    bus.publish(EventKind.STATS, host="h2", stats=_stats(9))
+    bus.publish(EventKind.STATS, host="h1", stats=_stats(3))
+    got = [(e.kind, e.host, _value(e.data)) for e in _drain(sub)]
     assert got == [
         (EventKind.LOG, None, "a"),
         (EventKind.LOG, None, "b"),
@@ -31,7 +42,7 @@ async def test_overflow_becomes_one_resync() -> None:
     bus = EventBus()
     sub = bus.subscribe(max_backlog=10)
     for i in range(25):
-        bus.publish(EventKind.LOG, message=str(i))
+        bus.publish(EventKind.LOG, entry=_entry(str(i)))
     events = _drain(sub)
     assert events[0].kind is EventKind.RESYNC
     assert len(events) < 10
@@ -40,8 +51,8 @@ async def test_overflow_becomes_one_resync() -> None:
 async def test_kind_filter_and_close_ends_iteration() -> None:
     bus = EventBus()
     sub = bus.subscribe([EventKind.HOST])
-    bus.publish(EventKind.LOG, message="x")
-    bus.publish(EventKind.HOST, host="h")
+    bus.publish(EventKind.LOG, entry=_entry("x"))
+    bus.publish(EventKind.HOST, host="h", info=HostInfo(name="h", url="unix:///d.sock"))
     received = []
 
     async def consume() -> None:
@@ -60,9 +71,26 @@ async def test_publish_threadsafe() -> None:
     bus = EventBus()
     bus.bind(asyncio.get_running_loop())
     sub = bus.subscribe()
-    await asyncio.to_thread(bus.publish_threadsafe, EventKind.LOG, message="from a thread")
+    await asyncio.to_thread(bus.publish_threadsafe, EventKind.LOG, entry=_entry("from a thread"))
     event = await asyncio.wait_for(sub.get(), 1)
-    assert event.data["message"] == "from a thread"
+    assert event.data["entry"].message == "from a thread"
+
+
+async def test_a_wrong_field_fails_in_the_publisher() -> None:
+    bus = EventBus()
+    bus.bind(asyncio.get_running_loop())
+    sub = bus.subscribe()
+    with pytest.raises(EventDecodeError, match=r"'log' event: data\.message: Extra inputs"):
+        bus.publish(EventKind.LOG, entry=_entry("a"), message="a")
+    with pytest.raises(EventDecodeError, match=r"'stats' event: data\.stats\.c"):
+        bus.publish(EventKind.STATS, host="h1", stats={"c": "not stats"})
+    with pytest.raises(EventDecodeError, match=r"'host' event: data\.info: Field required"):
+        await asyncio.to_thread(bus.publish_threadsafe, EventKind.HOST, host="h")
+    assert sub.get_nowait() is None and bus.published == 0
+
+
+def _value(data: dict) -> object:  # type: ignore[type-arg]
+    return data["entry"].message if "entry" in data else data["stats"]["c"].pids
 
 
 def _drain(sub):  # type: ignore[no-untyped-def]

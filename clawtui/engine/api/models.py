@@ -148,6 +148,8 @@ class Event(BaseModel):
     ts: float = Field(default_factory=time.time)
     data: dict[str, Any] = Field(default_factory=dict)
     seq: int = 0
+    payload: BaseModel | None = Field(None, exclude=True, repr=False)
+    """The typed payload of `data` (`engine/api/events.py`; not on the wire: `data` is)."""
 
     @property
     def coalesce_key(self) -> tuple[str, str] | None:

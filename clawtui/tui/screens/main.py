@@ -1,27 +1,25 @@
 """The main screen: the panels in tabs over the activity log, and the routing of engine events.
 
 The app owns the engine's lifecycle and the subscription; this screen owns what is drawn. It
-turns each engine event into the smallest change of the widgets that show it: a host header,
-one table row, a few cells, one card, one log line. Panel keys (1-7 by default) live here, each
-with a binding id from `PANELS` so `[keymap]` can move them. Container actions asked for by the
-Fleet table or the Dev containers panel are carried out by this screen's
-`ContainerActionRunner`.
+turns each engine event into an `EngineEvent` message for every widget that subscribes to the
+event's kind (`ENGINE_EVENTS`, handled in `on_engine_event`); each makes the smallest change
+that shows it: a host header, one table row, a few cells, one card, one log line. Panel keys
+(1-7 by default) live here, each with a binding id from `PANELS` so `[keymap]` can move them.
+Container actions asked for by the Fleet table or the Dev containers panel are carried out by
+this screen's `ContainerActionRunner`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, TabbedContent, TabPane, Tabs
 
-from clawtui.engine.api.ingress import IngressRecord
-from clawtui.engine.api.memory import ApplyResult
 from clawtui.engine.api.models import (
     ActivityEntry,
     ContainerInfo,
@@ -32,6 +30,7 @@ from clawtui.engine.api.models import (
 )
 from clawtui.engine.api.protocols import EngineAPI
 from clawtui.tui.container_actions import ContainerActionRequested, ContainerActionRunner
+from clawtui.tui.messages import as_model, post_engine_event
 from clawtui.tui.widgets.activity_log import ActivityLog
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.devbox_panel import DevboxesPanel
@@ -45,14 +44,7 @@ from clawtui.tui.widgets.threads_panel import ThreadsPanel
 if TYPE_CHECKING:
     from clawtui.config import Settings
 
-M = TypeVar("M", bound=BaseModel)
-
 _PANELS_GROUP = Binding.Group("Panels", compact=True)
-
-
-def _model(cls: type[M], value: Any) -> M:
-    """Events from a local engine carry models; a remote one may hand over plain dicts."""
-    return value if isinstance(value, cls) else cls.model_validate(value)
 
 
 class MainScreen(Screen[None]):
@@ -179,50 +171,17 @@ class MainScreen(Screen[None]):
         self.query_one(ActivityLog).load(entries)
 
     def apply_event(self, event: Event) -> None:
-        """One HOST, CONTAINER, CONTAINER_REMOVED, MEMORY or LOG event (STATS: `apply_stats`)."""
-        data = event.data
-        if event.kind is EventKind.HOST:
-            host = _model(HostInfo, data["info"])
-            self.query_one(FleetPanel).update_host(host)
-            self.devboxes.update_host(host)
-        elif event.kind is EventKind.CONTAINER:
-            info = _model(ContainerInfo, data["container"])
-            for table in self.tables:
-                table.upsert(info)
-            self.devboxes.upsert(info)
-        elif event.kind is EventKind.CONTAINER_REMOVED:
-            key = f"{event.host or data.get('host', '')}/{data['id']}"
-            for table in self.tables:
-                table.remove_container(key)
-            self.devboxes.remove_container(key)
-        elif event.kind is EventKind.MEMORY:
-            self.devboxes.memory_event(_model(ApplyResult, data["result"]))
-        elif event.kind is EventKind.STATS:
-            self.apply_stats(event.host or "", data.get("stats", {}))
-        elif event.kind is EventKind.INGRESS:
-            self.query_one(IngressPanel).add_record(_model(IngressRecord, data["record"]))
-        elif event.kind is EventKind.LOG:
-            self.query_one(ActivityLog).add_event_data(data, event.host, event.ts)
-        elif event.kind is EventKind.THREAD:
-            self.query_one(ThreadsPanel).update_thread(data["thread"])
-            self.query_one(HeartbeatsPanel).update_thread(data["thread"])
-        elif event.kind is EventKind.HEARTBEAT:
-            self.query_one(HeartbeatsPanel).heartbeat_event(data)
-        elif event.kind is EventKind.KB:
-            self.query_one(HeartbeatsPanel).kb_event(data)
-        elif event.kind in (EventKind.ESCALATION, EventKind.INCIDENT, EventKind.BRIEF):
-            for panel in self.query(EscalationsPanel):
-                panel.engine_event()
-        elif event.kind is EventKind.TMUX:
-            for devboxes in self.query(DevboxesPanel):
-                devboxes.tmux_event(data)
-        elif event.kind in (EventKind.POOL, EventKind.SYNC):
-            for panel in self.query(PoolsPanel):
-                panel.pool_event(event)
+        """Hand one engine event to the widgets that subscribe to its kind, as an `EngineEvent`
+        message each (`tui/messages.py`). STATS come here only when not throttled by the app:
+        they take the direct path of `apply_stats`."""
+        if event.kind is EventKind.STATS:
+            self.apply_stats(event.host or "", event.data.get("stats", {}))
+        else:
+            post_engine_event(self, event)
 
     def apply_stats(self, host: str, stats: Mapping[str, Any]) -> int:
         """One host's latest stats tick; returns how many table cells changed."""
-        samples = {cid: _model(ContainerStats, s) for cid, s in stats.items()}
+        samples = {cid: as_model(ContainerStats, s) for cid, s in stats.items()}
         for devboxes in self.query(DevboxesPanel):  # none while the screen is torn down
             devboxes.apply_stats(host, samples)
         return sum(table.apply_stats(host, samples) for table in self.tables)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.widgets import RichLog
 
-from clawtui.engine.api.models import ActivityEntry
+from clawtui.engine.api.models import ActivityEntry, EventKind
+from clawtui.tui.messages import EngineEvent
 
 _LEVEL_STYLE = {"warning": "yellow", "error": "bold red"}
 
@@ -35,6 +36,8 @@ def entry_line(entry: ActivityEntry) -> Text:
 class ActivityLog(RichLog):
     """A scrolling log of ActivityEntry lines."""
 
+    ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset({EventKind.LOG})
+
     def __init__(self, *, id: str | None = None, max_lines: int = 1000) -> None:
         super().__init__(id=id, max_lines=max_lines, markup=False, highlight=False, wrap=True)
         self._seen: set[tuple[float, str]] = set()
@@ -55,6 +58,9 @@ class ActivityLog(RichLog):
         if len(self._seen) > 4 * (self.max_lines or 1000):
             self._seen.clear()
         self.write(entry_line(entry))
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        self.add_event_data(message.data, message.event.host, message.event.ts)
 
     def add_event_data(self, data: dict[str, Any], host: str | None, ts: float) -> None:
         """Append the payload of a LOG event ({"entry": ActivityEntry} or {"level", "message"})."""

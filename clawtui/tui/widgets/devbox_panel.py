@@ -31,12 +31,13 @@ from textual.widgets import Button, Label, Static
 
 from clawtui.config import Settings
 from clawtui.engine.api.memory import ApplyResult, MemoryChange
-from clawtui.engine.api.models import ContainerInfo, HostInfo
+from clawtui.engine.api.models import ContainerInfo, EventKind, HostInfo
 from clawtui.engine.api.protocols import EngineAPI, devboxes_of, memory_of, tmux_of
 from clawtui.tui.container_actions import CONTAINER_BINDINGS, ContainerActionRequested
 from clawtui.tui.memory_text import (
     history_text,
 )
+from clawtui.tui.messages import EngineEvent, as_model
 from clawtui.tui.widgets.devbox_card import DevboxCard
 from clawtui.tui.widgets.devbox_cards import CardList, DevboxCards
 from clawtui.tui.widgets.empty_state import EmptyState
@@ -59,6 +60,16 @@ class DevboxesPanel(DevboxCards, MemoryBatch, TmuxPane, Vertical, can_focus=True
     The panel itself takes the keyboard when it has no card (so `n` works on the empty state)
     or when the card that had it goes away.
     """
+
+    ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset(
+        {
+            EventKind.HOST,
+            EventKind.CONTAINER,
+            EventKind.CONTAINER_REMOVED,
+            EventKind.MEMORY,
+            EventKind.TMUX,
+        }
+    )
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *CONTAINER_BINDINGS,
@@ -145,6 +156,19 @@ class DevboxesPanel(DevboxCards, MemoryBatch, TmuxPane, Vertical, can_focus=True
         return ordered[0] if ordered else None
 
     # -- engine data ---------------------------------------------------------------------------
+    def on_engine_event(self, message: EngineEvent) -> None:
+        data = message.data
+        if message.kind is EventKind.HOST:
+            self.update_host(as_model(HostInfo, data["info"]))
+        elif message.kind is EventKind.CONTAINER:
+            self.upsert(as_model(ContainerInfo, data["container"]))
+        elif message.kind is EventKind.CONTAINER_REMOVED:
+            self.remove_container(message.container_key)
+        elif message.kind is EventKind.MEMORY:
+            self.memory_event(as_model(ApplyResult, data["result"]))
+        elif message.kind is EventKind.TMUX:
+            self.tmux_event(data)
+
 
     # -- layout --------------------------------------------------------------------------------
 

@@ -38,7 +38,9 @@ from clawtui.engine.api.escalations import (
     escalations_of,
     incidents_of,
 )
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.protocols import EngineAPI
+from clawtui.tui.messages import EngineEvent
 
 if TYPE_CHECKING:
     from clawtui.engine.api.escalations import BriefAPI, EscalationsAPI, IncidentsAPI
@@ -125,6 +127,10 @@ class ModifyScreen(ModalScreen["str | None"]):
 
 class EscalationsPanel(Vertical, can_focus=True):
     """Escalations and incidents with their decisions, and the latest brief."""
+
+    ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset(
+        {EventKind.ESCALATION, EventKind.INCIDENT, EventKind.BRIEF}
+    )
 
     DEFAULT_CSS = """
     EscalationsPanel { height: 1fr; }
@@ -411,6 +417,9 @@ class EscalationsPanel(Vertical, can_focus=True):
         self.reload()
 
     # -- events --------------------------------------------------------------------------------
+    def on_engine_event(self, message: EngineEvent) -> None:
+        self.engine_event()
+
     def engine_event(self) -> None:
         """An ESCALATION, INCIDENT or BRIEF event: re-read (the lists are small)."""
         if self.available and self.is_mounted:

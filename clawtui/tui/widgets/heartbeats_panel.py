@@ -7,7 +7,7 @@ events (both routed by MainScreen); ages are refreshed every few seconds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,7 +15,9 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, RichLog, Static
 
 from clawtui.config import Settings
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.protocols import EngineAPI, ThreadsAPI, threads_of
+from clawtui.tui.messages import EngineEvent
 from clawtui.tui.threads_text import heartbeat_row, status_of
 from clawtui.tui.widgets.empty_state import EmptyState
 
@@ -24,6 +26,10 @@ COLUMNS = ("ID", "Name", "Quick", "Hourly", "Daily", "Next beat", "Liveness",
 
 
 class HeartbeatsPanel(Vertical, can_focus=False):
+    ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset(
+        {EventKind.THREAD, EventKind.HEARTBEAT, EventKind.KB}
+    )
+
     DEFAULT_CSS = """
     HeartbeatsPanel #heartbeats-table { height: 2fr; }
     HeartbeatsPanel #heartbeats-log { height: 1fr; border-top: solid $panel; }
@@ -87,6 +93,14 @@ class HeartbeatsPanel(Vertical, can_focus=False):
         for key, s in self._rows.items():
             for col, cell in zip(COLUMNS, heartbeat_row(s, now), strict=True):
                 self.table.update_cell(key, col, cell)
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        if message.kind is EventKind.THREAD:
+            self.update_thread(message.data["thread"])
+        elif message.kind is EventKind.HEARTBEAT:
+            self.heartbeat_event(message.data)
+        elif message.kind is EventKind.KB:
+            self.kb_event(message.data)
 
     def update_thread(self, data: Any) -> None:
         if self.api is None:

@@ -29,7 +29,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
 from clawtui.engine.api.ingress import IngressRecord, RelayRoutes
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.protocols import EngineAPI, IngressAPI, ingress_of
+from clawtui.tui.messages import EngineEvent, as_model
 from clawtui.tui.screens.confirm import ConfirmScreen
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,8 @@ class RouteForm(ModalScreen["tuple[str, str, str] | None"]):
 class IngressPanel(Vertical, can_focus=False):
     """Routes over recent traffic."""
 
+    ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset({EventKind.INGRESS})
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "n",
@@ -216,6 +220,9 @@ class IngressPanel(Vertical, can_focus=False):
                 Text(route.note),
                 key=f"{route.sender}>{route.to}",
             )
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        self.add_record(as_model(IngressRecord, message.data["record"]))
 
     def add_record(self, rec: IngressRecord) -> None:
         """One INGRESS event: newest row on top, at most MAX_ROWS kept."""

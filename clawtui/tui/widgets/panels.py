@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from clawtui.engine.api.models import ContainerInfo, HostInfo
+from clawtui.engine.api.models import ContainerInfo, EventKind, HostInfo
+from clawtui.tui.messages import EngineEvent, as_model
 from clawtui.tui.widgets.container_detail import ContainerDetail
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.empty_state import EmptyState
@@ -96,6 +98,10 @@ PLACEHOLDERS: dict[str, Placeholder] = {
 class FleetPanel(Vertical):
     """Host headers over the table of every container, and the selected container's details."""
 
+    ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset(
+        {EventKind.HOST, EventKind.CONTAINER, EventKind.CONTAINER_REMOVED}
+    )
+
     def __init__(self, clock: Callable[[], float]) -> None:
         super().__init__(id="fleet-panel")
         self._clock = clock
@@ -115,6 +121,14 @@ class FleetPanel(Vertical):
 
     def update_host(self, info: HostInfo) -> None:
         self.query_one(HostHeaders).update_host(info)
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        if message.kind is EventKind.HOST:
+            self.update_host(as_model(HostInfo, message.data["info"]))
+        elif message.kind is EventKind.CONTAINER:
+            self.table.upsert(as_model(ContainerInfo, message.data["container"]))
+        elif message.kind is EventKind.CONTAINER_REMOVED:
+            self.table.remove_container(message.container_key)
 
     def on_container_table_selected(self, event: ContainerTable.Selected) -> None:
         self.query_one(ContainerDetail).show(event.container)

@@ -36,6 +36,7 @@ from clawtui.config import Settings
 from clawtui.engine.api.models import Event, EventKind
 from clawtui.engine.api.pools import PoolsAPI, pools_of
 from clawtui.engine.api.protocols import EngineAPI
+from clawtui.tui.messages import EngineEvent
 from clawtui.tui.widgets.empty_state import EmptyState
 
 EVENT_ROWS = 8
@@ -131,6 +132,8 @@ class PoolPrompt(ModalScreen[dict[str, str] | None]):
 
 class PoolsPanel(Vertical, can_focus=True):
     """Pools, claims, events and actions."""
+
+    ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset({EventKind.POOL, EventKind.SYNC})
 
     DEFAULT_CSS = """
     PoolsPanel #pools-table { height: auto; max-height: 12; }
@@ -256,6 +259,9 @@ class PoolsPanel(Vertical, can_focus=True):
             )  # fmt: skip
         if self.tenant_rows:
             tenants.move_cursor(row=min(keep, len(self.tenant_rows) - 1))
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        self.pool_event(message.event)
 
     def pool_event(self, event: Event) -> None:
         """A POOL or SYNC event from the main screen: show it, reload soon."""

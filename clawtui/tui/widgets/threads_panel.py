@@ -19,8 +19,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.protocols import EngineAPI, ThreadsAPI, threads_of
 from clawtui.engine.api.threads import ThreadStatus
+from clawtui.tui.messages import EngineEvent
 from clawtui.tui.threads_text import detail_text, status_of, thread_row
 from clawtui.tui.widgets.empty_state import EmptyState
 
@@ -38,6 +40,8 @@ EMPTY = (
 
 class ThreadsPanel(Vertical, can_focus=False):
     """Thread table, detail of the selected thread, and a message box."""
+
+    ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset({EventKind.THREAD})
 
     DEFAULT_CSS = """
     ThreadsPanel #threads-table { height: 1fr; min-height: 5; }
@@ -92,6 +96,9 @@ class ThreadsPanel(Vertical, can_focus=False):
         if rows and self.selected is None:
             self.selected = rows[0].thread.id
             self.load_detail(self.selected)
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        self.update_thread(message.data["thread"])
 
     def update_thread(self, data: Any) -> None:
         """One THREAD event: replace (or add) the thread's row in place."""
