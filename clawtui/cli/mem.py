@@ -216,8 +216,7 @@ _HISTORY = "clawtui mem history"
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
-    from clawtui.engine.core import Engine, open_store
-    from clawtui.engine.store import StoreError
+    from clawtui.engine.core import Engine, StoreError, open_store
 
     if not 1 <= args.limit <= 10_000:
         raise UsageError("--limit must be 1-10000", prefix=_HISTORY)

@@ -47,7 +47,7 @@ from clawtui.engine.api.models import (
     HostInfo,
     HostState,
 )
-from clawtui.engine.bus import EventBus, Subscription
+from clawtui.engine.api.protocols import EventBus, Subscription
 
 log = logging.getLogger(__name__)
 

@@ -35,6 +35,7 @@ from clawtui.engine.pools import store as pool_store
 from clawtui.engine.pools.manager import Pools
 from clawtui.engine.sessions.tmux_manager import TmuxManager
 from clawtui.engine.store import Store
+from clawtui.engine.store import StoreError as StoreError  # for the entry points
 from clawtui.engine.stuck.detector import StuckDetector
 from clawtui.engine.threads.manager import Threads
 from clawtui.engine.threads.queue import TinyClawQueue

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from clawtui.engine.api.protocols import EngineAPI
-from clawtui.engine.bus import Subscription
+from clawtui.engine.api.protocols import EngineAPI, Subscription
 from clawtui.service import (
     events,
     metrics,

@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from clawtui.engine.api.protocols import EngineAPI
-from clawtui.engine.bus import Subscription
+from clawtui.engine.api.protocols import EngineAPI, Subscription
 
 if TYPE_CHECKING:
     from clawtui.config import Settings

@@ -22,8 +22,7 @@ from textual.timer import Timer
 
 from clawtui.config import Settings, save_runtime_settings
 from clawtui.engine.api.models import Event, EventKind
-from clawtui.engine.api.protocols import EngineAPI
-from clawtui.engine.bus import Subscription
+from clawtui.engine.api.protocols import EngineAPI, Subscription
 from clawtui.tui.commands import ClawCommands, ThemeCommands
 from clawtui.tui.keymap import BINDING_OWNERS, binding_ids
 from clawtui.tui.screens.help import HelpScreen, key_rows

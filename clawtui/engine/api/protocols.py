@@ -34,7 +34,11 @@ from clawtui.engine.api.threads import ThreadsAPI as ThreadsAPI
 from clawtui.engine.api.threads import threads_of as threads_of
 from clawtui.engine.api.tmux import TmuxAPI as TmuxAPI
 from clawtui.engine.api.tmux import tmux_of as tmux_of
-from clawtui.engine.bus import Subscription
+
+# The bus is the interface's event channel: a front end subscribes (`Subscription`), and the
+# remote client republishes what it receives on a bus of its own (`EventBus`).
+from clawtui.engine.bus import EventBus as EventBus
+from clawtui.engine.bus import Subscription as Subscription
 
 
 @runtime_checkable
