@@ -8,10 +8,11 @@ does not know whether the engine is local or remote: it only uses `EngineAPI`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from textual import work
 from textual.app import App
@@ -35,6 +36,16 @@ log = logging.getLogger(__name__)
 DEFAULT_THEME = "clawtui-dark"
 FALLBACK_THEME = "textual-dark"
 Hook = Callable[[], Awaitable[None]]
+
+
+@runtime_checkable
+class StagedStart(Protocol):
+    """An engine that can start its host monitors first and its other components later (the
+    local engine): the app draws its first frame in between."""
+
+    async def start(self, *, components: bool = True) -> None: ...
+
+    async def start_components(self) -> list[tuple[str, Exception]]: ...
 
 
 class ClawApp(App[None]):
@@ -85,6 +96,9 @@ class ClawApp(App[None]):
         self._on_stop = on_stop
         self._engine_started = False
         self._hook_started = False
+        self._late_start = False
+        self.components_ready = asyncio.Event()
+        """Set when the engine's late-starting components (and the start hook) have run."""
         self._subscription: Subscription | None = None
         self._pending_stats: dict[str, Mapping[str, Any]] = {}
         self._stats_timer: Timer | None = None
@@ -108,28 +122,44 @@ class ClawApp(App[None]):
         for issue in self.settings.warnings:  # e.g. a broken runtime settings file, ignored
             self.notify(str(issue), title="Settings", severity="warning", markup=False)
         engine_ok = True
+        staged = self.manage_engine and isinstance(self.engine, StagedStart)
         if self.manage_engine:
             try:
-                await self.engine.start()
+                if isinstance(self.engine, StagedStart):
+                    # The store and the host monitors only: the fleet is drawn first, the
+                    # other components start after the first frame (`_start_components`).
+                    await self.engine.start(components=False)
+                else:
+                    await self.engine.start()
                 self._engine_started = True
             except Exception as exc:
                 engine_ok = False
                 log.exception("the engine did not start")
                 self.notify(f"The engine did not start: {exc}", severity="error", markup=False)
-        if self._on_start is not None and engine_ok:
-            self._hook_started = True  # on_stop runs even after a half-done start
-            try:
-                await self._on_start()
-            except Exception as exc:
-                log.exception("start hook failed")
-                self.notify(f"Start-up step failed: {exc}", severity="error", markup=False)
+        self._late_start = staged and engine_ok
+        if not self._late_start:
+            if engine_ok:
+                await self._run_start_hook()
+            self.components_ready.set()
         self._subscription = self.engine.subscribe()
+
+    async def _run_start_hook(self) -> None:
+        if self._on_start is None:
+            return
+        self._hook_started = True  # on_stop runs even after a half-done start
+        try:
+            await self._on_start()
+        except Exception as exc:
+            log.exception("start hook failed")
+            self.notify(f"Start-up step failed: {exc}", severity="error", markup=False)
 
     async def on_ready(self) -> None:
         """The main screen is composed: show the snapshot, then follow the events."""
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._theme_changed(self.current_theme)
         self.action_refresh()
+        if self._late_start:
+            self.call_after_refresh(self._start_components)
         try:
             self.main.load_activity(await self.engine.activity(200))
         except Exception as exc:
@@ -137,6 +167,24 @@ class ClawApp(App[None]):
         if self._subscription is not None:
             self._consume(self._subscription)
         self.set_interval(self.TICK_SECONDS, self.main.tick)
+
+    @work(exclusive=True, group="engine-start", exit_on_error=False)
+    async def _start_components(self) -> None:
+        """After the first frame: the engine's other components, then the start hook."""
+        engine = self.engine
+        assert isinstance(engine, StagedStart)
+        try:
+            failures = await engine.start_components()
+        except Exception as exc:  # the engine logs each component's failure itself
+            log.exception("the engine's components did not start")
+            failures = [("the engine", exc)]
+        for name, exc in failures:  # also in the activity log (the engine wrote them there)
+            self.notify(
+                f"{name} did not start: {exc}", title="Start-up", severity="error", markup=False
+            )
+        if self._engine_started:  # not when the app is already closing
+            await self._run_start_hook()
+        self.components_ready.set()
 
     async def on_unmount(self) -> None:
         if self._subscription is not None:
