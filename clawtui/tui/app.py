@@ -9,6 +9,7 @@ does not know whether the engine is local or remote: it only uses `EngineAPI`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -96,7 +97,7 @@ class ClawApp(App[None]):
         self._on_stop = on_stop
         self._engine_started = False
         self._hook_started = False
-        self._late_start = False
+        self._core_start: asyncio.Task[None] | None = None
         self.components_ready = asyncio.Event()
         """Set when the engine's late-starting components (and the start hook) have run."""
         self._subscription: Subscription | None = None
@@ -121,27 +122,31 @@ class ClawApp(App[None]):
         self._apply_keymap()
         for issue in self.settings.warnings:  # e.g. a broken runtime settings file, ignored
             self.notify(str(issue), title="Settings", severity="warning", markup=False)
-        engine_ok = True
-        staged = self.manage_engine and isinstance(self.engine, StagedStart)
-        if self.manage_engine:
-            try:
-                if isinstance(self.engine, StagedStart):
-                    # The store and the host monitors only: the fleet is drawn first, the
-                    # other components start after the first frame (`_start_components`).
-                    await self.engine.start(components=False)
-                else:
+        if self.manage_engine and isinstance(self.engine, StagedStart):
+            # The local engine: its store and host monitors start while the screen is composed
+            # (not awaited here, so the first frame does not wait for them); its other
+            # components after the first frame (`_after_first_frame`).
+            self._core_start = asyncio.create_task(
+                self.engine.start(components=False), name="tui:engine-start"
+            )
+            self._engine_started = True  # stopped at exit even if quit while starting
+        else:
+            engine_ok = True
+            if self.manage_engine:
+                try:
                     await self.engine.start()
-                self._engine_started = True
-            except Exception as exc:
-                engine_ok = False
-                log.exception("the engine did not start")
-                self.notify(f"The engine did not start: {exc}", severity="error", markup=False)
-        self._late_start = staged and engine_ok
-        if not self._late_start:
+                    self._engine_started = True
+                except Exception as exc:
+                    engine_ok = False
+                    self._engine_failed(exc)
             if engine_ok:
                 await self._run_start_hook()
             self.components_ready.set()
         self._subscription = self.engine.subscribe()
+
+    def _engine_failed(self, exc: Exception) -> None:
+        log.error("the engine did not start", exc_info=exc)
+        self.notify(f"The engine did not start: {exc}", severity="error", markup=False)
 
     async def _run_start_hook(self) -> None:
         if self._on_start is None:
@@ -158,21 +163,34 @@ class ClawApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._theme_changed(self.current_theme)
         self.action_refresh()
-        if self._late_start:
-            self.call_after_refresh(self._start_components)
+        if self._subscription is not None:
+            self._consume(self._subscription)
+        self.set_interval(self.TICK_SECONDS, self.main.tick)
+        if self._core_start is not None:
+            self.call_after_refresh(self._after_first_frame)
+        else:
+            await self._load_activity()
+
+    async def _load_activity(self) -> None:
         try:
             self.main.load_activity(await self.engine.activity(200))
         except Exception as exc:
             log.warning("could not read the activity log: %s", exc)
-        if self._subscription is not None:
-            self._consume(self._subscription)
-        self.set_interval(self.TICK_SECONDS, self.main.tick)
 
     @work(exclusive=True, group="engine-start", exit_on_error=False)
-    async def _start_components(self) -> None:
-        """After the first frame: the engine's other components, then the start hook."""
-        engine = self.engine
-        assert isinstance(engine, StagedStart)
+    async def _after_first_frame(self) -> None:
+        """The local engine's start, after the first frame: wait for the store and the host
+        monitors, show the activity log, start the other components, then the start hook."""
+        engine, core_start = self.engine, self._core_start
+        if core_start is None or not isinstance(engine, StagedStart):
+            return  # the app is closing already
+        try:
+            await asyncio.shield(core_start)
+        except Exception as exc:
+            self._engine_started = False
+            self._engine_failed(exc)
+            return
+        await self._load_activity()
         try:
             failures = await engine.start_components()
         except Exception as exc:  # the engine logs each component's failure itself
@@ -195,6 +213,10 @@ class ClawApp(App[None]):
                 await self._on_stop()
             except Exception:
                 log.exception("stop hook failed")
+        core_start, self._core_start = self._core_start, None
+        if core_start is not None:  # let a start under way finish before stopping
+            with contextlib.suppress(Exception):
+                await core_start
         if self._engine_started:
             self._engine_started = False
             await self.engine.stop()

@@ -118,3 +118,30 @@ async def test_quitting_while_components_start_stops_what_began(tmp_path: Path) 
     assert gate.stopped  # its start was under way: stopped
     assert not later.entered.is_set() and not later.stopped  # never started, never stopped
     assert not app.components_ready.is_set()
+
+
+async def test_a_store_that_cannot_open_is_told_and_the_ui_stays_up(tmp_path: Path) -> None:
+    (tmp_path / "engine").write_text("a file where the state folder should be")
+    settings = settings_for(tmp_path, url="unix:///nonexistent/docker.sock")
+    engine = Engine(settings)
+    gate = Gate()
+    gate.release.set()
+    engine.components.insert(0, gate)
+    hook: list[str] = []
+
+    async def on_start() -> None:
+        hook.append("start")
+
+    app = ClawApp(engine, settings, on_start=on_start)
+    notes: list[tuple[str, dict[str, Any]]] = []
+    notify = app.notify
+
+    def record(message: str, **kw: Any) -> None:
+        notes.append((message, kw))
+        notify(message, **kw)
+
+    app.notify = record  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: any("The engine did not start" in m for m, _ in notes))
+        assert app.screen.query_one("#fleet-table", ContainerTable).display
+        assert not gate.entered.is_set() and hook == []  # nothing more over a dead engine
