@@ -191,6 +191,8 @@ class ClawApp(App[None]):
             self._engine_failed(exc)
             return
         await self._load_activity()
+        if not self._engine_started:
+            return  # the app is closing already
         try:
             failures = await engine.start_components()
         except Exception as exc:  # the engine logs each component's failure itself
@@ -214,7 +216,7 @@ class ClawApp(App[None]):
             except Exception:
                 log.exception("stop hook failed")
         core_start, self._core_start = self._core_start, None
-        if core_start is not None:  # let a start under way finish before stopping
+        if core_start is not None:  # let a start under way finish, then stop what it started
             with contextlib.suppress(Exception):
                 await core_start
         if self._engine_started:
