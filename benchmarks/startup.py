@@ -24,7 +24,10 @@ Then it presses q and waits for the prompt. The apps alternate run by run:
   clawtui_no_pyc   the same with PYTHONDONTWRITEBYTECODE=1 and no cache: every clawtui module is
             compiled at each start (how this development machine's environment runs it; the
             installed libraries keep their bytecode). Reported, no target;
-  bare      python BARE.py: a Textual app with a Header, one Static line and a Footer.
+  bare      python BARE.py: a Textual app with a Header, one Static line and a Footer;
+  clawtui_baseline   with --baseline-repo PATH: clawtui from another checkout (e.g. the commit
+            before a change), run like `clawtui` in the same rounds: `first_frame_vs_baseline`
+            and `host_data_vs_baseline` compare the two on equal terms on a busy machine.
 
 Also reported: the import cost of `clawtui.engine.core` (and of `clawtui.tui.app`) from
 `python -X importtime` (cumulative microseconds of the top-level module, median of 5 runs: a
@@ -166,6 +169,10 @@ def main() -> int:
         help="a config.toml to use instead of the temporary one (its state folder is used!)",
     )  # fmt: skip
     parser.add_argument(
+        "--baseline-repo", type=Path, default=None,
+        help="also run clawtui from this checkout in the same rounds (clawtui_baseline)",
+    )  # fmt: skip
+    parser.add_argument(
         "--no-pyc-variant", action="store_true",
         help="skip the clawtui_no_pyc runs (no bytecode cache)",
     )  # fmt: skip
@@ -201,8 +208,14 @@ def main() -> int:
     commands = {"clawtui": clawtui, "bare": shlex.join([sys.executable, str(bare_file)])}
     if not args.no_pyc_variant:
         commands["clawtui_no_pyc"] = no_pyc + clawtui
-    titles = {"clawtui": "clawtui", "clawtui_no_pyc": "clawtui", "bare": "bare"}
+    if args.baseline_repo is not None:
+        baseline = str(args.baseline_repo.resolve())
+        commands["clawtui_baseline"] = f"env PYTHONPATH={shlex.quote(baseline)} " + shlex.join(
+            [sys.executable, "-m", "clawtui", "--config", str(config)]
+        )
+    titles = {app: "bare" if app == "bare" else "clawtui" for app in commands}
     result: dict[str, Any] = {"benchmark": "startup", "terminal": f"tmux {WIDTH}x{HEIGHT}"}
+    socket_path = ""
     try:
         progress("import costs")
         nopyc_env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -214,6 +227,14 @@ def main() -> int:
                 result[f"import_{key}_no_pyc_ms"] = round(
                     import_cost_us(module, nopyc_env) / 1000, 1
                 )
+        if args.baseline_repo is not None:
+            base_env = {**env, "PYTHONPATH": str(args.baseline_repo.resolve())}
+            result["import_engine_core_baseline_ms"] = round(
+                import_cost_us("clawtui.engine.core", base_env) / 1000, 1
+            )
+            result["import_tui_app_baseline_ms"] = round(
+                import_cost_us("clawtui.tui.app", base_env) / 1000, 1
+            )
         result["python_startup_ms"] = round(wall_ms("pass", env), 1)
 
         subprocess.run(
@@ -222,6 +243,7 @@ def main() -> int:
             check=True, env=env, cwd=REPO,
         )  # fmt: skip
         pane = Pane(socket)
+        socket_path = pane.tmux("display-message", "-p", "#{socket_path}").strip()
         pane.type(f"PS1={shlex.quote(PROMPT)}; clear")
         pane.wait(lambda s: PROMPT_SHOWN in s, what="the prompt")
         frames: dict[str, list[float]] = {k: [] for k in commands}
@@ -263,6 +285,11 @@ def main() -> int:
             frame = result[f"{app}_first_frame"]["p50_ms"]
             ratio = round(frame / bare, 2) if bare else None
             result["first_frame_vs_bare" + app.removeprefix("clawtui")] = ratio
+        if "clawtui_baseline" in data:
+            for what in ("first_frame", "host_data"):
+                ours = result[f"clawtui_{what}"]["p50_ms"]
+                theirs = result[f"clawtui_baseline_{what}"]["p50_ms"]
+                result[f"{what}_vs_baseline"] = round(ours / theirs, 2) if theirs else None
         result["targets"] = {
             "first_frame_vs_bare": TARGET_RATIO, "host_data_p50_ms": TARGET_HOST_DATA_MS,
         }  # fmt: skip
@@ -273,6 +300,8 @@ def main() -> int:
         )  # fmt: skip
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], check=False, capture_output=True)
+        if socket_path:
+            Path(socket_path).unlink(missing_ok=True)
         shutil.rmtree(root, ignore_errors=True)
     emit_result(result)
     return 0

@@ -4,6 +4,12 @@ The app is thin on purpose. It owns the engine's lifecycle when asked to (`manag
 one event subscription consumed by an async worker on the UI loop, the themes and the key map.
 What is drawn, and how each event changes it, belongs to `screens.main.MainScreen`. The app
 does not know whether the engine is local or remote: it only uses `EngineAPI`.
+
+Start-up order (a local engine, `StagedStart`): the store and the host monitors start while the
+screen is composed, so the first frame waits for neither; the fleet fills in when the hosts
+answer; the engine's other components (threads, pools, ingress, ...) and the start hook (the
+in-process service) start after the first frame. A component that fails then is shown as a
+notification and is in the activity log. A remote engine is started before the first frame.
 """
 
 from __future__ import annotations
