@@ -135,13 +135,13 @@ def host_data(screen: str) -> bool:
     return HOST_DATA.search(screen) is not None
 
 
-def import_cost_us(module: str, env: dict[str, str], n: int = 5) -> float:
+def import_cost_us(module: str, env: dict[str, str], n: int = 5, cwd: str = REPO) -> float:
     """Median cumulative import time of `module` (microseconds) from `python -X importtime`."""
     values = []
     for _ in range(n):
         out = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-            env=env, capture_output=True, text=True, check=True,
+            env=env, capture_output=True, text=True, check=True, cwd=cwd,
         )  # fmt: skip
         for line in out.stderr.splitlines():
             parts = [p.strip() for p in line.split("|")]
@@ -210,8 +210,10 @@ def main() -> int:
         commands["clawtui_no_pyc"] = no_pyc + clawtui
     if args.baseline_repo is not None:
         baseline = str(args.baseline_repo.resolve())
-        commands["clawtui_baseline"] = f"env PYTHONPATH={shlex.quote(baseline)} " + shlex.join(
-            [sys.executable, "-m", "clawtui", "--config", str(config)]
+        # Run from the baseline's folder: `python -m` puts the working folder first on sys.path.
+        commands["clawtui_baseline"] = (
+            f"(cd {shlex.quote(baseline)} && exec env PYTHONPATH={shlex.quote(baseline)} "
+            + shlex.join([sys.executable, "-m", "clawtui", "--config", str(config)]) + ")"
         )
     titles = {app: "bare" if app == "bare" else "clawtui" for app in commands}
     result: dict[str, Any] = {"benchmark": "startup", "terminal": f"tmux {WIDTH}x{HEIGHT}"}
@@ -228,12 +230,12 @@ def main() -> int:
                     import_cost_us(module, nopyc_env) / 1000, 1
                 )
         if args.baseline_repo is not None:
-            base_env = {**env, "PYTHONPATH": str(args.baseline_repo.resolve())}
+            base_env = {**env, "PYTHONPATH": baseline}
             result["import_engine_core_baseline_ms"] = round(
-                import_cost_us("clawtui.engine.core", base_env) / 1000, 1
+                import_cost_us("clawtui.engine.core", base_env, cwd=baseline) / 1000, 1
             )
             result["import_tui_app_baseline_ms"] = round(
-                import_cost_us("clawtui.tui.app", base_env) / 1000, 1
+                import_cost_us("clawtui.tui.app", base_env, cwd=baseline) / 1000, 1
             )
         result["python_startup_ms"] = round(wall_ms("pass", env), 1)
 
