@@ -92,6 +92,8 @@ class Engine:
         self._pending_activity: list[ActivityEntry] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
+        self._components_task: asyncio.Task[list[tuple[str, Exception]]] | None = None
+        self._begun: list[Component] = []  # components whose start was run, in start order
         self.started_at: float | None = None
         self.actions = ContainerActions(self.context)
         self.devboxes = Devboxes(self.context, self.actions)
@@ -126,7 +128,14 @@ class Engine:
         self.components.append(self.tmux)
 
     # -- lifecycle ---------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, *, components: bool = True) -> None:
+        """Open the store, start the host monitors and then (by default) every component.
+
+        `components=False` stops after the host monitors, so a front end can draw the fleet
+        first and call `start_components` later (the TUI does, after its first frame). With
+        the default, everything is started when this returns and a component that fails to
+        start raises here, as `clawtui serve` and the tests expect.
+        """
         if self._started:
             return
         self._started = True
@@ -139,14 +148,63 @@ class Engine:
             monitor.start()
         task = asyncio.create_task(self._flush_activity_loop(), name="engine:activity")
         self._tasks.add(task)
+        if components:
+            failures = await self._components_once(keep_going=False)
+            if failures:
+                raise failures[0][1]
+
+    async def start_components(self) -> list[tuple[str, Exception]]:
+        """Start the components not started yet, in order, once (later calls wait for the first).
+
+        A component that fails to start does not keep the others from starting: each failure
+        is logged in the activity log (level error) and returned as (component name, error).
+        `stop()` at any time, also while this runs, cancels what is still starting and stops
+        every component whose start began.
+        """
+        if not self._started:
+            raise RuntimeError("start the engine (start(components=False)) first")
+        return await self._components_once(keep_going=True)
+
+    @property
+    def components_started(self) -> bool:
+        """True once every component's start has been run (successfully or not)."""
+        task = self._components_task
+        return task is not None and task.done()
+
+    async def _components_once(self, *, keep_going: bool) -> list[tuple[str, Exception]]:
+        if self._components_task is None:
+            self._components_task = asyncio.create_task(
+                self._start_components(keep_going), name="engine:components"
+            )
+        # Shielded: a caller that is cancelled (a TUI worker at exit) does not cancel the
+        # start half-way; stop() does that, and then stops what was started.
+        return await asyncio.shield(self._components_task)
+
+    async def _start_components(self, keep_going: bool) -> list[tuple[str, Exception]]:
+        failures: list[tuple[str, Exception]] = []
         for component in self.components:
-            await component.start()
+            name = type(component).__name__
+            self._begun.append(component)  # stopped by stop() even if its start fails
+            try:
+                await component.start()
+            except Exception as exc:
+                failures.append((name, exc))
+                self.log_activity("error", f"{name} did not start: {exc}", subject=name)
+                if not keep_going:
+                    break
+        return failures
 
     async def stop(self) -> None:
         if not self._started:
             return
         self._started = False
-        for component in reversed(self.components):
+        starting, self._components_task = self._components_task, None
+        if starting is not None and not starting.done():
+            starting.cancel()
+        if starting is not None:
+            await asyncio.gather(starting, return_exceptions=True)
+        begun, self._begun = self._begun, []
+        for component in reversed(begun):
             try:
                 await component.stop()
             except Exception:  # one capability failing to stop must not keep the rest running

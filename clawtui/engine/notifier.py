@@ -24,9 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-import aiohttp
+if TYPE_CHECKING:  # aiohttp is imported when a notification is first sent (start-up time)
+    import aiohttp
 
-if TYPE_CHECKING:
     from clawtui.config import NotifyConfig, TelegramConfig, WebhookConfig
 
 log = logging.getLogger("clawtui.notify")
@@ -84,7 +84,15 @@ def _retryable_status(status: int) -> bool:
     return status in (408, 425, 429) or status >= 500
 
 
+def _client_timeout(total: float) -> aiohttp.ClientTimeout:
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=total)
+
+
 async def _body_json(resp: aiohttp.ClientResponse) -> dict[str, Any]:
+    import aiohttp
+
     try:
         body = await resp.json(content_type=None)
     except (ValueError, aiohttp.ContentTypeError, UnicodeDecodeError):
@@ -102,7 +110,7 @@ class TelegramChannel:
         self._url = f"{cfg.api_base}/bot{token}/sendMessage"
         self._chat_id = cfg.chat_id
         self._thread_id = cfg.message_thread_id
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
 
     def redact(self, text: str) -> str:
         return text.replace(self._token, "<bot-token>") if self._token else text
@@ -118,7 +126,8 @@ class TelegramChannel:
         }
         if self._thread_id is not None:
             payload["message_thread_id"] = self._thread_id
-        async with session.post(self._url, json=payload, timeout=self._timeout) as resp:
+        timeout = _client_timeout(self._timeout)
+        async with session.post(self._url, json=payload, timeout=timeout) as resp:
             body = await _body_json(resp)
             if resp.status == 200 and body.get("ok") is True:
                 return
@@ -142,7 +151,7 @@ class WebhookChannel:
         self._url = cfg.url
         self._secret = secret
         self._headers = {cfg.secret_header: secret} if secret else {}
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
 
     def redact(self, text: str) -> str:
         return text.replace(self._secret, "<secret>") if self._secret else text
@@ -150,7 +159,7 @@ class WebhookChannel:
     async def send(self, session: aiohttp.ClientSession, note: Notification) -> None:
         payload = {"kind": note.kind, "text": note.text, "ts": note.ts, "data": dict(note.data)}
         async with session.post(
-            self._url, json=payload, headers=self._headers, timeout=self._timeout
+            self._url, json=payload, headers=self._headers, timeout=_client_timeout(self._timeout)
         ) as resp:
             if 200 <= resp.status < 300:
                 return
@@ -229,6 +238,8 @@ class Notifier:
             log.exception("could not queue a notification")
 
     def _session_now(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
         return self._session
@@ -240,6 +251,8 @@ class Notifier:
         return base * (1 + random.random() * 0.1)
 
     async def _deliver(self, channel: Channel, note: Notification) -> None:
+        import aiohttp
+
         stats = self.stats[channel.name]
         redact = getattr(channel, "redact", str)
         attempts = self.cfg.retries + 1

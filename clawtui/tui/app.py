@@ -4,14 +4,22 @@ The app is thin on purpose. It owns the engine's lifecycle when asked to (`manag
 one event subscription consumed by an async worker on the UI loop, the themes and the key map.
 What is drawn, and how each event changes it, belongs to `screens.main.MainScreen`. The app
 does not know whether the engine is local or remote: it only uses `EngineAPI`.
+
+Start-up order (a local engine, `StagedStart`): the store and the host monitors start while the
+screen is composed, so the first frame waits for neither; the fleet fills in when the hosts
+answer; the engine's other components (threads, pools, ingress, ...) and the start hook (the
+in-process service) start after the first frame. A component that fails then is shown as a
+notification and is in the activity log. A remote engine is started before the first frame.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from textual import work
 from textual.app import App
@@ -34,6 +42,16 @@ log = logging.getLogger(__name__)
 DEFAULT_THEME = "clawtui-dark"
 FALLBACK_THEME = "textual-dark"
 Hook = Callable[[], Awaitable[None]]
+
+
+@runtime_checkable
+class StagedStart(Protocol):
+    """An engine that can start its host monitors first and its other components later (the
+    local engine): the app draws its first frame in between."""
+
+    async def start(self, *, components: bool = True) -> None: ...
+
+    async def start_components(self) -> list[tuple[str, Exception]]: ...
 
 
 class ClawApp(App[None]):
@@ -84,6 +102,9 @@ class ClawApp(App[None]):
         self._on_stop = on_stop
         self._engine_started = False
         self._hook_started = False
+        self._core_start: asyncio.Task[None] | None = None
+        self.components_ready = asyncio.Event()
+        """Set when the engine's late-starting components (and the start hook) have run."""
         self._subscription: Subscription | None = None
         self._pending_stats: dict[str, Mapping[str, Any]] = {}
         self._stats_timer: Timer | None = None
@@ -106,36 +127,89 @@ class ClawApp(App[None]):
         self._apply_keymap()
         for issue in self.settings.warnings:  # e.g. a broken runtime settings file, ignored
             self.notify(str(issue), title="Settings", severity="warning", markup=False)
-        engine_ok = True
-        if self.manage_engine:
-            try:
-                await self.engine.start()
-                self._engine_started = True
-            except Exception as exc:
-                engine_ok = False
-                log.exception("the engine did not start")
-                self.notify(f"The engine did not start: {exc}", severity="error", markup=False)
-        if self._on_start is not None and engine_ok:
-            self._hook_started = True  # on_stop runs even after a half-done start
-            try:
-                await self._on_start()
-            except Exception as exc:
-                log.exception("start hook failed")
-                self.notify(f"Start-up step failed: {exc}", severity="error", markup=False)
+        if self.manage_engine and isinstance(self.engine, StagedStart):
+            # The local engine: its store and host monitors start while the screen is composed
+            # (not awaited here, so the first frame does not wait for them); its other
+            # components after the first frame (`_after_first_frame`).
+            self._core_start = asyncio.create_task(
+                self.engine.start(components=False), name="tui:engine-start"
+            )
+            self._engine_started = True  # stopped at exit even if quit while starting
+        else:
+            engine_ok = True
+            if self.manage_engine:
+                try:
+                    await self.engine.start()
+                    self._engine_started = True
+                except Exception as exc:
+                    engine_ok = False
+                    self._engine_failed(exc)
+            if engine_ok:
+                await self._run_start_hook()
+            self.components_ready.set()
         self._subscription = self.engine.subscribe()
+
+    def _engine_failed(self, exc: Exception) -> None:
+        log.error("the engine did not start", exc_info=exc)
+        self.notify(f"The engine did not start: {exc}", severity="error", markup=False)
+
+    async def _run_start_hook(self) -> None:
+        if self._on_start is None:
+            return
+        self._hook_started = True  # on_stop runs even after a half-done start
+        try:
+            await self._on_start()
+        except Exception as exc:
+            log.exception("start hook failed")
+            self.notify(f"Start-up step failed: {exc}", severity="error", markup=False)
 
     async def on_ready(self) -> None:
         """The main screen is composed: show the snapshot, then follow the events."""
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._theme_changed(self.current_theme)
         self.action_refresh()
+        if self._subscription is not None:
+            self._consume(self._subscription)
+        self.set_interval(self.TICK_SECONDS, self.main.tick)
+        if self._core_start is not None:
+            self.call_after_refresh(self._after_first_frame)
+        else:
+            await self._load_activity()
+
+    async def _load_activity(self) -> None:
         try:
             self.main.load_activity(await self.engine.activity(200))
         except Exception as exc:
             log.warning("could not read the activity log: %s", exc)
-        if self._subscription is not None:
-            self._consume(self._subscription)
-        self.set_interval(self.TICK_SECONDS, self.main.tick)
+
+    @work(exclusive=True, group="engine-start", exit_on_error=False)
+    async def _after_first_frame(self) -> None:
+        """The local engine's start, after the first frame: wait for the store and the host
+        monitors, show the activity log, start the other components, then the start hook."""
+        engine, core_start = self.engine, self._core_start
+        if core_start is None or not isinstance(engine, StagedStart):
+            return  # the app is closing already
+        try:
+            await asyncio.shield(core_start)
+        except Exception as exc:
+            self._engine_started = False
+            self._engine_failed(exc)
+            return
+        await self._load_activity()
+        if not self._engine_started:
+            return  # the app is closing already
+        try:
+            failures = await engine.start_components()
+        except Exception as exc:  # the engine logs each component's failure itself
+            log.exception("the engine's components did not start")
+            failures = [("the engine", exc)]
+        for name, exc in failures:  # also in the activity log (the engine wrote them there)
+            self.notify(
+                f"{name} did not start: {exc}", title="Start-up", severity="error", markup=False
+            )
+        if self._engine_started:  # not when the app is already closing
+            await self._run_start_hook()
+        self.components_ready.set()
 
     async def on_unmount(self) -> None:
         if self._subscription is not None:
@@ -146,6 +220,10 @@ class ClawApp(App[None]):
                 await self._on_stop()
             except Exception:
                 log.exception("stop hook failed")
+        core_start, self._core_start = self._core_start, None
+        if core_start is not None:  # let a start under way finish, then stop what it started
+            with contextlib.suppress(Exception):
+                await core_start
         if self._engine_started:
             self._engine_started = False
             await self.engine.stop()

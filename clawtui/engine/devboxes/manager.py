@@ -59,7 +59,6 @@ from clawtui.engine.devboxes.containers import (
     remove_volume,
     undo,
 )
-from clawtui.engine.devboxes.hostkey import pin_container_host_key
 from clawtui.engine.devboxes.image import (
     DEFAULT_DEV_UID,
     LABEL_UID,
@@ -373,6 +372,8 @@ class Devboxes:
     ) -> None:
         """Pin the container's own ed25519 host key (read through the Docker API, a trusted
         channel) into clawtui's known_hosts, so attach checks it (clawtui/terminal/attach.py)."""
+        from clawtui.engine.devboxes.hostkey import pin_container_host_key  # asyncssh: late
+
         settings = self.ctx.settings
         known = settings.attach.resolved_known_hosts(settings.engine.resolved_state_dir)
         address = ssh_host(monitor, self.cfg.bind_address)

@@ -29,13 +29,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from clawtui.engine.api.escalations import Report
 from clawtui.engine.api.ssh import SSHFailure, SSHTarget
-from clawtui.engine.sessions.ssh import connect
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # aiohttp and asyncssh are imported when a check runs (start-up time)
+    import aiohttp
+
     from clawtui.config.escalations import MonitorConfig, Thresholds
     from clawtui.engine.context import Context
     from clawtui.engine.escalations.incidents import Incidents
@@ -426,6 +425,8 @@ class HostCheck:
 
     async def collect(self) -> Snapshot:
         """Run the collection script over SSH; raises SSHFailure or TimeoutError."""
+        from clawtui.engine.sessions.ssh import connect
+
         conn = await connect(self.target())
         try:
             result = await asyncio.wait_for(
@@ -438,6 +439,8 @@ class HostCheck:
         return parse_output(out[:MAX_OUTPUT])
 
     async def status_page(self, session: aiohttp.ClientSession) -> list[tuple[str, str]]:
+        import aiohttp
+
         assert self.cfg.status_url is not None
         timeout = aiohttp.ClientTimeout(total=self.cfg.timeout)
         async with session.get(self.cfg.status_url, timeout=timeout) as resp:
@@ -448,6 +451,8 @@ class HostCheck:
 
     async def check_once(self, session: aiohttp.ClientSession | None = None) -> list[Anomaly]:
         """One check: collect, evaluate, open / update / resolve incidents."""
+        import aiohttp
+
         incidents = self.incidents
         name = self.cfg.name
         anomalies: list[Anomaly] = []
@@ -538,6 +543,8 @@ class HealthMonitors:
     async def start(self) -> None:
         if not self.checks:
             return
+        import aiohttp
+
         self._session = aiohttp.ClientSession()
         for check in self.checks:
             self._tasks.append(

@@ -22,15 +22,16 @@ import fcntl
 import os
 import threading
 from pathlib import Path
-from typing import Any, Final
-
-import asyncssh
+from typing import TYPE_CHECKING, Any, Final
 
 from clawtui.engine.api.ssh import (
     SSHFailure,
     SSHTarget,
 )
 from clawtui.fsutil import atomic_write, read_text_capped
+
+if TYPE_CHECKING:  # asyncssh (~0.4 s of imports) is imported when first used: start-up time
+    import asyncssh
 
 KNOWN_HOSTS_LIMIT: Final = 4 << 20
 _PIN_LOCK = threading.Lock()
@@ -70,20 +71,27 @@ class Unreachable(SSHFailure):
     retryable = True
 
 
-class _CheckingClient(asyncssh.SSHClient):
-    """Remembers the host key asyncssh could not verify, for the error message."""
+def _checking_client() -> Any:
+    """An `asyncssh.SSHClient` that remembers the host key asyncssh could not verify (in
+    `rejected_key`), for the error message."""
+    import asyncssh
 
-    def __init__(self) -> None:
-        self.rejected_key: asyncssh.SSHKey | None = None
+    class _CheckingClient(asyncssh.SSHClient):
+        def __init__(self) -> None:
+            self.rejected_key: asyncssh.SSHKey | None = None
 
-    def validate_host_public_key(
-        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
-    ) -> bool:
-        self.rejected_key = key
-        return False
+        def validate_host_public_key(
+            self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+        ) -> bool:
+            self.rejected_key = key
+            return False
+
+    return _CheckingClient()
 
 
 def _client_keys(target: SSHTarget) -> list[Any] | None:
+    import asyncssh
+
     keys: list[Any] = []
     for path in target.identity_files:
         try:
@@ -123,6 +131,8 @@ def connect_options(target: SSHTarget) -> dict[str, Any]:
 
 def pinned_keys(target: SSHTarget) -> list[asyncssh.SSHKey]:
     """The keys `target.known_hosts` trusts for this host and port."""
+    import asyncssh
+
     try:
         text, _ = read_text_capped(target.known_hosts, limit=KNOWN_HOSTS_LIMIT)
     except FileNotFoundError:
@@ -140,6 +150,8 @@ def pin_host_key(known_hosts: Path, host: str, port: int, public_key: str) -> No
 
     The file is rewritten atomically; lines for other hosts are kept as they are.
     """
+    import asyncssh
+
     key = asyncssh.import_public_key(public_key.strip())
     name = host if port == 22 else f"[{host}]:{port}"
     line = f"{name} {key.export_public_key('openssh').decode().strip()}\n"
@@ -164,8 +176,10 @@ def _rewrite_pins(known_hosts: Path, name: str, line: str) -> None:
 
 async def connect(target: SSHTarget) -> asyncssh.SSHClientConnection:
     """Open a checked SSH connection to `target`, or raise an `SSHFailure`."""
+    import asyncssh
+
     options = connect_options(target)
-    client = _CheckingClient()
+    client = _checking_client()
     try:
         conn, _ = await asyncssh.create_connection(lambda: client, target.host, **options)
     except asyncssh.HostKeyNotVerifiable as exc:
@@ -250,6 +264,8 @@ async def connect_with_backoff(
 
 async def trust_host_key(target: SSHTarget, fingerprint: str) -> None:
     """Fetch the host key `target` presents, and pin it only if its fingerprint matches."""
+    import asyncssh
+
     try:
         key = await asyncio.wait_for(
             asyncssh.get_server_host_key(target.host, target.port, config=None),

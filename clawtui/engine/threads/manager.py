@@ -27,8 +27,7 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-
-import watchfiles
+from typing import TYPE_CHECKING
 
 from clawtui.engine.api.kb import KBError, check_name
 from clawtui.engine.api.threads import IncomingMessage, ThreadDetail, ThreadError
@@ -37,6 +36,9 @@ from clawtui.engine.heartbeats.runner import repo_state, run_cmd
 from clawtui.engine.kb import knowledge as kbmod
 from clawtui.engine.threads.beats import ThreadsBeats
 from clawtui.fsutil import is_temp_file
+
+if TYPE_CHECKING:  # watchfiles is imported when the watcher starts
+    import watchfiles
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +173,8 @@ class Threads(ThreadsBeats):
         )
 
     async def _watch_loop(self) -> None:
+        import watchfiles
+
         with contextlib.suppress(OSError):
             await asyncio.to_thread(self.queue.ensure)
         while not self._stop_watch.is_set():
