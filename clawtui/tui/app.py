@@ -203,9 +203,9 @@ class ClawApp(App[None]):
         except Exception as exc:  # the engine logs each component's failure itself
             log.exception("the engine's components did not start")
             failures = [("the engine", exc)]
-        for name, exc in failures:  # also in the activity log (the engine wrote them there)
+        for name, error in failures:  # also in the activity log (the engine wrote them there)
             self.notify(
-                f"{name} did not start: {exc}", title="Start-up", severity="error", markup=False
+                f"{name} did not start: {error}", title="Start-up", severity="error", markup=False
             )
         if self._engine_started:  # not when the app is already closing
             await self._run_start_hook()

@@ -43,6 +43,8 @@ def _finders() -> dict[str, tuple[Callable[[Any], Any], type]]:
                 continue
             if fn.__module__ != module.__name__:
                 continue  # a re-export; checked where it is defined
+            if list(inspect.signature(fn).parameters)[:1] != ["engine"]:
+                continue  # not a capability finder (e.g. events.payload_of)
             # Only the return annotation: parameters name EngineAPI under TYPE_CHECKING.
             ret = eval(fn.__annotations__["return"], {**vars(protocols), **vars(module)})
             proto = next(a for a in typing.get_args(ret) if a is not type(None))
