@@ -213,7 +213,8 @@ def main() -> int:
         # Run from the baseline's folder: `python -m` puts the working folder first on sys.path.
         commands["clawtui_baseline"] = (
             f"(cd {shlex.quote(baseline)} && exec env PYTHONPATH={shlex.quote(baseline)} "
-            + shlex.join([sys.executable, "-m", "clawtui", "--config", str(config)]) + ")"
+            + shlex.join([sys.executable, "-m", "clawtui", "--config", str(config)])
+            + ")"
         )
     titles = {app: "bare" if app == "bare" else "clawtui" for app in commands}
     result: dict[str, Any] = {"benchmark": "startup", "terminal": f"tmux {WIDTH}x{HEIGHT}"}

@@ -71,38 +71,131 @@ def every_kind(host: str = "elsewhere") -> list[tuple[EventKind, str | None, dic
         report=Report(summary="the API answers 502", evidence=["502 x 40"]),
     )
     return [
-        (EventKind.HOST, host, {"info": HostInfo(name=host, url="tcp://far:2375",
-                                                 state=HostState.ONLINE, ncpu=4)}),
+        (
+            EventKind.HOST,
+            host,
+            {"info": HostInfo(name=host, url="tcp://far:2375", state=HostState.ONLINE, ncpu=4)},
+        ),
         (EventKind.CONTAINER, host, {"container": container}),
-        (EventKind.STATS, host, {"stats": {container.id: ContainerStats(
-            cpu_percent=12.5, mem_used=100 << 20, mem_limit=256 << 20, pids=9, sampled_at=now)}}),
+        (
+            EventKind.STATS,
+            host,
+            {
+                "stats": {
+                    container.id: ContainerStats(
+                        cpu_percent=12.5,
+                        mem_used=100 << 20,
+                        mem_limit=256 << 20,
+                        pids=9,
+                        sampled_at=now,
+                    )
+                }
+            },
+        ),
         (EventKind.CONTAINER_REMOVED, host, {"id": container.id, "name": container.name}),
         (EventKind.LOG, host, {"entry": ActivityEntry(ts=now, host=host, message="hello")}),
-        (EventKind.MEMORY, host, {"result": ApplyResult(
-            batch_id="b-1", who="tester", state=BatchState.APPLIED,
-            plan=MemoryPlan(ok=True, who="tester", planned_at=now), started_at=now,
-            seconds=0.25)}),
+        (
+            EventKind.MEMORY,
+            host,
+            {
+                "result": ApplyResult(
+                    batch_id="b-1",
+                    who="tester",
+                    state=BatchState.APPLIED,
+                    plan=MemoryPlan(ok=True, who="tester", planned_at=now),
+                    started_at=now,
+                    seconds=0.25,
+                )
+            },
+        ),
         (EventKind.THREAD, None, {"thread": thread.model_dump(mode="json")}),
-        (EventKind.HEARTBEAT, None, {"thread_id": 7, "action": "ran", "tiers": ["quick"],
-                                     "ok": True, "reply": "HEARTBEAT_OK"}),
+        (
+            EventKind.HEARTBEAT,
+            None,
+            {
+                "thread_id": 7,
+                "action": "ran",
+                "tiers": ["quick"],
+                "ok": True,
+                "reply": "HEARTBEAT_OK",
+            },
+        ),
         (EventKind.KB, None, {"action": "report", "thread_id": 7, "committed": True}),
-        (EventKind.POOL, host, {"pool": "agents", "action": "claimed", "tenant": "alice",
-                                "container": "agents-1", "source": "warm"}),
-        (EventKind.SYNC, host, {"tenant": "alice", "pool": "agents", "mapping": "home",
-                                "direction": "in", "phase": "finished", "status": "ok",
-                                "bytes": 1234, "duration": 0.5, "error": None}),
+        (
+            EventKind.POOL,
+            host,
+            {
+                "pool": "agents",
+                "action": "claimed",
+                "tenant": "alice",
+                "container": "agents-1",
+                "source": "warm",
+            },
+        ),
+        (
+            EventKind.SYNC,
+            host,
+            {
+                "tenant": "alice",
+                "pool": "agents",
+                "mapping": "home",
+                "direction": "in",
+                "phase": "finished",
+                "status": "ok",
+                "bytes": 1234,
+                "duration": 0.5,
+                "error": None,
+            },
+        ),
         (EventKind.ESCALATION, None, {"escalation": escalation, "change": "raised"}),
         (EventKind.INCIDENT, None, {"incident": incident, "change": "opened"}),
-        (EventKind.INCIDENT, None, {"autoheal": AutohealOutcome(
-            path="/etc/app.json", ok=True, action="restored", restored_from="/b/app.json",
-            ts=now), "change": "autoheal"}),
-        (EventKind.BRIEF, None, {"brief": Brief(day="2026-12-03", created_at=now,
-                                                happening=["seven: deploying"])}),
-        (EventKind.INGRESS, None, {"record": IngressRecord(
-            ts=now, kind="webhook", result="accepted", status=202, summary="PR 12",
-            thread_id=7)}),
-        (EventKind.TMUX, host, {"target": "far-away", "key": f"{host}/{container.id}",
-                                "action": "run", "session": "main", "window": "build"}),
-        (EventKind.TMUX, None, {"action": "broadcast", "targets": ["a", "b"], "ok": 2,
-                                "session": "main"}),
+        (
+            EventKind.INCIDENT,
+            None,
+            {
+                "autoheal": AutohealOutcome(
+                    path="/etc/app.json",
+                    ok=True,
+                    action="restored",
+                    restored_from="/b/app.json",
+                    ts=now,
+                ),
+                "change": "autoheal",
+            },
+        ),
+        (
+            EventKind.BRIEF,
+            None,
+            {"brief": Brief(day="2026-12-03", created_at=now, happening=["seven: deploying"])},
+        ),
+        (
+            EventKind.INGRESS,
+            None,
+            {
+                "record": IngressRecord(
+                    ts=now,
+                    kind="webhook",
+                    result="accepted",
+                    status=202,
+                    summary="PR 12",
+                    thread_id=7,
+                )
+            },
+        ),
+        (
+            EventKind.TMUX,
+            host,
+            {
+                "target": "far-away",
+                "key": f"{host}/{container.id}",
+                "action": "run",
+                "session": "main",
+                "window": "build",
+            },
+        ),
+        (
+            EventKind.TMUX,
+            None,
+            {"action": "broadcast", "targets": ["a", "b"], "ok": 2, "session": "main"},
+        ),
     ]

@@ -103,6 +103,4 @@ def format_table(rows: Sequence[Sequence[str]]) -> str:
 
 def printable(text: str, *, keep_newlines: bool = False) -> str:
     """`text` with control characters (and newlines, unless kept) replaced by spaces."""
-    return "".join(
-        ch if ch.isprintable() or (keep_newlines and ch == "\n") else " " for ch in text
-    )
+    return "".join(ch if ch.isprintable() or (keep_newlines and ch == "\n") else " " for ch in text)

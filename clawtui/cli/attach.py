@@ -149,6 +149,7 @@ def _guard(fn: Callable[[], _R]) -> _R | int:
 # -- attach -----------------------------------------------------------------------------------
 def cmd_attach(args: argparse.Namespace, settings: Settings) -> int:
     from clawtui.terminal import profile as attach_profile
+
     profile = attach_profile.AttachProfile.from_settings(settings)
     attach_profile.store(getattr(args, "profile_key", None), profile)
 

@@ -61,8 +61,10 @@ async def remote(tmp_path: Path) -> AsyncIterator[tuple[Engine, RemoteEngine]]:
 async def test_every_event_kind_arrives_intact(remote: tuple[Engine, RemoteEngine]) -> None:
     engine, client = remote
     sub = client.subscribe()
-    expected = [_wire(engine.bus.publish(kind, host=host, **fields))
-                for kind, host, fields in every_kind(HOST)]
+    expected = [
+        _wire(engine.bus.publish(kind, host=host, **fields))
+        for kind, host, fields in every_kind(HOST)
+    ]
     assert {k for k, _, _ in expected} == {k.value for k in EventKind} - {EventKind.RESYNC.value}
     missing = list(expected)
     deadline = time.monotonic() + 15

@@ -67,4 +67,3 @@ async def test_a_widget_gets_the_kinds_it_names(make_app: AppFactory, engine: Fa
         first, second = probe.got[0].payload, probe.got[1].payload
         assert isinstance(first, EscalationPayload) and first.change == "raised"
         assert isinstance(second, PoolPayload) and second.pool == "agents"
-

@@ -96,9 +96,7 @@ async def test_a_late_component_failure_is_notified_and_logged(tmp_path: Path) -
             for m, kw in notes
         )
         logged = await engine.activity(50)
-        assert any(
-            e.level == "error" and "Gate did not start" in e.message for e in logged
-        )
+        assert any(e.level == "error" and "Gate did not start" in e.message for e in logged)
         # The components after the failed one were started all the same.
         assert engine.components_started
     assert gate.stopped

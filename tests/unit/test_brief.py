@@ -145,6 +145,7 @@ async def test_shipped_yesterday_has_the_threads_daily_reports(tmp_path: Path) -
     in SHIPPED YESTERDAY; older ones and other sections do not."""
     from clawtui.config.threads import ThreadsConfig
     from clawtui.engine.kb import knowledge as kbmod
+
     kb = tmp_path / "kb"
     await kbmod.init(kb)
     await kbmod.record_report(

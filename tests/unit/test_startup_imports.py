@@ -13,9 +13,7 @@ import pytest
 LATE = ("aiohttp", "asyncssh", "watchfiles", "cryptography")
 
 
-@pytest.mark.parametrize(
-    "modules", ["clawtui.engine.core", "clawtui.tui.app, clawtui.engine.core"]
-)
+@pytest.mark.parametrize("modules", ["clawtui.engine.core", "clawtui.tui.app, clawtui.engine.core"])
 def test_heavy_libraries_are_not_imported_up_front(modules: str) -> None:
     code = (
         f"import sys, json, {modules}\n"

@@ -281,9 +281,7 @@ class Devboxes:
             await self._pin_host_key(monitor, client, cid, port, say)
             info = await wait_known(self.ctx, monitor, cid)
         except BaseException as exc:
-            await asyncio.shield(
-                undo(monitor, client, cid, volume if created_volume else None)
-            )
+            await asyncio.shield(undo(monitor, client, cid, volume if created_volume else None))
             if isinstance(exc, docker.errors.DockerException):
                 raise DevboxError(
                     f"creating dev box {name} failed: {docker_error_text(exc)}"

@@ -121,9 +121,7 @@ class ContainerActions:
             ) from None
         except docker.errors.DockerException as exc:
             raise ActionError(f"could not {verb} {info.name}: {docker_error_text(exc)}") from None
-        self.ctx.log_activity(
-            "info", f"container {info.name}: {verb}", host=info.host, subject=key
-        )
+        self.ctx.log_activity("info", f"container {info.name}: {verb}", host=info.host, subject=key)
         return info
 
     async def start(self, key: str) -> None:

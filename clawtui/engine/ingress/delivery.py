@@ -60,9 +60,7 @@ def final_message(delivery_id: str, thread_id: int, text: str, fields: dict[str,
         if k in fields
     }
     extra = {k: v for k, v in fields.items() if k not in known and v is not None}
-    msg = incoming_message(
-        thread_id, text, message_id=f"ingress_{delivery_id}", **known, **extra
-    )
+    msg = incoming_message(thread_id, text, message_id=f"ingress_{delivery_id}", **known, **extra)
     return message_json(msg)
 
 
@@ -109,9 +107,7 @@ class IngressDelivery:
         self.stats.results[(rec.kind, rec.result)] += 1
         self.ctx.bus.publish(EventKind.INGRESS, record=rec)
         if activity is not None:
-            self.ctx.log_activity(
-                activity, self._activity_text(rec), subject=f"ingress/{rec.kind}"
-            )
+            self.ctx.log_activity(activity, self._activity_text(rec), subject=f"ingress/{rec.kind}")
         return rec
 
     @staticmethod

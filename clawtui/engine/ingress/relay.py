@@ -62,8 +62,6 @@ def _body_problem(exc: ValidationError) -> str:
     return "invalid relay body: " + "; ".join(problems)
 
 
-
-
 class RelayIntake(IngressDelivery):
     """The relay part of `Ingress`."""
 

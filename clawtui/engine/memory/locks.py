@@ -39,4 +39,3 @@ class Busy(Exception):
     def __init__(self, host: str) -> None:
         super().__init__(host)
         self.host = host
-

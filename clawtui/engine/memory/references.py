@@ -60,6 +60,7 @@ def resolve(monitors: Mapping[str, HostMonitor], ref: str) -> tuple[str | None, 
         code=PlanErrorCode.UNKNOWN_CONTAINER, message=f"no container {ref!r}", ref=ref
     )
 
+
 def resolve_all(
     monitors: Mapping[str, HostMonitor], changes: Mapping[str, int]
 ) -> tuple[list[Wanted], list[PlanError]]:

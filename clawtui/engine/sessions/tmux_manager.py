@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from clawtui.engine.context import Context
 
 
-
 @dataclass(frozen=True)
 class TmuxTarget:
     """A resolved container: how the caller named it, where it is, how to reach its sshd."""
@@ -229,9 +228,7 @@ class TmuxManager:
 
     # -- helpers -------------------------------------------------------------------------------
     def _session(self, session: str | None) -> str:
-        return validate_name(
-            self.ctx.settings.attach.session if session is None else session
-        )
+        return validate_name(self.ctx.settings.attach.session if session is None else session)
 
     def _publish(self, target: TmuxTarget, **data: Any) -> None:
         self.ctx.bus.publish(

@@ -206,4 +206,3 @@ def _report_source(msg: IncomingMessage | OutgoingMessage, master: int) -> int |
         return msg.threadId if msg.targetThreadId == master and msg.threadId != master else None
     source = msg.sourceThreadId
     return source if msg.threadId == master and source is not None and source != master else None
-

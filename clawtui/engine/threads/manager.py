@@ -234,5 +234,3 @@ class Threads(ThreadsBeats):
         for tid in sorted(touched):
             self._publish(tid)
         return touched
-
-

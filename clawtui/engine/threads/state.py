@@ -159,9 +159,7 @@ class ThreadsState:
     def _refresh_queue(self) -> None:
         try:
             self._depths = self.queue.depths()
-            self._last_msg = {
-                t: ms / 1000.0 for t, ms in self.queue.last_message_ms().items()
-            }
+            self._last_msg = {t: ms / 1000.0 for t, ms in self.queue.last_message_ms().items()}
         except (OSError, QueueError) as exc:
             log.warning("cannot read the queue: %s", exc)
 
@@ -265,7 +263,4 @@ class ThreadsState:
     # -- events --------------------------------------------------------------------------------
     def _publish(self, tid: int) -> None:
         if tid in self._threads:
-            self.ctx.bus.publish(
-                EventKind.THREAD, thread=self.status(tid).model_dump(mode="json")
-            )
-
+            self.ctx.bus.publish(EventKind.THREAD, thread=self.status(tid).model_dump(mode="json"))

@@ -169,7 +169,6 @@ class DevboxesPanel(DevboxCards, MemoryBatch, TmuxPane, Vertical, can_focus=True
         elif message.kind is EventKind.TMUX:
             self.tmux_event(data)
 
-
     # -- layout --------------------------------------------------------------------------------
 
     def _sync(self) -> None:
