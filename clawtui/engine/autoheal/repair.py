@@ -30,6 +30,7 @@ import tomli_w
 
 from clawtui.engine.api.escalations import AutohealOutcome, NewEscalation, Severity, Source
 from clawtui.engine.api.models import EventKind
+from clawtui.engine.tasks import BackgroundTask, every
 from clawtui.fsutil import atomic_write, read_bytes_capped
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class Autoheal:
     def __init__(self, ctx: Context, escalations: Escalations) -> None:
         self.ctx = ctx
         self.escalations = escalations
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("escalations:autoheal")
 
     @property
     def cfg(self) -> Any:
@@ -223,20 +224,7 @@ class Autoheal:
 
     async def start(self) -> None:
         if self.cfg.files:
-            self._task = asyncio.create_task(self._loop(), name="escalations:autoheal")
+            self._task.start(every(lambda: self.cfg.interval, self.check_all, what="autoheal pass"))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.check_all()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("autoheal pass failed")
-            await asyncio.sleep(self.cfg.interval)
+        await self._task.stop()

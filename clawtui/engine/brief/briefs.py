@@ -38,6 +38,7 @@ from clawtui.engine.api.escalations import Brief, NeedsYou, Status
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.kb import knowledge as kbmod
 from clawtui.engine.notifier import Notification
+from clawtui.engine.tasks import BackgroundTask
 
 if TYPE_CHECKING:
     from clawtui.engine.context import Context
@@ -74,7 +75,7 @@ class Briefs:
         self.notifier = notifier
         self.threads = threads
         self.activity = activity
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("escalations:brief")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -200,13 +201,10 @@ class Briefs:
 
     async def start(self) -> None:
         if self.ctx.settings.brief.enabled:
-            self._task = asyncio.create_task(self._loop(), name="escalations:brief")
+            self._task.start(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._task.stop()
 
     @staticmethod
     async def _sleep_until(due: float) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from clawtui.engine.api.escalations import NewEscalation, Severity, Source
+from clawtui.engine.tasks import BackgroundTask, every
 from clawtui.engine.threads.queue import IncomingMessage, OutgoingMessage, QueueError, TinyClawQueue
 from clawtui.fsutil import read_text_capped
 
@@ -167,28 +168,17 @@ class StuckDetector:
         self.ctx = ctx
         self.escalations = escalations
         self.provider: ActivityProvider = provider or ThreadsActivity(queue, threads)
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("escalations:stuck")
 
     async def start(self) -> None:
         if self.ctx.settings.escalations.stuck_detector:
-            self._task = asyncio.create_task(self._loop(), name="escalations:stuck")
+            cfg = self.ctx.settings.escalations
+            self._task.start(
+                every(lambda: cfg.stuck_check_interval, self.check_once, what="stuck detector pass")
+            )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _loop(self) -> None:
-        cfg = self.ctx.settings.escalations
-        while True:
-            try:
-                await self.check_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # keep detecting after one bad pass
-                log.exception("stuck detector pass failed")
-            await asyncio.sleep(cfg.stuck_check_interval)
+        await self._task.stop()
 
     async def check_once(self, now: float | None = None) -> list[int]:
         """One pass; returns the ids of escalations raised (or still pending) for stuck threads."""
