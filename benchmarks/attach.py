@@ -40,6 +40,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks._common import REPO, emit_result, handle_termination, progress, summarize_ms
+from benchmarks.tmux_pane import Pane
 
 STATUS = " dev | "
 PROMPT = "bench$ "
@@ -56,35 +57,6 @@ def back_home(screen: str) -> bool:
     the remote tmux may leave on the main screen, which the next `clear` wipes)."""
     lines = [line for line in screen.splitlines() if line.strip() and STATUS not in line]
     return bool(lines) and lines[-1] == PROMPT_SHOWN
-
-
-class Pane:
-    def __init__(self, socket: str) -> None:
-        self.socket = socket
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True
-        ).stdout
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "b:0")
-
-    def type(self, line: str) -> float:
-        self.tmux("send-keys", "-t", "b:0", "-l", line)
-        started = time.monotonic()
-        self.tmux("send-keys", "-t", "b:0", "Enter")
-        return started
-
-    def wait(self, pred: Any, timeout: float = 20.0, what: str = "") -> float:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if pred(screen):
-                return time.monotonic()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"timed out waiting for {what}; screen:\n{screen}")
-            time.sleep(0.005)
 
 
 def import_time(code: str, env: dict[str, str], n: int = 5) -> float:

@@ -58,11 +58,11 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks._common import REPO, emit_result, handle_termination, progress, summarize_ms
+from benchmarks.tmux_pane import Pane
 
 WIDTH, HEIGHT = 150, 40
 PROMPT = "bench$ "
 PROMPT_SHOWN = "bench$"  # capture-pane drops trailing spaces
-POLL_SECONDS = 0.005
 HOST_DATA = re.compile(r"\blocal\s+online\s+\d+/\d+ running")
 TARGET_RATIO = 2.0
 TARGET_HOST_DATA_MS = 600.0
@@ -82,35 +82,6 @@ class Bare(App[None]):
 
 Bare().run()
 """
-
-
-class Pane:
-    def __init__(self, socket: str) -> None:
-        self.socket = socket
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True
-        ).stdout
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", "b:0")
-
-    def type(self, line: str) -> float:
-        self.tmux("send-keys", "-t", "b:0", "-l", line)
-        started = time.monotonic()
-        self.tmux("send-keys", "-t", "b:0", "Enter")
-        return started
-
-    def wait(self, pred: Callable[[str], bool], timeout: float = 30.0, what: str = "") -> float:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if pred(screen):
-                return time.monotonic()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"timed out waiting for {what}; screen:\n{screen}")
-            time.sleep(POLL_SECONDS)
 
 
 def lines_of(screen: str) -> list[str]:
@@ -245,7 +216,7 @@ def main() -> int:
              "-x", str(WIDTH), "-y", str(HEIGHT), "bash --norc --noprofile"],
             check=True, env=env, cwd=REPO,
         )  # fmt: skip
-        pane = Pane(socket)
+        pane = Pane(socket, timeout=30.0)
         socket_path = pane.tmux("display-message", "-p", "#{socket_path}").strip()
         pane.type(f"PS1={shlex.quote(PROMPT)}; clear")
         pane.wait(lambda s: PROMPT_SHOWN in s, what="the prompt")
