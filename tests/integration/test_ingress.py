@@ -401,7 +401,7 @@ async def test_remote_engine_forwards_ingress_events(served: tuple[Engine, str])
         )
         assert status == 401
         event = await wait_for_event(sub, lambda e: e.kind is EventKind.INGRESS, 10)
-        assert event.data["record"]["result"] == "rejected"
+        assert event.data["record"].result == "rejected"  # the api model, as published locally
         assert list(remote.ingress.recent) == []  # records come as events only
     finally:
         sub.close()
