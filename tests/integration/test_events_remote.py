@@ -20,9 +20,9 @@ import pytest
 from clawtui.client.engine import RemoteEngine
 from clawtui.engine.api.models import Event, EventKind
 from clawtui.engine.core import Engine
-from clawtui.service.runner import ServiceRunner
 from tests.event_samples import every_kind
 from tests.integration.engine_helpers import make_settings
+from tests.integration.served import remote_over_service
 
 pytestmark = pytest.mark.integration
 
@@ -30,20 +30,8 @@ TOKEN = "t0ken-for-event-tests-0123456789"
 HOST = "elsewhere"
 
 
-async def _serve(engine: Engine) -> AsyncIterator[RemoteEngine]:
-    await engine.start()
-    assert await engine.wait_online(15)
-    runner = ServiceRunner(engine, engine.settings, token=TOKEN, listen=("127.0.0.1", 0))
-    await runner.start()
-    remote = RemoteEngine(runner.url, TOKEN)
-    await remote.start()
-    try:
-        await asyncio.wait_for(remote.connected.wait(), 10)
-        yield remote
-    finally:
-        await remote.stop()
-        await runner.stop()
-        await engine.stop()
+def _serve(engine: Engine) -> AsyncIterator[RemoteEngine]:
+    return remote_over_service(engine, TOKEN)
 
 
 def _wire(event: Event) -> tuple[str, str | None, Any]:

@@ -15,8 +15,8 @@ import pytest
 from clawtui.client.engine import RemoteEngine, RemoteError
 from clawtui.engine.api.memory import BatchState
 from clawtui.engine.core import Engine
-from clawtui.service.runner import ServiceRunner
 from tests.integration.engine_helpers import make_settings, wait_until
+from tests.integration.served import remote_over_service
 from tests.integration.test_devboxes import (  # noqa: F401 - fixtures
     box_names,
     devbox_image,
@@ -32,20 +32,8 @@ TOKEN = "t0ken-for-remote-tests-0123456789"
 MakeContainer = Callable[..., dict[str, Any]]
 
 
-async def _serve(engine: Engine) -> AsyncIterator[RemoteEngine]:
-    await engine.start()
-    assert await engine.wait_online(15)
-    runner = ServiceRunner(engine, engine.settings, token=TOKEN, listen=("127.0.0.1", 0))
-    await runner.start()
-    remote = RemoteEngine(runner.url, TOKEN)
-    await remote.start()
-    try:
-        await asyncio.wait_for(remote.connected.wait(), 10)
-        yield remote
-    finally:
-        await remote.stop()
-        await runner.stop()
-        await engine.stop()
+def _serve(engine: Engine) -> AsyncIterator[RemoteEngine]:
+    return remote_over_service(engine, TOKEN)
 
 
 @pytest.fixture
