@@ -21,23 +21,8 @@ from tests.tui.fake_capabilities import FakeTmux
 from tests.tui.fakes import FakeEngine
 
 
-def local_engine(engine: Engine) -> list[object]:
-    api: EngineAPI = engine
-    actions: ContainerActionsAPI = engine.actions
-    devboxes: DevboxesAPI = engine.devboxes
-    memory: MemoryAPI = engine.memory
-    tmux: TmuxAPI = engine.tmux
-    threads: ThreadsAPI = engine.threads
-    pools: PoolsAPI = engine.pools
-    ingress: IngressAPI = engine.ingress
-    escalations: EscalationsAPI = engine.escalations
-    incidents: IncidentsAPI = engine.incidents
-    briefs: BriefAPI = engine.briefs
-    capabilities = [actions, devboxes, memory, tmux, threads, pools, ingress]
-    return [api, *capabilities, escalations, incidents, briefs]
-
-
-def remote_engine(engine: RemoteEngine) -> list[object]:
+def full_engines(engine: Engine | RemoteEngine) -> list[object]:
+    """The local engine and the remote client: a union is assignable only if each member is."""
     api: EngineAPI = engine
     actions: ContainerActionsAPI = engine.actions
     devboxes: DevboxesAPI = engine.devboxes
