@@ -25,8 +25,16 @@ cores (each update makes dockerd -> containerd -> shim exec `runc update`) or by
 serialising updates.
 
 Medians over the rounds (after warm-up rounds) give:
-  batch_vs_sequential      = batch / sequential        target <= 0.6
-  batch_vs_slowest_single  = batch / slowest single    target <= 1.3
+  batch_vs_sequential      = batch / sequential                          target <= 0.6
+  batch_vs_parallel_sdk    = batch / the same N updates, concurrent SDK  target <= 1.1
+  batch_vs_cpu_floor       = batch / (N x machine CPU per update / cores) target <= 1.25
+  batch_vs_slowest_single  = batch / slowest single                      no target
+The CPU floor is what the machine needs to do N updates at all: each `docker update` costs
+CPU in dockerd, containerd, the shim and `runc update`, plus the client's share (measured per
+process in the sequential phase, where one update runs at a time, so load from elsewhere on the
+machine does not count), and N of them cannot finish faster than that work spread over every
+core. The slowest single update is kept for diagnosis only: a batch reaches it only with about N
+free cores, so it judges the machine rather than the engine.
 The last line of output is one JSON object. Containers are removed at the end, even on error.
 """
 
@@ -63,7 +71,8 @@ LABEL = "memory"
 MIB = 1024 * 1024
 LOW, HIGH = 256 * MIB, 320 * MIB
 TARGET_BATCH_VS_SEQUENTIAL = 0.6
-TARGET_BATCH_VS_SLOWEST_SINGLE = 1.3
+TARGET_BATCH_VS_PARALLEL_SDK = 1.1
+TARGET_BATCH_VS_CPU_FLOOR = 1.25
 
 
 class DevboxBenchContainers(BenchContainers):
@@ -249,6 +258,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     med = {k: statistics.median(v) for k, v in results.items()}
     batch_vs_seq = med["batch"] / med["sequential"]
     batch_vs_slowest = med["batch"] / med["slowest_single"]
+    batch_vs_parallel = med["batch"] / med["parallel"]
+    # N updates cannot take less wall time than the CPU Docker spends on them (dockerd,
+    # containerd, the shims and their `runc update` children, counted per process so that other
+    # load on the machine does not inflate it) plus the client's own share, spread over every core.
+    floor_groups = ("dockerd", "containerd", "shims_and_runc", "benchmark_process")
+    cpu_floor = sum(statistics.median(group_cpu["sequential"][g]) for g in floor_groups) / ncpu
+    batch_vs_floor = med["batch"] / cpu_floor
     cores_busy = {
         k: rnd(statistics.median(c / w for c, w in zip(cpu[k], results[k], strict=True)), 2)
         for k in cpu
@@ -275,6 +291,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "batch_limits_read_from_cgroup": rnd(statistics.mean(fast_path), 3),
         "batch_vs_sequential": rnd(batch_vs_seq, 3),
         "batch_vs_slowest_single": rnd(batch_vs_slowest, 3),
+        "batch_vs_parallel_sdk": rnd(batch_vs_parallel, 3),
+        "cpu_floor_ms": rnd(cpu_floor * 1000),
+        "batch_vs_cpu_floor": rnd(batch_vs_floor, 3),
         "parallel_sdk_vs_sequential": rnd(med["parallel"] / med["sequential"], 3),
         "parallel_sdk_vs_slowest_single": rnd(med["parallel"] / med["slowest_single"], 3),
         "machine_cores_busy_p50": cores_busy,
@@ -282,11 +301,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_ms_per_update_by_process_p50": per_update_by_group,
         "targets": {
             "batch_vs_sequential": TARGET_BATCH_VS_SEQUENTIAL,
-            "batch_vs_slowest_single": TARGET_BATCH_VS_SLOWEST_SINGLE,
+            "batch_vs_parallel_sdk": TARGET_BATCH_VS_PARALLEL_SDK,
+            "batch_vs_cpu_floor": TARGET_BATCH_VS_CPU_FLOOR,
         },
         "meets_targets": {
             "batch_vs_sequential": batch_vs_seq <= TARGET_BATCH_VS_SEQUENTIAL,
-            "batch_vs_slowest_single": batch_vs_slowest <= TARGET_BATCH_VS_SLOWEST_SINGLE,
+            "batch_vs_parallel_sdk": batch_vs_parallel <= TARGET_BATCH_VS_PARALLEL_SDK,
+            "batch_vs_cpu_floor": batch_vs_floor <= TARGET_BATCH_VS_CPU_FLOOR,
         },
     }
 
