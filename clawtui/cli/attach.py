@@ -151,7 +151,8 @@ def cmd_attach(args: argparse.Namespace, settings: Settings) -> int:
     from clawtui.terminal import profile as attach_profile
 
     profile = attach_profile.AttachProfile.from_settings(settings)
-    attach_profile.store(getattr(args, "profile_key", None), profile)
+    if not settings.warnings:  # else the fast path would skip the warning next time
+        attach_profile.store(getattr(args, "profile_key", None), profile)
 
     def go() -> int:
         session = _session(args, settings)

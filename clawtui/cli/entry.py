@@ -111,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_config_check(args)
         handler = getattr(args, "handler", None)
         if handler is not None:
-            return int(handler(args, settings_for(args)))
+            settings = settings_for(args)
+            for warning in settings.warnings:  # e.g. a broken settings.toml: ignored, said
+                error(f"warning: {warning} (ignored; see `clawtui config check`)")
+            return int(handler(args, settings))
         return cmd_tui(args)
     except ConfigError as exc:
         error(f"the configuration has problems:\n{exc}")

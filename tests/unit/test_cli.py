@@ -46,3 +46,23 @@ def test_serve_with_bad_listen(tmp_path: Path, capsys: pytest.CaptureFixture[str
     good.write_text("")
     assert main(["serve", "--config", str(good), "--listen", "localhost"]) == 2
     assert "--listen" in capsys.readouterr().err
+
+
+def test_a_broken_settings_file_is_reported_by_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not only `config check`: a command that runs says the runtime settings file is ignored,
+    then does its work."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    broken = tmp_path / "state" / "clawtui" / "settings.toml"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("[tui\ntheme = ")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[engine]\nstate_dir = "{tmp_path / "engine"}"\n')
+    assert main(["escalations", "list", "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    assert "no escalations" in out
+    assert str(broken) in err and "warning" in err
+    assert main(["config", "check", "--config", str(config)]) == 2  # and check still says so
+    assert str(broken) in capsys.readouterr().err
