@@ -70,6 +70,11 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     issues = check_config(path)
+    if not issues:  # the TUI's own settings, which only it can check (key map, theme)
+        from clawtui.config import load_settings
+        from clawtui.tui.config_check import tui_issues
+
+        issues = tui_issues(load_settings(path))
     label = str(path) if path else "(no config.toml found: built-in defaults)"
     if not issues:
         print(f"{label}: ok")

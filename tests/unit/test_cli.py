@@ -66,3 +66,48 @@ def test_a_broken_settings_file_is_reported_by_every_command(
     assert str(broken) in err and "warning" in err
     assert main(["config", "check", "--config", str(config)]) == 2  # and check still says so
     assert str(broken) in capsys.readouterr().err
+
+
+def test_config_check_reports_the_tuis_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unknown binding ids, key names that are not keys, two bindings on one key and a theme
+    that does not exist: all reported at once, as the TUI would find them."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[tui]\ntheme = "no-such-theme"\n'
+        '[keymap]\n"panel.threads" = "1"\n"panel.nope" = "x"\n"app.help" = "ctrl+zz"\n'
+    )
+    assert main(["config", "check", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "keymap.panel.nope" in err  # unknown id
+    assert "'ctrl+zz'" in err  # not a key
+    assert "panel.fleet and panel.threads" in err  # both on "1"
+    assert "tui.theme" in err and "no-such-theme" in err
+    assert "4 problem(s)" in err
+
+
+def test_config_check_keeps_good_keymaps_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[tui]\ntheme = "nord"\n[keymap]\n"panel.fleet" = "f1,question_mark"\n"app.help" = "h"\n'
+    )
+    assert main(["config", "check", "--config", str(config)]) == 0, capsys.readouterr().err
+
+
+def test_config_check_reports_a_duplicate_host_with_another_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[hosts]]\nname = "a"\n[[hosts]]\nname = "a"\nurl = "ftp://x"\n'
+        '[engine]\nstats_interval = "fast"\n'
+    )
+    assert main(["config", "check", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "duplicate host name 'a'" in err
+    assert "hosts[1].url" in err and "engine.stats_interval" in err
