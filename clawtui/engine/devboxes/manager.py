@@ -115,7 +115,7 @@ class Devboxes:
     def get(self, name: str, *, host: str | None = None) -> DevboxInfo:
         """The dev box called `name`; DevboxError when there is none or it is ambiguous."""
         validate_name(name)
-        found = [d for d in self.list(host=host) if d.name == name]
+        found = self._named(name, host)
         if not found:
             where = f" on host {host}" if host else ""
             raise DevboxError(f"no dev box named {name!r}{where}")
@@ -123,6 +123,12 @@ class Devboxes:
             hosts = ", ".join(d.host for d in found)
             raise DevboxError(f"dev box {name!r} exists on several hosts ({hosts}): name one")
         return found[0]
+
+    def _named(self, name: str, host: str | None) -> builtins.list[DevboxInfo]:
+        """The dev boxes called `name`; else those whose container is called `name`
+        (`dev-NAME`: every verb takes the box's name or its container's)."""
+        boxes = self.list(host=host)
+        return [d for d in boxes if d.name == name] or [d for d in boxes if d.container == name]
 
     def ssh_command(self, box: DevboxInfo) -> str:
         """How a person on this machine logs in to `box`."""
@@ -180,11 +186,13 @@ class Devboxes:
         Returns a sentence saying what was removed.
         """
         validate_name(name)
-        found = [d for d in self.list(host=host) if d.name == name]
+        found = self._named(name, host)
         if len(found) > 1:
             hosts = ", ".join(d.host for d in found)
             raise DevboxError(f"dev box {name!r} exists on several hosts ({hosts}): name one")
         box = found[0] if found else None
+        if box is not None:
+            name = box.name  # when given as its container's name
         monitor = self._monitor(box.host if box else host)
         client = self._client(monitor)
         done: builtins.list[str] = []
