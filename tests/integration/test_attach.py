@@ -29,7 +29,7 @@ import pytest
 from docker.errors import NotFound
 
 from clawtui.config import AttachConfig, DevboxesConfig, EngineConfig, HostConfig, Settings
-from clawtui.engine.api.devbox_checks import container_name, volume_name
+from clawtui.engine.api.devbox_checks import container_name, hostkeys_volume_name, volume_name
 from clawtui.engine.core import Engine
 from clawtui.engine.sessions import tmux
 from clawtui.engine.sessions.ssh import (
@@ -127,8 +127,9 @@ def boxes(
         for n in names:
             with contextlib.suppress(NotFound):
                 docker_api.remove_container(container_name(n), force=True, v=True)
-            with contextlib.suppress(docker.errors.APIError):
-                docker_api.remove_volume(volume_name(n))
+            for volume in (volume_name(n), hostkeys_volume_name(n)):
+                with contextlib.suppress(docker.errors.APIError):
+                    docker_api.remove_volume(volume)
 
 
 def cli(*args: str, config: Path) -> subprocess.CompletedProcess[str]:

@@ -111,3 +111,22 @@ def test_config_check_reports_a_duplicate_host_with_another_problem(
     err = capsys.readouterr().err
     assert "duplicate host name 'a'" in err
     assert "hosts[1].url" in err and "engine.stats_interval" in err
+
+
+def test_dev_create_prints_an_ssh_command_with_the_key_it_needs(tmp_path: Path) -> None:
+    from clawtui.cli.dev import ssh_command_with_key
+
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    command = "ssh -p 2201 dev@127.0.0.1"
+    for name in ("id_ed25519", "work_key"):
+        (home / ".ssh" / name).write_text("private")
+        (home / ".ssh" / f"{name}.pub").write_text("public")
+    default = str(home / ".ssh" / "id_ed25519.pub")
+    assert ssh_command_with_key(command, default, home) == command
+    other = str(home / ".ssh" / "work_key.pub")
+    assert ssh_command_with_key(command, other, home) == (
+        f"ssh -i {home / '.ssh' / 'work_key'} -p 2201 dev@127.0.0.1"
+    )
+    # no private half next to it (a key from elsewhere): nothing to add
+    assert ssh_command_with_key(command, str(tmp_path / "lonely.pub"), home) == command

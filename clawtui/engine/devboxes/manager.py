@@ -40,11 +40,13 @@ import docker.errors
 from clawtui.config import parse_size
 from clawtui.engine.api.devbox_checks import (
     HOME_ROLE,
+    HOSTKEYS_ROLE,
     LABEL_ROLE,
     ROLE,
     DevboxError,
     DevboxInputError,
     container_name,
+    hostkeys_volume_name,
     validate_name,
     validate_public_keys,
     volume_name,
@@ -55,6 +57,7 @@ from clawtui.engine.api.models import HostState
 from clawtui.engine.devboxes.containers import (
     check_name_free,
     create_and_start,
+    ensure_hostkeys_volume,
     ensure_volume,
     remove_volume,
     undo,
@@ -205,16 +208,20 @@ class Devboxes:
             except ActionError as exc:
                 raise DevboxError(f"could not remove dev box {name}: {exc}") from None
         volume = volume_name(name)
-        kept = f" (home volume {volume} kept)" if keep_home else ""
+        kept = f" (home volume {volume} and its SSH host keys kept)" if keep_home else ""
         if not keep_home:
-            try:
-                data = await monitor.call(client.inspect_volume, volume)
-            except docker.errors.NotFound:
-                data = None
-            if data is not None and (data.get("Labels") or {}).get(LABEL_ROLE) != HOME_ROLE:
-                kept = f" (volume {volume} was not made by clawtui: kept)"
-            elif data is not None and await remove_volume(monitor, client, volume):
-                done.append(f"home volume {volume}")
+            for each, role, what in (
+                (volume, HOME_ROLE, "home volume"),
+                (hostkeys_volume_name(name), HOSTKEYS_ROLE, "SSH host key volume"),
+            ):
+                try:
+                    data = await monitor.call(client.inspect_volume, each)
+                except docker.errors.NotFound:
+                    data = None
+                if data is not None and (data.get("Labels") or {}).get(LABEL_ROLE) != role:
+                    kept += f" (volume {each} was not made by clawtui: kept)"
+                elif data is not None and await remove_volume(monitor, client, each):
+                    done.append(f"{what} {each}")
         if not done:
             raise DevboxError(f"no dev box named {name!r} on host {monitor.name}{kept}")
         message = f"dev box {name}: removed " + " and ".join(done) + kept
@@ -274,10 +281,11 @@ class Devboxes:
         started = time.monotonic()
         cname, volume = container_name(name), volume_name(name)
         extra_labels = {**cfg.labels, **(labels or {})}
-        created_volume = False
+        created_volume = created_keys = False
         cid: str | None = None
         try:
             created_volume = await ensure_volume(monitor, client, name, extra_labels, say)
+            created_keys = await ensure_hostkeys_volume(monitor, client, name, extra_labels, say)
             async with self._create_locks.setdefault(monitor.name, asyncio.Lock()):
                 cid, port = await create_and_start(
                     monitor, client, cfg, name, keys, dev_uid, port, memory_bytes, cpu_count,
@@ -290,6 +298,8 @@ class Devboxes:
             info = await wait_known(self.ctx, monitor, cid)
         except BaseException as exc:
             await asyncio.shield(undo(monitor, client, cid, volume if created_volume else None))
+            if created_keys:
+                await asyncio.shield(undo(monitor, client, None, hostkeys_volume_name(name)))
             if isinstance(exc, docker.errors.DockerException):
                 raise DevboxError(
                     f"creating dev box {name} failed: {docker_error_text(exc)}"
