@@ -1,12 +1,17 @@
-"""Fixed, real-looking data for the Threads, Heartbeats and Escalations panels, for snapshots.
+"""Fixed, real-looking data for the Threads, Heartbeats, Escalations and Ingress panels, for
+snapshots.
 
 Opt in with `with_panel_data(engine)`: it sets `engine.threads`, `engine.escalations`,
-`engine.incidents` and `engine.briefs` (a `FakeEngine` has none by default, so the panels show
-"not available" as over an engine without them). Times are relative to `fakes.NOW`.
+`engine.incidents`, `engine.briefs` and `engine.ingress` (a `FakeEngine` has none by default,
+so the panels show "not available" as over an engine without them). Times are relative to
+`fakes.NOW`.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from clawtui.config.ingress import RelayRoute
 from clawtui.engine.api.escalations import (
     Brief,
     Decision,
@@ -18,6 +23,14 @@ from clawtui.engine.api.escalations import (
     Report,
     Severity,
     Status,
+)
+from clawtui.engine.api.ingress import (
+    BodyReader,
+    IngressRecord,
+    IngressStats,
+    Outcome,
+    RelayAgentView,
+    RelayRoutes,
 )
 from clawtui.engine.api.threads import (
     HeartbeatState,
@@ -202,10 +215,68 @@ class FakeBriefs:
         return self.BRIEF
 
 
+class FakeIngress:
+    ROUTES: ClassVar[list[RelayRoute]] = [
+        RelayRoute(sender="ryan", to="cody", note="code reviews"),
+        RelayRoute(sender="cody", to="ryan", note="review answers"),
+    ]
+    AGENTS: ClassVar[list[RelayAgentView]] = [
+        RelayAgentView(name="ryan", thread_id=2, has_secret=True),
+        RelayAgentView(name="cody", thread_id=3, has_secret=True),
+    ]
+
+    def __init__(self) -> None:
+        self._recent = [
+            IngressRecord(ts=NOW - 600, kind="webhook", result="accepted", status=202,
+                          summary="build 4711 of api failed on main", thread_id=2,
+                          delivery_id="d-4711"),
+            IngressRecord(ts=NOW - 420, kind="webhook", result="duplicate", status=200,
+                          summary="build 4711 of api failed on main", delivery_id="d-4711"),
+            IngressRecord(ts=NOW - 300, kind="relay", result="delivered", status=202,
+                          sender="ryan", target="cody", thread_id=3,
+                          summary="please review PR 12 (rate limits)"),
+            IngressRecord(ts=NOW - 60, kind="relay", result="rejected", status=403,
+                          sender="cody", target="maya", reason="route cody → maya not allowed"),
+        ]  # fmt: skip
+        self._stats = IngressStats()
+        for rec in self._recent:
+            self._stats.results[(rec.kind, rec.result)] += 1
+
+    @property
+    def recent(self) -> list[IngressRecord]:
+        return list(self._recent)
+
+    @property
+    def stats(self) -> IngressStats:
+        return self._stats
+
+    def routes(self) -> list[RelayRoute]:
+        return list(self.ROUTES)
+
+    def agents(self) -> list[str]:
+        return [a.name for a in self.AGENTS]
+
+    async def relay_routes(self) -> RelayRoutes:
+        return RelayRoutes(routes=self.ROUTES, agents=self.AGENTS)
+
+    async def add_route(self, sender: str, to: str, note: str = "") -> RelayRoute:
+        raise NotImplementedError
+
+    async def remove_route(self, sender: str, to: str) -> None:
+        raise NotImplementedError
+
+    async def receive_webhook(self, secret: str | None, read_body: BodyReader) -> Outcome:
+        raise NotImplementedError
+
+    async def receive_relay(self, secret: str | None, read_body: BodyReader) -> Outcome:
+        raise NotImplementedError
+
+
 def with_panel_data(engine: FakeEngine) -> FakeEngine:
-    """`engine` with the threads, escalations, incidents and briefs above."""
+    """`engine` with the threads, escalations, incidents, briefs and ingress above."""
     engine.threads = FakeThreads()  # type: ignore[attr-defined]
     engine.escalations = FakeEscalations()  # type: ignore[attr-defined]
     engine.incidents = FakeIncidents()  # type: ignore[attr-defined]
     engine.briefs = FakeBriefs()  # type: ignore[attr-defined]
+    engine.ingress = FakeIngress()  # type: ignore[attr-defined]
     return engine

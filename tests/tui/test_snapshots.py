@@ -139,8 +139,21 @@ def test_wide_devboxes(snap_compare, engine: FakeEngine) -> None:  # type: ignor
 
 
 def test_wide_pools(snap_compare, engine: FakeEngine) -> None:  # type: ignore[no-untyped-def]
-    """Pools at 150x40 (this engine has no pools: the panel says so)."""
-    assert snap_compare(_wide_app(engine), terminal_size=WIDE, press=["5"])
+    """Pools at 150x40: the pool `agents` (2/2 warm, 2 claimed, max 5, p50 3.2 ms, p99 9.8 ms)
+    and its two tenants (acme, globex) with their last state sync."""
+    from tests.tui.test_pools_panel import FakePools, pool_settings
+
+    fake = FakePools()
+    engine.pools = fake  # type: ignore[attr-defined]
+
+    async def run_before(pilot: Any) -> None:
+        await fake.claim("acme", "agents")
+        await fake.claim("globex", "agents")
+        await pilot.press("5")
+        await pilot.pause(0.3)
+
+    app = ClawApp(engine, pool_settings(), clock=fixed_clock)
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
 
 
 def test_wide_escalations(snap_compare, engine: FakeEngine) -> None:  # type: ignore[no-untyped-def]
@@ -151,5 +164,7 @@ def test_wide_escalations(snap_compare, engine: FakeEngine) -> None:  # type: ig
 
 
 def test_wide_ingress(snap_compare, engine: FakeEngine) -> None:  # type: ignore[no-untyped-def]
-    """Ingress at 150x40 (this engine has no ingress: the panel says so)."""
+    """Ingress at 150x40: two relay routes (ryan → cody, cody → ryan) with their notes; four
+    records: a webhook build failure accepted for thread 2, its duplicate, a relay message
+    delivered to cody, one from cody to maya rejected (no such route)."""
     assert snap_compare(_wide_app(engine), terminal_size=WIDE, press=["7"])

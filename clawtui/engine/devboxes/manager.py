@@ -307,7 +307,7 @@ class Devboxes:
             raise
         took = time.monotonic() - started
         address = ssh_host(monitor, cfg.bind_address)
-        say(f"dev box {name} is ready in {took:.1f}s: ssh -p {port} dev@{address}")
+        say(f"dev box {name} is ready in {took:.1f}s (sshd on {address}:{port})")
         self.ctx.log_activity(
             "info",
             f"dev box {name} created: {cname}, SSH port {port}, memory "
