@@ -335,6 +335,10 @@ def test_tmux_run_starts_a_window_running_the_command(
     data = json.loads(listed.stdout)
     assert any(s["name"] == "jobs" for s in data["sessions"])
     assert any(w["session"] == "jobs" and w["name"] == "job1" for w in data["windows"])
+    # The container's name (dev-NAME) names the same box (issue 19: both are accepted).
+    by_container = cli("tmux", "ls", f"dev-{name}", "--json", config=boxes.config)
+    assert by_container.returncode == 0, by_container.stderr
+    assert json.loads(by_container.stdout)["sessions"] == data["sessions"]
     deadline = time.monotonic() + 10
     while docker_exec(docker_api, cid, "cat /tmp/job1.out")[1].count("\n") < 2:
         assert time.monotonic() < deadline, "the window's command did not run"
