@@ -130,3 +130,17 @@ def test_dev_create_prints_an_ssh_command_with_the_key_it_needs(tmp_path: Path) 
     )
     # no private half next to it (a key from elsewhere): nothing to add
     assert ssh_command_with_key(command, str(tmp_path / "lonely.pub"), home) == command
+
+
+def test_config_check_reports_the_keymap_next_to_a_broken_settings_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    broken = tmp_path / "state" / "clawtui" / "settings.toml"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("[tui\n")
+    config = tmp_path / "config.toml"
+    config.write_text('[keymap]\n"panel.nope" = "x"\n')
+    assert main(["config", "check", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert str(broken) in err and "keymap.panel.nope" in err and "2 problem(s)" in err
