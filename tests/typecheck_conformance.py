@@ -18,6 +18,13 @@ from clawtui.engine.api.threads import ThreadsAPI
 from clawtui.engine.api.tmux import TmuxAPI
 from clawtui.engine.core import Engine
 from tests.tui.fake_capabilities import FakeTmux
+from tests.tui.fake_panels import (
+    FakeBriefs,
+    FakeEscalations,
+    FakeIncidents,
+    FakeIngress,
+    FakeThreads,
+)
 from tests.tui.fakes import FakeEngine
 
 
@@ -45,3 +52,19 @@ def fake_engine(engine: FakeEngine, tmux: FakeTmux) -> list[object]:
     memory: MemoryAPI = engine.memory
     fake_tmux: TmuxAPI = tmux
     return [api, actions, devboxes, memory, fake_tmux]
+
+
+def fake_panels(
+    threads: FakeThreads,
+    esc: FakeEscalations,
+    inc: FakeIncidents,
+    briefs: FakeBriefs,
+    ingress: FakeIngress,
+) -> list[object]:
+    """The snapshot tests' fixed panel data (`tests/tui/fake_panels.py`)."""
+    fake_threads: ThreadsAPI = threads
+    escalations: EscalationsAPI = esc
+    incidents: IncidentsAPI = inc
+    fake_briefs: BriefAPI = briefs
+    fake_ingress: IngressAPI = ingress
+    return [fake_threads, escalations, incidents, fake_briefs, fake_ingress]

@@ -125,7 +125,12 @@ def _resolve(settings: Settings | AttachProfile, name: str, host: str | None) ->
         validate_box(name)
     except Exception as exc:
         raise UsageError(str(exc)) from None
-    box = devbox_target(settings, name, host=host)
+    try:
+        box = devbox_target(settings, name, host=host)
+    except AttachError as exc:  # `dev-NAME`, the container's name: the box NAME
+        if not (name.startswith("dev-") and str(exc).startswith("no dev box named")):
+            raise
+        box = devbox_target(settings, name.removeprefix("dev-"), host=host)
     if box.ssh is None:
         raise AttachError(f"dev box {name!r} publishes no SSH port (label clawtui.devbox.port)")
     return box
@@ -151,7 +156,8 @@ def cmd_attach(args: argparse.Namespace, settings: Settings) -> int:
     from clawtui.terminal import profile as attach_profile
 
     profile = attach_profile.AttachProfile.from_settings(settings)
-    attach_profile.store(getattr(args, "profile_key", None), profile)
+    if not settings.warnings:  # else the fast path would skip the warning next time
+        attach_profile.store(getattr(args, "profile_key", None), profile)
 
     def go() -> int:
         session = _session(args, settings)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -142,6 +143,22 @@ def _read_key(path_text: str) -> str:
     return data.decode("utf-8", "replace")
 
 
+DEFAULT_IDENTITIES = ("id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk")
+"""The private keys OpenSSH offers without `-i` (ssh(1), -i)."""
+
+
+def ssh_command_with_key(command: str, pubkey_path: str, home: Path | None = None) -> str:
+    """`command` (`ssh -p PORT dev@HOST`) with `-i KEY` when the private half of the public
+    key file given to `dev create` is not one OpenSSH offers by itself."""
+    if pubkey_path == "-" or not pubkey_path.endswith(".pub") or not command.startswith("ssh "):
+        return command
+    private = Path(pubkey_path[: -len(".pub")]).expanduser()
+    ssh_dir = (home or Path.home()) / ".ssh"
+    if not private.is_file() or any(private == ssh_dir / name for name in DEFAULT_IDENTITIES):
+        return command
+    return f"ssh -i {shlex.quote(str(private.absolute()))} {command[len('ssh ') :]}"
+
+
 def _size(size: int) -> str:
     if size <= 0:
         return "-"
@@ -171,7 +188,8 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
             sudo=args.sudo,
             progress=_progress,
         )
-        print(f"dev box {box.name} ready on host {box.host}: {engine.devboxes.ssh_command(box)}")
+        command = ssh_command_with_key(engine.devboxes.ssh_command(box), args.key)
+        print(f"dev box {box.name} ready on host {box.host}: {command}")
         return EXIT_OK
 
     return _run(settings, act)

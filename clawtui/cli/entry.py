@@ -14,7 +14,7 @@ from importlib import import_module
 from pathlib import Path
 
 from clawtui import __version__
-from clawtui.cli._common import EXIT_USAGE, CommandError, error, report
+from clawtui.cli._common import EXIT_USAGE, CommandError, UsageError, error, report
 
 # Each capability's verbs live in their own module `clawtui.cli.<name>` with
 # `register(subparsers, add_config)`, which adds its sub-commands and sets
@@ -30,6 +30,11 @@ _COMMAND_GROUPS: tuple[str, ...] = (
     "pool",
     "attach",
 )
+
+# The commands that act through a remote `clawtui serve` with `--connect` (over its REST API).
+# Every other command refuses `--connect`: it would act on this machine's engine and state,
+# which is not what the user asked for.
+REMOTE_COMMANDS: frozenset[str] = frozenset({"escalate", "escalations", "incidents", "brief"})
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"clawtui {__version__}")
     _add_config(parser)
     parser.add_argument(
-        "--connect", metavar="URL", help="run the TUI against a remote `clawtui serve`"
+        "--connect",
+        metavar="URL",
+        help="run the TUI (and escalate, escalations, incidents, brief) against a remote "
+        "`clawtui serve`; other commands refuse it",
     )
     parser.add_argument("--token", help="API token for --connect (default: $CLAWTUI_API_TOKEN)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -65,7 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(check)
     for group in _COMMAND_GROUPS:
         import_module(f"clawtui.cli.{group}").register(sub, _add_config)
+    for name, command in sub.choices.items():  # `command` may be a verb's own argument too
+        command.set_defaults(group=name)
     return parser
+
+
+def refuse_connect(command: str, url: str) -> UsageError:
+    """The refusal of `--connect` by a command that only works on this machine."""
+    remote = ", ".join(sorted(REMOTE_COMMANDS))
+    return UsageError(
+        f"`clawtui {command}` does not work with --connect: it would use this machine's "
+        f"engine and state, not the service at {url}. Run it on the machine where "
+        f"`clawtui serve` runs, or drop --connect (commands that work remotely: {remote})"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    group = getattr(args, "group", None)
+    if args.connect and group is not None and group not in REMOTE_COMMANDS:
+        return report(refuse_connect(group, args.connect))
     try:
         if args.command == "serve":
             return cmd_serve(args)
@@ -88,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_config_check(args)
         handler = getattr(args, "handler", None)
         if handler is not None:
-            return int(handler(args, settings_for(args)))
+            settings = settings_for(args)
+            for warning in settings.warnings:  # e.g. a broken settings.toml: ignored, said
+                error(f"warning: {warning} (ignored; see `clawtui config check`)")
+            return int(handler(args, settings))
         return cmd_tui(args)
     except ConfigError as exc:
         error(f"the configuration has problems:\n{exc}")

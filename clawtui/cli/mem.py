@@ -148,9 +148,13 @@ def format_plan(plan: MemoryPlan, result: ApplyResult | None = None) -> str:
         )
     lines = [format_table(rows)] if plan.checks else []
     for b in plan.budgets:
+        left = b.budget - b.allocated_after
+        rest = f"{_size(left)} left" if left > 0 else "none left"
+        if left < 0:
+            rest = f"{_size(-left)} too much"
         lines.append(
             f"host {b.host}: {_size(b.allocated_after)} of a {_size(b.budget)} budget allocated "
-            f"after the batch ({_size(b.budget - b.allocated_after)} left)"
+            f"after the batch ({rest})"
         )
     for e in plan.errors:
         lines.append(f"error: {_clean(e.message)}")

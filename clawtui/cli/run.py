@@ -70,6 +70,17 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     issues = check_config(path)
+    # The TUI's own settings, which only it can check (key map, theme): whenever config.toml
+    # loads, whatever the runtime settings file has (its problems are in `issues` already).
+    from clawtui.config import load_settings
+    from clawtui.tui.config_check import tui_issues
+
+    try:
+        settings = load_settings(path)
+    except ConfigError:
+        settings = None
+    if settings is not None:
+        issues += tui_issues(settings)
     label = str(path) if path else "(no config.toml found: built-in defaults)"
     if not issues:
         print(f"{label}: ok")

@@ -101,6 +101,12 @@ class RemoteEngine:
             await session.close()
         self.bus.close()
 
+    @property
+    def connection_problem(self) -> str | None:
+        """Why the event stream is down (cannot authenticate, cannot reach...), while it is
+        down and retried; None when connected or before the first attempt ended."""
+        return None if self.connected.is_set() else self.last_error
+
     # -- reads -------------------------------------------------------------------------------
     def subscribe(self, kinds: Iterable[EventKind] | None = None) -> Subscription:
         return self.bus.subscribe(kinds)
@@ -150,7 +156,7 @@ class RemoteEngine:
             except RemoteError as exc:
                 reason = str(exc)
             except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-                reason = f"{self.url}: {exc or exc.__class__.__name__}"
+                reason = f"cannot reach {self.url}: {exc or exc.__class__.__name__}"
             self._lost(reason)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)
@@ -171,9 +177,10 @@ class RemoteEngine:
         if self._session is None:
             raise RemoteError("not started")
         async with self._session.get(self.url + "/api/v1/events?snapshot=1") as resp:
-            if resp.status == 401:
+            if resp.status in (401, 403):
                 raise RemoteError(
-                    f"{self.url} refused the token (HTTP 401): check --token / CLAWTUI_API_TOKEN"
+                    f"cannot authenticate to {self.url}: it refused the token (HTTP "
+                    f"{resp.status}); check --token / CLAWTUI_API_TOKEN"
                 )
             if resp.status != 200:
                 raise RemoteError(f"{self.url}: HTTP {resp.status} on the event stream")

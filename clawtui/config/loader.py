@@ -188,9 +188,37 @@ def _validate(
             continue
         seen.add((key, message))
         issues.append(ConfigIssue(label, key, message, lines.line_of(loc) if lines else None))
+    # A duplicate host name is found only once every host validates: say it anyway.
+    if not any(issue.key == "hosts" for issue in issues):
+        for index, message in _duplicate_hosts(data.get("hosts")):
+            line = lines.line_of(("hosts", index)) if lines else None
+            issues.append(ConfigIssue(label, "hosts", message, line))
     # In file order, so a person can fix them top to bottom; issues without a line go last.
     issues.sort(key=lambda issue: issue.line if issue.line is not None else 1 << 62)
     return None, issues
+
+
+def _duplicate_hosts(hosts: Any) -> list[tuple[int, str]]:
+    """(index, message) for each `[[hosts]]` entry whose name an earlier entry has."""
+    if not isinstance(hosts, list):
+        return []
+    first: dict[str, int] = {}
+    out: list[tuple[int, str]] = []
+    for index, host in enumerate(hosts):
+        name = host.get("name", "local") if isinstance(host, Mapping) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            out.append(
+                (
+                    index,
+                    f"duplicate host name {name!r}: hosts[{first[name]}] and "
+                    f"hosts[{index}] both use it",
+                )
+            )
+        else:
+            first[name] = index
+    return out
 
 
 def _normalized(data: Mapping[str, Any]) -> dict[str, Any]:

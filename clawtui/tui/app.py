@@ -45,6 +45,14 @@ Hook = Callable[[], Awaitable[None]]
 
 
 @runtime_checkable
+class ConnectionStatus(Protocol):
+    """An engine behind a connection (the remote client): why it is down, None when up."""
+
+    @property
+    def connection_problem(self) -> str | None: ...
+
+
+@runtime_checkable
 class StagedStart(Protocol):
     """An engine that can start its host monitors first and its other components later (the
     local engine): the app draws its first frame in between."""
@@ -79,6 +87,8 @@ class ClawApp(App[None]):
     """Stats ticks are applied at most this often (the latest per host wins)."""
     TICK_SECONDS: ClassVar[float] = 1.0
     """How often uptimes advance."""
+    CONNECTION_CHECK_SECONDS: ClassVar[float] = 0.5
+    """How often a remote engine's connection is looked at (it retries by itself)."""
 
     def __init__(
         self,
@@ -109,6 +119,7 @@ class ClawApp(App[None]):
         self._pending_stats: dict[str, Mapping[str, Any]] = {}
         self._stats_timer: Timer | None = None
         self._main: MainScreen | None = None
+        self._connection_problem: str | None = None
 
     # -- start and stop ------------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
@@ -171,6 +182,8 @@ class ClawApp(App[None]):
         if self._subscription is not None:
             self._consume(self._subscription)
         self.set_interval(self.TICK_SECONDS, self.main.tick)
+        if isinstance(self.engine, ConnectionStatus):
+            self.set_interval(self.CONNECTION_CHECK_SECONDS, self.check_connection)
         if self._core_start is not None:
             self.call_after_refresh(self._after_first_frame)
         else:
@@ -227,6 +240,22 @@ class ClawApp(App[None]):
         if self._engine_started:
             self._engine_started = False
             await self.engine.stop()
+
+    def check_connection(self) -> None:
+        """Say in the header, and once as a notification, when the remote engine cannot be
+        reached or refuses the token (the client keeps retrying); and when it is back."""
+        engine = self.engine
+        problem = engine.connection_problem if isinstance(engine, ConnectionStatus) else None
+        if problem == self._connection_problem:
+            return
+        before, self._connection_problem = self._connection_problem, problem
+        if problem is not None:
+            self.sub_title = f"remote engine · {problem} · retrying"
+            self.notify(problem + " (retrying)", title="Remote engine", severity="error",
+                        markup=False, timeout=30)  # fmt: skip
+        elif before is not None:
+            self.sub_title = "remote engine"
+            self.notify("connected to the remote engine again", title="Remote engine")
 
     # -- engine events -------------------------------------------------------------------------
     @work(exclusive=True, group="engine-events", exit_on_error=False)

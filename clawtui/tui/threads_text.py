@@ -91,8 +91,27 @@ def heartbeat_row(s: ThreadStatus, now: float) -> list[Text]:
         note = hb.last_reply.splitlines()[0] if hb.last_reply.strip() else ""
     style = "yellow" if hb.problems else ("green" if hb.last_ok else "")
     cells.append(Text(" · ".join(hb.urgent_flags)[:40], style="bold red"))
-    cells.append(Text(note[:120], style=style))
+    # First line only, short enough for the table to fit 150 columns; the panel shows the
+    # selected thread's problems and reply in full below the table.
+    cells.append(Text(note if len(note) <= 40 else note[:39] + "…", style=style))
     return cells
+
+
+def heartbeat_detail(s: ThreadStatus) -> Text:
+    """Under the Heartbeats table: the selected thread's problems and last reply, in full."""
+    hb = s.heartbeat
+    out = Text()
+    out.append(f"{s.thread.name} (thread {s.thread.id})", style="bold")
+    for flag in hb.urgent_flags:
+        out.append(f"\nurgent: {flag}", style="bold red")
+    for problem in hb.problems:
+        out.append(f"\n⚠ {problem}", style="yellow")
+    if hb.last_reply and hb.last_reply.strip():
+        out.append("\nLast reply: ", style="bold")
+        out.append(hb.last_reply.strip()[:2000])
+    elif not hb.problems:
+        out.append("\nno reply yet", style="dim")
+    return out
 
 
 def detail_text(d: ThreadDetail, now: float, kb: Iterable[str] = ()) -> Text:

@@ -29,7 +29,7 @@ import pytest
 from docker.errors import NotFound
 
 from clawtui.config import AttachConfig, DevboxesConfig, EngineConfig, HostConfig, Settings
-from clawtui.engine.api.devbox_checks import container_name, volume_name
+from clawtui.engine.api.devbox_checks import container_name, hostkeys_volume_name, volume_name
 from clawtui.engine.core import Engine
 from clawtui.engine.sessions import tmux
 from clawtui.engine.sessions.ssh import (
@@ -127,8 +127,9 @@ def boxes(
         for n in names:
             with contextlib.suppress(NotFound):
                 docker_api.remove_container(container_name(n), force=True, v=True)
-            with contextlib.suppress(docker.errors.APIError):
-                docker_api.remove_volume(volume_name(n))
+            for volume in (volume_name(n), hostkeys_volume_name(n)):
+                with contextlib.suppress(docker.errors.APIError):
+                    docker_api.remove_volume(volume)
 
 
 def cli(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
@@ -334,6 +335,10 @@ def test_tmux_run_starts_a_window_running_the_command(
     data = json.loads(listed.stdout)
     assert any(s["name"] == "jobs" for s in data["sessions"])
     assert any(w["session"] == "jobs" and w["name"] == "job1" for w in data["windows"])
+    # The container's name (dev-NAME) names the same box (issue 19: both are accepted).
+    by_container = cli("tmux", "ls", f"dev-{name}", "--json", config=boxes.config)
+    assert by_container.returncode == 0, by_container.stderr
+    assert json.loads(by_container.stdout)["sessions"] == data["sessions"]
     deadline = time.monotonic() + 10
     while docker_exec(docker_api, cid, "cat /tmp/job1.out")[1].count("\n") < 2:
         assert time.monotonic() < deadline, "the window's command did not run"

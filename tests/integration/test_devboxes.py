@@ -28,6 +28,7 @@ from clawtui.engine.api.devbox_checks import (
     DevboxError,
     DevboxInputError,
     container_name,
+    hostkeys_volume_name,
     volume_name,
 )
 from clawtui.engine.api.fleet import ActionError, UnknownContainer
@@ -81,19 +82,20 @@ def box_names(docker_api: docker.APIClient, test_labels: dict[str, str]) -> Iter
         for c in docker_api.containers(all=True, filters={"name": f"^/{container_name(name)}$"}):
             if c["Labels"].get(TEST_LABEL) == test_labels[TEST_LABEL]:
                 docker_api.remove_container(c["Id"], force=True, v=True)
-        try:
-            volume = docker_api.inspect_volume(volume_name(name))
-        except NotFound:
-            continue
-        if (volume.get("Labels") or {}).get(TEST_LABEL) == test_labels[TEST_LABEL]:
-            for _ in range(20):
-                try:
-                    docker_api.remove_volume(volume_name(name))
-                    break
-                except NotFound:
-                    break
-                except docker.errors.APIError:
-                    time.sleep(0.1)
+        for each in (volume_name(name), hostkeys_volume_name(name)):
+            try:
+                volume = docker_api.inspect_volume(each)
+            except NotFound:
+                continue
+            if (volume.get("Labels") or {}).get(TEST_LABEL) == test_labels[TEST_LABEL]:
+                for _ in range(20):
+                    try:
+                        docker_api.remove_volume(each)
+                        break
+                    except NotFound:
+                        break
+                    except docker.errors.APIError:
+                        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -282,6 +284,7 @@ async def test_create_ssh_hardening_and_home_survives(
             await engine.devboxes.create(other, other_key, port=busy_port, labels=test_labels)
     assert not container_exists(docker_api, container_name(other))
     assert not volume_exists(docker_api, volume_name(other))
+    assert not volume_exists(docker_api, hostkeys_volume_name(other))
 
     # stop_all (only this session's boxes: the dockerd is shared), then start again.
     assert await engine.devboxes.stop_all(labels=test_labels, timeout=2) == [name]
@@ -291,17 +294,25 @@ async def test_create_ssh_hardening_and_home_survives(
     await engine.actions.start(box.key)
     await wait_until(lambda: engine.devboxes.get(name).running, 5, "running again")
 
-    # rm --keep-home, then create again (new key, sudo on): the home is the same.
-    message = await engine.devboxes.remove(name, keep_home=True)
+    # rm --keep-home (named by its container's name), then create again (new key, sudo on):
+    # the home is the same, and so is the SSH host key that was pinned.
+    first_host_key = known.read_text().split()[1:3]
+    message = await engine.devboxes.remove(container_name(name), keep_home=True)
     assert "kept" in message
     assert not container_exists(docker_api, container_name(name))
     assert volume_exists(docker_api, volume_name(name))
+    assert volume_exists(docker_api, hostkeys_volume_name(name))
     await wait_until(lambda: not any(b.name == name for b in engine.devboxes.list()), 5, "gone")
     key2, pub2 = user_key()
     box2 = await engine.devboxes.create(name, pub2, sudo=True, labels=test_labels)
     cid2 = box2.key.split("/", 1)[1]
     assert box2.port is not None
     known2 = known_hosts_for(docker_api, cid2, box2.port, tmp_path / "known_hosts2")
+    assert known2.read_text().split()[1:3] == first_host_key
+    pinned = tmp_path / "known_hosts_first"  # the first key, for the new port: sshd serves it
+    pinned.write_text(f"[127.0.0.1]:{box2.port} {' '.join(first_host_key)}\n")
+    async with await ssh(box2.port, key2, pinned) as conn:
+        assert (await conn.run("whoami", check=True)).stdout.strip() == "dev"
     async with await ssh(box2.port, key2, known2) as conn:
         kept = await conn.run("cat ~/repos/survivor.txt", check=True)
         assert kept.stdout.strip() == "kept"
@@ -311,10 +322,11 @@ async def test_create_ssh_hardening_and_home_survives(
     with pytest.raises(asyncssh.PermissionDenied):  # the first key was replaced
         await ssh(box2.port, key, known2)
 
-    # rm without --keep-home: container and volume are gone.
+    # rm without --keep-home: container and volumes are gone.
     await engine.devboxes.remove(name)
     assert not container_exists(docker_api, container_name(name))
     assert not volume_exists(docker_api, volume_name(name))
+    assert not volume_exists(docker_api, hostkeys_volume_name(name))
     with pytest.raises(DevboxError, match="no dev box"):
         await engine.devboxes.remove(name)
 
@@ -353,6 +365,7 @@ async def test_failure_after_create_removes_what_it_made(
             await eng.devboxes.create(name, user_key()[1], labels=test_labels)
         assert not container_exists(docker_api, container_name(name))
         assert not volume_exists(docker_api, volume_name(name))
+        assert not volume_exists(docker_api, hostkeys_volume_name(name))
         # A home volume that was there before the failed create stays.
         docker_api.create_volume(volume_name(name), labels=test_labels)
         with pytest.raises(DevboxError, match="sshd"):

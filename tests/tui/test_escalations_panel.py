@@ -159,3 +159,47 @@ def test_format_age() -> None:
     assert format_age(125) == "2m"
     assert format_age(3 * 3600 + 5 * 60) == "3h05m"
     assert format_age(2 * 86400 + 3600) == "2d1h"
+
+
+async def test_panel_keys_work_right_after_6_and_ages_advance(tmp_path: Path) -> None:
+    """Issue 19: after `6` (no Tab), `a` approves (not the activity log) and `m` opens the
+    editor; the Age column follows the clock instead of staying at its load-time value."""
+    import time
+
+    from clawtui.tui.widgets.activity_log import ActivityLog
+
+    settings = _settings(tmp_path)
+    now = [time.time()]
+    engine = Engine(settings)
+    app = ClawApp(engine, settings, clock=lambda: now[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, app.components_ready.is_set, timeout=30)  # the store is ready
+        first = await engine.escalations.raise_(
+            NewEscalation(agent="peter", thread_id=1, doing="deploy", need="a go")
+        )
+        second = await engine.escalations.raise_(
+            NewEscalation(agent="maya", thread_id=2, doing="spawn", need="ok", proposed_fix="x")
+        )
+        await pilot.press("6")
+        panel = app.screen.query_one(EscalationsPanel)
+        table = panel.query_one("#escalations-table", DataTable)
+        await wait_for(pilot, timeout=30, predicate=lambda: table.row_count == 2)
+        activity = app.screen.query_one(ActivityLog)
+        shown = activity.display
+
+        await pilot.press("a")
+        await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 1)) == 1)
+        assert activity.display == shown  # `a` was the panel's, not the activity toggle
+        decided = await engine.escalations.get(first.id)
+        assert decided is not None and decided.status is Status.APPROVED
+
+        await wait_for(pilot, timeout=30, predicate=lambda: _keys(table)[0] == f"e{second.id}")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModifyScreen), timeout=30)
+        await pilot.press("escape")
+
+        assert str(table.get_row(f"e{second.id}")[1]).endswith("s")
+        now[0] += 125
+        await wait_for(
+            pilot, timeout=30, predicate=lambda: str(table.get_row(f"e{second.id}")[1]) == "2m"
+        )

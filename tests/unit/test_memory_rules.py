@@ -383,3 +383,48 @@ def test_read_cgroup_memory_missing_files(tmp_path: Path) -> None:
     # No memory.memsw.* (swap accounting off): swap cannot be confirmed, so inspect instead.
     paths = _cgroup_dir(tmp_path, 1, {"memory.limit_in_bytes": str(GIB)})
     assert read_cgroup_memory(paths) is None
+
+
+# -- issue 19: suggestions above the floor, box names, the summary agrees with the row --------
+def test_snap_suggests_only_sizes_the_floor_allows() -> None:
+    problem = snap_problem(100 * MIB, GIB, 64 * MIB, 256 * MIB)
+    assert problem is not None and "use 256 MiB" in problem and "64 MiB or" not in problem
+    problem = snap_problem(300 * MIB, GIB, 64 * MIB, 256 * MIB)
+    assert problem is not None and "256 MiB or 320 MiB" in problem
+    c = check(cur(), 100 * MIB)
+    assert "use 256 MiB" in c.reasons[0] and "below the floor of 256 MiB" in c.reasons[1]
+
+
+def test_memory_batch_names_a_dev_box_by_its_own_name() -> None:
+    from types import SimpleNamespace
+
+    from clawtui.engine.memory.references import resolve
+
+    def info(name: str, labels: dict[str, str]) -> ContainerInfo:
+        return ContainerInfo(
+            id=(name.encode().hex() + "0" * 64)[:64], host="local", name=name, image="i",
+            state="running", labels=labels,
+        )  # fmt: skip
+
+    box = info("dev-sam", {"clawtui.role": "devbox", "clawtui.owner": "sam"})
+    other = info("sam-helper", {})
+    monitors = {"local": SimpleNamespace(containers={c.id: c for c in (box, other)})}
+    assert resolve(monitors, "dev-sam") == (box.key, None)  # type: ignore[arg-type]
+    assert resolve(monitors, "sam") == (box.key, None)  # type: ignore[arg-type]
+    assert resolve(monitors, "local/sam") == (box.key, None)  # type: ignore[arg-type]
+    key, error = resolve(monitors, "nobody")  # type: ignore[arg-type]
+    assert key is None and error is not None
+
+
+def test_mem_set_summary_says_too_much_like_the_row() -> None:
+    from clawtui.cli.mem import format_plan
+    from clawtui.engine.api.memory import HostBudget, MemoryPlan
+
+    over = HostBudget(
+        host="local", total=16 * GIB, reserve=2 * GIB, budget=14 * GIB,
+        allocated_before=4 * GIB, allocated_after=20 * GIB,
+    )  # fmt: skip
+    text = format_plan(MemoryPlan(ok=False, who="cli", budgets=[over]))
+    assert "6.0 GiB too much" in text and "unlimited" not in text
+    fits = over.model_copy(update={"allocated_after": 10 * GIB})
+    assert "4.0 GiB left" in format_plan(MemoryPlan(ok=True, who="cli", budgets=[fits]))

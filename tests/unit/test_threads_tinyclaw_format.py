@@ -101,6 +101,19 @@ def test_threads_json_read_back_by_tinyclaw_types(tmp_path: Path) -> None:
     assert data["1"]["lastActive"] == 1_770_000_000_000
 
 
+def test_pointing_the_master_keeps_a_backup_of_threads_json(tmp_path: Path) -> None:
+    """`kb init` rewrites the master's cwd: the file as it was is kept next to it."""
+    path = tmp_path / "threads.json"
+    write_threads_json(path, {1: {"name": "Master", "cwd": "/kb", "model": "sonnet",
+                                  "isMaster": True, "lastActive": 0}})  # fmt: skip
+    before = path.read_bytes()
+    backup = kb.point_master(path, tmp_path / "kb2", 1)
+    assert backup == tmp_path / "threads.json.bak" and backup.read_bytes() == before
+    assert json.loads(path.read_text())["1"]["cwd"] == str(tmp_path / "kb2")
+    assert kb.point_master(path, tmp_path / "kb2", 1) is None  # nothing changed: no backup
+    assert kb.point_master(tmp_path / "new.json", tmp_path / "kb2", 1) is None  # nothing was there
+
+
 def test_merge_config_and_threads_json(tmp_path: Path) -> None:
     path = tmp_path / "threads.json"
     path.write_text(

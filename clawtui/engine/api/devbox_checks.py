@@ -23,6 +23,10 @@ LABEL_MANAGED = "clawtui.managed"
 HOME_ROLE = "devbox-home"
 """`clawtui.role` of a dev box's home volume."""
 HOME_DIR = "/home/dev"
+HOSTKEYS_ROLE = "devbox-hostkeys"
+"""`clawtui.role` of the volume that keeps a dev box's SSH host keys next to its home."""
+HOSTKEYS_DIR = "/var/lib/clawtui/ssh-host-keys"
+"""Where that volume is mounted (root only); the entrypoint reuses the keys it finds there."""
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,30}$")
 MAX_KEYS_BYTES = 64 * 1024
@@ -65,6 +69,12 @@ def container_name(name: str) -> str:
 
 def volume_name(name: str) -> str:
     return f"clawtui-dev-{name}-home"
+
+
+def hostkeys_volume_name(name: str) -> str:
+    """The volume keeping dev box `name`'s SSH host keys: kept and removed with its home, so
+    a box re-created after `dev rm --keep-home` has the key that was pinned."""
+    return f"clawtui-dev-{name}-hostkeys"
 
 
 def validate_public_keys(text: str, *, strict: bool = True) -> str:

@@ -14,6 +14,8 @@ import docker.errors
 from clawtui.engine.api.devbox_checks import (
     HOME_DIR,
     HOME_ROLE,
+    HOSTKEYS_DIR,
+    HOSTKEYS_ROLE,
     LABEL_MANAGED,
     LABEL_OWNER,
     LABEL_PORT,
@@ -21,6 +23,7 @@ from clawtui.engine.api.devbox_checks import (
     ROLE,
     DevboxError,
     container_name,
+    hostkeys_volume_name,
     volume_name,
 )
 from clawtui.engine.devboxes.checks import authorized_keys_tar
@@ -68,15 +71,40 @@ async def ensure_volume(
     say: Progress,
 ) -> bool:
     """Make the home volume unless it exists; True when this call made it."""
-    volume = volume_name(name)
+    return await _ensure(monitor, client, volume_name(name), HOME_ROLE, "home", name,
+                         extra_labels, say)  # fmt: skip
+
+
+async def ensure_hostkeys_volume(
+    monitor: HostMonitor,
+    client: Any,
+    name: str,
+    extra_labels: Mapping[str, str],
+    say: Progress,
+) -> bool:
+    """Make the volume of the SSH host keys unless it exists; True when this call made it."""
+    return await _ensure(monitor, client, hostkeys_volume_name(name), HOSTKEYS_ROLE,
+                         "SSH host key", name, extra_labels, say)  # fmt: skip
+
+
+async def _ensure(
+    monitor: HostMonitor,
+    client: Any,
+    volume: str,
+    role: str,
+    what: str,
+    name: str,
+    extra_labels: Mapping[str, str],
+    say: Progress,
+) -> bool:
     try:
         await monitor.call(client.inspect_volume, volume)
-        say(f"reusing home volume {volume}")
+        say(f"reusing {what} volume {volume}")
         return False
     except docker.errors.NotFound:
         pass
-    labels = {**extra_labels, LABEL_ROLE: HOME_ROLE, LABEL_OWNER: name, LABEL_MANAGED: "1"}
-    say(f"creating home volume {volume}")
+    labels = {**extra_labels, LABEL_ROLE: role, LABEL_OWNER: name, LABEL_MANAGED: "1"}
+    say(f"creating {what} volume {volume}")
     await monitor.call(client.create_volume, name=volume, labels=labels)
     return True
 
@@ -113,7 +141,10 @@ async def create_and_start(
             LABEL_MANAGED: "1",
         }
         host_config = client.create_host_config(
-            binds={volume_name(name): {"bind": HOME_DIR, "mode": "rw"}},
+            binds={
+                volume_name(name): {"bind": HOME_DIR, "mode": "rw"},
+                hostkeys_volume_name(name): {"bind": HOSTKEYS_DIR, "mode": "rw"},
+            },
             port_bindings={22: (cfg.bind_address, port)},
             mem_limit=memory,
             memswap_limit=memory,
@@ -196,6 +227,6 @@ async def remove_volume(monitor: HostMonitor, client: Any, volume: str) -> bool:
                 await asyncio.sleep(0.1)
                 continue
             raise DevboxError(
-                f"could not remove the home volume {volume}: {docker_error_text(exc)}"
+                f"could not remove the volume {volume}: {docker_error_text(exc)}"
             ) from None
     return False

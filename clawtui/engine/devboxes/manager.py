@@ -40,11 +40,13 @@ import docker.errors
 from clawtui.config import parse_size
 from clawtui.engine.api.devbox_checks import (
     HOME_ROLE,
+    HOSTKEYS_ROLE,
     LABEL_ROLE,
     ROLE,
     DevboxError,
     DevboxInputError,
     container_name,
+    hostkeys_volume_name,
     validate_name,
     validate_public_keys,
     volume_name,
@@ -55,6 +57,7 @@ from clawtui.engine.api.models import HostState
 from clawtui.engine.devboxes.containers import (
     check_name_free,
     create_and_start,
+    ensure_hostkeys_volume,
     ensure_volume,
     remove_volume,
     undo,
@@ -115,7 +118,7 @@ class Devboxes:
     def get(self, name: str, *, host: str | None = None) -> DevboxInfo:
         """The dev box called `name`; DevboxError when there is none or it is ambiguous."""
         validate_name(name)
-        found = [d for d in self.list(host=host) if d.name == name]
+        found = self._named(name, host)
         if not found:
             where = f" on host {host}" if host else ""
             raise DevboxError(f"no dev box named {name!r}{where}")
@@ -123,6 +126,12 @@ class Devboxes:
             hosts = ", ".join(d.host for d in found)
             raise DevboxError(f"dev box {name!r} exists on several hosts ({hosts}): name one")
         return found[0]
+
+    def _named(self, name: str, host: str | None) -> builtins.list[DevboxInfo]:
+        """The dev boxes called `name`; else those whose container is called `name`
+        (`dev-NAME`: every verb takes the box's name or its container's)."""
+        boxes = self.list(host=host)
+        return [d for d in boxes if d.name == name] or [d for d in boxes if d.container == name]
 
     def ssh_command(self, box: DevboxInfo) -> str:
         """How a person on this machine logs in to `box`."""
@@ -180,11 +189,13 @@ class Devboxes:
         Returns a sentence saying what was removed.
         """
         validate_name(name)
-        found = [d for d in self.list(host=host) if d.name == name]
+        found = self._named(name, host)
         if len(found) > 1:
             hosts = ", ".join(d.host for d in found)
             raise DevboxError(f"dev box {name!r} exists on several hosts ({hosts}): name one")
         box = found[0] if found else None
+        if box is not None:
+            name = box.name  # when given as its container's name
         monitor = self._monitor(box.host if box else host)
         client = self._client(monitor)
         done: builtins.list[str] = []
@@ -197,16 +208,20 @@ class Devboxes:
             except ActionError as exc:
                 raise DevboxError(f"could not remove dev box {name}: {exc}") from None
         volume = volume_name(name)
-        kept = f" (home volume {volume} kept)" if keep_home else ""
+        kept = f" (home volume {volume} and its SSH host keys kept)" if keep_home else ""
         if not keep_home:
-            try:
-                data = await monitor.call(client.inspect_volume, volume)
-            except docker.errors.NotFound:
-                data = None
-            if data is not None and (data.get("Labels") or {}).get(LABEL_ROLE) != HOME_ROLE:
-                kept = f" (volume {volume} was not made by clawtui: kept)"
-            elif data is not None and await remove_volume(monitor, client, volume):
-                done.append(f"home volume {volume}")
+            for each, role, what in (
+                (volume, HOME_ROLE, "home volume"),
+                (hostkeys_volume_name(name), HOSTKEYS_ROLE, "SSH host key volume"),
+            ):
+                try:
+                    data = await monitor.call(client.inspect_volume, each)
+                except docker.errors.NotFound:
+                    data = None
+                if data is not None and (data.get("Labels") or {}).get(LABEL_ROLE) != role:
+                    kept += f" (volume {each} was not made by clawtui: kept)"
+                elif data is not None and await remove_volume(monitor, client, each):
+                    done.append(f"{what} {each}")
         if not done:
             raise DevboxError(f"no dev box named {name!r} on host {monitor.name}{kept}")
         message = f"dev box {name}: removed " + " and ".join(done) + kept
@@ -266,10 +281,11 @@ class Devboxes:
         started = time.monotonic()
         cname, volume = container_name(name), volume_name(name)
         extra_labels = {**cfg.labels, **(labels or {})}
-        created_volume = False
+        created_volume = created_keys = False
         cid: str | None = None
         try:
             created_volume = await ensure_volume(monitor, client, name, extra_labels, say)
+            created_keys = await ensure_hostkeys_volume(monitor, client, name, extra_labels, say)
             async with self._create_locks.setdefault(monitor.name, asyncio.Lock()):
                 cid, port = await create_and_start(
                     monitor, client, cfg, name, keys, dev_uid, port, memory_bytes, cpu_count,
@@ -282,6 +298,8 @@ class Devboxes:
             info = await wait_known(self.ctx, monitor, cid)
         except BaseException as exc:
             await asyncio.shield(undo(monitor, client, cid, volume if created_volume else None))
+            if created_keys:
+                await asyncio.shield(undo(monitor, client, None, hostkeys_volume_name(name)))
             if isinstance(exc, docker.errors.DockerException):
                 raise DevboxError(
                     f"creating dev box {name} failed: {docker_error_text(exc)}"
@@ -289,7 +307,7 @@ class Devboxes:
             raise
         took = time.monotonic() - started
         address = ssh_host(monitor, cfg.bind_address)
-        say(f"dev box {name} is ready in {took:.1f}s: ssh -p {port} dev@{address}")
+        say(f"dev box {name} is ready in {took:.1f}s (sshd on {address}:{port})")
         self.ctx.log_activity(
             "info",
             f"dev box {name} created: {cname}, SSH port {port}, memory "

@@ -59,6 +59,9 @@ TEMPLATE: Final = """## Timestamps
 (agent scratch space)
 """
 
+TEMPLATE_TASKS: Final = frozenset({"Example task"})
+"""The template's placeholder tasks: never reported as open work (a daily report, ...)."""
+
 _HEADING_RE = re.compile(r"^##[ \t]+(?P<title>[^\r\n]*?)[ \t#]*$")
 _STAMP_RE = re.compile(
     r"^(?P<prefix>[ \t]*[-*][ \t]+)Last[ \t]+(?P<tier>quick|hourly|daily)[ \t]*:[ \t]*"

@@ -28,7 +28,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from clawtui.engine.api.threads import RepoState as RepoState
-from clawtui.engine.heartbeats.md import HeartbeatDoc, Tier
+from clawtui.engine.heartbeats.md import TEMPLATE_TASKS, HeartbeatDoc, Tier
 
 OK_MARKERS = ("HEARTBEAT_OK", "[NO_UPDATES]")
 REPORT_PREFIX = "Daily report"
@@ -130,6 +130,19 @@ async def _upstream(git: Git) -> str | None:
     return out.strip() if rc == 0 and out.strip() else None
 
 
+def git_message(err: str, fallback: str) -> str:
+    """git's first meaningful stderr line ('fatal: ' and 'error: ' dropped), at most 200
+    characters: the line that says what went wrong, not the advice after it."""
+    for line in err.splitlines():
+        text = line.strip()
+        for prefix in ("fatal:", "error:"):
+            if text.lower().startswith(prefix):
+                text = text[len(prefix) :].strip()
+        if text:
+            return text[:200]
+    return fallback
+
+
 async def repo_state(
     cwd: Path | None,
     *,
@@ -149,7 +162,7 @@ async def repo_state(
     git = Git(cwd, container)
     rc, out, err = await git("rev-parse", "--git-dir")
     if rc != 0:
-        state.error = (err.strip().splitlines() or ["not a git repository"])[-1][:200]
+        state.error = git_message(err, "not a git repository")
         return state
     state.is_repo = True
     rc, out, _ = await git("symbolic-ref", "--quiet", "--short", "HEAD")
@@ -242,17 +255,20 @@ class BuiltinRunner:
         if doc is not None:
             findings += [f"urgent: {flag}" for flag in doc.urgent_flags]
         git = Git(target.cwd, target.container) if target.cwd is not None else None
+        fetch_error: str | None = None
         if git is not None and "hourly" in tiers:
             rc, _, err = await git(
                 "fetch", "--quiet", "--prune", "origin", timeout=self.fetch_timeout
             )
             if rc != 0:
-                findings.append(f"git fetch failed: {err.strip().splitlines()[-1:] or rc}")
+                fetch_error = git_message(err, f"exit status {rc}")
         repo = await repo_state(
             target.cwd, container=target.container, stale_days=self.stale_days, now=now
         )
-        if repo.error:
+        if repo.error:  # one problem, one finding: a failed fetch of a non-repo is this one
             findings.append(f"repo: {repo.error}")
+        elif fetch_error is not None:
+            findings.append(f"git fetch failed: {fetch_error}")
         if repo.dirty:
             shown = ", ".join(repo.dirty_files[:5]) + (" ..." if repo.dirty > 5 else "")
             findings.append(f"{repo.dirty} uncommitted change(s): {shown}")
@@ -288,7 +304,11 @@ class BuiltinRunner:
                     f"branch {repo.branch}: {len(commits)} commit(s) in the last 24 h\n"
                     + "\n".join(f"- {c}" for c in commits[:30])
                 )
-                open_tasks = [t.text for t in (doc.tasks if doc else []) if not t.done]
+                open_tasks = [
+                    t.text
+                    for t in (doc.tasks if doc else [])
+                    if not t.done and t.text not in TEMPLATE_TASKS
+                ]
                 if open_tasks:
                     report += "\nOpen tasks: " + "; ".join(open_tasks[:10])
         ok = not findings

@@ -65,14 +65,19 @@ async def init(kb: Path, threads_json: Path | None = None, master_id: int = 1) -
             done.append(f"created {name}")
     await commit(kb, "Initialise knowledge base")
     if threads_json is not None:
-        point_master(threads_json, kb, master_id)
-        done.append(f"master thread {master_id} now works in {kb} ({threads_json})")
+        backup = point_master(threads_json, kb, master_id)
+        kept = f"; the file as it was is kept as {backup}" if backup is not None else ""
+        done.append(f"master thread {master_id} now works in {kb} ({threads_json}{kept})")
     return done
 
 
-def point_master(threads_json: Path, kb: Path, master_id: int = 1) -> None:
-    """Set the master thread's cwd in threads.json, keeping every other field and thread."""
+def point_master(threads_json: Path, kb: Path, master_id: int = 1) -> Path | None:
+    """Set the master thread's cwd in threads.json, keeping every other field and thread.
+
+    A threads.json that this changes is first copied to `threads.json.bak` (replacing an older
+    backup); returns that path, or None when nothing was there to change."""
     data: dict[str, object] = {}
+    raw = b""
     if threads_json.exists():
         raw, truncated = read_bytes_capped(threads_json, limit=MAX_KB_BYTES)
         try:
@@ -88,7 +93,13 @@ def point_master(threads_json: Path, kb: Path, master_id: int = 1) -> None:
     entry["cwd"] = str(kb)
     entry["isMaster"] = True
     data[str(master_id)] = entry
-    atomic_write(threads_json, json.dumps(data, indent=2, ensure_ascii=False))
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    backup = None
+    if raw and raw != text.encode("utf-8"):
+        backup = threads_json.with_name(threads_json.name + ".bak")
+        atomic_write(backup, raw)
+    atomic_write(threads_json, text)
+    return backup
 
 
 async def commit(kb: Path, message: str) -> bool:

@@ -1,5 +1,6 @@
 """Which containers a memory batch names: a `host/id` key, `host/name`, a name or a unique id
-prefix (Docker's order), each resolved against the engine's model of its hosts.
+prefix (Docker's order), or a dev box's own name, each resolved against the engine's model of
+its hosts.
 """
 
 from __future__ import annotations
@@ -7,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from clawtui.engine.api.devbox_checks import LABEL_OWNER, LABEL_ROLE
+from clawtui.engine.api.devbox_checks import ROLE as DEVBOX_ROLE
 from clawtui.engine.api.memory import MAX_BATCH, MAX_REF_LENGTH, PlanError, PlanErrorCode
 from clawtui.engine.api.models import ContainerInfo
 from clawtui.engine.memory.docker_apply import CONTROL_RE, Wanted
@@ -43,6 +46,8 @@ def resolve(monitors: Mapping[str, HostMonitor], ref: str) -> tuple[str | None, 
         lambda c: c.id == needle,  # docker's order: full id, then name, then id prefix
         lambda c: c.name == needle,
         lambda c: c.id.startswith(needle.lower()),
+        # a dev box by its own name (`sam` for the container `dev-sam`), as `dev` verbs take it
+        lambda c: c.labels.get(LABEL_ROLE) == DEVBOX_ROLE and c.labels.get(LABEL_OWNER) == needle,
     ]
     for match in matchers:
         found = [c for c in candidates if match(c)]

@@ -115,13 +115,17 @@ def swap_for(old_swap: int, new_memory: int) -> int:
     return -1 if old_swap == -1 else new_memory
 
 
-def snap_problem(requested: int, current: int, step: int) -> str | None:
-    """None when `requested` is on the step grid (or is the current value), else why not."""
+def snap_problem(requested: int, current: int, step: int, floor: int = 0) -> str | None:
+    """None when `requested` is on the step grid (or is the current value), else why not.
+
+    The sizes it suggests are on the grid and not below `floor` (the lowest one allowed)."""
     if requested == current or requested % step == 0:
         return None
     below = requested - requested % step
     above = below + step
-    nearest = [format_bytes(v) for v in (below, above) if v > 0]
+    nearest = [format_bytes(v) for v in (below, above) if v > 0 and v >= floor]
+    if not nearest:
+        nearest = [format_bytes(ceil_to_step(floor, step))]
     return (
         f"{format_bytes(requested)} ({requested} bytes) is not a multiple of "
         f"{format_bytes(step)}: use {' or '.join(nearest)}"
@@ -153,7 +157,7 @@ def check_change(
     if why_not is not None:
         refused.append(f"not adjustable: {why_not}")
     elif requested != cur.memory:  # a no-op needs no other check
-        snap = snap_problem(requested, cur.memory, rules.step)
+        snap = snap_problem(requested, cur.memory, rules.step, rules.effective_floor)
         if snap is not None:
             refused.append(snap)
         if requested < rules.effective_floor:

@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -89,7 +90,10 @@ def _checking_client() -> Any:
     return _CheckingClient()
 
 
-def _client_keys(target: SSHTarget) -> list[Any] | None:
+def _client_keys(target: SSHTarget) -> Sequence[Any]:
+    """The identity files' keys; none named: `()`, which tells asyncssh to offer, after the
+    agent's keys, the usual `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`... that load without a
+    passphrase, as OpenSSH does. (None would turn public-key authentication off, agent too.)"""
     import asyncssh
 
     keys: list[Any] = []
@@ -101,7 +105,7 @@ def _client_keys(target: SSHTarget) -> list[Any] | None:
                 f"cannot use identity file {path}: {exc} (point identity_file at an "
                 "unencrypted private key, or load it into ssh-agent)"
             ) from exc
-    return keys or None
+    return keys or ()
 
 
 def connect_options(target: SSHTarget) -> dict[str, Any]:
@@ -189,9 +193,15 @@ async def connect(target: SSHTarget) -> asyncssh.SSHClientConnection:
             raise HostKeyChanged(target, fingerprint) from exc
         raise HostKeyUnknown(target, fingerprint) from exc
     except asyncssh.PermissionDenied as exc:
+        tried = (
+            "check identity_file, or that ssh-agent holds the key"
+            if target.identity_files
+            else "tried ssh-agent and ~/.ssh/id_ed25519, id_ecdsa, id_rsa; set [attach] "
+            "identity_file to the key whose public half the box has"
+        )
         raise AuthRefused(
             f"{target.display}: the host refused every key offered for user "
-            f"{target.username!r} (check identity_file, or that ssh-agent holds the key)"
+            f"{target.username!r} ({tried})"
         ) from exc
     except (TimeoutError, OSError, asyncssh.ConnectionLost) as exc:
         raise Unreachable(f"{target.display}: cannot connect: {exc}") from exc

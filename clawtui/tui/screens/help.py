@@ -62,13 +62,19 @@ def key_rows(app: App[Any], screen: Screen[Any]) -> list[KeyRow]:
         section = _section(active.node, app)
         rank = 0 if active.node is app else 1 if isinstance(active.node, Screen) else 2
         order.setdefault(section, rank * 100 + len(order))
-        ident = (id(active.node), binding.id or binding.action)
+        # One row per action of a node: Textual's own `^q` Quit joins the app's `q` Quit, and
+        # the row takes the description and id of the binding that has an id.
+        ident = (id(active.node), binding.action)
         display = app.get_key_display(binding.with_key(key))
-        if ident in rows:
-            if display not in rows[ident].keys:
-                rows[ident].keys.append(display)
-            continue
-        rows[ident] = KeyRow(section, [display], describe(binding), binding.id)
+        row = rows.get(ident)
+        if row is None:
+            rows[ident] = KeyRow(section, [display], describe(binding), binding.id)
+        elif display not in row.keys:
+            if row.binding_id is None and binding.id:
+                row.keys.insert(0, display)
+                row.description, row.binding_id = describe(binding), binding.id
+            else:
+                row.keys.append(display)
     return sorted(rows.values(), key=lambda r: order[r.section])
 
 

@@ -120,7 +120,7 @@ class MainScreen(Screen[None]):
             tables.first().focus()
         elif panel_id == "devboxes":
             self.devboxes.focus_first()
-        elif panel_id in ("threads", "heartbeats") and pane.query(DataTable):
+        elif panel_id in ("threads", "heartbeats", "escalations") and pane.query(DataTable):
             pane.query(DataTable).first().focus()
         elif panel_id == "ingress":
             self.query_one("#ingress-routes").focus()
@@ -166,6 +166,8 @@ class MainScreen(Screen[None]):
         self.query_one(ThreadsPanel).reload()
         self.query_one(HeartbeatsPanel).reload()
         self.query_one(IngressPanel).load_routes()
+        for escalations in self.query(EscalationsPanel):  # `r`: lists and ages read again
+            escalations.action_reload()
 
     def load_activity(self, entries: Iterable[ActivityEntry]) -> None:
         self.query_one(ActivityLog).load(entries)

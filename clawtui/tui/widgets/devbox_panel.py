@@ -20,6 +20,7 @@ in flight, then re-enabled whatever happened (try/finally).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -72,17 +73,22 @@ class DevboxesPanel(DevboxCards, MemoryBatch, TmuxPane, Vertical, can_focus=True
     )
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *CONTAINER_BINDINGS,
+        # Marking is for broadcasts here: both are on the help screen, not in the footer.
+        *(
+            replace(b, show=False) if isinstance(b, Binding) and b.id == "container.mark" else b
+            for b in CONTAINER_BINDINGS
+        ),
         Binding("n", "new_devbox", "New", id="devbox.create", tooltip="Create a dev container"),
         Binding("enter", "attach", "Attach", id="devbox.attach",
                 tooltip="Attach to the container's tmux session (SSH); detach with prefix d"),
-        Binding("w", "tmux_run", "Run", id="tmux.run",
+        # The least-used keys are not in the footer (it must fit 150 columns): see `?`.
+        Binding("w", "tmux_run", "Run", id="tmux.run", show=False,
                 tooltip="Start a command in a new tmux window of the selected container"),
-        Binding("b", "tmux_broadcast", "Broadcast", id="tmux.broadcast",
+        Binding("b", "tmux_broadcast", "Broadcast", id="tmux.broadcast", show=False,
                 tooltip="Type a line into the tmux session of every marked container"),
         Binding("A", "apply", "Apply", id="memory.apply",
                 tooltip="Apply every moved slider as one batch"),
-        Binding("U", "reset", "Reset", id="memory.reset",
+        Binding("U", "reset", "Reset", id="memory.reset", show=False,
                 tooltip="Put every slider back to its container's limit"),
     ]  # fmt: skip
 

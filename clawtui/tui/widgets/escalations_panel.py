@@ -158,6 +158,7 @@ class EscalationsPanel(Vertical, can_focus=True):
         self.incidents: dict[int, Incident] = {}
         self.brief: Brief | None = None
         self.loads = 0
+        self._age_column: Any = None
 
     @property
     def available(self) -> bool:
@@ -171,7 +172,7 @@ class EscalationsPanel(Vertical, can_focus=True):
         failed.display = False
         yield failed
         table: DataTable[Any] = DataTable(id="escalations-table", cursor_type="row")
-        table.add_columns("", "Age", "From", "What", "State")
+        _, self._age_column, *_ = table.add_columns("", "Age", "From", "What", "State")
         yield table
         with VerticalScroll(id="escalation-detail-box"):
             yield Static(Text("Nothing selected."), id="escalation-detail")
@@ -184,9 +185,34 @@ class EscalationsPanel(Vertical, can_focus=True):
             with Collapsible(title="Morning brief", collapsed=False, id="escalation-brief"):
                 yield Static(Text("No brief yet."), id="escalation-brief-text")
 
+    AGE_SECONDS: ClassVar[float] = 1.0
+    """How often the Age column advances."""
+
     def on_mount(self) -> None:
         if self.available:
             self.reload()
+            self.set_interval(self.AGE_SECONDS, self.refresh_ages)
+
+    def refresh_ages(self) -> None:
+        """Age every row again from the clock (they are not frozen at load time)."""
+        try:
+            table = self.query_one("#escalations-table", DataTable)
+        except Exception:
+            return
+        now = self._clock()
+        for row in table.ordered_rows:
+            key = str(row.key.value)
+            item: Escalation | Incident | None = (
+                self.escalations.get(int(key[1:]))
+                if key.startswith("e")
+                else self.incidents.get(int(key[1:]))
+            )
+            if item is None:
+                continue
+            since = item.created_at if isinstance(item, Escalation) else item.opened_at
+            age = format_age(now - since)
+            if str(table.get_cell(row.key, self._age_column)) != age:
+                table.update_cell(row.key, self._age_column, age)
 
     # -- data ----------------------------------------------------------------------------------
     @work(exclusive=True, group="escalations-load", exit_on_error=False)

@@ -18,7 +18,7 @@ from clawtui.config import Settings
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.protocols import EngineAPI, ThreadsAPI, threads_of
 from clawtui.tui.messages import EngineEvent
-from clawtui.tui.threads_text import heartbeat_row, status_of
+from clawtui.tui.threads_text import heartbeat_detail, heartbeat_row, status_of
 from clawtui.tui.widgets.empty_state import EmptyState
 
 COLUMNS = ("ID", "Name", "Quick", "Hourly", "Daily", "Next beat", "Liveness",
@@ -30,9 +30,13 @@ class HeartbeatsPanel(Vertical, can_focus=False):
         {EventKind.THREAD, EventKind.HEARTBEAT, EventKind.KB}
     )
 
+    # The table takes the rows it has (up to 60 %); the selected thread's problems and last
+    # reply, wrapped in full, and the log of beats share the rest.
     DEFAULT_CSS = """
-    HeartbeatsPanel #heartbeats-table { height: 2fr; }
-    HeartbeatsPanel #heartbeats-log { height: 1fr; border-top: solid $panel; }
+    HeartbeatsPanel #heartbeats-table { height: auto; max-height: 60%; }
+    HeartbeatsPanel #heartbeats-detail { height: auto; max-height: 12; padding: 0 1;
+                                         border-top: solid $panel; }
+    HeartbeatsPanel #heartbeats-log { height: 1fr; min-height: 4; border-top: solid $panel; }
     HeartbeatsPanel #heartbeats-summary { height: 1; color: $text-muted; }
     """
 
@@ -66,6 +70,7 @@ class HeartbeatsPanel(Vertical, can_focus=False):
         for col in COLUMNS:
             table.add_column(col, key=col)
         yield table
+        yield Static(Text(""), id="heartbeats-detail")
         yield RichLog(id="heartbeats-log", max_lines=200, markup=False)
 
     def on_mount(self) -> None:
@@ -85,6 +90,23 @@ class HeartbeatsPanel(Vertical, can_focus=False):
         for s in self.api.statuses():
             self._rows[str(s.thread.id)] = s
             table.add_row(*heartbeat_row(s, now), key=str(s.thread.id))
+        self.show_selected()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "heartbeats-table":
+            self.show_selected()
+
+    def show_selected(self) -> None:
+        """The highlighted thread's problems and last reply in full, wrapped (the table's
+        column shows only their first line)."""
+        table = self.table
+        s = None
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            s = self._rows.get(str(key))
+        self.query_one("#heartbeats-detail", Static).update(
+            heartbeat_detail(s) if s is not None else Text("")
+        )
 
     def refresh_ages(self) -> None:
         if self.api is None:
@@ -92,7 +114,7 @@ class HeartbeatsPanel(Vertical, can_focus=False):
         now = self._clock()
         for key, s in self._rows.items():
             for col, cell in zip(COLUMNS, heartbeat_row(s, now), strict=True):
-                self.table.update_cell(key, col, cell)
+                self.table.update_cell(key, col, cell, update_width=True)
 
     def on_engine_event(self, message: EngineEvent) -> None:
         if message.kind is EventKind.THREAD:
@@ -111,9 +133,10 @@ class HeartbeatsPanel(Vertical, can_focus=False):
         cells = heartbeat_row(s, self._clock())
         if key in self.table.rows:
             for col, cell in zip(COLUMNS, cells, strict=True):
-                self.table.update_cell(key, col, cell)
+                self.table.update_cell(key, col, cell, update_width=True)
         else:
             self.table.add_row(*cells, key=key)
+        self.show_selected()
 
     def heartbeat_event(self, data: dict[str, Any]) -> None:
         if self.api is None:

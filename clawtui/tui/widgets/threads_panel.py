@@ -110,7 +110,7 @@ class ThreadsPanel(Vertical, can_focus=False):
         cells = thread_row(s, self._clock())
         if key in table.rows:
             for col, cell in zip(COLUMNS, cells, strict=True):
-                table.update_cell(key, col, cell)
+                table.update_cell(key, col, cell, update_width=True)  # "no origin" fits
         else:
             table.add_row(*cells, key=key)
         if s.thread.id == self.selected:
