@@ -29,6 +29,8 @@ _COMMAND_GROUPS: tuple[str, ...] = (
     "ingress",
     "pool",
     "attach",
+    "mcp",
+    "token",
 )
 
 
