@@ -91,12 +91,15 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(b"retry: 2000\n\n")
         if request.query.get("snapshot") in ("1", "true", "yes"):
             await response.write(_snapshot(request))
+        checked = time.monotonic()
         while True:
+            if stored and time.monotonic() - checked >= REVOKE_CHECK:
+                if await principal_of(request) is None:
+                    break  # revoked by another process
+                checked = time.monotonic()
             try:
                 event = await asyncio.wait_for(sub.get(), timeout=wait)
             except TimeoutError:
-                if stored and await principal_of(request) is None:
-                    break  # revoked by another process
                 idle += wait
                 if idle >= heartbeat:
                     idle = 0.0
