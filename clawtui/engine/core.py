@@ -131,6 +131,7 @@ class Engine:
         self.components.append(self.pools)
         self.tmux = TmuxManager(self.context)
         self.tokens = Tokens(self.context)
+        self.components.append(self.tokens)
         self.components.append(self.tmux)
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -3,12 +3,16 @@
 A secret is `ctk_` + 256 random bits (url-safe base64); the store keeps only its SHA-256, so
 `verify` hashes what a caller sends and looks the digest up. Every lookup reads the store (one
 indexed row), so a token revoked by another process (`clawtui token revoke`) is refused on the
-very next call. Audit entries go to the store and, as one line each, to the activity log.
+very next call. Audit entries go, as one line each, to the activity log at once, and to the
+store in batches a moment later (`FLUSH_DELAY`; a call does not wait for the disk), like the
+activity log itself; `audit()` and `stop()` write what is pending first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import secrets
 import time
 from collections.abc import Sequence
@@ -26,11 +30,50 @@ from clawtui.engine.api.tokens import (
 from clawtui.engine.context import Context
 from clawtui.engine.tokens import store
 
+log = logging.getLogger(__name__)
+
+
+FLUSH_DELAY = 0.2
+"""Seconds an audit entry may wait before its batch is written."""
+
 
 class Tokens:
     def __init__(self, context: Context) -> None:
         self.context = context
         self.store = context.store
+        self._pending: list[AuditEntry] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Nothing runs in the background until an audit entry is recorded."""
+
+    async def stop(self) -> None:
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None and not flusher.done():
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write the pending audit entries (one transaction)."""
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+
+        def add() -> None:
+            with self.store.transaction() as conn:
+                for entry in batch:
+                    store.add_audit(conn, entry)
+
+        await asyncio.to_thread(add)
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(FLUSH_DELAY)
+        try:
+            await self.flush()
+        except Exception as exc:  # disk full, locked: keep serving, say so
+            log.warning("could not write the audit log: %s", exc)
 
     async def create(self, name: str, scopes: Sequence[str]) -> NewToken:
         check_name(name)
@@ -79,15 +122,14 @@ class Tokens:
         return await asyncio.to_thread(self.verify_now, secret)
 
     async def record(self, entry: AuditEntry) -> None:
-        def add() -> None:
-            with self.store.transaction() as conn:
-                store.add_audit(conn, entry)
-
-        await asyncio.to_thread(add)
+        self._pending.append(entry)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon(), name="tokens:audit")
         target = f" {entry.target}" if entry.target else ""
         self.context.log_activity(
             "info", f"audit: {entry.token} {entry.action}{target}: {entry.outcome}", subject="audit"
         )
 
     async def audit(self, *, since: float | None = None, limit: int = 500) -> list[AuditEntry]:
+        await self.flush()
         return await self.store.arun(lambda conn: store.audit(conn, since, limit))
