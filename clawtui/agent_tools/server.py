@@ -49,6 +49,7 @@ from clawtui.engine.api.threads import IncomingMessage, ThreadDetail, threads_of
 from clawtui.engine.api.tmux import tmux_of
 from clawtui.engine.api.tokens import (
     Principal,
+    relay_aliases,
     require_admin,
     require_agent,
     require_escalate,
@@ -88,6 +89,12 @@ def build_server(engine: EngineAPI, guard: Guard) -> MCPServer:
     def thread_names() -> dict[int, str]:
         threads = threads_of(engine)
         return {} if threads is None else {s.thread.id: s.thread.name for s in threads.statuses()}
+
+    async def aliases(thread_id: int | None) -> list[str]:
+        """The relay agents of a thread: names an agent scope may give it."""
+        ingress = ingress_of(engine)
+        relay = await ingress.relay_routes() if ingress is not None else None
+        return relay_aliases(relay, thread_id)
 
     # -- fleet ---------------------------------------------------------------------------------
     @server.tool(description="Hosts and their containers (state, role, memory, CPU).")
@@ -140,9 +147,11 @@ def build_server(engine: EngineAPI, guard: Guard) -> MCPServer:
 
     @server.tool(description="Run a heartbeat of a thread now (agents: their own thread).")
     async def heartbeat_run(thread_id: int) -> Queued:
-        def check(p: Principal) -> None:
-            name = thread_names().get(thread_id) if not p.admin else None
-            require_agent(p, "heartbeat_run", thread_id=thread_id, thread_name=name)
+        async def check(p: Principal) -> None:
+            if p.admin:
+                return
+            name, also = thread_names().get(thread_id), await aliases(thread_id)
+            require_agent(p, "heartbeat_run", thread_id=thread_id, thread_name=name, aliases=also)
 
         async def call() -> Queued:
             await _need(threads_of(engine), "threads").beat_now(thread_id)
@@ -172,11 +181,16 @@ def build_server(engine: EngineAPI, guard: Guard) -> MCPServer:
         }  # fmt: skip
         holder: list[NewEscalation] = []
 
-        def check(p: Principal) -> None:
+        async def check(p: Principal) -> None:
             new = NewEscalation.model_validate(fields)
             holder.append(new)
-            name = thread_names().get(thread_id) if thread_id is not None and not p.admin else None
-            require_escalate(p, "escalate", agent=new.agent, thread_id=thread_id, thread_name=name)
+            if p.admin:
+                return
+            name = thread_names().get(thread_id) if thread_id is not None else None
+            require_escalate(
+                p, "escalate", agent=new.agent, thread_id=thread_id, thread_name=name,
+                aliases=await aliases(thread_id),
+            )  # fmt: skip
 
         async def call() -> Escalation:
             new = holder[0] if holder else NewEscalation.model_validate(fields)

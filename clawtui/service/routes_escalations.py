@@ -94,7 +94,7 @@ def _refused(exc: EscalationError | IncidentError) -> NoReturn:
 async def raise_escalation(request: web.Request) -> web.Response:
     escalations = _escalations(request)
     new = await parse_body(request, NewEscalation, limit=MAX_BODY)
-    require_escalate(request, new)
+    await require_escalate(request, new)
     esc = await escalations.raise_(new)
     return _json(esc.model_dump(mode="json"), 201)
 

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from clawtui.engine.api import tokens as tokens_api
 from clawtui.engine.api.escalations import NewEscalation
-from clawtui.engine.api.ingress import ingress_of
+from clawtui.engine.api.ingress import RelayRoutes, ingress_of
 from clawtui.engine.api.threads import threads_of
 from clawtui.engine.api.tokens import (
     ADMIN,
@@ -96,6 +96,11 @@ def _threads(request: web.Request) -> list[tuple[int, str]]:
     return [] if threads is None else [(s.thread.id, s.thread.name) for s in threads.statuses()]
 
 
+async def _relay(request: web.Request) -> RelayRoutes | None:
+    ingress = ingress_of(request.app[ENGINE])
+    return await ingress.relay_routes() if ingress is not None else None
+
+
 def changes_state(request: web.Request) -> bool:
     return request.method not in ("GET", "HEAD", "OPTIONS") and route_of(request) not in READ_POSTS
 
@@ -119,10 +124,10 @@ async def authorize(request: web.Request, p: Principal) -> None:
         require_pools(p, action)
     elif route == _BEAT and (tid := _thread_id(request)) is not None:
         names = dict(_threads(request))
-        require_agent(p, action, thread_id=tid, thread_name=names.get(tid))
+        aliases = tokens_api.relay_aliases(await _relay(request), tid)
+        require_agent(p, action, thread_id=tid, thread_name=names.get(tid), aliases=aliases)
     elif route == _SEND and (tid := _thread_id(request)) is not None:
-        ingress = ingress_of(request.app[ENGINE])
-        relay = await ingress.relay_routes() if ingress is not None else None
+        relay = await _relay(request)
         require_send(p, action, thread_id=tid, threads=_threads(request), relay=relay)
     elif route == _ESCALATE and request.method == "POST":
         if not p.agents:
@@ -131,13 +136,18 @@ async def authorize(request: web.Request, p: Principal) -> None:
         require_admin(p, action)
 
 
-def require_escalate(request: web.Request, new: NewEscalation) -> None:
+async def require_escalate(request: web.Request, new: NewEscalation) -> None:
     """An agent token raises escalations only as its own agent / for its own thread."""
     p: Principal = request.get(PRINCIPAL, ADMIN)
-    names = dict(_threads(request)) if new.thread_id is not None and not p.admin else {}
-    check = tokens_api.require_escalate
-    name = names.get(new.thread_id) if new.thread_id is not None else None
-    check(p, "escalating as this agent", agent=new.agent, thread_id=new.thread_id, thread_name=name)
+    if p.admin:
+        return
+    tid = new.thread_id
+    name = dict(_threads(request)).get(tid) if tid is not None else None
+    aliases = tokens_api.relay_aliases(await _relay(request), tid)
+    tokens_api.require_escalate(
+        p, "escalating as this agent", agent=new.agent, thread_id=tid, thread_name=name,
+        aliases=aliases,
+    )  # fmt: skip
 
 
 async def record(request: web.Request, p: Principal | None, outcome: str) -> None:

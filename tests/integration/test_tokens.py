@@ -17,9 +17,17 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from clawtui.config.threads import ThreadEntry, ThreadsConfig
 from clawtui.engine.core import Engine
 from clawtui.service.runner import ServiceRunner
 from tests.integration.engine_helpers import make_settings
+from tests.integration.ingress_helpers import (
+    CODY_THREAD,
+    RYAN_THREAD,
+    SAM_THREAD,
+    ingress_settings,
+    messages,
+)
 from tests.integration.mcp_helpers import REPO, write_config
 
 pytestmark = pytest.mark.integration
@@ -149,3 +157,50 @@ async def test_revoked_token_ends_its_open_event_stream(served: tuple[Engine, st
     assert any(r["token"] == "admin" and r["action"] == "DELETE /api/v1/tokens/{name}"
                and r["target"] == "/api/v1/tokens/one" for r in rows)  # fmt: skip
     assert [t.name for t in await engine.tokens.find() if t.revoked_at is None] == []
+
+
+async def test_agent_scope_sends_along_relay_routes_and_beats_its_own_thread(
+    tmp_path: Path,
+) -> None:
+    settings = ingress_settings(tmp_path)
+    settings.threads = ThreadsConfig(
+        heartbeat=False,
+        threads=[
+            ThreadEntry(id=RYAN_THREAD, name="ryan-thread"),
+            ThreadEntry(id=SAM_THREAD, name="sam-thread"),
+            ThreadEntry(id=CODY_THREAD, name="cody-thread"),
+        ],
+    )
+    engine = Engine(settings)
+    await engine.start()
+    runner = ServiceRunner(engine, settings, token=ADMIN, listen=("127.0.0.1", 0))
+    await runner.start()
+    try:
+        cody = (await engine.tokens.create("cody", ["agent:cody"])).secret
+        url = runner.url
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {cody}"}) as s:
+            # the whitelist has cody -> ryan, not cody -> sam
+            async with s.post(f"{url}/api/v1/threads/{RYAN_THREAD}/messages",
+                              json={"text": "fix pushed", "sender": "cody"}) as r:  # fmt: skip
+                assert r.status == 201, await r.text()
+            async with s.post(f"{url}/api/v1/threads/{SAM_THREAD}/messages",
+                              json={"text": "hi"}) as r:  # fmt: skip
+                text = await r.text()
+                assert r.status == 403 and f"relay route to thread {SAM_THREAD}" in text
+            async with s.post(f"{url}/api/v1/threads/{CODY_THREAD}/beat") as r:
+                assert r.status == 202, await r.text()
+            async with s.post(f"{url}/api/v1/threads/{RYAN_THREAD}/beat") as r:
+                assert r.status == 403 and "needs scope agent:ryan-thread" in await r.text()
+            esc = {"agent": "cody", "doing": "d", "need": "n", "thread_id": CODY_THREAD}
+            async with s.post(f"{url}/api/v1/escalations", json=esc) as r:
+                assert r.status == 201, await r.text()
+            async with s.post(
+                f"{url}/api/v1/escalations", json={**esc, "thread_id": SAM_THREAD}
+            ) as r:
+                assert r.status == 403 and "needs scope agent:sam-thread" in await r.text()
+        queued = [m for m in messages(engine.queue) if m.get("threadId") == RYAN_THREAD]
+        assert [m["message"] for m in queued] == ["fix pushed"]
+        assert messages(engine.queue, SAM_THREAD) == []
+    finally:
+        await runner.stop()
+        await engine.stop()

@@ -14,6 +14,7 @@ from clawtui.engine.api.tokens import (
     ScopeDenied,
     TokenError,
     parse_scopes,
+    relay_aliases,
     require_admin,
     require_agent,
     require_escalate,
@@ -65,6 +66,11 @@ def test_read_and_pools_scopes() -> None:
 def test_agent_scope_covers_its_own_thread_only() -> None:
     require_agent(BY_ID, "beat", thread_id=7)
     require_agent(CODY, "beat", thread_id=7, thread_name="cody")
+    # agent:cody names the relay agent cody, whose thread is 7 ("cody-thread")
+    aliases = relay_aliases(RELAY, 7)
+    assert aliases == ["cody"]
+    require_agent(CODY, "beat", thread_id=7, thread_name="cody-thread", aliases=aliases)
+    require_escalate(CODY, "e", agent="x", thread_id=7, thread_name="cody-thread", aliases=aliases)
     assert "needs scope agent:ryan-thread" in _denied(
         require_agent, CODY, "beat", thread_id=8, thread_name="ryan-thread"
     )

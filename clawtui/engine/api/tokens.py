@@ -157,15 +157,25 @@ def require_agent(
     thread_id: int | None = None,
     thread_name: str | None = None,
     agent: str | None = None,
+    aliases: Iterable[str] = (),
 ) -> None:
-    """Admin, or an agent:<thread> scope naming this thread (by id or name) or this agent."""
+    """Admin, or an agent:<thread> scope naming this thread (by id, name or one of `aliases`,
+    the relay agents of the thread) or this agent."""
     if p.admin:
         return
+    also = set(aliases)
     for value in p.agents:
-        if _is_thread(value, thread_id, thread_name) or (agent is not None and value == agent):
+        if _is_thread(value, thread_id, thread_name) or value in also or value == agent:
             return
     what = thread_name or (str(thread_id) if thread_id is not None else agent) or "<thread>"
     raise ScopeDenied(f"agent:{what} (or admin)", action)
+
+
+def relay_aliases(relay: RelayRoutes | None, thread_id: int | None) -> list[str]:
+    """The relay agents whose thread is `thread_id`: other names an agent scope may use."""
+    if relay is None or thread_id is None:
+        return []
+    return [a.name for a in relay.agents if a.thread_id == thread_id]
 
 
 def require_send(
@@ -199,16 +209,23 @@ def require_send(
 
 
 def require_escalate(
-    p: Principal, action: str, *, agent: str, thread_id: int | None, thread_name: str | None
+    p: Principal,
+    action: str,
+    *,
+    agent: str,
+    thread_id: int | None,
+    thread_name: str | None,
+    aliases: Iterable[str] = (),
 ) -> None:
     """Admin, or an agent scope raising as itself: its agent name (no thread given), or its
-    thread (by id or name) when the escalation names one."""
+    thread (by id, name or relay agent name) when the escalation names one."""
     if p.admin:
         return
+    also = set(aliases)
     for value in p.agents:
         if thread_id is None and value == agent:
             return
-        if thread_id is not None and _is_thread(value, thread_id, thread_name):
+        if thread_id is not None and (_is_thread(value, thread_id, thread_name) or value in also):
             return
     raise ScopeDenied(f"agent:{thread_name or agent} (or admin)", action)
 
