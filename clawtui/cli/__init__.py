@@ -5,6 +5,7 @@
     mem.py       memory limits                pool.py     warm pools and claims
     thread.py    agent threads                kb.py       the knowledge base
     escalate.py  escalations, incidents, brief             ingress.py  relay routes, webhook test
+    mcp.py       the MCP server (stdio)                    token.py    scoped tokens, audit log
 
 `main` (the console script `clawtui = "clawtui.cli:main"`) is imported on first use, so
 `import clawtui.cli` stays light: `clawtui attach` starts without the configuration package.

@@ -29,6 +29,8 @@ _COMMAND_GROUPS: tuple[str, ...] = (
     "ingress",
     "pool",
     "attach",
+    "mcp",
+    "token",
 )
 
 # The commands that act through a remote `clawtui serve` with `--connect` (over its REST API).

@@ -48,10 +48,20 @@ from clawtui.engine.api.models import (
     HostState,
 )
 from clawtui.engine.api.protocols import EventBus, Subscription
+from clawtui.engine.api.tokens import CALLER_VIA
 
 log = logging.getLogger(__name__)
 
 __all__ = ["RemoteEngine", "RemoteError"]
+
+
+async def _mark_via(
+    _session: aiohttp.ClientSession, _ctx: Any, params: aiohttp.TraceRequestStartParams
+) -> None:
+    """Send `X-Clawtui-Via` when a front end calls on a client's behalf (`CALLER_VIA`)."""
+    via = CALLER_VIA.get()
+    if via:
+        params.headers["X-Clawtui-Via"] = via
 
 
 class RemoteEngine:
@@ -85,8 +95,12 @@ class RemoteEngine:
         if self._task is not None:
             return
         self.bus.bind(asyncio.get_running_loop())
+        via = aiohttp.TraceConfig()
+        via.on_request_start.append(_mark_via)
         self._session = aiohttp.ClientSession(
-            headers=self._headers, timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)
+            headers=self._headers,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+            trace_configs=[via],
         )
         self._task = asyncio.create_task(self._stream_loop(), name="remote:events")
 

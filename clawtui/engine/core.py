@@ -39,6 +39,8 @@ from clawtui.engine.store import StoreError as StoreError  # for the entry point
 from clawtui.engine.stuck.detector import StuckDetector
 from clawtui.engine.threads.manager import Threads
 from clawtui.engine.threads.queue import TinyClawQueue
+from clawtui.engine.tokens import store as token_store
+from clawtui.engine.tokens.manager import Tokens
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -50,7 +52,10 @@ _ACTIVITY_FLUSH_SECONDS = 0.5
 
 def open_store(path: Path | str) -> Store:
     """The engine's store with the schema steps of every capability that owns tables."""
-    return Store(path, migrations=[*store_migrations.MIGRATIONS, *pool_store.MIGRATIONS])
+    return Store(
+        path,
+        migrations=[*store_migrations.MIGRATIONS, *pool_store.MIGRATIONS, *token_store.MIGRATIONS],
+    )
 
 
 class Component(Protocol):
@@ -125,6 +130,8 @@ class Engine:
         self.pools = Pools(self.context, escalations=self.escalations)
         self.components.append(self.pools)
         self.tmux = TmuxManager(self.context)
+        self.tokens = Tokens(self.context)
+        self.components.append(self.tokens)
         self.components.append(self.tmux)
 
     # -- lifecycle ---------------------------------------------------------------------------

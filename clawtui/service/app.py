@@ -26,10 +26,12 @@ from clawtui.service import (
     routes_relay_whitelist,
     routes_threads,
     routes_tmux,
+    routes_tokens,
     routes_webhook,
 )
-from clawtui.service.errors import auth_middleware, error_middleware
-from clawtui.service.keys import ENGINE, METRICS, SETTINGS, SSE_STREAMS, TOKEN
+from clawtui.service.errors import error_middleware
+from clawtui.service.keys import ENGINE, METRICS, SETTINGS, SSE_OWNERS, SSE_STREAMS, TOKEN
+from clawtui.service.scopes import auth_middleware
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -53,6 +55,7 @@ def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Appl
     app[SETTINGS] = settings
     app[TOKEN] = token
     app[SSE_STREAMS] = set[Subscription]()
+    app[SSE_OWNERS] = {}
     app[METRICS] = metrics.ServiceMetrics(engine, app)
     app.add_routes(routes_api.routes)
     app.add_routes(routes_memory.routes)
@@ -66,5 +69,6 @@ def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Appl
     app.add_routes(routes_relay.routes)
     app.add_routes(routes_relay_whitelist.routes)
     app.add_routes(metrics.routes)
+    app.add_routes(routes_tokens.routes)
     app.on_shutdown.append(_close_streams)
     return app

@@ -1,7 +1,8 @@
 """JSON errors and bearer-token auth for every route.
 
 Every error a client sees is JSON `{"error": {"status": N, "message": "..."}}` whose message
-names the problem. Tokens are compared in constant time on bytes.
+names the problem. Tokens are compared in constant time on bytes (the auth middleware,
+with scopes, is `scopes.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
-from clawtui.service.keys import SETTINGS, TOKEN
+from clawtui.service.keys import SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +76,3 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return json_error(500, "internal error: see the service log")
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path not in PUBLIC_PATHS and request.path not in OWN_AUTH_PATHS:
-        token = request.app[TOKEN]
-        if not token_matches(request.headers.get("Authorization"), token):
-            response = json_error(
-                401, "missing or wrong bearer token: send 'Authorization: Bearer <token>'"
-            )
-            response.headers["WWW-Authenticate"] = 'Bearer realm="clawtui"'
-            return response
-    return await handler(request)

@@ -5,7 +5,9 @@ coalesces stats like every other consumer, so a slow client sees the latest stat
 backlog. `?kinds=host,container` filters; `?snapshot=1` starts the stream with one `snapshot`
 event holding every host and container, which is what a remote TUI needs to mirror the engine
 without a race between a GET and the stream. A comment line every few seconds keeps proxies
-from closing an idle stream.
+from closing an idle stream. A stream opened with a stored token ends when that token is revoked:
+at once when it is revoked through this service (`DELETE /api/v1/tokens/{name}`), and within
+`REVOKE_CHECK` seconds when another process revokes it (the token is looked up again).
 """
 
 from __future__ import annotations
@@ -20,9 +22,14 @@ from aiohttp import web
 
 from clawtui.engine.api.events import encode_event
 from clawtui.engine.api.models import Event, EventKind
+from clawtui.engine.api.tokens import Principal
 from clawtui.service.errors import fail
-from clawtui.service.keys import ENGINE, SETTINGS, SSE_STREAMS
+from clawtui.service.keys import ENGINE, SETTINGS, SSE_OWNERS, SSE_STREAMS
 from clawtui.service.routes_api import container_json
+from clawtui.service.scopes import PRINCIPAL, principal_of
+
+REVOKE_CHECK = 1.0
+"""Seconds between look-ups of a stored token on an open stream."""
 
 routes = web.RouteTableDef()
 
@@ -66,6 +73,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     sub = engine.subscribe(kinds)
     streams = request.app[SSE_STREAMS]
     streams.add(sub)
+    principal: Principal | None = request.get(PRINCIPAL)
+    stored = principal is not None and principal.stored
+    if principal is not None and stored:
+        request.app[SSE_OWNERS][sub] = principal.name
+    wait = min(heartbeat, REVOKE_CHECK) if stored else heartbeat
+    idle = 0.0
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream; charset=utf-8",
@@ -78,11 +91,19 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(b"retry: 2000\n\n")
         if request.query.get("snapshot") in ("1", "true", "yes"):
             await response.write(_snapshot(request))
+        checked = time.monotonic()
         while True:
+            if stored and time.monotonic() - checked >= REVOKE_CHECK:
+                if await principal_of(request) is None:
+                    break  # revoked by another process
+                checked = time.monotonic()
             try:
-                event = await asyncio.wait_for(sub.get(), timeout=heartbeat)
+                event = await asyncio.wait_for(sub.get(), timeout=wait)
             except TimeoutError:
-                await response.write(b": keepalive\n\n")
+                idle += wait
+                if idle >= heartbeat:
+                    idle = 0.0
+                    await response.write(b": keepalive\n\n")
                 continue
             except StopAsyncIteration:  # the service is shutting down
                 break
@@ -91,6 +112,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         pass
     finally:
         streams.discard(sub)
+        request.app[SSE_OWNERS].pop(sub, None)
         sub.close()
     with contextlib.suppress(ConnectionResetError, RuntimeError):
         await response.write_eof()

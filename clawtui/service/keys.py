@@ -16,3 +16,5 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 TOKEN: web.AppKey[str] = web.AppKey("token", str)
 METRICS: web.AppKey[Any] = web.AppKey("metrics")
 SSE_STREAMS: web.AppKey[set[Subscription]] = web.AppKey("sse_streams")
+SSE_OWNERS: web.AppKey[dict[Subscription, str]] = web.AppKey("sse_owners")
+"""Open event streams of stored tokens -> the token's name (closed when it is revoked)."""

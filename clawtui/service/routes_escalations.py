@@ -44,6 +44,7 @@ from clawtui.service.bodies import parse_body
 from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
 from clawtui.service.routes_api import _int_query
+from clawtui.service.scopes import require_escalate
 
 routes = web.RouteTableDef()
 MAX_BODY = 512 * 1024
@@ -93,6 +94,7 @@ def _refused(exc: EscalationError | IncidentError) -> NoReturn:
 async def raise_escalation(request: web.Request) -> web.Response:
     escalations = _escalations(request)
     new = await parse_body(request, NewEscalation, limit=MAX_BODY)
+    await require_escalate(request, new)
     esc = await escalations.raise_(new)
     return _json(esc.model_dump(mode="json"), 201)
 
