@@ -36,7 +36,9 @@ _COMMAND_GROUPS: tuple[str, ...] = (
 # The commands that act through a remote `clawtui serve` with `--connect` (over its REST API).
 # Every other command refuses `--connect`: it would act on this machine's engine and state,
 # which is not what the user asked for.
-REMOTE_COMMANDS: frozenset[str] = frozenset({"escalate", "escalations", "incidents", "brief"})
+REMOTE_COMMANDS: frozenset[str] = frozenset(
+    {"escalate", "escalations", "incidents", "brief", "mcp", "token", "audit"}
+)
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:

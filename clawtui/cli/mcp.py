@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from clawtui.cli._common import EXIT_FAIL, EXIT_OK, UsageError, error
+from clawtui.cli._common import EXIT_FAIL, EXIT_OK, CommandError, UsageError, error
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -57,6 +57,10 @@ async def _remote(url: str, token: str) -> EngineAPI:
         if time.monotonic() > deadline:
             break
         await asyncio.sleep(0.05)
+    if remote.last_error and remote.last_error.startswith("cannot reach"):
+        # No service there: an MCP client is better told at once than given tools that fail.
+        await remote.stop()
+        raise CommandError(f"{remote.last_error}; is `clawtui serve` running there?")
     if remote.last_error:
         print(f"clawtui mcp: event stream: {remote.last_error}", file=sys.stderr)
     return remote

@@ -55,6 +55,11 @@ INVOCATIONS: list[list[str]] = [
     ["tmux", "send", "sam", "main", "ls"],
     ["tmux", "broadcast", "--line", "ls", "sam"],
     ["ssh", "trust", "--fingerprint", "SHA256:x", "h"],
+    ["mcp"],
+    ["token", "ls"],
+    ["token", "create", "bot", "--scope", "read"],
+    ["token", "revoke", "bot"],
+    ["audit"],
 ]
 
 
