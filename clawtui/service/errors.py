@@ -18,7 +18,9 @@ from clawtui.service.keys import SETTINGS, TOKEN
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/healthz"})
+PUBLIC_PATHS = frozenset({"/healthz", "/boilerhouse/api/v1/health"})
+BOILERHOUSE_PREFIX = "/boilerhouse/"
+"""Routes answering in Boilerhouse's error format `{"error": "message"}` (routes_boilerhouse)."""
 OWN_AUTH_PATHS = frozenset({"/webhook/azure-devops", "/relay"})
 """Routes that check their own secret headers instead of the bearer token (ingress)."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -82,8 +84,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.path not in PUBLIC_PATHS and request.path not in OWN_AUTH_PATHS:
         token = request.app[TOKEN]
         if not token_matches(request.headers.get("Authorization"), token):
-            response = json_error(
-                401, "missing or wrong bearer token: send 'Authorization: Bearer <token>'"
+            message = "missing or wrong bearer token: send 'Authorization: Bearer <token>'"
+            response = (
+                web.json_response({"error": message}, status=401)
+                if request.path.startswith(BOILERHOUSE_PREFIX)
+                else json_error(401, message)
             )
             response.headers["WWW-Authenticate"] = 'Bearer realm="clawtui"'
             return response
