@@ -100,7 +100,9 @@ class DevboxesConfig(Section):
     network: str | None = Field(
         default=None,
         description="Docker network to attach dev boxes to (e.g. the one the credential "
-        "broker is on); absent means Docker's default bridge.",
+        "broker is on: TinyClaw's compose network, `tinyclaw_internal` in the seed, "
+        "`borg_dev` / `borg_internal` since its rename); absent means Docker's default bridge. "
+        "Creating a dev box says so when the network does not exist.",
     )
     env: dict[str, str] = Field(
         default_factory=dict,

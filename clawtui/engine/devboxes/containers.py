@@ -102,6 +102,7 @@ async def create_and_start(
     engine), the container is removed and the next free port tried.
     """
     cname = container_name(name)
+    await check_network(monitor, client, cfg.network)
     avoid: set[int] = set()
     for _attempt in range(5):
         port = await choose_port(monitor, client, cfg, wanted_port, avoid)
@@ -169,6 +170,25 @@ async def create_and_start(
             raise
         return cid, port
     raise DevboxError(f"could not find a free SSH port on host {monitor.name} (5 tries)")
+
+
+_BUILTIN_NETWORKS = frozenset({"bridge", "host", "none", "default"})
+
+
+async def check_network(monitor: HostMonitor, client: Any, network: str | None) -> None:
+    """DevboxError when `[devboxes] network` names a network this host does not have (say,
+    TinyClaw's compose network before `docker compose up`: `tinyclaw_internal` in the seed,
+    `borg_internal` / `borg_dev` since its rename)."""
+    if not network or network in _BUILTIN_NETWORKS or network.startswith("container:"):
+        return
+    try:
+        await monitor.call(client.inspect_network, network)
+    except docker.errors.NotFound:
+        raise DevboxError(
+            f"Docker network {network!r} ([devboxes] network) does not exist on host "
+            f"{monitor.name}: create it or start the stack that does (TinyClaw: docker compose "
+            "up in its checkout), or unset [devboxes] network"
+        ) from None
 
 
 async def undo(monitor: HostMonitor, client: Any, cid: str | None, volume: str | None) -> None:
