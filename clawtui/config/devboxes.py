@@ -104,6 +104,13 @@ class DevboxesConfig(Section):
         "`borg_dev` / `borg_internal` since its rename); absent means Docker's default bridge. "
         "Creating a dev box says so when the network does not exist.",
     )
+    github_installations: ConfigPath | None = Field(
+        default=None,
+        description="The credential broker's org -> GitHub App installation id map "
+        '({"acme": 12345}, seed 000 secrets/github-installations.json) on the Docker host: '
+        "mounted read-only at /secrets/github-installations.json, where the image's git "
+        "credential helper and gh wrapper read it.",
+    )
     env: dict[str, str] = Field(
         default_factory=dict,
         description="Environment of every dev box, e.g. {CREDENTIAL_BROKER_URL = "

@@ -114,7 +114,14 @@ async def create_and_start(
             LABEL_MANAGED: "1",
         }
         host_config = client.create_host_config(
-            binds={volume_name(name): {"bind": HOME_DIR, "mode": "rw"}},
+            binds={
+                volume_name(name): {"bind": HOME_DIR, "mode": "rw"},
+                **(
+                    {str(cfg.github_installations): {"bind": INSTALLATIONS, "mode": "ro"}}
+                    if cfg.github_installations is not None
+                    else {}
+                ),
+            },
             port_bindings={22: (cfg.bind_address, port)},
             mem_limit=memory,
             memswap_limit=memory,
@@ -172,6 +179,8 @@ async def create_and_start(
     raise DevboxError(f"could not find a free SSH port on host {monitor.name} (5 tries)")
 
 
+INSTALLATIONS = "/secrets/github-installations.json"
+"""Where `[devboxes] github_installations` is mounted (the credential helper reads it)."""
 _BUILTIN_NETWORKS = frozenset({"bridge", "host", "none", "default"})
 
 

@@ -58,7 +58,7 @@ def context_digest(context: Path, dockerfile: str, build_args: Mapping[str, str]
 
 def default_build_context() -> Path:
     """docker/ of the source tree this package is in."""
-    return Path(__file__).resolve().parents[2] / "docker"
+    return Path(__file__).resolve().parents[3] / "docker"
 
 
 def build_image(
