@@ -83,7 +83,16 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         issues += tui_issues(settings)
     label = str(path) if path else "(no config.toml found: built-in defaults)"
     if not issues:
-        print(f"{label}: ok")
+        from clawtui.config import load_settings
+        from clawtui.config.interop import interop_warnings
+
+        try:
+            warnings = interop_warnings(load_settings(path))
+        except ConfigError:
+            warnings = []
+        for warning in warnings:
+            print(f"warning: {warning}")
+        print(f"{label}: ok" + (f" ({len(warnings)} warning(s))" if warnings else ""))
         return EXIT_OK
     for issue in issues:
         print(issue, file=sys.stderr)

@@ -100,7 +100,16 @@ class DevboxesConfig(Section):
     network: str | None = Field(
         default=None,
         description="Docker network to attach dev boxes to (e.g. the one the credential "
-        "broker is on); absent means Docker's default bridge.",
+        "broker is on: TinyClaw's compose network, `tinyclaw_internal` in the seed, "
+        "`borg_dev` / `borg_internal` since its rename); absent means Docker's default bridge. "
+        "Creating a dev box says so when the network does not exist.",
+    )
+    github_installations: ConfigPath | None = Field(
+        default=None,
+        description="The credential broker's org -> GitHub App installation id map "
+        '({"acme": 12345}, seed 000 secrets/github-installations.json) on the Docker host: '
+        "mounted read-only at /secrets/github-installations.json, where the image's git "
+        "credential helper and gh wrapper read it.",
     )
     env: dict[str, str] = Field(
         default_factory=dict,

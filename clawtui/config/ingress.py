@@ -225,6 +225,26 @@ class RelayConfig(Section):
     channel: str = Field(
         default="relay", min_length=1, max_length=64, description="`channel` of relayed messages."
     )
+    shared_secret_env: str | None = Field(
+        default=None,
+        description="Shared-secret mode (Nanoclaw's seed setup: one RELAY_SECRET for every "
+        "agent): the environment variable holding it. A request with this secret is trusted "
+        "to be from the agent its `from` names (still only a known agent, the route whitelist, "
+        "hop limit and rate limit apply), so any agent holding it can speak as any other: "
+        "`clawtui config check` warns. Unset (the default): each agent has its own secret.",
+    )
+
+    @field_validator("shared_secret_env")
+    @classmethod
+    def _check_shared_env(cls, value: str | None) -> str | None:
+        return None if value is None else _check_env(value)
+
+    def resolved_shared_secret(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The shared secret now (None when shared-secret mode is off or it is not set)."""
+        if not self.shared_secret_env:
+            return None
+        found = _resolve([self.shared_secret_env], [], env)
+        return found[0] if found else None
 
     @field_validator("agents")
     @classmethod

@@ -16,6 +16,17 @@ from pydantic import (
 from clawtui.config.base import GIB, MIB, ByteSize, Section
 from clawtui.config.sections import _ENV_NAME_RE
 
+DEFAULT_ADJUSTABLE_LABELS: tuple[str, ...] = (
+    "clawtui.role=devbox",
+    "clawtui.role=pool",
+    "tinyclaw.type=dev-container",
+    "borg.type=dev-container",
+)
+"""`[memory] adjustable_labels` by default: clawtui's dev boxes and pool containers, and
+TinyClaw's dev containers: `tinyclaw.type=dev-container` in the seed, `borg.type=dev-container`
+since TinyClaw's rename (lucianHymer/tinyclaw b64de8c scripts/create-dev-container.sh,
+src/docker-client.ts). Anything else (its broker, bot, dashboard) stays refused."""
+
 _HTTP_SCHEMES: Final = ("http://", "https://")
 
 
@@ -78,6 +89,23 @@ class MemoryConfig(Section):
         description="Seconds a batch waits for another batch on the same host to finish "
         "before it is refused as 'batch in flight' (0-300).",
     )
+    adjustable_labels: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ADJUSTABLE_LABELS),
+        max_length=50,
+        description='Labels ("key=value", or "key" for any value) that make a container a '
+        "dev container: resizable and shown in the Dev containers panel. Default: "
+        "clawtui.role=devbox, clawtui.role=pool and TinyClaw's tinyclaw.type=dev-container / "
+        "borg.type=dev-container. Other containers (infrastructure) are refused.",
+    )
+
+    @field_validator("adjustable_labels")
+    @classmethod
+    def _selectors(cls, value: list[str]) -> list[str]:
+        for selector in value:
+            key = selector.partition("=")[0]
+            if not key or len(selector) > 256 or any(c.isspace() for c in key):
+                raise ValueError(f'expected "key=value" or "key", got {selector!r}')
+        return value
 
 
 class TelegramConfig(Section):

@@ -361,7 +361,11 @@ class PoolConfig(Section):
         default="cold", description="No warm container: start one cold, or refuse the claim."
     )
     claim_timeout: float = Field(
-        default=30.0, gt=0, le=600, description="Seconds a cold claim may take."
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Seconds a claim may wait for a container: a cold start, or (when the "
+        "pool is full but some of it is still warming) one of those turning warm.",
     )
     gc_grace: float = Field(
         default=60.0, ge=0, description="Seconds before an unknown pool container is removed."

@@ -1,7 +1,10 @@
 """`[threads]`: the agents' threads, their TinyClaw home, the heartbeat and the knowledge base.
 
 [threads]
-home = "~/tinyclaw/.tinyclaw"        # threads.json + queue/ (TinyClaw's layout)
+home = "~/tinyclaw/.borg"           # threads.json + queue/ (TinyClaw's layout; .tinyclaw before)
+queue_file_mode = "0640"            # mode of the queue files clawtui writes
+queue_file_owner = "1000:1000"      # optional uid[:gid] they are given (needs the right to chown)
+queue_consumer = "1000:1000"        # optional uid[:gid] TinyClaw reads as (default: owner of home)
 heartbeat_interval = "8m"           # one beat per thread per interval, staggered
 hourly_after = "60m"                # hourly tier due after this age
 daily_after = "24h"                 # daily tier due after this age
@@ -10,7 +13,8 @@ command = ["claude", "-p"]          # prompt is appended as the last argument
 timezone = "Europe/Berlin"
 master = 1                          # master thread id (else isMaster / thread 1)
 kb_dir = "~/knowledge-base"
-nanoclaw_db = "~/nanoclaw/store/messages.db"
+nanoclaw_db = "~/nanoclaw/data/v2.db"   # Nanoclaw v2; v1: ~/nanoclaw/store/messages.db
+nanoclaw_assistant = "Andy"          # v1: ASSISTANT_NAME, the default @trigger of a group
 
 [[threads.threads]]
 id = 2
@@ -78,8 +82,27 @@ class ThreadsConfig(Section):
 
     home: ConfigPath | None = Field(
         default=None,
-        description="A TinyClaw home folder (the one holding threads.json and queue/). "
-        "Unset: <state_dir>/tinyclaw, created on first use.",
+        description="A TinyClaw home folder (the one holding threads.json and queue/): "
+        "`.borg` in TinyClaw's checkout (`.tinyclaw` in older ones); the checkout itself works "
+        "too (its .borg, else .tinyclaw, is used). Unset: <state_dir>/tinyclaw, created on "
+        "first use.",
+    )
+    queue_file_mode: int = Field(
+        default=0o640,
+        ge=0,
+        le=0o777,
+        description='Mode of the queue files clawtui writes, e.g. "0640" or "0644".',
+    )
+    queue_file_owner: tuple[int, int] | None = Field(
+        default=None,
+        description='"uid" or "uid:gid" the queue files are given before they appear (clawtui '
+        "must be allowed to chown: root, or the same uid). Unset: whoever runs clawtui.",
+    )
+    queue_consumer: tuple[int, int] | None = Field(
+        default=None,
+        description='"uid" or "uid:gid" TinyClaw reads the queue as (its container runs as '
+        "1000). Unset: the owner of the home folder. `clawtui config check` and the Threads "
+        "panel say when it cannot read the files clawtui writes.",
     )
     threads: list[ThreadEntry] = Field(
         default_factory=list,
@@ -125,12 +148,46 @@ class ThreadsConfig(Section):
     )
     nanoclaw_db: ConfigPath | None = Field(
         default=None,
-        description="Nanoclaw's store/messages.db: deliveries to threads with a nanoclaw_jid "
-        "are also inserted into its messages table.",
+        description="Nanoclaw's database: data/v2.db (v2: rows go into each session's "
+        "inbound.db messages_in) or store/messages.db (v1: its messages table), detected from "
+        "the tables; or the Nanoclaw checkout. Deliveries to threads with a nanoclaw_jid are "
+        "also written there.",
+    )
+    nanoclaw_assistant: str = Field(
+        default="Andy",
+        min_length=1,
+        max_length=100,
+        description="Nanoclaw v1's ASSISTANT_NAME: messages to a non-main group that requires "
+        "a trigger start with its trigger_pattern, or @<this> when that is empty.",
     )
     stale_branch_days: float = Field(
         default=7.0, gt=0, description="Branches without commits this long are flagged."
     )
+
+    @field_validator("queue_file_mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip().lower().removeprefix("0o")
+            if not re.fullmatch(r"[0-7]{3,4}", text):
+                raise ValueError(f'expected an octal file mode like "0640", got {value!r}')
+            return int(text, 8)
+        return value
+
+    @field_validator("queue_file_owner", "queue_consumer", mode="before")
+    @classmethod
+    def _uid_gid(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f'expected "uid" or "uid:gid", got {value!r}')
+        if isinstance(value, int):
+            return (value, value)
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d{1,10})\s*(?::\s*(\d{1,10})\s*)?", value)
+            if not match:
+                raise ValueError(f'expected "uid" or "uid:gid" (numbers), got {value!r}')
+            uid = int(match.group(1))
+            return (uid, int(match.group(2)) if match.group(2) else uid)
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -155,5 +212,19 @@ class ThreadsConfig(Section):
         return self
 
     def resolved_home(self, state_dir: Path) -> Path:
-        """`home`, or `<state_dir>/tinyclaw` when it is not set."""
-        return self.home if self.home is not None else state_dir / "tinyclaw"
+        """`home`, or `<state_dir>/tinyclaw` when it is not set. A TinyClaw checkout (a folder
+        with `.borg/` or, before the rename, `.tinyclaw/` but no threads.json or queue/ of its
+        own) stands for that home folder."""
+        if self.home is None:
+            return state_dir / "tinyclaw"
+        return tinyclaw_home(Path(self.home))
+
+
+def tinyclaw_home(path: Path) -> Path:
+    """`path`, or its `.borg` / `.tinyclaw` when `path` is a TinyClaw checkout."""
+    if (path / "threads.json").exists() or (path / "queue").is_dir():
+        return path
+    for name in (".borg", ".tinyclaw"):
+        if (path / name).is_dir():
+            return path / name
+    return path

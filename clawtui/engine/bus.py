@@ -116,6 +116,11 @@ class EventBus:
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop `bind` was given (None before)."""
+        return self._loop
+
     def subscribe(
         self, kinds: Iterable[EventKind] | None = None, *, max_backlog: int = DEFAULT_MAX_BACKLOG
     ) -> Subscription:

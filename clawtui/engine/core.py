@@ -103,7 +103,9 @@ class Engine:
         self.actions = ContainerActions(self.context)
         self.devboxes = Devboxes(self.context, self.actions)
         self.queue = TinyClawQueue(
-            settings.threads.resolved_home(settings.engine.resolved_state_dir)
+            settings.threads.resolved_home(settings.engine.resolved_state_dir),
+            mode=settings.threads.queue_file_mode,
+            owner=settings.threads.queue_file_owner,
         )
         self.escalations = Escalations(self.context, self.queue)
         # Capabilities with background tasks register here (in start order).

@@ -18,6 +18,7 @@ from clawtui.service import (
     events,
     metrics,
     routes_api,
+    routes_boilerhouse,
     routes_containers,
     routes_escalations,
     routes_memory,
@@ -63,6 +64,7 @@ def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Appl
     app.add_routes(routes_threads.routes)
     app.add_routes(routes_escalations.routes)
     app.add_routes(routes_pools.routes)
+    app.add_routes(routes_boilerhouse.routes)
     routes_tmux.setup(app)
     app.add_routes(events.routes)
     app.add_routes(routes_webhook.routes)

@@ -19,7 +19,9 @@ from clawtui.service.keys import SETTINGS
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/healthz"})
+PUBLIC_PATHS = frozenset({"/healthz", "/boilerhouse/api/v1/health"})
+BOILERHOUSE_PREFIX = "/boilerhouse/"
+"""Routes answering in Boilerhouse's error format `{"error": "message"}` (routes_boilerhouse)."""
 OWN_AUTH_PATHS = frozenset({"/webhook/azure-devops", "/relay"})
 """Routes that check their own secret headers instead of the bearer token (ingress)."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

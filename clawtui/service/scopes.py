@@ -36,6 +36,7 @@ from clawtui.engine.api.tokens import (
     tokens_of,
 )
 from clawtui.service.errors import (
+    BOILERHOUSE_PREFIX,
     OWN_AUTH_PATHS,
     PUBLIC_PATHS,
     Handler,
@@ -114,14 +115,14 @@ async def authorize(request: web.Request, p: Principal) -> None:
     if request.method in ("GET", "HEAD"):
         if route in ADMIN_READS:
             require_admin(p, action)
-        elif route.startswith(("/api/v1/pools", "/api/v1/tenants")):
+        elif route.startswith(("/api/v1/pools", "/api/v1/tenants", BOILERHOUSE_PREFIX)):
             require_pools(p, action, read=True)
         else:
             require_read(p, action)
     elif route in READ_POSTS:
         require_read(p, action)
-    elif route in POOL_POSTS:
-        require_pools(p, action)
+    elif route in POOL_POSTS or route.startswith(BOILERHOUSE_PREFIX):
+        require_pools(p, action)  # Boilerhouse's claim and release: a `pools` token is its key
     elif route == _BEAT and (tid := _thread_id(request)) is not None:
         names = dict(_threads(request))
         aliases = tokens_api.relay_aliases(await _relay(request), tid)
@@ -177,8 +178,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     p = await principal_of(request)
     if p is None:
-        response = json_error(
-            401, "missing, wrong or revoked bearer token: send 'Authorization: Bearer <token>'"
+        message = "missing, wrong or revoked bearer token: send 'Authorization: Bearer <token>'"
+        response = (
+            web.json_response({"error": message}, status=401)  # Boilerhouse's error form
+            if request.path.startswith(BOILERHOUSE_PREFIX)
+            else json_error(401, message)
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="clawtui"'
         return response

@@ -54,6 +54,8 @@ def thread_row(s: ThreadStatus, now: float) -> list[Text]:
     flags = (
         Text(" · ".join(hb.urgent_flags)[:60], style="bold red") if hb.urgent_flags else Text("")
     )
+    if s.delivery_problem:
+        flags.append(("  " if hb.urgent_flags else "") + "⚠ delivery problem", "yellow")
     return [
         Text(str(s.thread.id)),
         Text(s.thread.name + (" ★" if s.thread.is_master else "")),
@@ -125,6 +127,8 @@ def detail_text(d: ThreadDetail, now: float, kb: Iterable[str] = ()) -> Text:
     if s.repo is not None and s.repo.dirty_files:
         out.append("Uncommitted: ", style="bold")
         out.append(", ".join(s.repo.dirty_files[:10]) + "\n")
+    if s.delivery_problem:
+        out.append(f"⚠ delivery problem: {s.delivery_problem}\n", style="bold yellow")
     for problem in s.heartbeat.problems:
         out.append(f"⚠ {problem}\n", style="yellow")
     out.append("\nHEARTBEAT.md\n", style="bold underline")

@@ -15,7 +15,14 @@ import docker
 import pytest
 
 from clawtui.cli import main
-from clawtui.engine.api.memory import BatchState, MemoryPlan, Outcome, PlanErrorCode, Verdict
+from clawtui.engine.api.memory import (
+    DEFAULT_ADJUSTABLE_LABELS,
+    BatchState,
+    MemoryPlan,
+    Outcome,
+    PlanErrorCode,
+    Verdict,
+)
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.core import Engine
 from clawtui.service.runner import ServiceRunner
@@ -260,6 +267,34 @@ async def test_only_labelled_containers_are_adjustable(
         rows[name(plain)].why_not or ""
     )
     assert rows[name(ok)].adjustable and rows[name(ok)].floor == 256 * MIB
+
+
+async def test_tinyclaw_dev_containers_are_adjustable_and_its_infrastructure_is_not(
+    engine: Engine, make_container: MakeContainer, docker_api: docker.APIClient
+) -> None:
+    """TinyClaw labels its dev containers `tinyclaw.type=dev-container` (seed 000) and, since
+    its rename, `borg.type=dev-container` (lucianHymer/tinyclaw b64de8c
+    scripts/create-dev-container.sh); its broker, bot and dashboard are compose services."""
+    tc = make_container("tc", mem_limit="512m", labels={"tinyclaw.type": "dev-container"})
+    borg = make_container("borg", mem_limit="512m", labels={"borg.type": "dev-container"})
+    broker = make_container(
+        "broker", mem_limit="512m", labels={"com.docker.compose.service": "broker"}
+    )
+    await seen(engine, tc, borg, broker)
+    result = await engine.memory.apply({name(tc): GIB, name(borg): 768 * MIB}, who="test")
+    assert result.state is BatchState.APPLIED, result.summary()
+    assert limits(docker_api, tc["Id"])[0] == GIB and limits(docker_api, borg["Id"])[0] == 768 * MIB
+    refused = await engine.memory.apply({name(broker): GIB}, who="test")
+    assert refused.state is BatchState.REFUSED
+    assert limits(docker_api, broker["Id"])[0] == 512 * MIB
+    # the set is configurable: without the tinyclaw label its containers are refused too
+    engine.settings.memory.adjustable_labels = ["clawtui.role=devbox", "clawtui.role=pool"]
+    try:
+        again = await engine.memory.apply({name(tc): 768 * MIB}, who="test")
+        assert again.state is BatchState.REFUSED
+        assert "dev-container label" in again.outcomes[0].check.reasons[0]
+    finally:
+        engine.settings.memory.adjustable_labels = list(DEFAULT_ADJUSTABLE_LABELS)
 
 
 async def test_references_and_plan_errors(engine: Engine, make_container: MakeContainer) -> None:

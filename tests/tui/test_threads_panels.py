@@ -138,3 +138,34 @@ async def test_panels_degrade_without_the_threads_capability() -> None:
         app.show_panel("heartbeats")
         await pilot.pause()
         assert app.screen.query_one("#heartbeats-unavailable", EmptyState).region.height > 0
+
+
+async def test_a_failing_nanoclaw_sink_shows_on_the_thread(tmp_path: Path) -> None:
+    """Nanoclaw v2 has no store/messages.db tables: the Threads panel says deliveries to that
+    thread are failing (row and detail), not only a counter."""
+    cwd = tmp_path / "repo"
+    cwd.mkdir()
+    not_nanoclaw = tmp_path / "messages.db"
+    not_nanoclaw.write_bytes(b"")  # an empty file: a database with no tables
+    settings = Settings(
+        threads=ThreadsConfig(
+            home=tmp_path / "home",
+            heartbeat=False,
+            nanoclaw_db=not_nanoclaw,
+            threads=[ThreadEntry(id=2, name="repo", cwd=cwd, nanoclaw_jid="tg:-100")],
+        )
+    )
+    engine = ThreadsFakeEngine(settings)
+    sample_fleet(engine)
+    engine.threads.scan()
+    app = ClawApp(engine, settings, clock=fixed_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_panel("threads")
+        table = app.screen.query_one("#threads-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        assert "delivery problem" not in table.get_cell("2", "Urgent").plain
+        await engine.threads.send(2, "hello")
+        await wait_for(pilot, lambda: "delivery problem" in table.get_cell("2", "Urgent").plain)
+        table.move_cursor(row=0)
+        detail = app.screen.query_one("#thread-detail", Static)
+        await wait_for(pilot, lambda: "not a Nanoclaw store" in str(detail.render()))

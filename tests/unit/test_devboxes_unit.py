@@ -426,3 +426,13 @@ def test_build_error_and_cut_stream_are_errors() -> None:
         run_build([{"stream": "Step 1/2\n"}, {"error": "E: Unable to locate package x\n"}])
     with pytest.raises(DevboxError, match="without producing an image"):
         run_build([{"stream": "Step 1/2\n"}])
+
+
+def test_default_build_context_is_this_repositorys_docker_folder() -> None:
+    """The engine builds the dev image from the docker/ folder of the source tree it runs from
+    (it pointed at clawtui/docker, which does not exist, after the engine moved a level down)."""
+    from clawtui.engine.devboxes.image import default_build_context
+
+    context = default_build_context()
+    assert (context / "Dockerfile.dev-container").is_file()
+    assert (context / "dev-container" / "git-credential-broker").is_file()

@@ -55,3 +55,16 @@ def test_git_message_takes_the_first_meaningful_line() -> None:
     err = "\nfatal: bad thing\nfatal: more\n\nPlease make sure...\nand the repository exists.\n"
     assert git_message(err, "x") == "bad thing"
     assert git_message("  \n", "fallback") == "fallback"
+
+
+async def test_tinyclaw_tier_checks_are_not_open_tasks(tmp_path: Path) -> None:
+    """TinyClaw's template lists recurring checks under `## Quick Tasks (every heartbeat)` and
+    the like: they are not open work, while a task under its own heading is."""
+    from clawtui.engine.heartbeats.md import TINYCLAW_TEMPLATE
+
+    repo = _repo(tmp_path / "r")
+    doc = parse(TINYCLAW_TEMPLATE + "\n## Tasks\n- [ ] ship it\n")
+    outcome = await BuiltinRunner().run(BeatTarget(1, "r", repo), ["daily"], doc, time.time())
+    assert outcome.report is not None
+    assert "Open tasks: ship it" in outcome.report
+    assert "git status" not in outcome.report

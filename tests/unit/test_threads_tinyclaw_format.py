@@ -191,6 +191,6 @@ def test_nanoclaw_sink_error_keeps_the_queue_file(tmp_path: Path) -> None:
     q.sinks.append(NanoclawSink(bad, {4: "jid"}))
     msg = q.deliver(4, "hi")
     assert (q.folder("incoming") / f"{msg.messageId}.json").exists()
-    assert q.sink_errors and "messages table" in q.sink_errors[0]
+    assert q.sink_errors and "not a Nanoclaw store" in q.sink_errors[0]
     with pytest.raises(QueueError, match="does not exist"):
         NanoclawSink(tmp_path / "nope.db", {}).insert("jid", msg)

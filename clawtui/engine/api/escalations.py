@@ -34,6 +34,7 @@ class Source(StrEnum):
     SYNC = "sync"
     CI = "ci"
     AUTOHEAL = "autoheal"
+    DELIVERY = "delivery"
 
 
 class Status(StrEnum):

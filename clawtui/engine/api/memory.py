@@ -13,11 +13,13 @@ swap at all).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from clawtui.config.notify import DEFAULT_ADJUSTABLE_LABELS as DEFAULT_ADJUSTABLE_LABELS
 
 if TYPE_CHECKING:
     from clawtui.engine.api.protocols import EngineAPI
@@ -34,6 +36,15 @@ MAX_REF_LENGTH = 256
 """Longest container reference (key, name or id prefix) a batch may use."""
 ADJUSTABLE_ROLES = frozenset({"devbox", "pool"})
 """Values of the `clawtui.role` label whose containers may be resized."""
+
+
+def matches_labels(labels: Mapping[str, str], selectors: Iterable[str]) -> bool:
+    """True when `labels` has one of `selectors` (`key=value`, or `key` for any value)."""
+    for selector in selectors:
+        key, eq, value = selector.partition("=")
+        if key in labels and (not eq or labels[key] == value):
+            return True
+    return False
 
 
 def format_bytes(value: int | None) -> str:

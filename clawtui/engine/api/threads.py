@@ -143,6 +143,8 @@ class ThreadStatus(BaseModel):
     queue_out: int = 0
     last_activity: float | None = None
     heartbeat: HeartbeatState
+    delivery_problem: str | None = None
+    """The last error of a second sink (Nanoclaw) for this thread, until a write succeeds."""
 
 
 class ThreadProgress(BaseModel):

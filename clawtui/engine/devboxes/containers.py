@@ -130,6 +130,7 @@ async def create_and_start(
     engine), the container is removed and the next free port tried.
     """
     cname = container_name(name)
+    await check_network(monitor, client, cfg.network)
     avoid: set[int] = set()
     for _attempt in range(5):
         port = await choose_port(monitor, client, cfg, wanted_port, avoid)
@@ -144,6 +145,11 @@ async def create_and_start(
             binds={
                 volume_name(name): {"bind": HOME_DIR, "mode": "rw"},
                 hostkeys_volume_name(name): {"bind": HOSTKEYS_DIR, "mode": "rw"},
+                **(
+                    {str(cfg.github_installations): {"bind": INSTALLATIONS, "mode": "ro"}}
+                    if cfg.github_installations is not None
+                    else {}
+                ),
             },
             port_bindings={22: (cfg.bind_address, port)},
             mem_limit=memory,
@@ -200,6 +206,27 @@ async def create_and_start(
             raise
         return cid, port
     raise DevboxError(f"could not find a free SSH port on host {monitor.name} (5 tries)")
+
+
+INSTALLATIONS = "/secrets/github-installations.json"
+"""Where `[devboxes] github_installations` is mounted (the credential helper reads it)."""
+_BUILTIN_NETWORKS = frozenset({"bridge", "host", "none", "default"})
+
+
+async def check_network(monitor: HostMonitor, client: Any, network: str | None) -> None:
+    """DevboxError when `[devboxes] network` names a network this host does not have (say,
+    TinyClaw's compose network before `docker compose up`: `tinyclaw_internal` in the seed,
+    `borg_internal` / `borg_dev` since its rename)."""
+    if not network or network in _BUILTIN_NETWORKS or network.startswith("container:"):
+        return
+    try:
+        await monitor.call(client.inspect_network, network)
+    except docker.errors.NotFound:
+        raise DevboxError(
+            f"Docker network {network!r} ([devboxes] network) does not exist on host "
+            f"{monitor.name}: create it or start the stack that does (TinyClaw: docker compose "
+            "up in its checkout), or unset [devboxes] network"
+        ) from None
 
 
 async def undo(monitor: HostMonitor, client: Any, cid: str | None, volume: str | None) -> None:

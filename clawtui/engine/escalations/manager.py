@@ -9,6 +9,7 @@ returns it instead of adding another).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -20,6 +21,8 @@ from clawtui.engine.api.escalations import (
     Escalation,
     EscalationError,
     NewEscalation,
+    Severity,
+    Source,
     Status,
 )
 from clawtui.engine.api.models import EventKind
@@ -72,6 +75,35 @@ class Escalations:
     def __init__(self, ctx: Context, queue: TinyClawQueue) -> None:
         self.ctx = ctx
         self.queue = queue
+        self._sink_tasks: set[asyncio.Task[Escalation]] = set()
+        queue.on_sink_error.append(self._sink_failed)
+
+    def _sink_failed(self, thread_id: int, error: str) -> None:
+        """A second sink (Nanoclaw) refused a delivery: one escalation per thread until it is
+        resolved (called from whichever thread wrote the message)."""
+        loop = self.ctx.bus.loop
+        if loop is None or loop.is_closed():
+            return
+        new = NewEscalation(
+            agent="clawtui",
+            thread_id=thread_id,
+            doing=f"delivering messages for thread {thread_id} into Nanoclaw",
+            tried=[error[:1000]],
+            need="a person to fix the Nanoclaw sink: messages reach the TinyClaw queue but "
+            "not Nanoclaw, so the Nanoclaw agent never sees them",
+            proposed_fix="check [threads] nanoclaw_db (data/v2.db or store/messages.db) and "
+            "the thread's nanoclaw_jid; `clawtui config check` tests them",
+            severity=Severity.HIGH,
+            source=Source.DELIVERY,
+            dedupe_key=f"sink:nanoclaw:{thread_id}",
+        )
+
+        def start() -> None:
+            task = loop.create_task(self.raise_(new), name="engine:sink-escalation")
+            self._sink_tasks.add(task)
+            task.add_done_callback(self._sink_tasks.discard)
+
+        loop.call_soon_threadsafe(start)
 
     async def raise_(self, new: NewEscalation) -> Escalation:
         """Store `new` (or return the pending one with the same dedupe key) and announce it."""

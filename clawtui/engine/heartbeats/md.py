@@ -16,7 +16,11 @@ The template (seed 000, Phase 1):
     ## Notes
     (agent scratch space)
 
-TinyClaw's own files also use `## Quick Tasks`, `## Hourly Tasks`, `## Daily Tasks`.
+TinyClaw's own template (`TINYCLAW_TEMPLATE`, lucianHymer/tinyclaw b64de8c
+src/session-manager.ts) heads its tier sections `## Quick Tasks (every heartbeat)`, `## Hourly
+Tasks (when >60 min since last hourly)`, `## Daily Tasks (...)`: a heading's trailing
+parenthetical is a note, not part of its name. Its Urgent Flags placeholder `(none — flag
+anything needing human attention here)` is no flag, like `(none)`.
 
 Rules:
 * the file is read capped (`MAX_HEARTBEAT_BYTES`) and decoded with `surrogateescape`, so any
@@ -61,6 +65,38 @@ TEMPLATE: Final = """## Timestamps
 
 TEMPLATE_TASKS: Final = frozenset({"Example task"})
 """The template's placeholder tasks: never reported as open work (a daily report, ...)."""
+TINYCLAW_TEMPLATE: Final = """## Timestamps
+- Last quick: (never)
+- Last hourly: (never)
+- Last daily: (never)
+
+## Urgent Flags
+(none \u2014 flag anything needing human attention here)
+
+## Quick Tasks (every heartbeat)
+- [ ] Run `git status` \u2014 check for uncommitted changes or untracked files
+- [ ] Check Urgent Flags above \u2014 if anything is flagged, report it
+
+## Hourly Tasks (when >60 min since last hourly)
+- [ ] Run `git fetch origin` \u2014 detect upstream changes
+- [ ] Run `git log HEAD..origin/main --oneline` \u2014 check for new commits on main
+- [ ] Run `gh pr list --state open` and `gh pr checks` \u2014 check CI status on open PRs
+- [ ] Check for merge conflicts with main
+
+## Daily Tasks (when >24 hours since last daily)
+- [ ] Summarize the day's work (`git log --since="24 hours ago" --oneline`)
+- [ ] Run `gh pr list --state open` \u2014 check PR status (open, draft, review requested)
+- [ ] Run `gh issue list` \u2014 check for new or aging items
+- [ ] Flag stale branches (>7 days without commits)
+- [ ] Send daily summary to master thread (threadId: 1) via send_message
+- [ ] Review all tier task lists \u2014 prune irrelevant tasks, evolve checks based on what \
+you've learned
+
+## Notes
+(scratch space \u2014 observations, ideas, context for future heartbeats)
+"""
+"""TinyClaw's HEARTBEAT.md template (lucianHymer/tinyclaw b64de8c, src/session-manager.ts
+`buildHeartbeatPrompt`), written for threads TinyClaw knows (threads.json)."""
 
 _HEADING_RE = re.compile(r"^##[ \t]+(?P<title>[^\r\n]*?)[ \t#]*$")
 _STAMP_RE = re.compile(
@@ -69,7 +105,9 @@ _STAMP_RE = re.compile(
     re.IGNORECASE,
 )
 _TASK_RE = re.compile(r"^[ \t]*[-*][ \t]+\[(?P<mark>[ xX])\][ \t]*(?P<text>[^\r\n]*)$")
-_NONE_RE = re.compile(r"^\(?\s*none\s*\)?$", re.IGNORECASE)
+_NONE_RE = re.compile(r"^(?:none|\(\s*none\b[^()]*\))$", re.IGNORECASE)
+"""`none`, `(none)`, and TinyClaw's `(none — flag anything needing human attention here)`."""
+_HEADING_NOTE_RE = re.compile(r"[ \t]*\([^()]*\)[ \t]*$")
 _KNOWN = {
     "timestamps",
     "urgent flags",
@@ -113,6 +151,10 @@ class HeartbeatDoc:
     def text(self) -> str:
         """The file as text for people (undecodable bytes shown as U+FFFD)."""
         return _display("".join(self.lines))
+
+    def tier_tasks(self, tier: Tier) -> list[Task]:
+        """The tasks listed under `## <Tier> Tasks` (e.g. TinyClaw's Quick Tasks)."""
+        return [t for t in self.tasks if t.section.lower() == f"{tier} tasks"]
 
     def section_text(self, title: str) -> str:
         """The body of the first section called `title` (case-insensitive), for display."""
@@ -180,7 +222,9 @@ def _parse(data: bytes | str, truncated: bool) -> HeartbeatDoc:
         line = raw.rstrip("\r\n")
         heading = _HEADING_RE.match(line)
         if heading:
-            current = heading.group("title").strip()
+            title = heading.group("title").strip()
+            # `## Quick Tasks (every heartbeat)` is the section Quick Tasks
+            current = _HEADING_NOTE_RE.sub("", title) or title
             key = current.lower()
             doc.sections.append((current, index))
             if key in seen and key in _KNOWN:
@@ -296,19 +340,22 @@ def write(path: Path, doc: HeartbeatDoc) -> None:
         raise HeartbeatError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 
-def ensure(path: Path) -> HeartbeatDoc:
-    """The file parsed; created from the template when missing."""
+def ensure(path: Path, template: str = TEMPLATE) -> HeartbeatDoc:
+    """The file parsed; created from `template` when missing."""
     try:
         return read(path)
     except FileNotFoundError:
-        doc = parse(TEMPLATE)
+        doc = parse(template)
         write(path, doc)
         return doc
 
 
-def update_timestamps(path: Path, stamps: dict[Tier, datetime]) -> HeartbeatDoc:
-    """Set the given tiers' timestamps in the file at `path` (created when missing)."""
-    doc = ensure(path)
+def update_timestamps(
+    path: Path, stamps: dict[Tier, datetime], template: str = TEMPLATE
+) -> HeartbeatDoc:
+    """Set the given tiers' timestamps in the file at `path` (created from `template` when
+    missing)."""
+    doc = ensure(path, template)
     new = set_timestamps(doc, stamps)
     write(path, new)
     return new

@@ -28,7 +28,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from clawtui.engine.api.threads import RepoState as RepoState
-from clawtui.engine.heartbeats.md import TEMPLATE_TASKS, HeartbeatDoc, Tier
+from clawtui.engine.heartbeats.md import TEMPLATE_TASKS, TIERS, HeartbeatDoc, Tier
 
 OK_MARKERS = ("HEARTBEAT_OK", "[NO_UPDATES]")
 REPORT_PREFIX = "Daily report"
@@ -304,10 +304,15 @@ class BuiltinRunner:
                     f"branch {repo.branch}: {len(commits)} commit(s) in the last 24 h\n"
                     + "\n".join(f"- {c}" for c in commits[:30])
                 )
+                # Open work only: not the template's placeholder, and not the checks listed
+                # under a tier's heading (TinyClaw's `## Quick Tasks ...`), which recur.
+                tier_sections = {f"{tier} tasks" for tier in TIERS}
                 open_tasks = [
                     t.text
                     for t in (doc.tasks if doc else [])
-                    if not t.done and t.text not in TEMPLATE_TASKS
+                    if not t.done
+                    and t.text not in TEMPLATE_TASKS
+                    and t.section.lower() not in tier_sections
                 ]
                 if open_tasks:
                     report += "\nOpen tasks: " + "; ".join(open_tasks[:10])

@@ -88,23 +88,37 @@ class RelayIntake(IngressDelivery):
                 found = found or agent.name
         return found
 
+    def shared_secret_matches(self, secret: str | None) -> bool:
+        """Shared-secret mode (`[relay] shared_secret_env`): `secret` is the shared one."""
+        shared = self.ctx.settings.relay.resolved_shared_secret()
+        if secret is None or shared is None:
+            return False
+        return hmac.compare_digest(secret.encode("utf-8", "surrogateescape"), shared.encode())
+
+    def _rate_limited(self, sender: str) -> Outcome | None:
+        cfg = self.ctx.settings.relay
+        wait = self.rate.check(sender, cfg.rate_limit, cfg.rate_window)
+        if not wait:
+            return None
+        return self.reject(
+            "relay",
+            429,
+            f"rate limit: {sender} may relay {cfg.rate_limit} messages per "
+            f"{cfg.rate_window:g} s; retry in {wait:.1f} s",
+            sender=sender,
+            retry_after=max(1, int(wait + 0.999)),
+        )
+
     async def accept_relay(self, secret: str | None, body: bytes) -> Outcome:
         cfg = self.ctx.settings.relay
         received = time.time()
         sender = self.relay_sender(secret)
-        if sender is None:
+        shared = sender is None and self.shared_secret_matches(secret)
+        if sender is None and not shared:
             why = "missing X-Relay-Secret header" if secret is None else "wrong X-Relay-Secret"
             return self.reject("relay", 401, f"{why}: each agent sends its own relay secret")
-        wait = self.rate.check(sender, cfg.rate_limit, cfg.rate_window)
-        if wait:
-            return self.reject(
-                "relay",
-                429,
-                f"rate limit: {sender} may relay {cfg.rate_limit} messages per "
-                f"{cfg.rate_window:g} s; retry in {wait:.1f} s",
-                sender=sender,
-                retry_after=max(1, int(wait + 0.999)),
-            )
+        if sender is not None and (limited := self._rate_limited(sender)) is not None:
+            return limited
         try:
             msg = RelayBody.model_validate(azdo.load_json(body))
         except azdo.PayloadError as exc:
@@ -112,6 +126,19 @@ class RelayIntake(IngressDelivery):
         except ValidationError as exc:
             return self.reject("relay", 400, _body_problem(exc)[:1000], sender=sender)
         shown_from, shown_to = azdo.clean(msg.sender, 64), azdo.clean(msg.to, 64)
+        if shared:  # the shared secret: `from` is trusted, but only as a known agent
+            if cfg.agent(msg.sender) is None:
+                return self.reject(
+                    "relay",
+                    403,
+                    f"unknown agent {shown_from!r} in 'from' (shared-secret mode trusts 'from' "
+                    "only for agents in [[relay.agents]])",
+                    target=shown_to,
+                )
+            sender = msg.sender
+            if (limited := self._rate_limited(sender)) is not None:
+                return limited
+        assert sender is not None
         if msg.sender != sender:
             return self.reject(
                 "relay",

@@ -82,7 +82,12 @@ ValidatedHook = Callable[[MemoryPlan], Awaitable[None]]
 
 
 def rules_from_config(cfg: MemoryConfig) -> Rules:
-    return Rules(floor=int(cfg.floor), step=int(cfg.step), warn_ratio=cfg.warn_ratio)
+    return Rules(
+        floor=int(cfg.floor),
+        step=int(cfg.step),
+        warn_ratio=cfg.warn_ratio,
+        adjustable_labels=tuple(cfg.adjustable_labels),
+    )
 
 
 # -- the manager ------------------------------------------------------------------------------
@@ -216,7 +221,10 @@ class MemoryManager:
         for c in sorted(monitor.containers.values(), key=lambda c: c.name):
             usage = c.stats.mem_used if c.stats is not None and c.running else None
             why_not = why_not_adjustable(
-                c.labels, memory=c.memory_limit, is_engine=c.id in self._reader.own_ids
+                c.labels,
+                memory=c.memory_limit,
+                is_engine=c.id in self._reader.own_ids,
+                selectors=rules.adjustable_labels,
             )
             floor = rules.effective_floor
             if usage is not None and info.cgroup_version == "1":

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from clawtui.engine.api.memory import (
-    ADJUSTABLE_ROLES,
+    DEFAULT_ADJUSTABLE_LABELS,
     DOCKER_MIN_MEMORY,
     ContainerCheck,
     HostBudget,
@@ -36,6 +36,7 @@ from clawtui.engine.api.memory import (
     PlanErrorCode,
     Verdict,
     format_bytes,
+    matches_labels,
 )
 
 ROLE_LABEL = "clawtui.role"
@@ -48,6 +49,8 @@ class Rules:
     floor: int = 256 * 1024 * 1024
     step: int = 64 * 1024 * 1024
     warn_ratio: float = 1.25
+    adjustable_labels: tuple[str, ...] = DEFAULT_ADJUSTABLE_LABELS
+    """Labels that make a container resizable (`[memory] adjustable_labels`)."""
 
     @property
     def effective_floor(self) -> int:
@@ -93,15 +96,29 @@ class Budget:
         return self.total - self.reserve
 
 
-def why_not_adjustable(labels: Mapping[str, str], *, memory: int, is_engine: bool) -> str | None:
-    """None when the container may be resized, else the reason it may not."""
+def why_not_adjustable(
+    labels: Mapping[str, str],
+    *,
+    memory: int,
+    is_engine: bool,
+    selectors: Sequence[str] = DEFAULT_ADJUSTABLE_LABELS,
+) -> str | None:
+    """None when the container may be resized, else the reason it may not. `selectors`:
+    `[memory] adjustable_labels` (a container must carry one of them)."""
     if is_engine:
         return "it is the container clawtui itself runs in"
-    role = labels.get(ROLE_LABEL)
-    if role is None:
-        return f"it has no {ROLE_LABEL} label: only devbox and pool containers can be resized"
-    if role not in ADJUSTABLE_ROLES:
-        return f"its {ROLE_LABEL} is {role[:40]!r}: only devbox and pool containers can be resized"
+    if not matches_labels(labels, selectors):
+        wanted = ", ".join(selectors[:6]) or "none configured"
+        role = labels.get(ROLE_LABEL)
+        if role is None:
+            return (
+                f"it has no {ROLE_LABEL} label nor another dev-container label ({wanted}): "
+                "only devbox and pool containers can be resized"
+            )
+        return (
+            f"its {ROLE_LABEL} is {role[:40]!r} and it has no other dev-container label "
+            f"({wanted}): only devbox and pool containers can be resized"
+        )
     if memory <= 0:
         return (
             "it has no memory limit, and Docker cannot remove a limit once set, so a change "
@@ -153,7 +170,9 @@ def check_change(
     warnings: list[str] = []
     needs_confirmation = False
     new_swap = cur.swap if requested == cur.memory else swap_for(cur.swap, requested)
-    why_not = why_not_adjustable(cur.labels, memory=cur.memory, is_engine=cur.is_engine)
+    why_not = why_not_adjustable(
+        cur.labels, memory=cur.memory, is_engine=cur.is_engine, selectors=rules.adjustable_labels
+    )
     if why_not is not None:
         refused.append(f"not adjustable: {why_not}")
     elif requested != cur.memory:  # a no-op needs no other check

@@ -212,13 +212,15 @@ class PoolClaims(PoolContainers, PoolSync):
                     f"pool {pool.name} has no warm container and refuses cold starts "
                     "(on_empty = refuse); retry shortly or scale it up"
                 )
-            source = "cold"
             try:
-                row = await asyncio.wait_for(self._claim_cold(tenant, pool), pool.claim_timeout)
+                got, source = await asyncio.wait_for(
+                    self._claim_cold(tenant, pool), pool.claim_timeout
+                )
             except TimeoutError:
                 raise PoolUnavailable(
                     f"no container of pool {pool.name} was ready within {pool.claim_timeout:g}s"
                 ) from None
+            row = got
             crash_point("claim.after_commit")
             if local:
                 try:
@@ -282,14 +284,34 @@ class PoolClaims(PoolContainers, PoolSync):
             latency_ms=latency,
         )
 
-    async def _claim_cold(self, tenant: str, pool: PoolConfig) -> ps.ContainerRow:
-        names = await self.ctx.store.arun(lambda c: self._reserve(c, pool, 1, cold=True))
-        if not names:
-            raise PoolConflict(
-                f"pool {pool.name} is full ({pool.max} containers) and none is warm; "
-                "release a tenant or raise max"
+    async def _claim_cold(self, tenant: str, pool: PoolConfig) -> tuple[ps.ContainerRow, str]:
+        """A cold container for `tenant` (row, "cold"); when the pool is full but some of its
+        room is taken by containers still warming, the first of them to turn warm (row,
+        "warm"). The caller bounds the wait with `claim_timeout`; "full" (409) only when
+        nothing is warming."""
+        while True:
+            changed = self._room  # taken before looking, so no change in between is missed
+            names = await self.ctx.store.arun(lambda c: self._reserve(c, pool, 1, cold=True))
+            if names:
+                return await self._create_cold(tenant, pool, names[0]), "cold"
+            warming = await self.ctx.store.arun(
+                lambda c: sum(
+                    1
+                    for r in ps.containers(c, pool.name)
+                    if r.state == "warming" and r.source == "warm"
+                )
             )
-        name = names[0]
+            if not warming:
+                raise PoolConflict(
+                    f"pool {pool.name} is full ({pool.max} containers) and none is warm; "
+                    "release a tenant or raise max"
+                )
+            await changed.wait()
+            taken = await self.ctx.store.arun(lambda c: self._take_warm(c, tenant, pool))
+            if taken is not None:
+                return taken, "warm"
+
+    async def _create_cold(self, tenant: str, pool: PoolConfig, name: str) -> ps.ContainerRow:
         row = await self._create_container(pool, name, warm=False)
 
         def bind(conn: sqlite3.Connection) -> ps.ContainerRow:

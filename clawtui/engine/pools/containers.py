@@ -181,6 +181,7 @@ class PoolContainers(PoolsState):
             raise
         finally:
             self._inflight.discard(name)
+            self.room_changed()  # warm now, or gone: either way a waiting claim looks again
 
     def _mark_ready(
         self, conn: sqlite3.Connection, name: str, endpoints: list[str], warm: bool

@@ -62,6 +62,9 @@ class PoolsState:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        """Set (and replaced) whenever a container becomes warm or is removed: what a claim
+        waiting for room taken by warming containers waits on (`room_changed`)."""
         self._latency: dict[str, deque[tuple[str, float]]] = {
             p: deque(maxlen=_LATENCIES) for p in self.pools
         }
@@ -118,6 +121,11 @@ class PoolsState:
     def wake(self) -> None:
         self._wake.set()
 
+    def room_changed(self) -> None:
+        """A container turned warm or went away: wake the claims waiting for one."""
+        event, self._room = self._room, asyncio.Event()
+        event.set()
+
     async def _discard(self, host: str, name: str, cid: str | None) -> None:
         """Remove a container (if any), its folder and its row; errors are logged, not raised.
 
@@ -154,6 +162,7 @@ class PoolsState:
             return
         await asyncio.to_thread(shutil.rmtree, self._dir(name), True)
         await self._delete_row(name)
+        self.room_changed()
 
     async def _set_row(self, name: str, version: int, **changes: Any) -> None:
         """CAS update of one container row in its own transaction."""

@@ -59,6 +59,13 @@ class ThreadsBeats(ThreadsState):
         if tid in self._threads:
             self._publish(tid)
 
+    def heartbeat_template(self, tid: int) -> str:
+        """The HEARTBEAT.md a missing file is created from: TinyClaw's own template for a
+        thread TinyClaw knows (in threads.json), so its agent finds the per-tier sections;
+        the seed's template for a thread only clawtui's config defines."""
+        source = self._threads[tid].source if tid in self._threads else "config"
+        return hbmd.TINYCLAW_TEMPLATE if source != "config" else hbmd.TEMPLATE
+
     async def beat_now(self, thread_id: int) -> None:
         self.info(thread_id)
         self.scheduler.enqueue(thread_id)
@@ -76,7 +83,7 @@ class ThreadsBeats(ThreadsState):
         doc: hbmd.HeartbeatDoc | None = None
         if path is not None and not self._threads[tid].container:
             try:
-                doc = await asyncio.to_thread(hbmd.ensure, path)
+                doc = await asyncio.to_thread(hbmd.ensure, path, self.heartbeat_template(tid))
             except (hbmd.HeartbeatError, OSError) as exc:
                 self._doc_problem[tid] = str(exc)
         tiers = due_tiers(
@@ -97,7 +104,10 @@ class ThreadsBeats(ThreadsState):
             stamp = datetime.fromtimestamp(finished, UTC)
             try:
                 new = await asyncio.to_thread(
-                    hbmd.update_timestamps, path, {t: stamp for t in tiers}
+                    hbmd.update_timestamps,
+                    path,
+                    {t: stamp for t in tiers},
+                    self.heartbeat_template(tid),
                 )
                 self._docs[tid] = new
                 self._hb_mtime[tid] = finished
@@ -168,34 +178,48 @@ class ThreadsBeats(ThreadsState):
             return
         self.ctx.bus.publish(EventKind.KB, action="report", thread_id=tid, committed=committed)
 
-    def _reports_in_queue(self) -> None:
-        """Daily reports to the master written by agents (external runner) go into the KB."""
-        kb = self.kb_dir()
-        if kb is None:
-            return
+    def _queue_files_seen(self, paths: list[Path]) -> set[int]:
+        """Queue files named by watch events, read while they exist (TinyClaw's Telegram client
+        deletes an outgoing file about a second after it appears, so a later scan would miss
+        it): agent replies in outgoing count as their thread's activity and show in its detail;
+        daily reports to the master (from agents or an external runner) go into the KB.
+        Returns the threads whose activity changed."""
+        touched: set[int] = set()
         queue = self.queue
         if len(self._seen_reports) > 50_000:
             self._seen_reports.clear()
-        for folder, model in (("incoming", IncomingMessage), ("outgoing", OutgoingMessage)):
-            for path in queue.files(folder):
-                if path.name in self._seen_reports:
-                    continue
-                self._seen_reports.add(path.name)
-                try:
-                    msg = queue.read(path, model)
-                except QueueError:
-                    continue
-                if not isinstance(msg, IncomingMessage | OutgoingMessage):
-                    continue
-                source = _report_source(msg, self.master_id)
-                if source is None or source not in self._threads:
-                    continue
-                if msg.sender == self._threads[source].name and msg.channel == "heartbeat":
-                    continue  # our own built-in runner's report: already recorded
-                task = asyncio.get_running_loop().create_task(
-                    self.record_report(source, msg.message), name="threads:kb-report"
-                )
-                self._tasks.append(task)
+        kb = self.kb_dir()
+        for path in sorted(set(paths)):
+            folder = path.parent.name
+            if folder not in ("incoming", "outgoing") or path.name in self._seen_reports:
+                continue
+            model = OutgoingMessage if folder == "outgoing" else IncomingMessage
+            try:
+                msg = queue.read(path, model)
+            except QueueError:
+                continue  # gone already, half-written or not a message: nothing to count
+            self._seen_reports.add(path.name)
+            if isinstance(msg, OutgoingMessage) and msg.threadId in self._threads:
+                tid = msg.threadId
+                seen = msg.timestamp / 1000.0
+                if seen > self._reply_ms.get(tid, 0.0):
+                    self._reply_ms[tid] = seen
+                    touched.add(tid)
+                recent = self._recent_out.setdefault(tid, deque(maxlen=_RECENT))
+                if all(m.messageId != msg.messageId for m in recent):
+                    recent.append(msg)
+            if kb is None or not isinstance(msg, IncomingMessage | OutgoingMessage):
+                continue
+            source = _report_source(msg, self.master_id)
+            if source is None or source not in self._threads:
+                continue
+            if msg.sender == self._threads[source].name and msg.channel == "heartbeat":
+                continue  # our own built-in runner's report: already recorded
+            task = asyncio.get_running_loop().create_task(
+                self.record_report(source, msg.message), name="threads:kb-report"
+            )
+            self._tasks.append(task)
+        return touched
 
 
 def _report_source(msg: IncomingMessage | OutgoingMessage, master: int) -> int | None:

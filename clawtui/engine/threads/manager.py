@@ -203,6 +203,7 @@ class Threads(ThreadsBeats):
         self.watch_events += 1
         touched: set[int] = set()
         queue_changed = False
+        queue_paths: list[Path] = []
         for raw in paths:
             path = Path(raw)
             if is_temp_file(path.name):
@@ -221,8 +222,9 @@ class Threads(ThreadsBeats):
                     touched.add(tid)
             elif path.parent.parent == self.queue.queue:
                 queue_changed = True
+                queue_paths.append(path)
         if queue_changed:
-            self._reports_in_queue()
+            touched |= self._queue_files_seen(queue_paths)
             old = dict(self._depths)
             old_last = dict(self._last_msg)
             self._refresh_queue()

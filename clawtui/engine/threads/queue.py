@@ -14,10 +14,10 @@ decisions, the CI webhook, the inter-agent relay) goes through `TinyClawQueue.de
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sqlite3
+import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -28,7 +28,10 @@ from clawtui.engine.api.threads import MessageSource
 from clawtui.engine.api.threads import OutgoingMessage as OutgoingMessage
 from clawtui.engine.api.threads import QueueError as QueueError
 from clawtui.engine.api.threads import QueueMessage as _Message
+from clawtui.engine.threads.nanoclaw import NanoclawSink as NanoclawSink
 from clawtui.fsutil import atomic_write, is_temp_file, read_bytes_capped
+
+log = logging.getLogger(__name__)
 
 QUEUE_DIRS: Final = ("incoming", "outgoing", "commands", "processing", "dead-letter")
 MAX_MESSAGE_BYTES: Final = 1 << 20
@@ -83,13 +86,48 @@ def incoming_message(
 class TinyClawQueue:
     """One TinyClaw home's queue folders."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(
+        self, home: Path, *, mode: int = 0o640, owner: tuple[int, int] | None = None
+    ) -> None:
         self.home = Path(home)
+        self.mode = mode
+        """Mode of the files written (`[threads] queue_file_mode`)."""
+        self.owner = owner
+        """(uid, gid) they are given before the rename (`[threads] queue_file_owner`)."""
         self.queue = self.home / "queue"
         self.sinks: list[Callable[[IncomingMessage], None]] = []
         """Called with every delivered message after its file is written (e.g. Nanoclaw)."""
+        self.thread_names: dict[str, int] = {}
+        """Thread name -> id (threads.json + config), kept by the threads capability: how a
+        TinyClaw `send_message` file without threadId is attributed to its sender."""
         self.sink_errors: list[str] = []
+        self.sink_failures: dict[int, str] = {}
+        """Per thread: the last error of a second sink, until a later write to it succeeds."""
+        self.on_sink_error: list[Callable[[int, str], None]] = []
+        """Called (from whichever thread wrote the message) with (thread id, error) when a
+        second sink fails: the escalations and the Threads panel hear of it."""
         self._index: dict[Path, tuple[int, int, int | None, int]] = {}
+
+    def outgoing_fields(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """An outgoing file as clawtui reads it: TinyClaw's `send_message` tool (lucianHymer/
+        tinyclaw b64de8c src/mcp-tools.ts) writes `{channel, targetThreadId, sender, message,
+        originalMessage, timestamp, messageId: "cross_<ms>_<rand>_tg", model}` with no
+        `threadId`; `sender` is the sending thread's name from threads.json (or "Thread N").
+        The sending thread becomes `threadId` (by that name, else "Thread N"); when it cannot
+        be told, the thread it is posted to (`targetThreadId`). Other files are unchanged."""
+        if "threadId" in obj:
+            return obj
+        target = obj.get("targetThreadId")
+        if not isinstance(target, int) or isinstance(target, bool):
+            return obj
+        sender = obj.get("sender")
+        source: int | None = None
+        if isinstance(sender, str):
+            source = self.thread_names.get(sender)
+            match = re.fullmatch(r"Thread (\d{1,12})", sender)
+            if source is None and match:
+                source = int(match.group(1))
+        return {**obj, "threadId": source if source is not None else target}
 
     def folder(self, name: str) -> Path:
         if name not in QUEUE_DIRS:
@@ -116,7 +154,7 @@ class TinyClawQueue:
         if target.exists():
             raise QueueError(f"{target} already exists: message ids must be unique")
         try:
-            atomic_write(target, payload, mode=0o640)
+            atomic_write(target, payload, mode=self.mode, owner=self.owner)
         except OSError as exc:
             raise QueueError(
                 f"cannot write {target}: {exc.strerror or exc} (check that {self.queue} is "
@@ -162,12 +200,22 @@ class TinyClawQueue:
 
     def _put(self, msg: IncomingMessage, payload: bytes | None) -> IncomingMessage:
         self.write("incoming", msg, payload)
+        failed = False
         for sink in list(self.sinks):
             try:
                 sink(msg)
             except Exception as exc:  # the file is written; a second sink must not undo that
+                failed = True
                 self.sink_errors.append(f"{msg.messageId}: {exc}")
                 del self.sink_errors[:-20]
+                self.sink_failures[msg.threadId] = str(exc)[:500]
+                for listener in list(self.on_sink_error):
+                    try:
+                        listener(msg.threadId, str(exc))
+                    except Exception:  # a listener must not stop the delivery
+                        log.exception("sink-error listener failed")
+        if self.sinks and not failed:
+            self.sink_failures.pop(msg.threadId, None)
         return msg
 
     def reply(
@@ -216,6 +264,8 @@ class TinyClawQueue:
                 data, _ = read_bytes_capped(path, limit=MAX_MESSAGE_BYTES)
                 obj = json.loads(data.decode("utf-8", errors="replace"))
                 if isinstance(obj, dict):
+                    if folder == "outgoing":
+                        obj = self.outgoing_fields(obj)
                     raw_tid = obj.get("threadId")
                     tid = (
                         raw_tid
@@ -280,70 +330,9 @@ class TinyClawQueue:
             data, truncated = read_bytes_capped(path, limit=MAX_MESSAGE_BYTES)
             if truncated:
                 raise ValueError(f"larger than {MAX_MESSAGE_BYTES} bytes")
-            return model.model_validate(json.loads(data.decode("utf-8", errors="replace")))
+            obj = json.loads(data.decode("utf-8", errors="replace"))
+            if model is OutgoingMessage and isinstance(obj, dict):
+                obj = self.outgoing_fields(obj)
+            return model.model_validate(obj)
         except (OSError, ValueError) as exc:
             raise QueueError(f"{path}: not a readable queue message ({exc})") from exc
-
-
-class NanoclawSink:
-    """Second sink: each delivery to a mapped thread becomes a row of Nanoclaw's `messages`.
-
-    Nanoclaw (qwibitai/nanoclaw `src/db.ts`) keeps messages in `store/messages.db`:
-    `messages(id, chat_jid, sender, sender_name, content, timestamp TEXT (ISO), is_from_me,
-    is_bot_message)`, primary key (id, chat_jid), foreign key chat_jid -> chats(jid). Its polling
-    loop picks up new rows with is_bot_message = 0 and wakes the group's container.
-    """
-
-    def __init__(self, db_path: Path, jids: dict[int, str]) -> None:
-        self.db_path = Path(db_path)
-        self.jids = dict(jids)
-
-    def __call__(self, msg: IncomingMessage) -> None:
-        jid = self.jids.get(msg.threadId)
-        if jid is not None:
-            self.insert(jid, msg)
-
-    def insert(self, chat_jid: str, msg: IncomingMessage) -> None:
-        if not self.db_path.is_file():
-            raise QueueError(
-                f"Nanoclaw store {self.db_path} does not exist (set [threads] nanoclaw_db to "
-                "Nanoclaw's store/messages.db)"
-            )
-        iso = (
-            datetime.fromtimestamp(msg.timestamp / 1000, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z")
-        )
-        try:
-            con = sqlite3.connect(self.db_path, timeout=5.0)
-        except sqlite3.Error as exc:
-            raise QueueError(f"cannot open Nanoclaw store {self.db_path}: {exc}") from exc
-        try:
-            with con:
-                con.execute(
-                    "INSERT OR IGNORE INTO chats (jid, name, last_message_time) VALUES (?, ?, ?)",
-                    (chat_jid, chat_jid, iso),
-                )
-                con.execute(
-                    "INSERT OR REPLACE INTO messages (id, chat_jid, sender, sender_name, content,"
-                    " timestamp, is_from_me, is_bot_message) VALUES (?, ?, ?, ?, ?, ?, 0, 0)",
-                    (
-                        msg.messageId,
-                        chat_jid,
-                        msg.senderId or msg.sender,
-                        msg.sender,
-                        msg.message,
-                        iso,
-                    ),
-                )
-                con.execute(
-                    "UPDATE chats SET last_message_time = MAX(COALESCE(last_message_time, ''), ?)"
-                    " WHERE jid = ?",
-                    (iso, chat_jid),
-                )
-        except sqlite3.Error as exc:
-            raise QueueError(
-                f"{self.db_path} is not a Nanoclaw store with a messages table ({exc})"
-            ) from exc
-        finally:
-            con.close()

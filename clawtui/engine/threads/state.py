@@ -15,6 +15,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from clawtui.config.interop import queue_access_problem
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.threads import (
     HeartbeatState,
@@ -92,10 +93,18 @@ class ThreadsState:
         self._stop_watch = asyncio.Event()
         self.watch_events = 0
         self._seen_reports: set[str] = set()
+        self.queue_problem: str | None = None
+        """Why TinyClaw cannot read the queue files clawtui writes (None: it can, or unknown)."""
+        self._reply_ms: dict[int, float] = {}
+        """Per thread: the newest agent reply seen in queue/outgoing by a watch event (epoch
+        seconds); TinyClaw's Telegram client deletes those files about a second later."""
         self.reload()
         jids = {t.id: t.nanoclaw_jid for t in self._threads.values() if t.nanoclaw_jid}
         if self.cfg.nanoclaw_db is not None and jids:
-            queue.sinks.append(NanoclawSink(self.cfg.nanoclaw_db, jids))
+            queue.sinks.append(
+                NanoclawSink(self.cfg.nanoclaw_db, jids, assistant=self.cfg.nanoclaw_assistant)
+            )
+        queue.on_sink_error.append(self._sink_failed)
 
     # -- registry ------------------------------------------------------------------------------
     def reload(self) -> bool:
@@ -103,6 +112,11 @@ class ThreadsState:
         tj, problem = read_threads_json(self.threads_json)
         self.registry_problem = problem
         threads, self.master_id = merge_threads(self.cfg, tj)
+        names = {t.name: t.id for t in threads.values()}
+        for tid, entry in tj.items():  # TinyClaw's send_message signs with threads.json's name
+            if isinstance(entry.get("name"), str):
+                names.setdefault(entry["name"], tid)
+        self.queue.thread_names = names
         changed = set(threads) != set(self._threads) or any(
             threads[t].cwd != self._threads[t].cwd for t in threads if t in self._threads
         )
@@ -151,6 +165,9 @@ class ThreadsState:
 
     def scan(self) -> int:
         """Re-read every HEARTBEAT.md and the queue index; returns how many threads."""
+        self.queue_problem = (
+            queue_access_problem(self.cfg, self.home) if self.cfg.home is not None else None
+        )
         for tid in self.ids():
             self.read_heartbeat(tid)
         self._refresh_queue()
@@ -201,6 +218,7 @@ class ThreadsState:
             self._last_msg.get(tid),
             self._hb_mtime.get(tid),
             self._results[tid][0] if tid in self._results else None,
+            self._reply_ms.get(tid),
         ]
         known = [c for c in candidates if c is not None]
         return max(known) if known else None
@@ -216,7 +234,15 @@ class ThreadsState:
             queue_out=q_out,
             last_activity=self._last_activity(thread_id),
             heartbeat=self._heartbeat_state(thread_id, now),
+            delivery_problem=self.queue.sink_failures.get(thread_id) or self.queue_problem,
         )
+
+    def _sink_failed(self, thread_id: int, error: str) -> None:
+        """A second sink failed (called from whichever thread wrote): the panel hears of it."""
+        if thread_id in self._threads and self.ctx.bus.loop is not None:
+            self.ctx.bus.publish_threadsafe(
+                EventKind.THREAD, thread=self.status(thread_id).model_dump(mode="json")
+            )
 
     def statuses(self) -> list[ThreadStatus]:
         return [self.status(tid) for tid in self.ids()]

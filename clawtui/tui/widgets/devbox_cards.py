@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 
-from clawtui.engine.api.memory import memory_of
+from clawtui.engine.api.memory import matches_labels, memory_of
 from clawtui.engine.api.models import ContainerInfo, ContainerStats, HostInfo
 from clawtui.tui.widgets.devbox_card import DevboxCard
 
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from clawtui.engine.api.protocols import EngineAPI
 
 ROLES = frozenset({"devbox", "pool"})
-"""`clawtui.role` values shown here (the roles whose memory may be rebalanced)."""
+"""`clawtui.role` values shown here (the roles whose memory may be rebalanced); containers with
+another of `[memory] adjustable_labels` (TinyClaw's dev containers) are shown too."""
 
 
 class CardList(VerticalScroll, can_focus=False):
@@ -65,7 +66,7 @@ class DevboxCards(_Panel):
         if memory_of(self.engine) is not None:
             self._load_history()
         self.hosts = {h.name: h for h in hosts}
-        wanted = {c.key: c for c in containers if c.role in ROLES}
+        wanted = {c.key: c for c in containers if self._is_dev(c)}
         for key in [k for k in self.cards if k not in wanted]:
             self.remove_container(key)
         for info in wanted.values():
@@ -74,6 +75,9 @@ class DevboxCards(_Panel):
         self._sync()
         self.refresh_tmux()
 
+    def _is_dev(self, info: ContainerInfo) -> bool:
+        return info.role in ROLES or matches_labels(info.labels, self.rules.adjustable_labels)
+
     def update_host(self, info: HostInfo) -> None:
         self.hosts[info.name] = info
         if any(c.info.host == info.name for c in self.cards.values()):
@@ -81,7 +85,7 @@ class DevboxCards(_Panel):
 
     def upsert(self, info: ContainerInfo, *, sync: bool = True) -> None:
         """A CONTAINER event: update its card, add one, or drop it if its role changed."""
-        if info.role not in ROLES:
+        if not self._is_dev(info):
             self.remove_container(info.key)
             return
         card = self.cards.get(info.key)
