@@ -23,7 +23,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-MIGRATIONS: list[tuple[int, str, str]] = [
+from clawtui.engine.store import Migration
+
+MIGRATIONS: list[Migration] = [
     (
         200,
         "pools, claims and state sync",
