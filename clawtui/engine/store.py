@@ -12,6 +12,7 @@ never blocks on disk. Schema changes are numbered migrations applied in order in
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 from clawtui.engine.api.models import ActivityEntry
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Numbered migrations. Append only: never change what one creates once it has shipped (the text of a
 # CREATE statement is kept in the database, and the schema of an upgraded database must equal a
@@ -71,6 +73,7 @@ class Store:
             raise StoreError(f"two schema steps share a version: {versions}")
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self._opened = False  # open() succeeded and close() was not called
 
     # -- lifecycle ---------------------------------------------------------------------------
     def open(self) -> None:
@@ -79,16 +82,9 @@ class Store:
         try:
             if str(self.path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                str(self.path), timeout=5.0, isolation_level=None, check_same_thread=False
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=5000")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._conn = conn
+            self._conn = self._connect()
             self._migrate()
+            self._opened = True
         except (sqlite3.Error, OSError) as exc:
             self._conn = None
             raise StoreError(
@@ -96,31 +92,88 @@ class Store:
                 "(check that its folder is writable, or set [engine] state_dir in config.toml)"
             ) from exc
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            str(self.path), timeout=5.0, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def close(self) -> None:
         with self._lock:
+            self._opened = False
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
 
     @property
     def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError("the store is not open")
-        return self._conn
+        """The connection; one dropped after a failure is made again here (an `sqlite3.Error`
+        when that fails too, like any write that cannot be done right now)."""
+        with self._lock:
+            if self._conn is None:
+                if not self._opened:
+                    raise StoreError("the store is not open")
+                self._conn = self._connect()
+                log.warning("store: reconnected to %s", self.path)
+            return self._conn
 
     # -- transactions ------------------------------------------------------------------------
     @contextmanager
-    def transaction(self, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
-        """A transaction; `immediate` takes the write lock up front (for read-then-write)."""
+    def transaction(
+        self, *, immediate: bool = True, durable: bool = False
+    ) -> Iterator[sqlite3.Connection]:
+        """A transaction; `immediate` takes the write lock up front (for read-then-write);
+        `durable` syncs this one to disk at COMMIT (synchronous=FULL), for what is acknowledged
+        to someone outside as soon as it returns.
+
+        Whatever fails, a statement or the COMMIT itself (a deferred foreign key, a full disk),
+        the transaction is rolled back before the error goes on: the connection is never left
+        inside a failed transaction (where every later write would fail)."""
         with self._lock:
             conn = self.conn
-            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            if durable:
+                conn.execute("PRAGMA synchronous=FULL")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    self._roll_back(conn)
+                    raise
+            finally:
+                if durable and self._conn is conn:
+                    try:
+                        conn.execute("PRAGMA synchronous=NORMAL")
+                    except sqlite3.Error as exc:  # never hide the transaction's own error
+                        log.warning("store: cannot reset synchronous on %s: %s", self.path, exc)
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        """End a failed transaction. SQLite may already have rolled it back (a full disk, an
+        I/O error); when ROLLBACK itself fails, the connection is dropped (closing it discards
+        the transaction) and made again on next use."""
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.warning("store: ROLLBACK failed on %s: %s", self.path, exc)
+        if conn.in_transaction:
+            log.warning("store: dropping the connection to %s stuck in a transaction", self.path)
+            self._conn = None
+            try:
+                conn.close()
+            except sqlite3.Error as exc:
+                log.warning("store: closing %s: %s", self.path, exc)
 
     def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` under the store lock (in the calling thread)."""

@@ -63,3 +63,42 @@ def test_transaction_rolls_back(tmp_path: Path) -> None:
         failing_write()
     assert s.recent_activity() == []
     s.close()
+
+
+def test_a_failed_commit_rolls_back_and_the_store_keeps_working(tmp_path: Path) -> None:
+    """A COMMIT that fails (here a deferred foreign-key violation, checked only at COMMIT) rolls
+    the transaction back: its rows are gone and the next writes succeed (issue 20, item 5)."""
+    deferred_fk = (
+        900,
+        "a child whose parent is checked at commit",
+        """
+        CREATE TABLE parent (id INTEGER PRIMARY KEY);
+        CREATE TABLE child (
+            id INTEGER PRIMARY KEY,
+            parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED
+        );
+        """,
+    )
+    s = Store(tmp_path / "c.db", migrations=[*store_mod.MIGRATIONS, deferred_fk])
+    s.open()
+    try:
+
+        def orphan(durable: bool) -> None:
+            with s.transaction(durable=durable) as c:
+                c.execute("INSERT INTO activity (ts, level, message) VALUES (1, 'info', 'lost')")
+                c.execute("INSERT INTO child (id, parent) VALUES (1, 42)")  # no parent 42
+
+        for durable in (False, True):  # twice: a second failure is handled like the first
+            with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+                orphan(durable)  # fails at COMMIT
+            assert not s.conn.in_transaction
+            assert s.run(lambda c: c.execute("PRAGMA synchronous").fetchone()[0]) == 1  # NORMAL
+        assert s.recent_activity() == []  # rolled back, not half-written
+        s.add_activity([ActivityEntry(ts=2.0, message="after")])  # the store is not wedged
+        with s.transaction() as c:
+            c.execute("INSERT INTO parent (id) VALUES (42)")
+            c.execute("INSERT INTO child (id, parent) VALUES (1, 42)")
+        assert [e.message for e in s.recent_activity()] == ["after"]
+        assert s.run(lambda c: c.execute("SELECT COUNT(*) FROM child").fetchone()[0]) == 1
+    finally:
+        s.close()

@@ -14,6 +14,7 @@ import json
 import logging
 import sqlite3
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -147,23 +148,9 @@ class IngressDelivery:
         )
 
     # -- storage helpers ---------------------------------------------------------------------
-    def _durable(self, conn: sqlite3.Connection) -> Any:
+    def _durable(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction synced to disk at commit (synchronous=FULL for this one)."""
-        store = self.ctx.store
-
-        class _Txn:
-            def __enter__(self) -> sqlite3.Connection:
-                conn.execute("PRAGMA synchronous=FULL")
-                self._inner = store.transaction()
-                return self._inner.__enter__()
-
-            def __exit__(self, *exc: Any) -> None:
-                try:
-                    self._inner.__exit__(*exc)
-                finally:
-                    conn.execute("PRAGMA synchronous=NORMAL")
-
-        return _Txn()
+        return self.ctx.store.transaction(durable=True)
 
     @staticmethod
     def _load_pending(conn: sqlite3.Connection) -> list[PendingDelivery]:

@@ -170,7 +170,7 @@ class RelayIntake(IngressDelivery):
         stored, message = stored_fields(did, target.thread_id, msg.message, fields)
 
         def store(conn: sqlite3.Connection) -> bool:
-            with self._durable(conn):
+            with self._durable():
                 cur = conn.execute(
                     f"INSERT OR IGNORE INTO ingress_deliveries ({DELIVERY_COLUMNS}) "
                     "VALUES (?, 'relay', ?, ?, 'pending', ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",

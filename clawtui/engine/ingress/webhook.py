@@ -102,7 +102,7 @@ class WebhookIntake(IngressDelivery):
             ).fetchone()
             if existing is not None:
                 return str(existing["status"]), False, None
-            with self._durable(conn):
+            with self._durable():
                 escalate = self._update_streak(conn, build, received, cfg.escalate_after)
                 conn.execute(
                     f"INSERT INTO ingress_deliveries ({DELIVERY_COLUMNS}) "
@@ -207,7 +207,7 @@ class WebhookIntake(IngressDelivery):
 
     async def _quarantine(self, body: bytes, reason: str, received: float) -> Outcome:
         def store(conn: sqlite3.Connection) -> int:
-            with self._durable(conn):
+            with self._durable():
                 cur = conn.execute(
                     "INSERT INTO ingress_quarantine (received_at, reason, body) VALUES (?, ?, ?)",
                     (received, reason, body),
