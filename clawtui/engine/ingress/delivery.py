@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 from clawtui.engine.api.escalations import NewEscalation, Severity, Source
 from clawtui.engine.api.ingress import IngressKind, IngressRecord, IngressStats, Outcome
 from clawtui.engine.api.models import EventKind
+from clawtui.engine.ingress import store as db
 from clawtui.engine.ingress.guards import RateLimiter
 from clawtui.engine.threads.queue import QUEUE_DIRS, QueueError, incoming_message, message_json
 
@@ -79,12 +80,6 @@ def stored_fields(
         else:
             return message.decode("utf-8"), message
     return json.dumps(fields), None
-
-
-DELIVERY_COLUMNS: Final = (
-    "id, kind, dedupe_key, received_at, status, thread_id, sender, target, summary, text, "
-    "fields, escalate, delivered_at, error"
-)
 
 
 class IngressDelivery:
@@ -154,12 +149,8 @@ class IngressDelivery:
 
     @staticmethod
     def _load_pending(conn: sqlite3.Connection) -> list[PendingDelivery]:
-        rows = conn.execute(
-            f"SELECT {DELIVERY_COLUMNS} FROM ingress_deliveries WHERE status = 'pending' "
-            "ORDER BY received_at"
-        ).fetchall()
         out: list[PendingDelivery] = []
-        for row in rows:
+        for row in db.pending_deliveries(conn):
             try:
                 fields = json.loads(row["fields"] or "{}")
             except ValueError:
@@ -242,10 +233,7 @@ class IngressDelivery:
 
         def store(conn: sqlite3.Connection) -> None:
             with self.ctx.store.transaction():
-                conn.execute(
-                    "UPDATE ingress_deliveries SET fields = ? WHERE id = ?",
-                    (message.decode("utf-8"), item.id),
-                )
+                db.set_fields(conn, item.id, message.decode("utf-8"))
 
         await self.ctx.store.arun(store)
         item.message = message
@@ -282,11 +270,7 @@ class IngressDelivery:
 
         def mark(conn: sqlite3.Connection) -> None:
             with self.ctx.store.transaction():
-                conn.execute(
-                    "UPDATE ingress_deliveries SET status = 'delivered', delivered_at = ?, "
-                    "thread_id = ?, error = NULL, text = NULL, fields = NULL WHERE id = ?",
-                    (now, thread_id, item.id),
-                )
+                db.mark_delivered(conn, item.id, thread_id, now)
 
         await self.ctx.store.arun(mark)
         if written:
@@ -308,9 +292,7 @@ class IngressDelivery:
     async def _mark_error(self, item: PendingDelivery, error: str) -> None:
         def mark(conn: sqlite3.Connection) -> None:
             with self.ctx.store.transaction():
-                conn.execute(
-                    "UPDATE ingress_deliveries SET error = ? WHERE id = ?", (error[:500], item.id)
-                )
+                db.set_error(conn, item.id, error)
 
         try:
             await self.ctx.store.arun(mark)
