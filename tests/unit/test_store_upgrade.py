@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 
 from clawtui.engine import core
+from clawtui.engine.brief import store as brief_db
+from clawtui.engine.escalations import store as escalation_db
+from clawtui.engine.ingress import store as ingress_db
 from clawtui.engine.memory.store import read_history
+from clawtui.engine.pools import store as pool_db
 from clawtui.engine.store import Store, StoreError
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "store" / "clawtui-schema-400.sql"
@@ -61,7 +65,35 @@ def test_a_database_from_before_the_split_upgrades_to_the_same_schema(tmp_path: 
     store.open()
     try:
         assert store.schema_version() == max(v for v, _, _ in core.MIGRATIONS)
+        # Each capability reads its rows through its own store module.
+        assert [(a.subject, a.message) for a in store.recent_activity()] == [("web-1", "started")]
         history = read_history(store, 10)
+        assert [(h.batch_id, h.name, h.new_limit) for h in history] == [("b1", "web-1", 2 << 30)]
+        esc = store.run(lambda c: escalation_db.escalation(c, 1))
+        assert esc is not None
+        assert (esc.agent, esc.need, esc.status.value, esc.delivered_message_id) == (
+            "coder",
+            "a token",
+            "pending",
+            "m-1",
+        )
+        incidents = store.run(
+            lambda c: escalation_db.find_incidents(c, open_only=True, monitor=None, limit=10)
+        )
+        assert [(i.monitor, i.signal, i.summary) for i in incidents] == [
+            ("disk", "full", "disk full")
+        ]
+        brief = store.run(brief_db.latest)
+        assert brief is not None and (brief.day, brief.blocked) == ("2026-12-02", ["staging: disk"])
+        deliveries = store.run(lambda c: ingress_db.recent_deliveries(c, 10))
+        assert [(d["id"], d["status"]) for d in deliveries] == [("d-1", "pending")]
+        assert [r["id"] for r in store.run(ingress_db.pending_deliveries)] == ["d-1"]
+        assert [q["size"] for q in store.run(lambda c: ingress_db.recent_quarantine(c, 5))] == [2]
+        claims = store.run(pool_db.open_claims)
+        assert [(c.tenant, c.container, c.state) for c in claims] == [("t0", "pool-a-1", "active")]
+        slot = store.run(lambda c: pool_db.container(c, "pool-a-1"))
+        assert slot is not None and slot.endpoints == ["127.0.0.1:2222"]
+        assert store.run(pool_db.targets) == {"a": 2}
     finally:
         store.close()
 
@@ -73,7 +105,6 @@ def test_a_database_from_before_the_split_upgrades_to_the_same_schema(tmp_path: 
     assert {r[0] for r in applied} == {v for v, _, _ in core.MIGRATIONS}
     assert rows_after == rows_before
     assert _schema(old) == schema_before
-    assert [(h.batch_id, h.name, h.new_limit) for h in history] == [("b1", "web-1", 2147483648)]
 
     # A database created by the new code has exactly the same schema.
     fresh = tmp_path / "fresh" / "clawtui.db"
