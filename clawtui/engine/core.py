@@ -19,22 +19,26 @@ from typing import TYPE_CHECKING, Any, Protocol
 from clawtui.engine import store as store_migrations
 from clawtui.engine.api.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
 from clawtui.engine.autoheal.repair import Autoheal
+from clawtui.engine.brief import store as brief_store
 from clawtui.engine.brief.briefs import Briefs
 from clawtui.engine.bus import EventBus, Subscription
 from clawtui.engine.context import Context
 from clawtui.engine.devboxes.manager import Devboxes
+from clawtui.engine.escalations import store as escalation_store
 from clawtui.engine.escalations.incidents import Incidents
 from clawtui.engine.escalations.manager import Escalations
 from clawtui.engine.fleet.actions import ContainerActions
 from clawtui.engine.fleet.hosts import HostMonitor
 from clawtui.engine.health.monitors import HealthMonitors
+from clawtui.engine.ingress import store as ingress_store
 from clawtui.engine.ingress.manager import Ingress
+from clawtui.engine.memory import store as memory_store
 from clawtui.engine.memory.manager import MemoryManager
 from clawtui.engine.notifier import Notifier
 from clawtui.engine.pools import store as pool_store
 from clawtui.engine.pools.manager import Pools
 from clawtui.engine.sessions.tmux_manager import TmuxManager
-from clawtui.engine.store import Store
+from clawtui.engine.store import Migration, Store
 from clawtui.engine.store import StoreError as StoreError  # for the entry points
 from clawtui.engine.stuck.detector import StuckDetector
 from clawtui.engine.threads.manager import Threads
@@ -50,12 +54,22 @@ log = logging.getLogger(__name__)
 _ACTIVITY_FLUSH_SECONDS = 0.5
 
 
+# Every schema step: the shared tables' and those of each capability that owns tables (each in its
+# own `store.py`, in its own range of versions).
+MIGRATIONS: list[Migration] = [
+    *store_migrations.MIGRATIONS,
+    *memory_store.MIGRATIONS,
+    *pool_store.MIGRATIONS,
+    *escalation_store.MIGRATIONS,
+    *brief_store.MIGRATIONS,
+    *ingress_store.MIGRATIONS,
+    *token_store.MIGRATIONS,
+]
+
+
 def open_store(path: Path | str) -> Store:
     """The engine's store with the schema steps of every capability that owns tables."""
-    return Store(
-        path,
-        migrations=[*store_migrations.MIGRATIONS, *pool_store.MIGRATIONS, *token_store.MIGRATIONS],
-    )
+    return Store(path, migrations=MIGRATIONS)
 
 
 class Component(Protocol):

@@ -1,15 +1,18 @@
 """The engine's SQLite store: durable state that Docker labels cannot hold.
 
-Labels cannot change after a container is created, so everything mutable (the activity log now;
-claims, escalations, incidents and queued messages as those capabilities land) lives here. One
-connection in WAL mode with a busy timeout; all calls run in a worker thread under one lock so the
-event loop never blocks on disk. Schema changes are numbered migrations applied in order inside
+Labels cannot change after a container is created, so everything mutable (claims, escalations,
+incidents, deliveries, the activity log) lives in one SQLite file. This module is the generic
+layer: one connection in WAL mode with a busy timeout, transactions, the migration runner, and the
+one table every capability shares (the activity log). Each capability owns its tables and their
+SQL in its own `store.py`. All calls run under one lock, from a worker thread, so the event loop
+never blocks on disk. Schema changes are numbered migrations applied in order inside
 `BEGIN IMMEDIATE` transactions and recorded in `schema_migrations`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -21,16 +24,21 @@ from typing import Any, TypeVar
 from clawtui.engine.api.models import ActivityEntry
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
-# Numbered migrations. Append only: never edit one that has shipped. Each capability has its own
-# range so that they can grow independently: 1-99 core (activity, memory), 100-199 threads and
-# heartbeats, 200-299 pools and claims, 300-399 escalations, incidents and briefs, 400-499 ingress
-# (webhook, relay), 500-599 attach / tmux. Migrations are applied in version order.
+# Numbered migrations. Append only: never change what one creates once it has shipped (the text of a
+# CREATE statement is kept in the database, and the schema of an upgraded database must equal a
+# fresh one). Each capability keeps its own steps in its own `store.py` and has its own range so
+# that they grow independently: 1-99 the engine's own shared tables (1 activity) and memory (2,
+# memory/store.py), 100-199 threads and heartbeats (none yet: their state is TinyClaw's files),
+# 200-299 pools (pools/store.py), 300-349 escalations and incidents (escalations/store.py), 350-399
+# briefs (brief/store.py), 400-499 ingress (ingress/store.py), 500-599 attach / tmux, 600-699
+# scoped API tokens and the audit log (tokens/store.py). The engine's core (`engine.core.open_store`) hands the whole list to `Store`, which applies the steps not yet
+# recorded in version order.
 Migration = tuple[int, str, str]
 """(version, name, SQL): one step of the schema."""
 
-# The engine's own steps; a capability that owns its tables keeps their steps in its own store
-# module (200-299: pools/store.py), and the engine's core hands the whole list to `Store`.
+# The engine's own steps: only tables every capability shares (the activity log).
 MIGRATIONS: list[Migration] = [
     (
         1,
@@ -47,122 +55,6 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX activity_ts ON activity (ts);
         """,
     ),
-    (
-        2,
-        "memory changes",
-        """
-        CREATE TABLE memory_changes (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            ts REAL NOT NULL,
-            batch_id TEXT NOT NULL,
-            who TEXT NOT NULL,
-            host TEXT NOT NULL,
-            container_id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            old_limit INTEGER NOT NULL,
-            new_limit INTEGER NOT NULL,
-            old_swap INTEGER NOT NULL,
-            new_swap INTEGER NOT NULL,
-            outcome TEXT NOT NULL,
-            reason TEXT
-        );
-        CREATE INDEX memory_changes_ts ON memory_changes (ts);
-        CREATE INDEX memory_changes_batch ON memory_changes (batch_id);
-        """,
-    ),
-    (
-        300,
-        "escalations",
-        """
-        CREATE TABLE escalations (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL,
-            agent TEXT NOT NULL,
-            thread_id INTEGER,
-            doing TEXT NOT NULL,
-            tried TEXT NOT NULL,
-            need TEXT NOT NULL,
-            proposed_fix TEXT,
-            detail TEXT,
-            severity TEXT NOT NULL,
-            source TEXT NOT NULL,
-            dedupe_key TEXT,
-            status TEXT NOT NULL,
-            decision TEXT,
-            decided_by TEXT,
-            decided_at REAL,
-            resolved_at REAL
-        );
-        CREATE INDEX escalations_status ON escalations (status, created_at);
-        CREATE INDEX escalations_dedupe ON escalations (dedupe_key, status);
-        """,
-    ),
-    (
-        301,
-        "escalation delivery, incidents, briefs",
-        """
-        ALTER TABLE escalations ADD COLUMN delivered_message_id TEXT;
-        CREATE TABLE incidents (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            opened_at REAL NOT NULL,
-            updated_at REAL NOT NULL,
-            monitor TEXT NOT NULL,
-            signal TEXT NOT NULL,
-            state TEXT NOT NULL,
-            severity TEXT NOT NULL,
-            summary TEXT NOT NULL,
-            report TEXT NOT NULL,
-            occurrences INTEGER NOT NULL DEFAULT 1,
-            resolved_at REAL,
-            pr_url TEXT
-        );
-        CREATE INDEX incidents_signal ON incidents (monitor, signal, state);
-        CREATE TABLE briefs (
-            day TEXT PRIMARY KEY,
-            created_at REAL NOT NULL,
-            sent INTEGER NOT NULL,
-            text TEXT NOT NULL,
-            data TEXT NOT NULL
-        );
-        """,
-    ),
-    (
-        400,
-        "ingress deliveries, quarantine, CI failure streaks",
-        """
-        CREATE TABLE ingress_deliveries (
-            id TEXT PRIMARY KEY,
-            kind TEXT NOT NULL,
-            dedupe_key TEXT NOT NULL UNIQUE,
-            received_at REAL NOT NULL,
-            status TEXT NOT NULL,
-            thread_id INTEGER,
-            sender TEXT,
-            target TEXT,
-            summary TEXT NOT NULL,
-            text TEXT,
-            fields TEXT,
-            escalate TEXT,
-            delivered_at REAL,
-            error TEXT
-        );
-        CREATE INDEX ingress_deliveries_status ON ingress_deliveries (status, received_at);
-        CREATE INDEX ingress_deliveries_received ON ingress_deliveries (received_at);
-        CREATE TABLE ingress_quarantine (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            received_at REAL NOT NULL,
-            reason TEXT NOT NULL,
-            body BLOB NOT NULL
-        );
-        CREATE TABLE ingress_ci_streaks (
-            pipeline TEXT PRIMARY KEY,
-            failures INTEGER NOT NULL,
-            last_build TEXT,
-            updated_at REAL NOT NULL
-        );
-        """,
-    ),
 ]
 
 
@@ -175,27 +67,30 @@ class Store:
 
     def __init__(self, path: Path | str, *, migrations: Sequence[Migration] = MIGRATIONS) -> None:
         self.path = Path(path) if str(path) != ":memory:" else Path(":memory:")
-        self.migrations = list(migrations)
+        self.migrations = sorted(migrations)
+        versions = [v for v, _, _ in self.migrations]
+        if len(set(versions)) != len(versions):
+            raise StoreError(f"two schema steps share a version: {versions}")
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self._opened = False  # open() succeeded and close() was not called
 
     # -- lifecycle ---------------------------------------------------------------------------
     def open(self) -> None:
+        # Under the lock: a call made while the schema is being migrated waits for it (it saw
+        # "no such column" when it ran between two steps).
+        with self._lock:
+            self._open_locked()
+
+    def _open_locked(self) -> None:
         if self._conn is not None:
             return
         try:
             if str(self.path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                str(self.path), timeout=5.0, isolation_level=None, check_same_thread=False
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=5000")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._conn = conn
+            self._conn = self._connect()
             self._migrate()
+            self._opened = True
         except (sqlite3.Error, OSError) as exc:
             self._conn = None
             raise StoreError(
@@ -203,31 +98,88 @@ class Store:
                 "(check that its folder is writable, or set [engine] state_dir in config.toml)"
             ) from exc
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            str(self.path), timeout=5.0, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def close(self) -> None:
         with self._lock:
+            self._opened = False
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
 
     @property
     def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError("the store is not open")
-        return self._conn
+        """The connection; one dropped after a failure is made again here (an `sqlite3.Error`
+        when that fails too, like any write that cannot be done right now)."""
+        with self._lock:
+            if self._conn is None:
+                if not self._opened:
+                    raise StoreError("the store is not open")
+                self._conn = self._connect()
+                log.warning("store: reconnected to %s", self.path)
+            return self._conn
 
     # -- transactions ------------------------------------------------------------------------
     @contextmanager
-    def transaction(self, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
-        """A transaction; `immediate` takes the write lock up front (for read-then-write)."""
+    def transaction(
+        self, *, immediate: bool = True, durable: bool = False
+    ) -> Iterator[sqlite3.Connection]:
+        """A transaction; `immediate` takes the write lock up front (for read-then-write);
+        `durable` syncs this one to disk at COMMIT (synchronous=FULL), for what is acknowledged
+        to someone outside as soon as it returns.
+
+        Whatever fails, a statement or the COMMIT itself (a deferred foreign key, a full disk),
+        the transaction is rolled back before the error goes on: the connection is never left
+        inside a failed transaction (where every later write would fail)."""
         with self._lock:
             conn = self.conn
-            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            if durable:
+                conn.execute("PRAGMA synchronous=FULL")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    self._roll_back(conn)
+                    raise
+            finally:
+                if durable and self._conn is conn:
+                    try:
+                        conn.execute("PRAGMA synchronous=NORMAL")
+                    except sqlite3.Error as exc:  # never hide the transaction's own error
+                        log.warning("store: cannot reset synchronous on %s: %s", self.path, exc)
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        """End a failed transaction. SQLite may already have rolled it back (a full disk, an
+        I/O error); when ROLLBACK itself fails, the connection is dropped (closing it discards
+        the transaction) and made again on next use."""
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.warning("store: ROLLBACK failed on %s: %s", self.path, exc)
+        if conn.in_transaction:
+            log.warning("store: dropping the connection to %s stuck in a transaction", self.path)
+            self._conn = None
+            try:
+                conn.close()
+            except sqlite3.Error as exc:
+                log.warning("store: closing %s: %s", self.path, exc)
 
     def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` under the store lock (in the calling thread)."""
@@ -255,7 +207,7 @@ class Store:
                 f"{self.path} was written by a newer clawtui (schema {max(applied)} > "
                 f"{newest_known}); upgrade clawtui or point [engine] state_dir elsewhere"
             )
-        for version, name, sql in sorted(self.migrations):
+        for version, name, sql in self.migrations:
             if version in applied:
                 continue
             with self.transaction():

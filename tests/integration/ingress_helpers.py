@@ -7,6 +7,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from clawtui.config import EngineConfig, HostConfig, Settings
 from clawtui.config.ingress import RelayAgent, RelayConfig, RelayRoute, WebhookIngressConfig
 from clawtui.engine.threads.queue import QUEUE_DIRS, TinyClawQueue
 
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "azure_devops"
 WEBHOOK_SECRET = "wh-secret-0123456789abcdef"
 WEBHOOK_SECRET_NEXT = "wh-rotated-secret-fedcba9876543210"
@@ -105,3 +110,43 @@ def with_ids(payload: dict[str, Any], **changes: Any) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_serve(tmp: Path, port: int, token: str) -> subprocess.Popen[str]:
+    """`clawtui serve --config <tmp>/config.toml` as a subprocess, once it listens on `port`."""
+    env = {
+        **os.environ,
+        "CLAWTUI_API_TOKEN": token,
+        "XDG_STATE_HOME": str(tmp / "xdg"),
+        "CLAWTUI_LOG": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clawtui", "serve", "--config", str(tmp / "config.toml")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert f"listening on http://127.0.0.1:{port}" in line, line
+    return proc
+
+
+def failed_build_payload(i: int) -> dict[str, Any]:
+    """The i-th of distinct failed builds, each of its own pipeline (no failure streak)."""
+    return with_ids(
+        fixture("build_complete_failed.json"),
+        notificationId=1000 + i,
+        id=f"7c4f3a2e-0000-4000-8000-{i:012d}",
+        resource__id=80_000 + i,
+        resource__buildNumber=f"20260304.{i}",
+        resource__definition={"id": 9000 + i, "name": f"pipeline {i}"},
+    )

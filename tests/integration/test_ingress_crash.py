@@ -12,13 +12,9 @@ import asyncio
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -28,63 +24,25 @@ from clawtui.engine.threads.queue import TinyClawQueue
 from tests.integration.ingress_helpers import (
     RYAN_THREAD,
     WEBHOOK_SECRET,
-    fixture,
+    failed_build_payload,
+    free_port,
     ingress_settings,
     messages,
     queue_files,
+    start_serve,
     wait_for_files,
-    with_ids,
     write_secrets,
 )
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "t0ken-for-tests-0123456789abcdef"
 N = 100
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(tmp: Path, port: int) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "CLAWTUI_API_TOKEN": TOKEN,
-        "XDG_STATE_HOME": str(tmp / "xdg"),
-        "CLAWTUI_LOG": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clawtui", "serve", "--config", str(tmp / "config.toml")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert f"listening on http://127.0.0.1:{port}" in line, line
-    return proc
-
-
-def _payload(i: int) -> dict[str, Any]:
-    return with_ids(
-        fixture("build_complete_failed.json"),
-        notificationId=1000 + i,
-        id=f"7c4f3a2e-0000-4000-8000-{i:012d}",
-        resource__id=80_000 + i,
-        resource__buildNumber=f"20260304.{i}",
-        resource__definition={"id": 9000 + i, "name": f"pipeline {i}"},
-    )
 
 
 async def _send(session: aiohttp.ClientSession, url: str, i: int) -> tuple[int, int | None]:
     try:
         async with session.post(
-            url, json=_payload(i), headers={"x-webhook-secret": WEBHOOK_SECRET}
+            url, json=failed_build_payload(i), headers={"x-webhook-secret": WEBHOOK_SECRET}
         ) as r:
             await r.read()
             return i, r.status
@@ -94,7 +52,7 @@ async def _send(session: aiohttp.ClientSession, url: str, i: int) -> tuple[int, 
 
 def test_kill_9_during_100_concurrent_deliveries(tmp_path: Path) -> None:
     secrets = write_secrets(tmp_path / "secrets")
-    port = _free_port()
+    port = free_port()
     (tmp_path / "config.toml").write_text(
         f'[engine]\nstate_dir = "{tmp_path}/state"\n'
         f'[service]\nlisten = "127.0.0.1:{port}"\n'
@@ -103,7 +61,7 @@ def test_kill_9_during_100_concurrent_deliveries(tmp_path: Path) -> None:
     )
     url = f"http://127.0.0.1:{port}/webhook/azure-devops"
     queue = TinyClawQueue(tmp_path / "state" / "tinyclaw")
-    proc = _start(tmp_path, port)
+    proc = start_serve(tmp_path, port, TOKEN)
     answered: dict[int, int | None] = {}
 
     async def storm() -> None:
@@ -131,7 +89,7 @@ def test_kill_9_during_100_concurrent_deliveries(tmp_path: Path) -> None:
     assert N // 3 <= len(acked) < N, f"{len(acked)} answered 2xx: the kill came too late"
     assert all(s is None or s < 300 for s in answered.values())
 
-    proc = _start(tmp_path, port)
+    proc = start_serve(tmp_path, port, TOKEN)
     try:
 
         async def after_restart() -> None:
@@ -169,7 +127,7 @@ async def test_restart_delivers_stored_messages_once(tmp_path: Path) -> None:
     await engine.start()
     ids = []
     for i in range(2):
-        out = await engine.ingress.accept_webhook(json.dumps(_payload(i)).encode())
+        out = await engine.ingress.accept_webhook(json.dumps(failed_build_payload(i)).encode())
         assert out.status == 200 and out.body["status"] == "queued"
         ids.append(out.body["id"])
     await asyncio.sleep(0.2)

@@ -16,6 +16,7 @@ once per mode, so one test body checks that a panel behaves the same over both.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -51,6 +52,10 @@ class Front:
         """Wait until events published by the engine reach the app (remote: the stream is up)."""
         if isinstance(self.ui, RemoteEngine):
             await wait_for(pilot, self.ui.connected.is_set, timeout)
+        else:  # local: the app starts the engine; drive it only once its store is open
+            ready = getattr(pilot.app, "components_ready", None)
+            if isinstance(ready, asyncio.Event):
+                await wait_for(pilot, ready.is_set, timeout)
 
     def ui_subscribers(self) -> int:
         """Subscriptions left on the bus the app listened to (0 once the app stopped it)."""

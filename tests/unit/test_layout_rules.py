@@ -27,3 +27,21 @@ def test_no_module_over_600_lines(path: Path) -> None:
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_module_names_say_what_they_hold(path: Path) -> None:
     assert path.stem not in {"utils", "util", "misc", "helpers", "common"}, path
+
+
+# SQL on another program's database, not on clawtui.db: with the reason.
+SQL_ELSEWHERE = {
+    "engine/threads/nanoclaw.py": "Nanoclaw's own databases (v1 store/messages.db, v2 data/v2.db "
+    "and each session's inbound.db: its format, its tables)",
+}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_sql_lives_in_the_store_modules(path: Path) -> None:
+    """Each capability owns its SQL in its own `store.py` (issue 13); the rest calls it."""
+    rel = str(path.relative_to(PACKAGE))
+    if path.name == "store.py" or rel in SQL_ELSEWHERE:
+        return
+    text = path.read_text(encoding="utf-8")
+    for call in (".execute(", ".executemany(", ".executescript("):
+        assert call not in text, f"{rel} runs SQL ({call}): move it into its package's store.py"

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clawtui.engine import store as core_store
 from clawtui.engine.api.memory import (
     ApplyResult,
     BatchState,
@@ -21,6 +22,7 @@ from clawtui.engine.api.memory import (
 )
 from clawtui.engine.api.models import ContainerInfo
 from clawtui.engine.fleet.stats import CgroupPaths
+from clawtui.engine.memory import store as memory_store
 from clawtui.engine.memory.docker_apply import (
     CgroupMemory,
     cgroup_agrees,
@@ -28,7 +30,6 @@ from clawtui.engine.memory.docker_apply import (
     own_container_ids,
     read_cgroup_memory,
 )
-from clawtui.engine.memory.history import read_history, write_history
 from clawtui.engine.memory.notifications import notification_for
 from clawtui.engine.memory.rules import (
     Budget,
@@ -40,6 +41,7 @@ from clawtui.engine.memory.rules import (
     swap_for,
     why_not_adjustable,
 )
+from clawtui.engine.memory.store import read_history, write_history
 from clawtui.engine.store import Store
 
 MIB = 1024 * 1024
@@ -298,7 +300,8 @@ def test_notification_text_like_the_seed() -> None:
 
 
 def test_history_roundtrip(tmp_path: Path) -> None:
-    store = Store(tmp_path / "c.db")
+    # The shared steps and memory's own: memory owns its table (memory/store.py).
+    store = Store(tmp_path / "c.db", migrations=[*core_store.MIGRATIONS, *memory_store.MIGRATIONS])
     store.open()
     rows = [
         MemoryChange(

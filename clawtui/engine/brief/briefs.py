@@ -26,7 +26,6 @@ Stored in the `briefs` table (one row per day); `EventKind.BRIEF` with data `{"b
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sqlite3
 import time
@@ -36,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from clawtui.engine.api.escalations import Brief, NeedsYou, Status
 from clawtui.engine.api.models import EventKind
+from clawtui.engine.brief import store as brief_store
 from clawtui.engine.kb import knowledge as kbmod
 from clawtui.engine.notifier import Notification
 from clawtui.engine.tasks import BackgroundTask
@@ -145,33 +145,15 @@ class Briefs:
     async def save(self, brief: Brief) -> None:
         def write(conn: sqlite3.Connection) -> None:
             with self.ctx.store.transaction():
-                conn.execute(
-                    "INSERT OR REPLACE INTO briefs (day, created_at, sent, text, data) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (
-                        brief.day,
-                        brief.created_at,
-                        int(brief.sent),
-                        brief.text(),
-                        brief.model_dump_json(),
-                    ),
-                )
+                brief_store.save(conn, brief)
 
         await self.ctx.store.arun(write)
 
     async def get(self, day: str) -> Brief | None:
-        def read(conn: sqlite3.Connection) -> Brief | None:
-            row = conn.execute("SELECT data FROM briefs WHERE day = ?", (day,)).fetchone()
-            return Brief.model_validate(json.loads(row["data"])) if row is not None else None
-
-        return await self.ctx.store.arun(read)
+        return await self.ctx.store.arun(lambda conn: brief_store.get(conn, day))
 
     async def latest(self) -> Brief | None:
-        def read(conn: sqlite3.Connection) -> Brief | None:
-            row = conn.execute("SELECT data FROM briefs ORDER BY day DESC LIMIT 1").fetchone()
-            return Brief.model_validate(json.loads(row["data"])) if row is not None else None
-
-        return await self.ctx.store.arun(read)
+        return await self.ctx.store.arun(brief_store.latest)
 
     async def run(self, day: str | None = None, *, now: float | None = None) -> Brief:
         """Build, store, and send when something needs the human."""

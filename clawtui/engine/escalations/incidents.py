@@ -20,36 +20,23 @@ data `{"autoheal": {...}, "change": "autoheal"}` (see engine/autoheal/repair.py)
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clawtui.engine.api.escalations import (
-    OPEN_STATES,
     Incident,
     IncidentError,
     LoopState,
     Report,
 )
 from clawtui.engine.api.models import EventKind
+from clawtui.engine.escalations import store as db
 from clawtui.engine.notifier import Notification
 
 if TYPE_CHECKING:
     from clawtui.engine.context import Context
     from clawtui.engine.notifier import Notifier
-
-
-_COLS = (
-    "id, opened_at, updated_at, monitor, signal, state, severity, summary, report, "
-    "occurrences, resolved_at, pr_url"
-)
-
-
-def _row(row: sqlite3.Row) -> Incident:
-    data: dict[str, Any] = dict(row)
-    data["report"] = json.loads(data["report"] or "{}")
-    return Incident.model_validate(data)
 
 
 _VERBS = {
@@ -109,52 +96,15 @@ class Incidents:
         def apply(conn: sqlite3.Connection) -> tuple[Incident, str]:
             with self.ctx.store.transaction():
                 now = time.time()
-                row = conn.execute(
-                    f"SELECT {_COLS} FROM incidents WHERE monitor = ? AND signal = ? "
-                    "ORDER BY id DESC LIMIT 1",
-                    (monitor, signal),
-                ).fetchone()
-                payload = report.model_dump_json()
-                if row is not None and _row(row).open:
-                    conn.execute(
-                        "UPDATE incidents SET updated_at = ?, report = ?, summary = ?, "
-                        "severity = ?, occurrences = occurrences + 1 WHERE id = ?",
-                        (now, payload, report.summary, report.severity, row["id"]),
-                    )
-                    change, ident = "updated", row["id"]
-                elif row is not None:
-                    conn.execute(
-                        "UPDATE incidents SET updated_at = ?, report = ?, summary = ?, "
-                        "severity = ?, state = ?, occurrences = occurrences + 1, "
-                        "resolved_at = NULL WHERE id = ?",
-                        (
-                            now,
-                            payload,
-                            report.summary,
-                            report.severity,
-                            LoopState.RESTARTING.value,
-                            row["id"],
-                        ),
-                    )
-                    change, ident = LoopState.RESTARTING.value, row["id"]
-                else:
-                    cur = conn.execute(
-                        "INSERT INTO incidents (opened_at, updated_at, monitor, signal, state, "
-                        "severity, summary, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            now,
-                            now,
-                            monitor,
-                            signal,
-                            LoopState.DETECTED.value,
-                            report.severity,
-                            report.summary,
-                            payload,
-                        ),
-                    )
-                    change, ident = LoopState.DETECTED.value, cur.lastrowid
-                new = conn.execute(f"SELECT {_COLS} FROM incidents WHERE id = ?", (ident,))
-                return _row(new.fetchone()), change
+                last = db.last_incident(conn, monitor, signal)
+                if last is not None and last.open:
+                    return db.recur_incident(conn, last.id, report, now, None), "updated"
+                if last is not None:
+                    restarting = LoopState.RESTARTING
+                    again = db.recur_incident(conn, last.id, report, now, restarting)
+                    return again, restarting.value
+                new = db.insert_incident(conn, monitor, signal, report, now)
+                return new, LoopState.DETECTED.value
 
         incident, change = await self.ctx.store.arun(apply)
         self._announce(incident, change)
@@ -165,23 +115,12 @@ class Incidents:
 
         def apply(conn: sqlite3.Connection) -> list[Incident]:
             with self.ctx.store.transaction():
-                rows = conn.execute(
-                    f"SELECT {_COLS} FROM incidents WHERE monitor = ? AND state IN (?, ?, ?)",
-                    (monitor, *(s.value for s in OPEN_STATES)),
-                ).fetchall()
                 now = time.time()
-                out: list[Incident] = []
-                for row in rows:
-                    if signals is not None and row["signal"] not in signals:
-                        continue
-                    conn.execute(
-                        "UPDATE incidents SET state = ?, resolved_at = ?, updated_at = ? "
-                        "WHERE id = ?",
-                        (LoopState.RESOLVED.value, now, now, row["id"]),
-                    )
-                    new = conn.execute(f"SELECT {_COLS} FROM incidents WHERE id = ?", (row["id"],))
-                    out.append(_row(new.fetchone()))
-                return out
+                return [
+                    db.set_incident_resolved(conn, found.id, now)
+                    for found in db.open_incidents(conn, monitor)
+                    if signals is None or found.signal in signals
+                ]
 
         resolved = await self.ctx.store.arun(apply)
         for incident in resolved:
@@ -193,52 +132,24 @@ class Incidents:
 
         def apply(conn: sqlite3.Connection) -> Incident:
             with self.ctx.store.transaction():
-                row = conn.execute(
-                    f"SELECT {_COLS} FROM incidents WHERE id = ?", (incident_id,)
-                ).fetchone()
-                if row is None:
+                current = db.incident(conn, incident_id)
+                if current is None:
                     raise IncidentError(f"no incident #{incident_id}", 404)
-                if _row(row).state not in (LoopState.DETECTED, LoopState.RESTARTING):
-                    raise IncidentError(f"incident #{incident_id} is {row['state']}")
-                conn.execute(
-                    "UPDATE incidents SET state = ?, pr_url = ?, updated_at = ? WHERE id = ?",
-                    (LoopState.PR_READY.value, pr_url, time.time(), incident_id),
-                )
-                new = conn.execute(f"SELECT {_COLS} FROM incidents WHERE id = ?", (incident_id,))
-                return _row(new.fetchone())
+                if current.state not in (LoopState.DETECTED, LoopState.RESTARTING):
+                    raise IncidentError(f"incident #{incident_id} is {current.state.value}")
+                return db.set_pr_ready(conn, incident_id, pr_url, time.time())
 
         incident = await self.ctx.store.arun(apply)
         self._announce(incident, LoopState.PR_READY.value)
         return incident
 
     async def get(self, incident_id: int) -> Incident | None:
-        def query(conn: sqlite3.Connection) -> Incident | None:
-            row = conn.execute(
-                f"SELECT {_COLS} FROM incidents WHERE id = ?", (incident_id,)
-            ).fetchone()
-            return _row(row) if row is not None else None
-
-        return await self.ctx.store.arun(query)
+        return await self.ctx.store.arun(lambda conn: db.incident(conn, incident_id))
 
     async def find(
         self, *, open_only: bool = False, monitor: str | None = None, limit: int = 500
     ) -> list[Incident]:
         """Open first, oldest first."""
-
-        def query(conn: sqlite3.Connection) -> list[Incident]:
-            where: list[str] = []
-            args: list[Any] = []
-            if open_only:
-                where.append("state != 'resolved'")
-            if monitor is not None:
-                where.append("monitor = ?")
-                args.append(monitor)
-            clause = f"WHERE {' AND '.join(where)}" if where else ""
-            rows = conn.execute(
-                f"SELECT {_COLS} FROM incidents {clause} "
-                "ORDER BY state = 'resolved', opened_at, id LIMIT ?",
-                (*args, max(1, min(limit, 10_000))),
-            ).fetchall()
-            return [_row(r) for r in rows]
-
-        return await self.ctx.store.arun(query)
+        return await self.ctx.store.arun(
+            lambda conn: db.find_incidents(conn, open_only=open_only, monitor=monitor, limit=limit)
+        )

@@ -10,10 +10,9 @@ returns it instead of adding another).
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clawtui.engine.api.escalations import (
     Action,
@@ -26,6 +25,7 @@ from clawtui.engine.api.escalations import (
     Status,
 )
 from clawtui.engine.api.models import EventKind
+from clawtui.engine.escalations import store as db
 
 if TYPE_CHECKING:
     from clawtui.engine.context import Context
@@ -54,19 +54,6 @@ def decision_message(esc: Escalation) -> str:
     if esc.decision and esc.status is not Status.MODIFIED:
         lines.append(f"Note: {esc.decision}")
     return "\n".join(lines)
-
-
-_COLUMNS = (
-    "id, created_at, updated_at, agent, thread_id, doing, tried, need, proposed_fix, detail, "
-    "severity, source, dedupe_key, status, decision, decided_by, decided_at, resolved_at, "
-    "delivered_message_id"
-)
-
-
-def _row(row: sqlite3.Row) -> Escalation:
-    data: dict[str, Any] = dict(row)
-    data["tried"] = json.loads(data["tried"] or "[]")
-    return Escalation.model_validate(data)
 
 
 class Escalations:
@@ -111,38 +98,10 @@ class Escalations:
         def insert(conn: sqlite3.Connection) -> tuple[Escalation, bool]:
             with self.ctx.store.transaction():
                 if new.dedupe_key:
-                    row = conn.execute(
-                        f"SELECT {_COLUMNS} FROM escalations WHERE dedupe_key = ? AND status = ? "
-                        "ORDER BY id LIMIT 1",
-                        (new.dedupe_key, Status.PENDING.value),
-                    ).fetchone()
-                    if row is not None:
-                        return _row(row), False
-                now = time.time()
-                cur = conn.execute(
-                    "INSERT INTO escalations (created_at, updated_at, agent, thread_id, doing, "
-                    "tried, need, proposed_fix, detail, severity, source, dedupe_key, status) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        now,
-                        now,
-                        new.agent,
-                        new.thread_id,
-                        new.doing,
-                        json.dumps(new.tried),
-                        new.need,
-                        new.proposed_fix,
-                        new.detail,
-                        new.severity.value,
-                        new.source.value,
-                        new.dedupe_key,
-                        Status.PENDING.value,
-                    ),
-                )
-                row = conn.execute(
-                    f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (cur.lastrowid,)
-                ).fetchone()
-                return _row(row), True
+                    pending = db.pending_with_key(conn, new.dedupe_key)
+                    if pending is not None:
+                        return pending, False
+                return db.insert_escalation(conn, new, time.time()), True
 
         escalation, created = await self.ctx.store.arun(insert)
         if created:
@@ -155,27 +114,12 @@ class Escalations:
         return escalation
 
     async def get(self, escalation_id: int) -> Escalation | None:
-        def query(conn: sqlite3.Connection) -> Escalation | None:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
-            ).fetchone()
-            return _row(row) if row is not None else None
-
-        return await self.ctx.store.arun(query)
+        return await self.ctx.store.arun(lambda conn: db.escalation(conn, escalation_id))
 
     async def find(self, *, status: Status | None = None, limit: int = 500) -> list[Escalation]:
         """Pending first, oldest first within a status."""
 
-        def query(conn: sqlite3.Connection) -> list[Escalation]:
-            where, args = ("WHERE status = ?", [status.value]) if status else ("", [])
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM escalations {where} "
-                "ORDER BY status != 'pending', created_at, id LIMIT ?",
-                (*args, max(1, min(limit, 10_000))),
-            ).fetchall()
-            return [_row(r) for r in rows]
-
-        return await self.ctx.store.arun(query)
+        return await self.ctx.store.arun(lambda conn: db.find_escalations(conn, status, limit))
 
     async def decide(self, escalation_id: int, decision: Decision) -> Escalation:
         """Record the human's decision and deliver it to the agent's thread queue.
@@ -190,26 +134,15 @@ class Escalations:
 
         def update(conn: sqlite3.Connection) -> Escalation:
             with self.ctx.store.transaction():
-                row = conn.execute(
-                    f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
-                ).fetchone()
-                if row is None:
+                current = db.escalation(conn, escalation_id)
+                if current is None:
                     raise EscalationError(f"no escalation #{escalation_id}", 404)
-                current = _row(row)
                 if current.status is not Status.PENDING:
                     raise EscalationError(
                         f"escalation #{escalation_id} is already {current.status.value}"
                     )
-                now = time.time()
-                conn.execute(
-                    "UPDATE escalations SET status = ?, decision = ?, decided_by = ?, "
-                    "decided_at = ?, updated_at = ? WHERE id = ?",
-                    (status.value, decision.text, decision.by, now, now, escalation_id),
-                )
-                return _row(
-                    conn.execute(
-                        f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
-                    ).fetchone()
+                return db.set_decision(
+                    conn, escalation_id, status, decision.text, decision.by, time.time()
                 )
 
         escalation = await self.ctx.store.arun(update)
@@ -263,15 +196,7 @@ class Escalations:
 
         def record(conn: sqlite3.Connection) -> Escalation:
             with self.ctx.store.transaction():
-                conn.execute(
-                    "UPDATE escalations SET delivered_message_id = ? WHERE id = ?",
-                    (message_id, escalation.id),
-                )
-                return _row(
-                    conn.execute(
-                        f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation.id,)
-                    ).fetchone()
-                )
+                return db.set_delivered(conn, escalation.id, message_id)
 
         return await self.ctx.store.arun(record)
 
@@ -280,24 +205,12 @@ class Escalations:
 
         def update(conn: sqlite3.Connection) -> Escalation:
             with self.ctx.store.transaction():
-                row = conn.execute(
-                    f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
-                ).fetchone()
-                if row is None:
+                current = db.escalation(conn, escalation_id)
+                if current is None:
                     raise EscalationError(f"no escalation #{escalation_id}", 404)
-                if _row(row).status is Status.RESOLVED:
+                if current.status is Status.RESOLVED:
                     raise EscalationError(f"escalation #{escalation_id} is already resolved")
-                now = time.time()
-                conn.execute(
-                    "UPDATE escalations SET status = ?, resolved_at = ?, updated_at = ?, "
-                    "decision = COALESCE(decision, ?) WHERE id = ?",
-                    (Status.RESOLVED.value, now, now, note, escalation_id),
-                )
-                return _row(
-                    conn.execute(
-                        f"SELECT {_COLUMNS} FROM escalations WHERE id = ?", (escalation_id,)
-                    ).fetchone()
-                )
+                return db.set_resolved(conn, escalation_id, note, time.time())
 
         escalation = await self.ctx.store.arun(update)
         self.ctx.bus.publish(EventKind.ESCALATION, escalation=escalation, change="resolved")

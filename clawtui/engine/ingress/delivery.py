@@ -14,12 +14,14 @@ import json
 import logging
 import sqlite3
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from clawtui.engine.api.escalations import NewEscalation, Severity, Source
 from clawtui.engine.api.ingress import IngressKind, IngressRecord, IngressStats, Outcome
 from clawtui.engine.api.models import EventKind
+from clawtui.engine.ingress import store as db
 from clawtui.engine.ingress.guards import RateLimiter
 from clawtui.engine.threads.queue import QUEUE_DIRS, QueueError, incoming_message, message_json
 
@@ -78,12 +80,6 @@ def stored_fields(
         else:
             return message.decode("utf-8"), message
     return json.dumps(fields), None
-
-
-DELIVERY_COLUMNS: Final = (
-    "id, kind, dedupe_key, received_at, status, thread_id, sender, target, summary, text, "
-    "fields, escalate, delivered_at, error"
-)
 
 
 class IngressDelivery:
@@ -147,32 +143,14 @@ class IngressDelivery:
         )
 
     # -- storage helpers ---------------------------------------------------------------------
-    def _durable(self, conn: sqlite3.Connection) -> Any:
+    def _durable(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction synced to disk at commit (synchronous=FULL for this one)."""
-        store = self.ctx.store
-
-        class _Txn:
-            def __enter__(self) -> sqlite3.Connection:
-                conn.execute("PRAGMA synchronous=FULL")
-                self._inner = store.transaction()
-                return self._inner.__enter__()
-
-            def __exit__(self, *exc: Any) -> None:
-                try:
-                    self._inner.__exit__(*exc)
-                finally:
-                    conn.execute("PRAGMA synchronous=NORMAL")
-
-        return _Txn()
+        return self.ctx.store.transaction(durable=True)
 
     @staticmethod
     def _load_pending(conn: sqlite3.Connection) -> list[PendingDelivery]:
-        rows = conn.execute(
-            f"SELECT {DELIVERY_COLUMNS} FROM ingress_deliveries WHERE status = 'pending' "
-            "ORDER BY received_at"
-        ).fetchall()
         out: list[PendingDelivery] = []
-        for row in rows:
+        for row in db.pending_deliveries(conn):
             try:
                 fields = json.loads(row["fields"] or "{}")
             except ValueError:
@@ -255,10 +233,7 @@ class IngressDelivery:
 
         def store(conn: sqlite3.Connection) -> None:
             with self.ctx.store.transaction():
-                conn.execute(
-                    "UPDATE ingress_deliveries SET fields = ? WHERE id = ?",
-                    (message.decode("utf-8"), item.id),
-                )
+                db.set_fields(conn, item.id, message.decode("utf-8"))
 
         await self.ctx.store.arun(store)
         item.message = message
@@ -295,11 +270,7 @@ class IngressDelivery:
 
         def mark(conn: sqlite3.Connection) -> None:
             with self.ctx.store.transaction():
-                conn.execute(
-                    "UPDATE ingress_deliveries SET status = 'delivered', delivered_at = ?, "
-                    "thread_id = ?, error = NULL, text = NULL, fields = NULL WHERE id = ?",
-                    (now, thread_id, item.id),
-                )
+                db.mark_delivered(conn, item.id, thread_id, now)
 
         await self.ctx.store.arun(mark)
         if written:
@@ -321,9 +292,7 @@ class IngressDelivery:
     async def _mark_error(self, item: PendingDelivery, error: str) -> None:
         def mark(conn: sqlite3.Connection) -> None:
             with self.ctx.store.transaction():
-                conn.execute(
-                    "UPDATE ingress_deliveries SET error = ? WHERE id = ?", (error[:500], item.id)
-                )
+                db.set_error(conn, item.id, error)
 
         try:
             await self.ctx.store.arun(mark)

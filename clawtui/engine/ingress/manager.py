@@ -32,7 +32,6 @@ Modules: `webhook.py` and `relay.py` (step 1), `delivery.py` (records, storage, 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +39,7 @@ from pydantic import ValidationError
 
 from clawtui.engine.api.ingress import IngressError, RelayAgentView, RelayRoutes
 from clawtui.engine.api.ingress import LatencyHistogram as LatencyHistogram
+from clawtui.engine.ingress import store as db
 from clawtui.engine.ingress.relay import RelayIntake
 from clawtui.engine.ingress.webhook import WebhookIntake
 
@@ -146,24 +146,7 @@ class Ingress(WebhookIntake, RelayIntake):
     # -- reads -------------------------------------------------------------------------------
     async def deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
         """Stored deliveries, newest first (without their text)."""
-
-        def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = conn.execute(
-                "SELECT id, kind, received_at, status, thread_id, sender, target, summary, "
-                "delivered_at, error FROM ingress_deliveries ORDER BY received_at DESC LIMIT ?",
-                (max(1, min(limit, 10_000)),),
-            ).fetchall()
-            return [dict(r) for r in rows]
-
-        return await self.ctx.store.arun(query)
+        return await self.ctx.store.arun(lambda conn: db.recent_deliveries(conn, limit))
 
     async def quarantine(self, limit: int = 50) -> list[dict[str, Any]]:
-        def query(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            rows = conn.execute(
-                "SELECT id, received_at, reason, length(body) AS size FROM ingress_quarantine "
-                "ORDER BY id DESC LIMIT ?",
-                (max(1, min(limit, 10_000)),),
-            ).fetchall()
-            return [dict(r) for r in rows]
-
-        return await self.ctx.store.arun(query)
+        return await self.ctx.store.arun(lambda conn: db.recent_quarantine(conn, limit))

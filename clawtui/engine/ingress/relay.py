@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from clawtui.engine.api.ingress import BodyReader, BodyTooLarge, IngressRecord, Outcome
 from clawtui.engine.ingress import azure_devops as azdo
+from clawtui.engine.ingress import store as db
 from clawtui.engine.ingress.delivery import (
-    DELIVERY_COLUMNS,
     IngressDelivery,
     PendingDelivery,
     stored_fields,
@@ -197,23 +197,19 @@ class RelayIntake(IngressDelivery):
         stored, message = stored_fields(did, target.thread_id, msg.message, fields)
 
         def store(conn: sqlite3.Connection) -> bool:
-            with self._durable(conn):
-                cur = conn.execute(
-                    f"INSERT OR IGNORE INTO ingress_deliveries ({DELIVERY_COLUMNS}) "
-                    "VALUES (?, 'relay', ?, ?, 'pending', ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
-                    (
-                        did,
-                        key,
-                        received,
-                        target.thread_id,
-                        sender,
-                        msg.to,
-                        summary,
-                        msg.message,
-                        stored,
-                    ),
+            with self._durable():
+                return db.insert_relay_delivery(
+                    conn,
+                    did=did,
+                    key=key,
+                    received=received,
+                    thread_id=target.thread_id,
+                    sender=sender,
+                    target=msg.to,
+                    summary=summary,
+                    text=msg.message,
+                    fields=stored,
                 )
-            return cur.rowcount > 0
 
         try:
             created = await self.ctx.store.arun(store)

@@ -22,8 +22,8 @@ from clawtui.engine.api.ingress import (
     Outcome,
 )
 from clawtui.engine.ingress import azure_devops as azdo
+from clawtui.engine.ingress import store as db
 from clawtui.engine.ingress.delivery import (
-    DELIVERY_COLUMNS,
     IngressDelivery,
     PendingDelivery,
     stored_fields,
@@ -97,27 +97,22 @@ class WebhookIntake(IngressDelivery):
             stored, message = stored_fields(did, thread_id, text, fields)
 
         def store(conn: sqlite3.Connection) -> tuple[str, bool, str | None]:
-            existing = conn.execute(
-                "SELECT status FROM ingress_deliveries WHERE dedupe_key = ?", (key,)
-            ).fetchone()
+            existing = db.delivery_status(conn, key)
             if existing is not None:
-                return str(existing["status"]), False, None
-            with self._durable(conn):
+                return existing, False, None
+            with self._durable():
                 escalate = self._update_streak(conn, build, received, cfg.escalate_after)
-                conn.execute(
-                    f"INSERT INTO ingress_deliveries ({DELIVERY_COLUMNS}) "
-                    "VALUES (?, 'webhook', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, NULL, NULL)",
-                    (
-                        did,
-                        key,
-                        received,
-                        status,
-                        thread_id,
-                        summary,
-                        text,
-                        stored,
-                        escalate,
-                    ),
+                db.insert_webhook_delivery(
+                    conn,
+                    did=did,
+                    key=key,
+                    received=received,
+                    status=status,
+                    thread_id=thread_id,
+                    summary=summary,
+                    text=text,
+                    fields=stored,
+                    escalate=escalate,
                 )
             return status, True, escalate
 
@@ -174,25 +169,8 @@ class WebhookIntake(IngressDelivery):
         if build is None or (not build.wakes and build.result not in azdo.SUCCESS_RESULTS):
             return None
         key = build.pipeline_key
-        if not build.wakes:
-            conn.execute(
-                "INSERT INTO ingress_ci_streaks (pipeline, failures, last_build, updated_at) "
-                "VALUES (?, 0, ?, ?) ON CONFLICT(pipeline) DO UPDATE SET failures = 0, "
-                "last_build = excluded.last_build, updated_at = excluded.updated_at",
-                (key, build.build_number or build.build_id, now),
-            )
-            return None
-        conn.execute(
-            "INSERT INTO ingress_ci_streaks (pipeline, failures, last_build, updated_at) "
-            "VALUES (?, 1, ?, ?) ON CONFLICT(pipeline) DO UPDATE SET failures = failures + 1, "
-            "last_build = excluded.last_build, updated_at = excluded.updated_at",
-            (key, build.build_number or build.build_id, now),
-        )
-        row = conn.execute(
-            "SELECT failures FROM ingress_ci_streaks WHERE pipeline = ?", (key,)
-        ).fetchone()
-        failures = int(row["failures"])
-        if failures < threshold:
+        failures = db.count_build(conn, key, build.build_number or build.build_id, build.wakes, now)
+        if not build.wakes or failures < threshold:
             return None
         return json.dumps(
             {
@@ -207,16 +185,8 @@ class WebhookIntake(IngressDelivery):
 
     async def _quarantine(self, body: bytes, reason: str, received: float) -> Outcome:
         def store(conn: sqlite3.Connection) -> int:
-            with self._durable(conn):
-                cur = conn.execute(
-                    "INSERT INTO ingress_quarantine (received_at, reason, body) VALUES (?, ?, ?)",
-                    (received, reason, body),
-                )
-                conn.execute(
-                    "DELETE FROM ingress_quarantine WHERE id <= ?",
-                    (int(cur.lastrowid or 0) - QUARANTINE_KEEP,),
-                )
-            return int(cur.lastrowid or 0)
+            with self._durable():
+                return db.quarantine(conn, received, reason, body, QUARANTINE_KEEP)
 
         try:
             qid = await self.ctx.store.arun(store)

@@ -54,7 +54,6 @@ from clawtui.engine.memory.docker_apply import (
     describe_update_error,
     own_container_ids,
 )
-from clawtui.engine.memory.history import read_history
 from clawtui.engine.memory.locks import Busy, flock_until, unflock
 from clawtui.engine.memory.notifications import report
 from clawtui.engine.memory.references import resolve, resolve_all
@@ -67,6 +66,7 @@ from clawtui.engine.memory.rules import (
     check_change,
     why_not_adjustable,
 )
+from clawtui.engine.memory.store import read_history
 
 if TYPE_CHECKING:
     from clawtui.config import MemoryConfig

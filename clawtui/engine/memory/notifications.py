@@ -15,7 +15,7 @@ from clawtui.engine.api.memory import (
     format_bytes,
 )
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.memory.history import write_history
+from clawtui.engine.memory.store import write_history
 from clawtui.engine.notifier import Notification
 
 if TYPE_CHECKING:

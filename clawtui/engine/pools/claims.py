@@ -106,12 +106,7 @@ class PoolClaims(PoolContainers, PoolSync):
                     f"{existing.state}); release it first"
                 )
             spec = spec_hash(self.workloads[pool.workload], pool)
-            for row in conn.execute(
-                "SELECT * FROM pool_containers WHERE pool = ? AND state = 'warm' AND spec = ? "
-                "ORDER BY created_at LIMIT 3",
-                (pool.name, spec),
-            ).fetchall():
-                r = ps.ContainerRow.of(row)
+            for r in ps.warm_containers(conn, pool.name, spec, 3):
                 try:
                     ps.set_container(conn, r.name, r.version, state="claimed")
                 except ps.CasFailed:
@@ -124,12 +119,7 @@ class PoolClaims(PoolContainers, PoolSync):
     def _insert_claim(
         conn: sqlite3.Connection, tenant: str, pool: PoolConfig, row: ps.ContainerRow, source: str
     ) -> None:
-        now = time.time()
-        conn.execute(
-            "INSERT INTO pool_claims (tenant, pool, container, host, state, source, claimed_at, "
-            "last_activity) VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
-            (tenant, pool.name, row.name, row.host, source, now, now),
-        )
+        ps.insert_claim(conn, tenant, pool.name, row.name, row.host, source, time.time())
 
     def _provision(
         self,
@@ -318,12 +308,9 @@ class PoolClaims(PoolContainers, PoolSync):
             with self.ctx.store.transaction():
                 if ps.open_claim(conn, tenant) is not None:
                     raise PoolConflict(f"tenant {tenant} claimed another container meanwhile")
-                fresh = conn.execute(
-                    "SELECT * FROM pool_containers WHERE name = ?", (name,)
-                ).fetchone()
-                if fresh is None:
+                r = ps.container(conn, name)
+                if r is None:
                     raise PoolError(f"the cold container {name} vanished")
-                r = ps.ContainerRow.of(fresh)
                 ps.set_container(conn, name, r.version, state="claimed")
                 self._insert_claim(conn, tenant, pool, r, "cold")
                 return r

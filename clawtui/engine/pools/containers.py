@@ -151,12 +151,9 @@ class PoolContainers(PoolsState):
 
             def record(conn: sqlite3.Connection) -> ps.ContainerRow:
                 with self.ctx.store.transaction():
-                    row = conn.execute(
-                        "SELECT * FROM pool_containers WHERE name = ?", (name,)
-                    ).fetchone()
-                    if row is None:
+                    r = ps.container(conn, name)
+                    if r is None:
                         raise ps.CasFailed(f"slot {name} vanished")
-                    r = ps.ContainerRow.of(row)
                     ps.set_container(conn, name, r.version, container_id=cid)
                     return r
 
@@ -187,16 +184,16 @@ class PoolContainers(PoolsState):
         self, conn: sqlite3.Connection, name: str, endpoints: list[str], warm: bool
     ) -> ps.ContainerRow:
         with self.ctx.store.transaction():
-            row = conn.execute("SELECT * FROM pool_containers WHERE name = ?", (name,)).fetchone()
-            if row is None:
+            r = ps.container(conn, name)
+            if r is None:
                 raise ps.CasFailed(f"slot {name} vanished")
-            r = ps.ContainerRow.of(row)
             changes: dict[str, Any] = {"endpoints": json.dumps(endpoints)}
             if warm:
                 changes["state"] = "warm"
             ps.set_container(conn, name, r.version, **changes)
-            new = conn.execute("SELECT * FROM pool_containers WHERE name = ?", (name,)).fetchone()
-            return ps.ContainerRow.of(new)
+            new = ps.container(conn, name)
+            assert new is not None  # written above, in this transaction
+            return new
 
     async def _wait_healthy(
         self, monitor: HostMonitor, client: Any, cid: str, workload: WorkloadConfig
@@ -251,10 +248,8 @@ class PoolContainers(PoolsState):
             spec = spec_hash(self.workloads[pool.workload], pool)
             for _ in range(max(0, min(room, want))):
                 name = f"pool-{pool.name}-{pysecrets.token_hex(4)}"
-                conn.execute(
-                    "INSERT INTO pool_containers (name, pool, host, state, source, spec, "
-                    "created_at, updated_at) VALUES (?, ?, ?, 'warming', ?, ?, ?, ?)",
-                    (name, pool.name, pool.host, "cold" if cold else "warm", spec, now, now),
+                ps.insert_slot(
+                    conn, name, pool.name, pool.host, "cold" if cold else "warm", spec, now
                 )
                 names.append(name)
             return names

@@ -138,11 +138,7 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants):
 
         def save(conn: sqlite3.Connection) -> None:
             with self.ctx.store.transaction():
-                conn.execute(
-                    "INSERT OR REPLACE INTO pool_targets (pool, min_warm, updated_at) "
-                    "VALUES (?, ?, ?)",
-                    (pool.name, min_warm, time.time()),
-                )
+                ps.set_target(conn, pool.name, min_warm, time.time())
 
         await self.ctx.store.arun(save)
         old = self.target(pool.name)
@@ -213,10 +209,6 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants):
 
         def run(conn: sqlite3.Connection) -> None:
             with self.ctx.store.transaction():
-                conn.execute(
-                    "UPDATE pool_claims SET last_activity = ? "
-                    "WHERE tenant = ? AND state = 'active'",
-                    (time.time(), tenant),
-                )
+                ps.touch_claim(conn, tenant, time.time())
 
         await self.ctx.store.arun(run)

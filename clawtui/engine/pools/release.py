@@ -33,6 +33,12 @@ from clawtui.engine.pools.sync import SyncRun
 from clawtui.engine.pools.tenant_sync import PoolSync
 
 
+def _claim_now(conn: sqlite3.Connection, claim_id: int) -> ps.ClaimRow:
+    row = ps.claim(conn, claim_id)
+    assert row is not None, claim_id  # changed above, in the same transaction
+    return row
+
+
 class PoolReleases(PoolSync):
     """Releasing a tenant's container (upload first), retries of failed releases, idle release."""
 
@@ -72,9 +78,7 @@ class PoolReleases(PoolSync):
         def begin(conn: sqlite3.Connection) -> ps.ClaimRow:
             with self.ctx.store.transaction():
                 ps.set_claim(conn, claim.id, claim.version, state="releasing")
-                return ps.ClaimRow.of(
-                    conn.execute("SELECT * FROM pool_claims WHERE id = ?", (claim.id,)).fetchone()
-                )
+                return _claim_now(conn, claim.id)
 
         try:
             current = await self.ctx.store.arun(begin)
@@ -103,9 +107,7 @@ class PoolReleases(PoolSync):
         def mark(conn: sqlite3.Connection) -> ps.ClaimRow:
             with self.ctx.store.transaction():
                 ps.set_claim(conn, current.id, current.version, release_sync=verdict, error=None)
-                return ps.ClaimRow.of(
-                    conn.execute("SELECT * FROM pool_claims WHERE id = ?", (claim.id,)).fetchone()
-                )
+                return _claim_now(conn, claim.id)
 
         current = await self.ctx.store.arun(mark)
         crash_point("release.after_upload")

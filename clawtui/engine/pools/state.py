@@ -152,11 +152,7 @@ class PoolsState:
 
             def mark(conn: sqlite3.Connection) -> None:
                 with self.ctx.store.transaction():
-                    conn.execute(
-                        "UPDATE pool_containers SET state = 'removing', "
-                        "version = version + 1, updated_at = ? WHERE name = ?",
-                        (time.time(), name),
-                    )
+                    ps.mark_removing(conn, name, time.time())
 
             await self.ctx.store.arun(mark)
             return
@@ -225,17 +221,13 @@ class PoolsState:
     async def tenant(self, tenant: str) -> ClaimInfo:
         def read(conn: sqlite3.Connection) -> tuple[ps.ClaimRow | None, Any, list[dict[str, Any]]]:
             claim = ps.open_claim(conn, tenant) or ps.last_claim(conn, tenant)
-            row = None
-            if claim is not None:
-                row = conn.execute(
-                    "SELECT * FROM pool_containers WHERE name = ?", (claim.container,)
-                ).fetchone()
+            row = ps.container(conn, claim.container) if claim is not None else None
             return claim, row, ps.sync_status(conn, tenant)
 
         claim, row, sync = await self.ctx.store.arun(read)
         if claim is None:
             raise PoolNotFound(f"tenant {tenant[:70]!r} has never claimed a container")
-        endpoints = ps.ContainerRow.of(row).endpoints if row is not None else []
+        endpoints = row.endpoints if row is not None else []
         return ClaimInfo(
             tenant=claim.tenant,
             pool=claim.pool,

@@ -23,7 +23,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-MIGRATIONS: list[tuple[int, str, str]] = [
+from clawtui.engine.store import Migration
+
+MIGRATIONS: list[Migration] = [
     (
         200,
         "pools, claims and state sync",
@@ -227,3 +229,97 @@ def sync_status(conn: sqlite3.Connection, tenant: str) -> list[dict[str, Any]]:
 
 def targets(conn: sqlite3.Connection) -> dict[str, int]:
     return {r["pool"]: r["min_warm"] for r in conn.execute("SELECT * FROM pool_targets")}
+
+
+def container(conn: sqlite3.Connection, name: str) -> ContainerRow | None:
+    row = conn.execute("SELECT * FROM pool_containers WHERE name = ?", (name,)).fetchone()
+    return ContainerRow.of(row) if row is not None else None
+
+
+def warm_containers(
+    conn: sqlite3.Connection, pool: str, spec: str, limit: int
+) -> list[ContainerRow]:
+    """The oldest warm containers of `pool` built to `spec`."""
+    rows = conn.execute(
+        "SELECT * FROM pool_containers WHERE pool = ? AND state = 'warm' AND spec = ? "
+        "ORDER BY created_at LIMIT ?",
+        (pool, spec, limit),
+    ).fetchall()
+    return [ContainerRow.of(r) for r in rows]
+
+
+def insert_slot(
+    conn: sqlite3.Connection, name: str, pool: str, host: str, source: str, spec: str, now: float
+) -> None:
+    """A container slot reserved before Docker is asked (state `warming`)."""
+    conn.execute(
+        "INSERT INTO pool_containers (name, pool, host, state, source, spec, "
+        "created_at, updated_at) VALUES (?, ?, ?, 'warming', ?, ?, ?, ?)",
+        (name, pool, host, source, spec, now, now),
+    )
+
+
+def mark_removing(conn: sqlite3.Connection, name: str, now: float) -> None:
+    """`removing`, whatever its version (the container is going away)."""
+    conn.execute(
+        "UPDATE pool_containers SET state = 'removing', "
+        "version = version + 1, updated_at = ? WHERE name = ?",
+        (now, name),
+    )
+
+
+def claim(conn: sqlite3.Connection, claim_id: int) -> ClaimRow | None:
+    row = conn.execute("SELECT * FROM pool_claims WHERE id = ?", (claim_id,)).fetchone()
+    return ClaimRow.of(row) if row is not None else None
+
+
+def insert_claim(
+    conn: sqlite3.Connection,
+    tenant: str,
+    pool: str,
+    container: str,
+    host: str,
+    source: str,
+    now: float,
+) -> None:
+    """An active claim (the partial unique indexes refuse a second open one)."""
+    conn.execute(
+        "INSERT INTO pool_claims (tenant, pool, container, host, state, source, claimed_at, "
+        "last_activity) VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
+        (tenant, pool, container, host, source, now, now),
+    )
+
+
+def touch_claim(conn: sqlite3.Connection, tenant: str, now: float) -> None:
+    """The tenant's active claim was used now."""
+    conn.execute(
+        "UPDATE pool_claims SET last_activity = ? WHERE tenant = ? AND state = 'active'",
+        (now, tenant),
+    )
+
+
+def save_sync_run(
+    conn: sqlite3.Connection,
+    *,
+    tenant: str,
+    mapping: str,
+    direction: str,
+    status: str,
+    last_run: float,
+    bytes_: int,
+    files: int,
+    duration: float,
+    error: str | None,
+) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO pool_sync_status (tenant, mapping, direction, status, "
+        "last_run, bytes, files, duration, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (tenant, mapping, direction, status, last_run, bytes_, files, duration, error),
+    )
+
+
+def set_target(conn: sqlite3.Connection, pool: str, min_warm: int, now: float) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO pool_targets (pool, min_warm, updated_at) VALUES (?, ?, ?)",
+        (pool, min_warm, now),
+    )

@@ -145,20 +145,17 @@ class PoolSync(PoolsState):
 
     def _save_run(self, conn: sqlite3.Connection, *, tenant: str, run: SyncRun) -> None:
         with self.ctx.store.transaction():
-            conn.execute(
-                "INSERT OR REPLACE INTO pool_sync_status (tenant, mapping, direction, status, "
-                "last_run, bytes, files, duration, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    tenant,
-                    run.mapping,
-                    run.direction,
-                    run.status,
-                    run.finished_at,
-                    run.bytes,
-                    run.files,
-                    run.duration,
-                    run.error,
-                ),
+            ps.save_sync_run(
+                conn,
+                tenant=tenant,
+                mapping=run.mapping,
+                direction=run.direction,
+                status=run.status,
+                last_run=run.finished_at,
+                bytes_=run.bytes,
+                files=run.files,
+                duration=run.duration,
+                error=run.error,
             )
 
     async def sync(self, tenant: str, direction: str = "upload") -> SyncResult:

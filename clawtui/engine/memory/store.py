@@ -1,5 +1,5 @@
-"""The record of memory changes: rows of `memory_changes` in the store (blocking: call from a
-worker thread). Every attempted change of a batch that touched Docker is one row.
+"""The SQL of memory: the record of memory changes, rows of `memory_changes` (migration 2; blocking:
+call from a worker thread). Every attempted change of a batch that touched Docker is one row.
 """
 
 from __future__ import annotations
@@ -11,7 +11,33 @@ from typing import TYPE_CHECKING, Any
 from clawtui.engine.api.memory import MemoryChange
 
 if TYPE_CHECKING:
-    from clawtui.engine.store import Store
+    from clawtui.engine.store import Migration, Store
+
+MIGRATIONS: list[Migration] = [
+    (
+        2,
+        "memory changes",
+        """
+        CREATE TABLE memory_changes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts REAL NOT NULL,
+            batch_id TEXT NOT NULL,
+            who TEXT NOT NULL,
+            host TEXT NOT NULL,
+            container_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            old_limit INTEGER NOT NULL,
+            new_limit INTEGER NOT NULL,
+            old_swap INTEGER NOT NULL,
+            new_swap INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            reason TEXT
+        );
+        CREATE INDEX memory_changes_ts ON memory_changes (ts);
+        CREATE INDEX memory_changes_batch ON memory_changes (batch_id);
+        """,
+    ),
+]
 
 _HISTORY_COLUMNS = (
     "ts, batch_id, who, host, container_id, name, old_limit, new_limit, old_swap, new_swap, "
