@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 # memory/store.py), 100-199 threads and heartbeats (none yet: their state is TinyClaw's files),
 # 200-299 pools (pools/store.py), 300-349 escalations and incidents (escalations/store.py), 350-399
 # briefs (brief/store.py), 400-499 ingress (ingress/store.py), 500-599 attach / tmux, 600-699
-# scoped API tokens and the audit log (tokens/store.py). The engine's core (`engine.core.open_store`) hands the whole list to `Store`, which applies the steps not yet
+# scoped API tokens and the audit log (tokens/store.py). The engine's core
+# (`engine.core.open_store`) hands the whole list to `Store`, which applies the steps not yet
 # recorded in version order.
 Migration = tuple[int, str, str]
 """(version, name, SQL): one step of the schema."""
