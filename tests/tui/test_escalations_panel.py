@@ -6,6 +6,7 @@ remote engine cannot be read."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -92,7 +93,9 @@ async def test_decide_from_the_panel(front: FrontFactory, tmp_path: Path) -> Non
             # Pending first, oldest first; the incident beside them.
             expected = [f"e{first.id}", f"e{second.id}", f"e{third.id}", f"i{incident.id}"]
             assert _keys(table) == expected
-            assert table.get_row_at(0)[1] in ("0s", "1s", "2s")
+            # A fresh escalation's age is in seconds (how many depends on the machine's load:
+            # the ages advancing with the clock are checked with a clock the test moves).
+            assert re.fullmatch(r"\d+s", str(table.get_row_at(0)[1]))
             detail = str(panel.query_one("#escalation-detail", Static).render())
             assert "Proposed fix: set fqdn=api.example.com" in detail
             assert "Traceback" not in detail  # the stack trace is never the headline
