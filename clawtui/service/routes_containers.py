@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from clawtui.engine.api.devbox_checks import ROLE, DevboxError, DevboxInputError, validate_name
 from clawtui.engine.api.devboxes import DevboxesAPI, DevboxInfo, devboxes_in, devboxes_of
 from clawtui.engine.api.fleet import ActionError, ContainerActionsAPI, actions_of
-from clawtui.service.bodies import parse_body
+from clawtui.service.bodies import no_body, parse_body
 from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE
@@ -64,6 +64,7 @@ def _devboxes(request: web.Request) -> DevboxesAPI:
 
 
 async def _act(request: web.Request, verb: str) -> web.Response:
+    await no_body(request)
     container = resolve_container(request)
     actions = _actions(request)
     timeout = _int_query(request, "timeout", 10, 0, 600)
@@ -97,6 +98,7 @@ async def restart(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/containers/{host}/{id}")
 async def remove(request: web.Request) -> web.Response:
+    await no_body(request)
     container = resolve_container(request)
     force, volumes = _bool_query(request, "force"), _bool_query(request, "volumes")
     try:
@@ -169,8 +171,8 @@ class CreateBody(BaseModel):
 
 @routes.post("/api/v1/devboxes")
 async def create_devbox(request: web.Request) -> web.StreamResponse:
-    devboxes = _devboxes(request)
     body = await parse_body(request, CreateBody)
+    devboxes = _devboxes(request)
     try:
         validate_name(body.name)
     except DevboxInputError as exc:
@@ -215,6 +217,7 @@ async def create_devbox(request: web.Request) -> web.StreamResponse:
 
 @routes.delete("/api/v1/devboxes/{name}")
 async def remove_devbox(request: web.Request) -> web.Response:
+    await no_body(request)
     devboxes = _devboxes(request)
     host = request.query.get("host")
     if host is not None:
