@@ -15,6 +15,7 @@ only what is buffered, so one call is not the whole body.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -70,29 +71,50 @@ async def read_capped(request: web.Request, limit: int) -> bytes:
             fail(413, f"the body is larger than {limit} bytes")
 
 
+def _where(path: tuple[str | int, ...]) -> str:
+    return ".".join(str(part) for part in path)[:200] or "body"
+
+
 def _check_shape(data: Any) -> None:
-    """A 400 when `data` nests deeper than MAX_DEPTH or holds a lone surrogate (which JSON's
-    `\\ud800` escapes allow but no file, queue or database can store as UTF-8)."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
+    """A 400 when `data` nests deeper than MAX_DEPTH, holds a lone surrogate (which JSON's
+    `\\ud800` escapes allow but no file, queue or database can store as UTF-8), a number
+    that is not finite, or an integer the store cannot hold (SQLite's signed 64 bits)."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            texts: list[str] = [item]
-            children: list[Any] = []
-        elif isinstance(item, dict):
-            texts, children = list(item), list(item.values())
-        elif isinstance(item, list):
-            texts, children = [], item
-        else:
+        item, path = stack.pop()
+        children: list[tuple[Any, tuple[str | int, ...]]] = []
+        texts: list[str] = []
+        if isinstance(item, bool):
             continue
-        if children and depth >= MAX_DEPTH and any(isinstance(c, dict | list) for c in children):
+        if isinstance(item, int):
+            if not -SQLITE_INT_MAX - 1 <= item <= SQLITE_INT_MAX:
+                fail(400, f"field {_where(path)!r}: {len(str(abs(item)))}-digit integer is "
+                          "beyond the signed 64-bit range (-2**63 .. 2**63-1)")  # fmt: skip
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                fail(400, f"field {_where(path)!r}: the number is too large")
+            continue
+        if isinstance(item, str):
+            texts = [item]
+        elif isinstance(item, dict):
+            texts = list(item)
+            children = [(value, (*path, key)) for key, value in item.items()]
+        elif isinstance(item, list):
+            children = [(value, (*path, index)) for index, value in enumerate(item)]
+        if len(path) >= MAX_DEPTH - 1 and any(isinstance(c, dict | list) for c, _ in children):
             fail(400, f"the body is nested deeper than {MAX_DEPTH} levels")
         for text in texts:
             try:
                 text.encode("utf-8")
             except UnicodeEncodeError:
-                fail(400, "the body holds text that is not valid Unicode (a lone surrogate)")
-        stack.extend((child, depth + 1) for child in children)
+                fail(400, f"field {_where(path)!r} holds text that is not valid Unicode "
+                          "(a lone surrogate)")  # fmt: skip
+        stack.extend(children)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 async def read_json(request: web.Request, *, limit: int | None = None) -> tuple[bool, Any]:
@@ -105,7 +127,7 @@ async def read_json(request: web.Request, *, limit: int | None = None) -> tuple[
     if not raw.strip():
         return False, None
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except RecursionError:
         fail(400, f"the body is nested deeper than {MAX_DEPTH} levels")
     except (UnicodeDecodeError, ValueError) as exc:

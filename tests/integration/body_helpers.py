@@ -3,7 +3,10 @@ every body-taking route of its app enumerated from the router, for the body and 
 
 from __future__ import annotations
 
+import asyncio
+import http.client
 import re
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +15,6 @@ from aiohttp import web
 
 from clawtui.config.threads import ThreadEntry
 from clawtui.engine.core import Engine
-from clawtui.service.errors import OWN_AUTH_PATHS
 from clawtui.service.runner import ServiceRunner
 from tests.integration.ingress_helpers import (
     AGENT_SECRETS,
@@ -68,4 +70,53 @@ async def served_engine(tmp: Path) -> AsyncIterator[tuple[Engine, ServiceRunner]
         await engine.stop()
 
 
-__all__ = ["OWN_AUTH_PATHS"]
+class ThreadedService:
+    """`served_engine` on its own loop in a thread, for synchronous (hypothesis, http.client)
+    tests: `start()`, `request(...)`, `stop()`."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.port = 0
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.engine: Engine | None = None
+        self.app: web.Application | None = None
+        self._stop: asyncio.Event | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._main())
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        async with served_engine(self.tmp) as (engine, runner):
+            self.engine, self.app, self.port = engine, runner.app, runner.port
+            self.ready.set()
+            await self._stop.wait()
+
+    def start(self) -> None:
+        self.thread.start()
+        assert self.ready.wait(30), "the service did not start"
+
+    def stop(self) -> None:
+        assert self._stop is not None
+        self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(30)
+
+    def request(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body) of one request over loopback, bytes as given."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Content-Length", str(len(body)))
+            for name, value in headers.items():
+                conn.putheader(name, value)
+            conn.endheaders(body)
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()

@@ -149,3 +149,21 @@ async def test_a_lone_surrogate_is_400(served: tuple[Engine, ServiceRunner]) -> 
         url = runner.url + f"/api/v1/threads/{RYAN_THREAD}/messages"
         status, answer = await _post(s, url, json.dumps({"text": "still \U0001f4a5 ok"}))
         assert status == 201, answer
+
+
+async def test_integers_beyond_what_the_store_holds_are_400_naming_the_field(
+    served: tuple[Engine, ServiceRunner],
+) -> None:
+    """SQLite's INTEGER is signed 64-bit: a thread_id past it was a 500 (OverflowError)."""
+    engine, runner = served
+    async with aiohttp.ClientSession() as s:
+        for value in (2**63, -(2**63) - 1, 10**30):
+            body = {"agent": "ryan", "thread_id": value, "doing": "d", "need": "n"}
+            status, answer = await _post(s, runner.url + "/api/v1/escalations", json.dumps(body))
+            assert status == 400, (value, answer)
+            assert "thread_id" in answer["error"]["message"], answer
+        body = {"agent": "ryan", "thread_id": 2**63 - 1, "doing": "d", "need": "n"}
+        status, answer = await _post(s, runner.url + "/api/v1/escalations", json.dumps(body))
+        assert status == 201 and answer["thread_id"] == 2**63 - 1, answer
+    stored = await engine.escalations.get(answer["id"])
+    assert stored is not None and stored.thread_id == 2**63 - 1
