@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clawtui.cli._common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, error
+from clawtui.fsutil import make_private_dir
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -52,7 +53,7 @@ def _setup_logging(*, to_file: Path | None) -> None:
     level = os.environ.get("CLAWTUI_LOG", "INFO").upper()
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     if to_file is not None:
-        to_file.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(to_file.parent)
         logging.basicConfig(filename=to_file, level=level, format=fmt)
     else:
         logging.basicConfig(stream=sys.stderr, level=level, format=fmt)

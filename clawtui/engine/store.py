@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from clawtui.engine.api.models import ActivityEntry
+from clawtui.fsutil import create_private_file, make_private_dir
 
 T = TypeVar("T")
 
@@ -185,7 +186,8 @@ class Store:
             return
         try:
             if str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                make_private_dir(self.path.parent)
+                create_private_file(self.path)
             conn = sqlite3.connect(
                 str(self.path), timeout=5.0, isolation_level=None, check_same_thread=False
             )
