@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clawtui.cli._common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, error
+from clawtui.config import ConfigIssue
 from clawtui.fsutil import make_private_dir
 
 if TYPE_CHECKING:
@@ -62,6 +63,21 @@ def _setup_logging(*, to_file: Path | None) -> None:
 
 
 # -- config check -----------------------------------------------------------------------------
+def _secret_issues(path: Path | None, label: str) -> list[ConfigIssue]:
+    """Webhook and relay secrets set now that are too short or shared between agents."""
+    from clawtui.config import ConfigError, load_settings
+    from clawtui.config.ingress import secret_problems
+
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        return list(exc.issues)
+    return [
+        ConfigIssue(label, key, problem)
+        for key, problem in secret_problems(settings.webhook, settings.relay)
+    ]
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     from clawtui.config import ConfigError, check_config, find_config
 
@@ -72,6 +88,8 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     issues = check_config(path)
     label = str(path) if path else "(no config.toml found: built-in defaults)"
+    if not issues:
+        issues = _secret_issues(path, label)
     if not issues:
         print(f"{label}: ok")
         return EXIT_OK
