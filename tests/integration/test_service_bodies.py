@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.core import Engine
 from clawtui.service.runner import ServiceRunner
 from tests.integration.body_helpers import (
@@ -167,3 +168,34 @@ async def test_integers_beyond_what_the_store_holds_are_400_naming_the_field(
         assert status == 201 and answer["thread_id"] == 2**63 - 1, answer
     stored = await engine.escalations.get(answer["id"])
     assert stored is not None and stored.thread_id == 2**63 - 1
+
+
+async def test_unauthenticated_ingress_is_counted_but_announced_sparingly(
+    served: tuple[Engine, ServiceRunner],
+) -> None:
+    """A flood of wrong secrets on /webhook and /relay: every one is a 401 and counted in the
+    metrics, but activity rows (and their log lines) and events grow with the log of the
+    count, not with the count (issue 20)."""
+    engine, runner = served
+    flood = 64
+    with engine.subscribe([EventKind.INGRESS]) as events:
+        async with aiohttp.ClientSession() as s:
+            for path, header in (("/webhook/azure-devops", "x-webhook-secret"),
+                                 ("/relay", "X-Relay-Secret")):  # fmt: skip
+                for _ in range(flood):
+                    async with s.post(
+                        runner.url + path, data=b"{}", headers={header: "wrong-secret"}
+                    ) as r:
+                        assert r.status == 401
+            async with s.get(runner.url + "/metrics", headers=AUTH) as r:
+                metrics = await r.text()
+        announced = 0
+        while events.get_nowait() is not None:
+            announced += 1
+    assert f'clawtui_webhook_deliveries_total{{result="rejected"}} {flood}.0' in metrics
+    assert f'clawtui_relay_messages_total{{result="rejected"}} {flood}.0' in metrics
+    rows = [e for e in await engine.activity(5000) if "rejected (401)" in e.message]
+    # 1, 2, 4, ... 64: seven per route (one more per minute, should the flood be that slow).
+    assert 2 <= len(rows) <= 2 * 10, [e.message for e in rows]
+    assert 2 <= announced <= 2 * 10, announced
+    assert any("more" in e.message for e in rows), [e.message for e in rows]
