@@ -13,7 +13,8 @@
 container as Docker reports it after the action (running after start and restart, with a new
 `started_at`; exited after stop), waiting up to SETTLE_SECONDS for Docker's event; when the event
 is late they answer 202 with the last state seen and a `pending` field saying so. A refusal
-(unknown container, offline host, Docker said no) is a 409 whose message is Docker's reason.
+(unknown container, offline host, infrastructure or the engine's own container, Docker said
+no) is a 409 whose message is the reason.
 
 Streams are `application/x-ndjson`, one JSON object per line. Logs: `{"line": "..."}`.
 Create: `{"progress": "..."}` lines while the image builds and the container starts, then one

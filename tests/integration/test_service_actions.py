@@ -3,6 +3,7 @@ action, not the snapshot from before it (issue 19). Real dockerd, real engine, r
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -58,3 +59,41 @@ async def test_start_stop_restart_answer_the_state_after_the_action(
         # A start of a running container and a stop of a stopped one change nothing: 200 now.
         async with s.post(base + "/stop?timeout=0") as r:
             assert r.status == 200 and (await r.json())["state"] == "exited"
+
+
+async def test_infrastructure_and_own_containers_are_refused(
+    served: tuple[Engine, str],
+    make_container,  # type: ignore[no-untyped-def]
+    docker_api,  # type: ignore[no-untyped-def]
+) -> None:
+    """As the memory API refuses them: a container without a clawtui.role (broker, bot,
+    dashboard...) and the container the engine runs in are not started, stopped, restarted
+    or removed, locally or over the service (issue 20). Their logs can still be read."""
+    from clawtui.engine.api.fleet import ActionError
+
+    engine, url = served
+    infra = make_container("broker")
+    mine = make_container("engine-self", labels={"clawtui.role": "devbox"})
+    for info in (infra, mine):
+        await wait_until(
+            lambda i=info: engine.container(f"local/{i['Id']}") is not None, 10, "seen"
+        )
+    engine.actions.own_ids = frozenset({mine["Id"]})  # as if the engine ran in it
+    for info, words in ((infra, "clawtui.role"), (mine, "clawtui itself runs in")):
+        key = f"local/{info['Id']}"
+        for act in (
+            engine.actions.stop(key, timeout=0),
+            engine.actions.restart(key, timeout=0),
+            engine.actions.remove(key, force=True),
+        ):
+            with pytest.raises(ActionError, match=re.escape(words)):
+                await act
+        async with aiohttp.ClientSession(headers=AUTH) as s:
+            base = f"{url}/api/v1/containers/local/{info['Id'][:12]}"
+            async with s.post(base + "/stop?timeout=0") as r:
+                assert r.status == 409 and words in (await r.json())["error"]["message"]
+            async with s.delete(base + "?force=1") as r:
+                assert r.status == 409
+        assert docker_api.inspect_container(info["Id"])["State"]["Running"]
+        # Reading its logs is not refused (a refusal would raise here).
+        _ = [line async for line in engine.actions.logs(key, tail=1)]
