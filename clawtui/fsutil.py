@@ -50,6 +50,25 @@ def is_temp_file(path: str | os.PathLike[str]) -> bool:
     return TEMP_MARKER in os.path.basename(os.fspath(path))
 
 
+def make_private_dir(path: Path) -> Path:
+    """Create `path` (and its parents) if missing; a folder this creates is 0700 (only the
+    owner may enter it: it holds the database, tokens and logs). An existing folder is left
+    as its owner set it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+    return path
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 when it does not exist (never through a link), so
+    a file that something else opens and fills later (SQLite) is private from the start."""
+    with contextlib.suppress(FileExistsError):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        os.close(os.open(path, flags, 0o600))
+
+
 def atomic_write(
     path: Path,
     data: bytes | str,
@@ -96,7 +115,8 @@ def atomic_write(
     while True:
         tmp = folder / f".{target.name}{TEMP_MARKER}{secrets.token_hex(6)}"
         try:
-            fd = os.open(tmp, flags, 0o666)
+            # Private until the final fchmod: a secret is never readable by others.
+            fd = os.open(tmp, flags, 0o666 if keep_mode is None else 0o600)
         except FileExistsError:  # pragma: no cover - 48 random bits collided
             continue
         break

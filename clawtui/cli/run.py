@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clawtui.cli._common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, error
+from clawtui.config import ConfigIssue
+from clawtui.fsutil import make_private_dir
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -52,7 +54,7 @@ def _setup_logging(*, to_file: Path | None) -> None:
     level = os.environ.get("CLAWTUI_LOG", "INFO").upper()
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     if to_file is not None:
-        to_file.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(to_file.parent)
         logging.basicConfig(filename=to_file, level=level, format=fmt)
     else:
         logging.basicConfig(stream=sys.stderr, level=level, format=fmt)
@@ -70,9 +72,13 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     issues = check_config(path)
-    # The TUI's own settings, which only it can check (key map, theme): whenever config.toml
-    # loads, whatever the runtime settings file has (its problems are in `issues` already).
+    label = str(path) if path else "(no config.toml found: built-in defaults)"
+    # What needs the loaded settings: the TUI's own (key map, theme), which only it can check,
+    # and the webhook and relay secrets; whenever config.toml loads, whatever the runtime
+    # settings file has (its problems are in `issues` already). Reported with the rest, at once.
     from clawtui.config import load_settings
+    from clawtui.config.ingress import secret_problems
+    from clawtui.config.interop import interop_warnings
     from clawtui.tui.config_check import tui_issues
 
     try:
@@ -81,15 +87,12 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         settings = None
     if settings is not None:
         issues += tui_issues(settings)
-    label = str(path) if path else "(no config.toml found: built-in defaults)"
+        issues += [
+            ConfigIssue(label, key, problem)
+            for key, problem in secret_problems(settings.webhook, settings.relay)
+        ]
     if not issues:
-        from clawtui.config import load_settings
-        from clawtui.config.interop import interop_warnings
-
-        try:
-            warnings = interop_warnings(load_settings(path))
-        except ConfigError:
-            warnings = []
+        warnings = interop_warnings(settings) if settings is not None else []
         for warning in warnings:
             print(f"warning: {warning}")
         print(f"{label}: ok" + (f" ({len(warnings)} warning(s))" if warnings else ""))

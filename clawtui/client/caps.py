@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from clawtui.client.engine import RemoteEngine
 
 _MAX_LINE = 1 << 20
+_DONE = (200, 202)
+"""Statuses of a container action done (202: Docker did it, its new state comes as an event)."""
 
 
 class RemoteError(Exception):
@@ -100,13 +102,14 @@ class RemoteActions(_Client):
     """`ContainerActionsAPI` over the service."""
 
     async def start(self, key: str) -> None:
-        await self.call("POST", _container_path(key) + "/start")
+        await self.call("POST", _container_path(key) + "/start", ok=_DONE)
 
     async def stop(self, key: str, *, timeout: int = 10) -> None:
-        await self.call("POST", _container_path(key) + f"/stop?timeout={int(timeout)}")
+        await self.call("POST", _container_path(key) + f"/stop?timeout={int(timeout)}", ok=_DONE)
 
     async def restart(self, key: str, *, timeout: int = 10) -> None:
-        await self.call("POST", _container_path(key) + f"/restart?timeout={int(timeout)}")
+        path = _container_path(key) + f"/restart?timeout={int(timeout)}"
+        await self.call("POST", path, ok=_DONE)
 
     async def remove(self, key: str, *, force: bool = False, volumes: bool = False) -> None:
         query = f"?force={int(force)}&volumes={int(volumes)}"

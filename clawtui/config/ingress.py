@@ -267,3 +267,54 @@ class RelayConfig(Section):
             for r in self.routes
             if r.sender not in names or r.to not in names
         ]
+
+
+MIN_SECRET_LENGTH: Final = 16
+"""Shortest webhook or relay secret `config check` accepts (characters)."""
+
+
+def _short(where: str, secret: str) -> str:
+    return (
+        f"the {where} is {len(secret)} characters: too short to resist guessing, use at least "
+        f"{MIN_SECRET_LENGTH} (e.g. `openssl rand -hex 24`)"
+    )
+
+
+def secret_problems(
+    webhook: WebhookIngressConfig, relay: RelayConfig, env: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """(key, problem) for every secret set now that is too short, and for relay agents that
+    share one secret (the relay takes the sender from the secret: all their messages would
+    count as from the first). Secrets themselves are never part of a message."""
+    problems: list[tuple[str, str]] = []
+    for index, name in enumerate(webhook.secrets_env):
+        value = _resolve([name], [], env)
+        if value and len(value[0]) < MIN_SECRET_LENGTH:
+            problems.append(
+                (f"webhook.secrets_env[{index}]", _short(f"secret in ${name}", value[0]))
+            )
+    for index, path in enumerate(webhook.secret_files):
+        value = _resolve([], [path], env)
+        if value and len(value[0]) < MIN_SECRET_LENGTH:
+            problems.append(
+                (f"webhook.secret_files[{index}]", _short(f"secret in {path}", value[0]))
+            )
+    owners: dict[str, list[str]] = {}
+    for index, agent in enumerate(relay.agents):
+        secret = agent.resolved_secret(env)
+        if secret is None:
+            continue
+        owners.setdefault(secret, []).append(agent.name)
+        if len(secret) < MIN_SECRET_LENGTH:
+            problems.append(
+                (f"relay.agents[{index}]", _short(f"secret of agent {agent.name!r}", secret))
+            )
+    for names in owners.values():
+        if len(names) > 1:
+            problems.append((
+                "relay.agents",
+                f"agents {', '.join(repr(n) for n in names)} share one secret: the relay takes "
+                f"the sender from the secret, so all their messages would count as from "
+                f"{names[0]!r}; give each agent its own",
+            ))  # fmt: skip
+    return problems

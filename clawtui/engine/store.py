@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from clawtui.engine.api.models import ActivityEntry
+from clawtui.fsutil import create_private_file, make_private_dir
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -88,7 +89,8 @@ class Store:
             return
         try:
             if str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                make_private_dir(self.path.parent)
+                create_private_file(self.path)
             self._conn = self._connect()
             self._migrate()
             self._opened = True

@@ -211,6 +211,11 @@ class ServiceMetrics:
         )  # fmt: skip
 
 
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""HTTP methods counted by name; any other (aiohttp's pure-Python parser takes any token) is
+counted as `other`, so a client cannot grow the label set without bound."""
+
+
 @web.middleware
 async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
@@ -223,7 +228,8 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         info = request.match_info.route.resource
         route = info.canonical if info is not None else "unmatched"
         metrics: ServiceMetrics = request.app[METRICS]
-        metrics.requests.labels(route, request.method, str(status)).inc()
+        method = request.method if request.method in _KNOWN_METHODS else "other"
+        metrics.requests.labels(route, method, str(status)).inc()
         if route != "/api/v1/events":
             metrics.latency.labels(route).observe(time.perf_counter() - started)
 

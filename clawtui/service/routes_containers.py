@@ -9,9 +9,12 @@
     POST   /api/v1/devboxes                         create one (NDJSON progress stream)
     DELETE /api/v1/devboxes/{name}                  ?keep_home=1&host=H
 
-`{id}` is an id, a unique id prefix or a name. Actions answer 200 with the container as it is
-now; a refusal (unknown container, offline host, Docker said no) is a 409 whose message is
-Docker's reason.
+`{id}` is an id, a unique id prefix or a name. Start, stop and restart answer 200 with the
+container as Docker reports it after the action (running after start and restart, with a new
+`started_at`; exited after stop), waiting up to SETTLE_SECONDS for Docker's event; when the event
+is late they answer 202 with the last state seen and a `pending` field saying so. A refusal
+(unknown container, offline host, infrastructure or the engine's own container, Docker said
+no) is a 409 whose message is the reason.
 
 Streams are `application/x-ndjson`, one JSON object per line. Logs: `{"line": "..."}`.
 Create: `{"progress": "..."}` lines while the image builds and the container starts, then one
@@ -33,7 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from clawtui.engine.api.devbox_checks import ROLE, DevboxError, DevboxInputError, validate_name
 from clawtui.engine.api.devboxes import DevboxesAPI, DevboxInfo, devboxes_in, devboxes_of
 from clawtui.engine.api.fleet import ActionError, ContainerActionsAPI, actions_of
-from clawtui.service.bodies import parse_body
+from clawtui.engine.api.models import ContainerInfo, EventKind
+from clawtui.service.bodies import no_body, parse_body
 from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE
@@ -63,21 +67,59 @@ def _devboxes(request: web.Request) -> DevboxesAPI:
     return capability(request, devboxes_of, "dev boxes need a local engine")
 
 
+SETTLE_SECONDS = 15.0
+"""How long an action's answer waits for Docker to report the container's new state."""
+_STOPPED = frozenset({"exited", "dead", "created"})
+
+
+def _settled(verb: str, before: ContainerInfo, now: ContainerInfo | None) -> bool:
+    """Whether the engine's view of the container shows `verb` done."""
+    if now is None:
+        return False
+    if verb == "stop":
+        return now.state in _STOPPED
+    if now.state != "running":
+        return False
+    if verb == "start" and before.running:
+        return True  # already running: Docker had nothing to do
+    return now.started_at is not None and now.started_at != before.started_at
+
+
 async def _act(request: web.Request, verb: str) -> web.Response:
+    await no_body(request)
     container = resolve_container(request)
     actions = _actions(request)
+    engine = request.app[ENGINE]
     timeout = _int_query(request, "timeout", 10, 0, 600)
-    try:
-        if verb == "start":
-            await actions.start(container.key)
-        elif verb == "stop":
-            await actions.stop(container.key, timeout=timeout)
-        else:
-            await actions.restart(container.key, timeout=timeout)
-    except ActionError as exc:
-        fail(409, str(exc))
-    now = request.app[ENGINE].container(container.key) or container
-    return web.json_response(container_json(now, time.time()))
+    # Subscribe before acting, so the event that reports the new state cannot be missed.
+    with engine.subscribe([EventKind.CONTAINER, EventKind.CONTAINER_REMOVED]) as sub:
+        try:
+            if verb == "start":
+                await actions.start(container.key)
+            elif verb == "stop":
+                await actions.stop(container.key, timeout=timeout)
+            else:
+                await actions.restart(container.key, timeout=timeout)
+        except ActionError as exc:
+            fail(409, str(exc))
+        deadline = asyncio.get_running_loop().time() + SETTLE_SECONDS
+        while not _settled(verb, container, now := engine.container(container.key)):
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            try:
+                await asyncio.wait_for(sub.get(), remaining)
+            except (TimeoutError, StopAsyncIteration):
+                break
+    if _settled(verb, container, now):
+        assert now is not None
+        return web.json_response(container_json(now, time.time()))
+    data = container_json(now or container, time.time())
+    data["pending"] = (
+        f"Docker did {verb} the container but has not reported its new state within "
+        f"{SETTLE_SECONDS:g}s: this is the last state seen; watch /api/v1/events"
+    )
+    return web.json_response(data, status=202)
 
 
 @routes.post("/api/v1/containers/{host}/{id}/start")
@@ -97,6 +139,7 @@ async def restart(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/containers/{host}/{id}")
 async def remove(request: web.Request) -> web.Response:
+    await no_body(request)
     container = resolve_container(request)
     force, volumes = _bool_query(request, "force"), _bool_query(request, "volumes")
     try:
@@ -169,8 +212,8 @@ class CreateBody(BaseModel):
 
 @routes.post("/api/v1/devboxes")
 async def create_devbox(request: web.Request) -> web.StreamResponse:
-    devboxes = _devboxes(request)
     body = await parse_body(request, CreateBody)
+    devboxes = _devboxes(request)
     try:
         validate_name(body.name)
     except DevboxInputError as exc:
@@ -215,6 +258,7 @@ async def create_devbox(request: web.Request) -> web.StreamResponse:
 
 @routes.delete("/api/v1/devboxes/{name}")
 async def remove_devbox(request: web.Request) -> web.Response:
+    await no_body(request)
     devboxes = _devboxes(request)
     host = request.query.get("host")
     if host is not None:

@@ -40,14 +40,13 @@ from clawtui.engine.api.escalations import (
     escalations_of,
     incidents_of,
 )
-from clawtui.service.bodies import parse_body
+from clawtui.service.bodies import no_body, parse_body
 from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
 from clawtui.service.routes_api import _int_query
 from clawtui.service.scopes import require_escalate
 
 routes = web.RouteTableDef()
-MAX_BODY = 512 * 1024
 
 
 class ResolveBody(BaseModel):
@@ -92,8 +91,8 @@ def _refused(exc: EscalationError | IncidentError) -> NoReturn:
 
 @routes.post("/api/v1/escalations")
 async def raise_escalation(request: web.Request) -> web.Response:
+    new = await parse_body(request, NewEscalation)
     escalations = _escalations(request)
-    new = await parse_body(request, NewEscalation, limit=MAX_BODY)
     await require_escalate(request, new)
     esc = await escalations.raise_(new)
     return _json(esc.model_dump(mode="json"), 201)
@@ -125,9 +124,9 @@ async def get_escalation(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/escalations/{id}/decision")
 async def decide(request: web.Request) -> web.Response:
+    decision = await parse_body(request, Decision)
     escalations = _escalations(request)
     ident = _id(request)
-    decision = await parse_body(request, Decision, limit=MAX_BODY)
     try:
         esc = await escalations.decide(ident, decision)
     except EscalationError as exc:
@@ -137,9 +136,9 @@ async def decide(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/escalations/{id}/resolve")
 async def resolve(request: web.Request) -> web.Response:
+    body = await parse_body(request, ResolveBody, optional=True)
     escalations = _escalations(request)
     ident = _id(request)
-    body = await parse_body(request, ResolveBody, limit=MAX_BODY, optional=True)
     try:
         esc = await escalations.resolve(ident, note=body.note)
     except EscalationError as exc:
@@ -166,9 +165,9 @@ async def get_incident(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/incidents/{id}/pr_ready")
 async def pr_ready(request: web.Request) -> web.Response:
+    body = await parse_body(request, PrReadyBody, optional=True)
     incidents = _incidents(request)
     ident = _id(request)
-    body = await parse_body(request, PrReadyBody, limit=MAX_BODY, optional=True)
     try:
         inc = await incidents.mark_pr_ready(ident, body.pr_url)
     except IncidentError as exc:
@@ -198,6 +197,7 @@ async def get_brief(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/brief/preview")
 async def preview_brief(request: web.Request) -> web.Response:
+    await no_body(request)
     briefs = _briefs(request)
     brief = await briefs.build(_date(request))
     return _json(brief_json(brief))

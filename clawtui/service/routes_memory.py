@@ -41,6 +41,7 @@ from clawtui.engine.api.memory import (
     memory_of,
     memory_view_of,
 )
+from clawtui.service.bodies import read_json
 from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
 from clawtui.service.routes_api import _int_query, _known_host
@@ -112,11 +113,7 @@ def _body_error(exc: ValidationError) -> str:
 
 
 async def _parse(request: web.Request) -> ChangesBody:
-    raw = await request.read()
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        fail(400, f"the body is not valid JSON: {str(exc)[:200]}")
+    _, data = await read_json(request)
     try:
         return ChangesBody.model_validate(data)
     except ValidationError as exc:

@@ -84,8 +84,8 @@ async def list_pools(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/pools/{pool}/scale")
 async def scale(request: web.Request) -> web.Response:
-    pools = _pools(request)
     body = await parse_body(request, ScaleBody, optional=True)
+    pools = _pools(request)
     return _ok(await _call(pools.scale(request.match_info["pool"], body.min_warm)))
 
 
@@ -97,16 +97,16 @@ async def list_tenants(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/tenants/{tenant}/claim")
 async def claim(request: web.Request) -> web.Response:
-    pools = _pools(request)
     body = await parse_body(request, ClaimBody, optional=True)
+    pools = _pools(request)
     tenant = request.match_info["tenant"]
     return _ok(await _call(pools.claim(tenant, body.pool, body.config, body.secrets)))
 
 
 @routes.post("/api/v1/tenants/{tenant}/release")
 async def release(request: web.Request) -> web.Response:
-    pools = _pools(request)
     body = await parse_body(request, ReleaseBody, optional=True)
+    pools = _pools(request)
     tenant = request.match_info["tenant"]
     return _ok(await _call(pools.release(tenant, sync=body.sync, force=body.force)))
 
@@ -119,8 +119,8 @@ async def tenant_status(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/tenants/{tenant}/sync")
 async def sync(request: web.Request) -> web.Response:
-    pools = _pools(request)
     body = await parse_body(request, SyncBody, optional=True)
+    pools = _pools(request)
     tenant = request.match_info["tenant"]
     result = await _call(pools.sync(tenant, body.direction))
     await pools.touch(tenant)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from clawtui.config.ingress import AGENT_NAME_RE
 from clawtui.engine.api.ingress import IngressAPI, IngressError, ingress_of
-from clawtui.service.bodies import parse_body
+from clawtui.service.bodies import no_body, parse_body
 from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
 
@@ -51,8 +51,8 @@ async def list_routes(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/relay/routes")
 async def add_route(request: web.Request) -> web.Response:
-    ingress = _ingress(request)
     body = await parse_body(request, RouteBody, limit=MAX_BODY)
+    ingress = _ingress(request)
     try:
         route = await ingress.add_route(body.sender, body.to, body.note)
     except IngressError as exc:
@@ -62,6 +62,7 @@ async def add_route(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/relay/routes/{sender}/{to}")
 async def remove_route(request: web.Request) -> web.Response:
+    await no_body(request)
     ingress = _ingress(request)
     sender, to = request.match_info["sender"], request.match_info["to"]
     for field, name in (("from", sender), ("to", to)):

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from clawtui.engine.api import kb as kbmod
 from clawtui.engine.api.threads import QueueError, ThreadError, ThreadsAPI, threads_of
-from clawtui.service.bodies import parse_body
+from clawtui.service.bodies import no_body, parse_body
 from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
 
@@ -70,8 +70,8 @@ async def thread_detail(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/threads/{id}/messages")
 async def send(request: web.Request) -> web.Response:
-    tid = _thread_id(request)
     body = await parse_body(request, SendBody)
+    tid = _thread_id(request)
     try:
         msg = await _threads(request).send(tid, body.text, sender=body.sender)
     except ThreadError as exc:
@@ -83,6 +83,7 @@ async def send(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/threads/{id}/beat")
 async def beat(request: web.Request) -> web.Response:
+    await no_body(request)
     tid = _thread_id(request)
     try:
         await _threads(request).beat_now(tid)

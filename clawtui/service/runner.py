@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from clawtui.engine.api.protocols import EngineAPI
-from clawtui.fsutil import atomic_write
+from clawtui.fsutil import atomic_write, make_private_dir
 from clawtui.service.app import create_app
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def resolve_token(settings: Settings) -> tuple[str, str]:
     if token:
         source = "CLAWTUI_API_TOKEN" if os.environ.get("CLAWTUI_API_TOKEN") else "config"
         return token, source
-    path = settings.engine.resolved_state_dir / TOKEN_FILE_NAME
+    path = make_private_dir(settings.engine.resolved_state_dir) / TOKEN_FILE_NAME
     try:
         existing = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):

@@ -387,7 +387,7 @@ async def test_container_actions_and_logs(
         "trap 'exit 0' TERM; echo one; echo two; printf 'bad \\377 byte\\n'; "
         "i=0; while :; do echo tick$i; i=$((i+1)); sleep 0.1; done"
     )
-    info = make_container("logs", command=["sh", "-c", script])
+    info = make_container("logs", command=["sh", "-c", script], labels={"clawtui.role": "devbox"})
     key = f"local/{info['Id']}"
     await wait_until(lambda: engine.container(key) is not None, 5, "container known")
 

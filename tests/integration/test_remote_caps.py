@@ -49,7 +49,11 @@ def running(api: docker.APIClient, cid: str) -> bool:
 async def test_actions_and_logs_over_the_service(
     remote: RemoteEngine, make_container: MakeContainer, docker_api: docker.APIClient
 ) -> None:
-    info = make_container("remote-act", command=["sh", "-c", "echo one; echo two; sleep 3600"])
+    info = make_container(
+        "remote-act",
+        command=["sh", "-c", "echo one; echo two; sleep 3600"],
+        labels={"clawtui.role": "devbox"},  # only managed containers are acted on
+    )
     key = f"local/{info['Id']}"
     await wait_until(lambda: remote.container(key) is not None, 5, "container mirrored")
 

@@ -169,3 +169,34 @@ async def test_a_failing_nanoclaw_sink_shows_on_the_thread(tmp_path: Path) -> No
         table.move_cursor(row=0)
         detail = app.screen.query_one("#thread-detail", Static)
         await wait_for(pilot, lambda: "not a Nanoclaw store" in str(detail.render()))
+
+
+async def test_an_error_with_markup_in_it_is_notified_as_text(tmp_path: Path) -> None:
+    """Error text can come from a remote service: `[/x]` in it must show, not raise
+    MarkupError (issue 20)."""
+    from textual.content import Content
+
+    from clawtui.engine.api.threads import ThreadError
+
+    engine, app = build(tmp_path)
+
+    async def refuse(*_: object, **__: object) -> None:
+        raise ThreadError("the service said [/x] and [bold]no[/bold]")
+
+    engine.threads.send = refuse  # type: ignore[method-assign,assignment]
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_panel("threads")
+        table = app.screen.query_one("#threads-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        table.move_cursor(row=1)
+        await pilot.pause()
+        box = app.screen.query_one("#thread-send", Input)
+        box.focus()
+        box.value = "please rebase"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(app._notifications))
+        (note,) = list(app._notifications)
+        # What the toast shows, as textual.widgets._toast.Toast builds it (from_markup raised
+        # MarkupError on this text before the fix).
+        shown = Content.from_markup(note.message) if note.markup else Content(note.message)
+        assert shown.plain == "the service said [/x] and [bold]no[/bold]"

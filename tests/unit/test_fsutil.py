@@ -143,3 +143,33 @@ def test_xdg_dirs_read_os_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     assert xdg_state_dir() == tmp_path / "clawtui"
     assert os.environ["XDG_STATE_HOME"] == str(tmp_path)
+
+
+@pytest.mark.parametrize("follow_links", [True, False])
+def test_a_private_file_is_private_from_its_first_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, follow_links: bool
+) -> None:
+    """A secret written with mode 0600 is never readable by others, not even as the temp file
+    before the final chmod (the API token's temp file was 0644 until fchmod)."""
+    seen: list[int] = []
+    real_write = os.write
+    real_fdopen = os.fdopen
+
+    def fdopen(fd: int, *args: object, **kwargs: object) -> object:
+        seen.append(os.fstat(fd).st_mode & 0o777)
+        return real_fdopen(fd, *args, **kwargs)  # type: ignore[call-overload]
+
+    def write(fd: int, data: bytes) -> int:
+        seen.append(os.fstat(fd).st_mode & 0o777)
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    monkeypatch.setattr(os, "write", write)
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "api-token", "s3cret\n", mode=0o600, follow_links=follow_links)
+    finally:
+        os.umask(old)
+    assert seen, "the temp file was never observed"
+    assert all(m & 0o077 == 0 for m in seen), [oct(m) for m in seen]
+    assert (tmp_path / "api-token").stat().st_mode & 0o777 == 0o600

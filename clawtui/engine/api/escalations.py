@@ -51,7 +51,7 @@ class NewEscalation(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     agent: str = Field(min_length=1, max_length=128)
-    thread_id: int | None = Field(default=None, ge=0)
+    thread_id: int | None = Field(default=None, ge=0, le=2**63 - 1)  # SQLite's INTEGER
     doing: str = Field(min_length=1, max_length=4000)
     tried: list[str] = Field(default_factory=list, max_length=50)
     need: str = Field(min_length=1, max_length=4000)

@@ -21,6 +21,7 @@ import docker.errors
 
 from clawtui.engine.api.fleet import ActionError, UnknownContainer
 from clawtui.engine.api.models import ContainerInfo
+from clawtui.engine.fleet.own import own_container_ids, own_short_id, why_not_actionable
 
 if TYPE_CHECKING:
     from clawtui.engine.context import Context
@@ -94,6 +95,9 @@ class ContainerActions:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.own_ids = own_container_ids()
+        """Ids of the container this process runs in (never acted on)."""
+        self.own_short = own_short_id()
 
     def resolve(self, key: str) -> tuple[HostMonitor, Any, ContainerInfo]:
         """The host monitor, its Docker client and the container of `key`; ActionError if the
@@ -113,6 +117,9 @@ class ContainerActions:
 
     async def _do(self, key: str, verb: str, method: str, **kwargs: Any) -> ContainerInfo:
         monitor, client, info = self.resolve(key)
+        why_not = why_not_actionable(info.id, info.labels, self.own_ids, self.own_short)
+        if why_not is not None:
+            raise ActionError(f"will not {verb} {info.name}: {why_not}")
         try:
             await monitor.call(getattr(client, method), info.id, **kwargs)
         except docker.errors.NotFound:

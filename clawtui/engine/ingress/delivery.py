@@ -82,6 +82,10 @@ def stored_fields(
     return json.dumps(fields), None
 
 
+UNAUTH_ANNOUNCE_EVERY: Final = 60.0
+"""Seconds after which the next unauthenticated request of a kind is announced anyway."""
+
+
 class IngressDelivery:
     """Records, storage and the delivery worker of the engine's ingress (`engine.ingress`)."""
 
@@ -92,6 +96,8 @@ class IngressDelivery:
         self.stats = IngressStats()
         self.recent: collections.deque[IngressRecord] = collections.deque(maxlen=RECENT_RECORDS)
         self.rate = RateLimiter()
+        self._unauth: dict[str, tuple[int, float, int]] = {}
+        """Per kind: 401s seen, monotonic time of the last one announced, not announced since."""
         self._queue: asyncio.Queue[PendingDelivery] | None = None
         self._queued: set[str] = set()
         self._task: asyncio.Task[None] | None = None
@@ -126,13 +132,27 @@ class IngressDelivery:
         target: str | None = None,
         retry_after: int | None = None,
     ) -> Outcome:
-        """Count and announce a refused request; the Outcome the service answers."""
+        """Count and announce a refused request; the Outcome the service answers.
+
+        A 401 (no or a wrong secret: anyone on the network can send those) is always counted,
+        but announced (record, event, activity row and its log line) only for the 1st, 2nd,
+        4th, 8th ... of a kind, or when UNAUTH_ANNOUNCE_EVERY seconds have passed since the
+        last announcement; the announcement says how many were not.
+        """
+        shown = reason
+        if status == 401:
+            announce, shown = self._unauth_announce(kind, reason)
+            if not announce:
+                self.stats.results[(kind, "rejected")] += 1
+                return Outcome(
+                    status, {"ok": False, "error": {"status": status, "message": reason}}, None
+                )
         self.record(
             IngressRecord(
                 kind=kind,
                 result="rejected" if status < 500 else "unavailable",
                 status=status,
-                reason=reason,
+                reason=shown,
                 sender=sender,
                 target=target,
             ),
@@ -141,6 +161,19 @@ class IngressDelivery:
         return Outcome(
             status, {"ok": False, "error": {"status": status, "message": reason}}, retry_after
         )
+
+    def _unauth_announce(self, kind: IngressKind, reason: str) -> tuple[bool, str]:
+        """(announce this 401?, the reason to announce it with)."""
+        count, last, quiet = self._unauth.get(kind, (0, 0.0, 0))
+        count += 1
+        now = time.monotonic()
+        if count & (count - 1) == 0 or now - last >= UNAUTH_ANNOUNCE_EVERY:
+            if quiet:
+                reason = f"{reason} (and {quiet} more like it since the last one shown)"
+            self._unauth[kind] = (count, now, 0)
+            return True, reason
+        self._unauth[kind] = (count, last, quiet + 1)
+        return False, reason
 
     # -- storage helpers ---------------------------------------------------------------------
     def _durable(self) -> AbstractContextManager[sqlite3.Connection]:

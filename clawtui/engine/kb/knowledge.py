@@ -147,7 +147,15 @@ async def record_report(
 ) -> bool:
     """Replace (or add) the thread's section of active-projects.md and commit."""
     path = kb / "active-projects.md"
-    text = read(kb, "active-projects.md") if path.exists() else _SEEDS["active-projects.md"]
+    text = _SEEDS["active-projects.md"]
+    if path.exists():
+        text = read(kb, "active-projects.md")
+        if path.stat().st_size > MAX_KB_BYTES:
+            # Rewriting what was read would drop the part past the cap (as HEARTBEAT.md does).
+            raise KBError(
+                f"{path} is larger than {MAX_KB_BYTES // (1 << 20)} MiB: not rewriting it "
+                "(the part past that would be lost); trim it, then the next report goes in"
+            )
     stamp = datetime.fromtimestamp(when or datetime.now(UTC).timestamp(), UTC)
     clean_name = re.sub(r"[\r\n]+", " ", name)[:100]
     body = "\n".join(

@@ -26,6 +26,7 @@ import docker.errors
 
 from clawtui.engine.api.memory import PlanError, PlanErrorCode, format_bytes
 from clawtui.engine.api.models import ContainerInfo, HostState
+from clawtui.engine.fleet.own import own_container_ids as own_container_ids
 from clawtui.engine.fleet.stats import (
     CgroupPaths,
     detect_cgroup_version,
@@ -54,24 +55,6 @@ class Wanted:
     host: str
     id: str
     requested: int
-
-
-# -- the engine's own container -----------------------------------------------------------------
-_HEX64_RE = re.compile(r"[0-9a-f]{64}")
-
-
-def own_container_ids(proc: Path = Path("/proc/self")) -> frozenset[str]:
-    """Ids of the container this process runs in, if any (from its cgroups and mounts)."""
-    found: set[str] = set()
-    for name in ("cgroup", "mountinfo"):
-        try:
-            text = (proc / name).read_text(errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if "docker" in line or "containers" in line:
-                found.update(_HEX64_RE.findall(line))
-    return frozenset(found)
 
 
 # -- cgroup files -----------------------------------------------------------------------------

@@ -432,14 +432,14 @@ class EscalationsPanel(Vertical, can_focus=True):
         try:
             esc = await self.escalations_api.decide(escalation_id, decision)
         except Exception as exc:  # EscalationError, or the remote service unreachable
-            self.notify(str(exc), title="Escalation", severity="error")
+            self.notify(str(exc), title="Escalation", severity="error", markup=False)
             return
         where = (
             f"sent to thread {esc.thread_id}"
             if esc.delivered_message_id
             else "recorded (no thread to deliver to)"
         )
-        self.notify(f"#{esc.id} {esc.status.value}: {where}", title="Escalation")
+        self.notify(f"#{esc.id} {esc.status.value}: {where}", title="Escalation", markup=False)
         self.reload()
 
     # -- events --------------------------------------------------------------------------------

@@ -256,7 +256,7 @@ class IngressPanel(Vertical, can_focus=False):
     # -- actions -----------------------------------------------------------------------------
     def action_add_route(self) -> None:
         if self.ingress is None:
-            self.notify(REMOTE_TEXT, severity="warning", title="Relay routes")
+            self.notify(REMOTE_TEXT, severity="warning", title="Relay routes", markup=False)
             return
         self.app.push_screen(RouteForm(self.ingress.agents()), self._route_entered)
 
@@ -273,11 +273,13 @@ class IngressPanel(Vertical, can_focus=False):
             self.notify(str(exc), severity="error", title="Route not added", markup=False)
             return
         await self._reload()
-        self.notify(f"{sender} → {to} allowed (saved; in effect now).", title="Relay routes")
+        self.notify(
+            f"{sender} → {to} allowed (saved; in effect now).", title="Relay routes", markup=False
+        )
 
     def action_remove_route(self) -> None:
         if self.ingress is None:
-            self.notify(REMOTE_TEXT, severity="warning", title="Relay routes")
+            self.notify(REMOTE_TEXT, severity="warning", title="Relay routes", markup=False)
             return
         table = self.query_one("#ingress-routes", DataTable)
         if table.row_count == 0:
@@ -307,4 +309,6 @@ class IngressPanel(Vertical, can_focus=False):
             self.notify(str(exc), severity="error", title="Route not removed", markup=False)
             return
         await self._reload()
-        self.notify(f"{sender} → {to} removed (saved; in effect now).", title="Relay routes")
+        self.notify(
+            f"{sender} → {to} removed (saved; in effect now).", title="Relay routes", markup=False
+        )

@@ -156,9 +156,9 @@ class ThreadsPanel(Vertical, can_focus=False):
         try:
             await self.api.beat_now(self.selected)
         except Exception as exc:
-            self.notify(str(exc), title="Heartbeat", severity="error")
+            self.notify(str(exc), title="Heartbeat", severity="error", markup=False)
             return
-        self.notify(f"Heartbeat of thread {self.selected} queued.", title="Heartbeat")
+        self.notify(f"Heartbeat of thread {self.selected} queued.", title="Heartbeat", markup=False)
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "thread-send":
@@ -173,7 +173,9 @@ class ThreadsPanel(Vertical, can_focus=False):
         try:
             msg = await self.api.send(self.selected, text, sender="tui")
         except Exception as exc:
-            self.notify(str(exc), title="Send", severity="error")
+            self.notify(str(exc), title="Send", severity="error", markup=False)
             return
         event.input.value = ""
-        self.notify(f"Queued {msg.messageId} for thread {self.selected}.", title="Send")
+        self.notify(
+            f"Queued {msg.messageId} for thread {self.selected}.", title="Send", markup=False
+        )

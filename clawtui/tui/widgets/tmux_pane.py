@@ -91,7 +91,7 @@ class TmuxPane(_Panel):
         if manager is None or card is None:
             self.app.notify("No container to run in here." if manager else
                             "tmux is not available over this engine.",
-                            title="tmux", severity="warning")  # fmt: skip
+                            title="tmux", severity="warning", markup=False)  # fmt: skip
             return
         info = card.info
 
@@ -129,7 +129,7 @@ class TmuxPane(_Panel):
         if manager is None or not targets:
             self.app.notify("No container to send to here." if manager else
                             "tmux is not available over this engine.",
-                            title="tmux", severity="warning")  # fmt: skip
+                            title="tmux", severity="warning", markup=False)  # fmt: skip
             return
         names = [tmux_name(t) for t in targets]
 
