@@ -32,8 +32,7 @@ from clawtui.config import Settings, save_runtime_settings
 from clawtui.engine.api.models import Event, EventKind
 from clawtui.engine.api.protocols import EngineAPI, Subscription
 from clawtui.tui.commands import ClawCommands, ThemeCommands
-from clawtui.tui.keymap import BINDING_OWNERS, binding_ids
-from clawtui.tui.screens.help import HelpScreen, key_rows
+from clawtui.tui.keymap import binding_ids, binding_owners
 from clawtui.tui.screens.main import MainScreen
 from clawtui.tui.themes import BUILTIN_THEMES_DIR, ThemeProblem, load_themes
 
@@ -42,6 +41,7 @@ log = logging.getLogger(__name__)
 DEFAULT_THEME = "clawtui-dark"
 FALLBACK_THEME = "textual-dark"
 Hook = Callable[[], Awaitable[None]]
+EngineFactory = Callable[[], EngineAPI]
 
 
 @runtime_checkable
@@ -82,7 +82,7 @@ class ClawApp(App[None]):
 
     def __init__(
         self,
-        engine: EngineAPI,
+        engine: EngineAPI | EngineFactory,
         settings: Settings,
         *,
         manage_engine: bool = True,
@@ -91,7 +91,14 @@ class ClawApp(App[None]):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
-        self.engine = engine
+        self._engine: EngineAPI | None = None
+        self._engine_factory: EngineFactory | None = None
+        if callable(engine):  # built after the first frame (`_build_engine`)
+            self._engine_factory = engine
+        else:
+            self._engine = engine
+        self.engine_ready = asyncio.Event()
+        """Set when the engine exists (at once, unless the app was given a factory)."""
         self.settings = settings
         self.manage_engine = manage_engine
         self.clock = clock
@@ -110,9 +117,16 @@ class ClawApp(App[None]):
         self._stats_timer: Timer | None = None
         self._main: MainScreen | None = None
 
+    @property
+    def engine(self) -> EngineAPI:
+        """The engine (when given a factory: from just after the first frame on)."""
+        if self._engine is None:
+            raise RuntimeError("the engine is built after the first frame")
+        return self._engine
+
     # -- start and stop ------------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
-        self._main = MainScreen(self.clock, self.engine, self.settings)
+        self._main = MainScreen(self.clock, lambda: self.engine, self.settings)
         return self._main
 
     @property
@@ -122,11 +136,17 @@ class ClawApp(App[None]):
         return self._main
 
     async def on_mount(self) -> None:
-        self.sub_title = "remote engine" if self.engine.is_remote else "local engine"
         self._load_themes()
         self._apply_keymap()
         for issue in self.settings.warnings:  # e.g. a broken runtime settings file, ignored
             self.notify(str(issue), title="Settings", severity="warning", markup=False)
+        if self._engine is not None:
+            await self._engine_built()
+
+    async def _engine_built(self) -> None:
+        """The engine exists: start it (see the module's docstring) and follow its events."""
+        self.sub_title = "remote engine" if self.engine.is_remote else "local engine"
+        self.engine_ready.set()
         if self.manage_engine and isinstance(self.engine, StagedStart):
             # The local engine: its store and host monitors start while the screen is composed
             # (not awaited here, so the first frame does not wait for them); its other
@@ -167,14 +187,45 @@ class ClawApp(App[None]):
         """The main screen is composed: show the snapshot, then follow the events."""
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._theme_changed(self.current_theme)
+        self.set_interval(self.TICK_SECONDS, self.main.tick)
+        if self._engine is None:
+            self.call_after_refresh(self._build_engine)
+            return
+        await self._show_engine()
+
+    async def _show_engine(self) -> None:
+        """Show the engine's snapshot, follow its events, then the rest of the start-up."""
         self.action_refresh()
         if self._subscription is not None:
             self._consume(self._subscription)
-        self.set_interval(self.TICK_SECONDS, self.main.tick)
         if self._core_start is not None:
             self.call_after_refresh(self._after_first_frame)
         else:
             await self._load_activity()
+        self.call_after_refresh(self._compose_later)
+
+    async def _build_engine(self) -> None:
+        """After the first frame: build the engine with the factory the app was given (this
+        imports the engine's capabilities), then start it as `on_mount` does otherwise."""
+        factory, self._engine_factory = self._engine_factory, None
+        if factory is None or self._exit:
+            return
+        try:
+            self._engine = factory()
+        except Exception as exc:
+            log.error("the engine could not be built", exc_info=exc)
+            self.exit(return_code=1, message=f"clawtui: the engine could not be built: {exc}")
+            return
+        await self._engine_built()
+        await self._show_engine()
+
+    @work(exclusive=True, group="panels", exit_on_error=False)
+    async def _compose_later(self) -> None:
+        """After the first frame: the panels not in front, then the `[keymap]` check."""
+        try:
+            await self.main.compose_pending_panels()
+        finally:
+            self._check_keymap()
 
     async def _load_activity(self) -> None:
         try:
@@ -212,6 +263,8 @@ class ClawApp(App[None]):
         self.components_ready.set()
 
     async def on_unmount(self) -> None:
+        if self._engine is None:  # quit before the engine was built: nothing to stop
+            return
         if self._subscription is not None:
             self._subscription.close()
         if self._on_stop is not None and self._hook_started:
@@ -259,9 +312,14 @@ class ClawApp(App[None]):
     @classmethod
     def binding_ids(cls) -> set[str]:
         """Every binding id a `[keymap]` entry may name."""
-        return binding_ids((cls, *BINDING_OWNERS))
+        return binding_ids((cls, *binding_owners()))
 
     def _apply_keymap(self) -> None:
+        self.set_keymap(dict(self.settings.keymap))
+
+    def _check_keymap(self) -> None:
+        """Name the `[keymap]` ids no binding has (after the first frame: it imports every
+        screen and panel module)."""
         keymap = dict(self.settings.keymap)
         unknown = sorted(set(keymap) - self.binding_ids())
         if unknown:
@@ -271,7 +329,6 @@ class ClawApp(App[None]):
                 severity="warning",
                 markup=False,
             )
-        self.set_keymap(keymap)
 
     # -- themes --------------------------------------------------------------------------------
     def _load_themes(self) -> None:
@@ -329,6 +386,8 @@ class ClawApp(App[None]):
 
     def action_help(self) -> None:
         """Show (or close) the list of keys."""
+        from clawtui.tui.screens.help import HelpScreen, key_rows
+
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss()
             return
@@ -336,6 +395,8 @@ class ClawApp(App[None]):
 
     def action_refresh(self) -> None:
         """Re-read hosts and containers from the engine."""
+        if self._engine is None:
+            return  # the engine is being built: its snapshot is shown when it is
         self.main.load(self.engine.hosts(), self.engine.containers())
 
     def show_panel(self, panel_id: str) -> None:
@@ -347,7 +408,10 @@ class ClawApp(App[None]):
 
     def devbox_command(self, action: str) -> None:
         """A Dev containers panel action from the palette: "new", "apply" or "reset"."""
-        self.show_panel("devboxes")
+        self.run_worker(self._devbox_command(action), group="devbox-command")
+
+    async def _devbox_command(self, action: str) -> None:
+        await self.main.show_panel("devboxes")
         panel = self.main.devboxes
         {"new": panel.action_new_devbox, "apply": panel.action_apply,
          "reset": panel.action_reset}[action]()  # fmt: skip
