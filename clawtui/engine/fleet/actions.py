@@ -17,10 +17,9 @@ import threading
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import docker.errors
-
 from clawtui.engine.api.fleet import ActionError, UnknownContainer
 from clawtui.engine.api.models import ContainerInfo
+from clawtui.engine.docker_sdk import docker
 
 if TYPE_CHECKING:
     from clawtui.engine.context import Context
