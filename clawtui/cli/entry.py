@@ -43,7 +43,9 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, verbs: bool = True) -> argparse.ArgumentParser:
+    """The command line's parser; without `verbs`, only the TUI's options and the built-in
+    commands (for a command line that names no verb: see `_tui_only`)."""
     parser = argparse.ArgumentParser(
         prog="clawtui", description="The control room for fleets of AI-agent containers."
     )
@@ -63,9 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     check = config_sub.add_parser("check", help="report every problem in config.toml at once")
     _add_config(check)
-    for group in _COMMAND_GROUPS:
+    for group in _COMMAND_GROUPS if verbs else ():
         import_module(f"clawtui.cli.{group}").register(sub, _add_config)
     return parser
+
+
+_TUI_OPTIONS = ("--config", "--connect", "--token")
+
+
+def _tui_only(words: Sequence[str]) -> bool:
+    """Whether the command line is only the TUI's own options, spelt out in full (`clawtui
+    --config FILE`): then the verb groups' modules are not imported to parse it."""
+    i = 0
+    while i < len(words):
+        name, eq, _ = words[i].partition("=")
+        if name not in _TUI_OPTIONS or (not eq and i + 1 >= len(words)):
+            return False
+        i += 1 if eq else 2
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from clawtui.cli.run import cmd_config_check, cmd_serve, cmd_tui, settings_for
     from clawtui.config import ConfigError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser = build_parser(verbs=not _tui_only(words))
+    args = parser.parse_args(words)
     try:
         if args.command == "serve":
             return cmd_serve(args)

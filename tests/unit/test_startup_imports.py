@@ -41,6 +41,8 @@ def run(self, **kw):
         "late_panels": sorted(m for m in sys.modules if m.startswith("clawtui.tui.widgets.")
                               and m.endswith("_panel")),
         "factory": callable(self._engine_factory),
+        "verb_groups": sorted(m for m in sys.modules if m.startswith("clawtui.cli.")
+                              and m.split(".")[2] in ("dev", "mem", "thread", "kb", "pool")),
     }))
 
 ClawApp.run = run
@@ -62,4 +64,7 @@ def test_the_tui_draws_before_the_engine_is_imported(tmp_path: Path) -> None:
              "XDG_STATE_HOME": str(tmp_path / "xdg")},
     )  # fmt: skip
     seen = json.loads(out.stdout.strip().splitlines()[-1])
-    assert seen == {"engine_core": False, "capabilities": [], "late_panels": [], "factory": True}
+    assert seen == {
+        "engine_core": False, "capabilities": [], "late_panels": [], "factory": True,
+        "verb_groups": [],
+    }  # fmt: skip
