@@ -10,6 +10,11 @@ screen is composed, so the first frame waits for neither; the fleet fills in whe
 answer; the engine's other components (threads, pools, ingress, ...) and the start hook (the
 in-process service) start after the first frame. A component that fails then is shown as a
 notification and is in the activity log. A remote engine is started before the first frame.
+
+The command line gives the app an engine factory instead of an engine (`cmd_tui`): the app
+draws its first frame (the Fleet panel, empty) before the factory runs, so the engine's
+capabilities are imported after it; the start-up above follows. The panels not in front are
+composed after the first frame (`MainScreen.compose_pending_panels`), or when first shown.
 """
 
 from __future__ import annotations
