@@ -32,6 +32,7 @@ from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.theme import Theme
 from textual.timer import Timer
+from textual.widgets import Footer
 
 from clawtui.config import Settings, save_runtime_settings
 from clawtui.engine.api.models import Event, EventKind
@@ -194,7 +195,7 @@ class ClawApp(App[None]):
         self._theme_changed(self.current_theme)
         self.set_interval(self.TICK_SECONDS, self.main.tick)
         if self._engine is None:
-            self.call_after_refresh(self._build_engine)
+            self._build_engine()
             return
         await self._show_engine()
 
@@ -209,9 +210,22 @@ class ClawApp(App[None]):
             await self._load_activity()
         self.call_after_refresh(self._compose_later)
 
+    FIRST_FRAME_WAIT: ClassVar[float] = 0.5
+    """At most this long (seconds) the engine factory waits for the footer's keys to be drawn:
+    building the engine holds the UI loop (its imports) for a moment."""
+
+    @work(exclusive=True, group="engine-build", exit_on_error=False)
     async def _build_engine(self) -> None:
-        """After the first frame: build the engine with the factory the app was given (this
-        imports the engine's capabilities), then start it as `on_mount` does otherwise."""
+        """After the first frame (the footer shows its keys): build the engine with the factory
+        the app was given (this imports the engine's capabilities), then start it as `on_mount`
+        does otherwise."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.FIRST_FRAME_WAIT
+        footers = self.main.query(Footer)
+        # Textual's footer has no event for "keys drawn": a short, bounded poll.
+        while footers and not footers.first().children and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # the frame with the footer's keys is written
         factory, self._engine_factory = self._engine_factory, None
         if factory is None or self._exit:
             return
