@@ -225,7 +225,11 @@ class ClawApp(App[None]):
         # Textual's footer has no event for "keys drawn": a short, bounded poll.
         while footers and not footers.first().children and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0)  # the frame with the footer's keys is written
+        drawn = asyncio.Event()  # the frame with the footer's keys is composed ...
+        self.call_after_refresh(drawn.set)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(drawn.wait(), self.FIRST_FRAME_WAIT)
+        await asyncio.sleep(0.02)  # ... and written out by Textual's writer thread
         factory, self._engine_factory = self._engine_factory, None
         if factory is None or self._exit:
             return
