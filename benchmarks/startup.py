@@ -29,6 +29,11 @@ Then it presses q and waits for the prompt. The apps alternate run by run:
             before a change), run like `clawtui` in the same rounds: `first_frame_vs_baseline`
             and `host_data_vs_baseline` compare the two on equal terms on a busy machine.
 
+Also reported, steadier than wall times on a busy machine: the CPU time of the process up to the
+first frame (`time.process_time`, headless Textual at 150x40, no terminal output; median of 5
+runs) of clawtui and of the bare app, `cpu_first_frame_ms` and `cpu_first_frame_vs_bare`
+(informative, no target), also for `clawtui_baseline` with --baseline-repo.
+
 Also reported: the import cost of `clawtui.engine.core` (and of `clawtui.tui.app`) from
 `python -X importtime` (cumulative microseconds of the top-level module, median of 5 runs: a
 steadier figure than wall times on a shared machine), and the Python start-up time.
@@ -82,6 +87,50 @@ class Bare(App[None]):
 
 Bare().run()
 """
+
+
+# Runs an app headless up to its first frame (ready, and the footer shows its keys) and prints
+# the process's CPU time by then (ms). argv: "bare" or "clawtui" [clawtui's arguments].
+CPU_TO_FIRST_FRAME = """
+import sys, time
+import textual.app as ta
+ready = ta.App._ready
+
+async def _ready(self):
+    await ready(self)
+    def frame():
+        footers = self.screen.query("Footer")  # the frame counts once the footer has its keys
+        if footers and not footers.first().children:
+            self.set_timer(0.005, frame)
+            return
+        print("CPU_MS", time.process_time() * 1000, flush=True)
+        self.exit()
+    self.call_after_refresh(frame)
+
+ta.App._ready = _ready
+run = ta.App.run
+ta.App.run = lambda self, **kw: run(self, headless=True, size=(150, 40))
+if sys.argv[1] == "bare":
+    exec(compile(open(sys.argv[2]).read(), sys.argv[2], "exec"))
+else:
+    from clawtui.cli.entry import main
+    main(sys.argv[2:])
+"""
+
+
+def cpu_to_first_frame_ms(args: list[str], env: dict[str, str], cwd: str, n: int = 5) -> float:
+    """Median CPU time (ms) of the process up to its first frame, headless."""
+    values = []
+    for _ in range(n):
+        out = subprocess.run(
+            [sys.executable, "-c", CPU_TO_FIRST_FRAME, *args],
+            env=env, capture_output=True, text=True, check=True, cwd=cwd, timeout=120,
+        )  # fmt: skip
+        for line in out.stdout.splitlines():
+            if line.startswith("CPU_MS "):
+                values.append(float(line.split()[1]))
+    values.sort()
+    return round(values[len(values) // 2], 1) if values else float("nan")
 
 
 def lines_of(screen: str) -> list[str]:
@@ -210,6 +259,20 @@ def main() -> int:
                 import_cost_us("clawtui.tui.app", base_env, cwd=baseline) / 1000, 1
             )
         result["python_startup_ms"] = round(wall_ms("pass", env), 1)
+        progress("CPU time to the first frame (headless)")
+        cpu = {
+            "bare": cpu_to_first_frame_ms(["bare", str(bare_file)], env, REPO),
+            "clawtui": cpu_to_first_frame_ms(["clawtui", "--config", str(config)], env, REPO),
+        }
+        if args.baseline_repo is not None:
+            cpu["clawtui_baseline"] = cpu_to_first_frame_ms(
+                ["clawtui", "--config", str(config)], base_env, baseline
+            )
+        for app, ms in cpu.items():
+            result[f"{app}_cpu_first_frame_ms"] = ms
+            if app != "bare":
+                suffix = app.removeprefix("clawtui")
+                result["cpu_first_frame_vs_bare" + suffix] = round(ms / cpu["bare"], 2)
 
         subprocess.run(
             ["tmux", "-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", "b",

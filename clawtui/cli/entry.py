@@ -52,7 +52,9 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, verbs: bool = True) -> argparse.ArgumentParser:
+    """The command line's parser; without `verbs`, only the TUI's options and the built-in
+    commands (for a command line that names no verb: see `_tui_only`)."""
     parser = argparse.ArgumentParser(
         prog="clawtui", description="The control room for fleets of AI-agent containers."
     )
@@ -75,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     check = config_sub.add_parser("check", help="report every problem in config.toml at once")
     _add_config(check)
-    for group in _COMMAND_GROUPS:
+    for group in _COMMAND_GROUPS if verbs else ():
         import_module(f"clawtui.cli.{group}").register(sub, _add_config)
     for name, command in sub.choices.items():  # `command` may be a verb's own argument too
         command.set_defaults(group=name)
@@ -92,6 +94,21 @@ def refuse_connect(command: str, url: str) -> UsageError:
     )
 
 
+_TUI_OPTIONS = ("--config", "--connect", "--token")
+
+
+def _tui_only(words: Sequence[str]) -> bool:
+    """Whether the command line is only the TUI's own options, spelt out in full (`clawtui
+    --config FILE`): then the verb groups' modules are not imported to parse it."""
+    i = 0
+    while i < len(words):
+        name, eq, _ = words[i].partition("=")
+        if name not in _TUI_OPTIONS or (not eq and i + 1 >= len(words)):
+            return False
+        i += 1 if eq else 2
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["attach"]:
@@ -103,8 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from clawtui.cli.run import cmd_config_check, cmd_serve, cmd_tui, settings_for
     from clawtui.config import ConfigError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser = build_parser(verbs=not _tui_only(words))
+    args = parser.parse_args(words)
     group = getattr(args, "group", None)
     if args.connect and group is not None and group not in REMOTE_COMMANDS:
         return report(refuse_connect(group, args.connect))

@@ -25,6 +25,8 @@ from clawtui.fsutil import make_private_dir
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
+    from clawtui.engine.api.protocols import EngineAPI
+    from clawtui.service.runner import ServiceRunner
 
 log = logging.getLogger("clawtui")
 
@@ -139,7 +141,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(settings, listen))
 
 
-# -- the TUI ----------------------------------------------------------------------------------
+# -- the TUI ---------------------------------------------------------------------------------
 def cmd_tui(args: argparse.Namespace) -> int:
     from clawtui.tui.app import ClawApp
 
@@ -154,16 +156,33 @@ def cmd_tui(args: argparse.Namespace) -> int:
         )
         if not token:
             raise UsageError("--connect needs a token: pass --token or set CLAWTUI_API_TOKEN")
-        engine: object = RemoteEngine(args.connect, token)
+        app = ClawApp(RemoteEngine(args.connect, token), settings)
     else:
-        from clawtui.engine.core import Engine
+        # The local engine (and with it every capability's code) is built by the app after its
+        # first frame: the fleet view is drawn before any of it is imported.
+        runner: list[ServiceRunner] = []
 
-        engine = Engine(settings)
+        def build_engine() -> EngineAPI:
+            from clawtui.engine.core import Engine
+
+            engine = Engine(settings)
+            if settings.service.serve_in_tui:
+                from clawtui.service.runner import ServiceRunner, resolve_token
+
+                token = resolve_token(settings)[0]
+                runner.append(ServiceRunner(engine, settings, token=token))
+            return engine
+
+        async def start_service() -> None:
+            for service in runner:
+                await service.start()
+
+        async def stop_service() -> None:
+            for service in runner:
+                await service.stop()
+
         if settings.service.serve_in_tui:
-            from clawtui.service.runner import ServiceRunner, resolve_token
-
-            runner = ServiceRunner(engine, settings, token=resolve_token(settings)[0])
-            on_start, on_stop = runner.start, runner.stop
-    app = ClawApp(engine, settings, on_start=on_start, on_stop=on_stop)  # type: ignore[arg-type]
+            on_start, on_stop = start_service, stop_service
+        app = ClawApp(build_engine, settings, on_start=on_start, on_stop=on_stop)
     app.run(mouse=settings.tui.mouse)
     return EXIT_OK if app.return_code in (None, 0) else EXIT_FAIL

@@ -10,6 +10,11 @@ screen is composed, so the first frame waits for neither; the fleet fills in whe
 answer; the engine's other components (threads, pools, ingress, ...) and the start hook (the
 in-process service) start after the first frame. A component that fails then is shown as a
 notification and is in the activity log. A remote engine is started before the first frame.
+
+The command line gives the app an engine factory instead of an engine (`cmd_tui`): the app
+draws its first frame (the Fleet panel, empty) before the factory runs, so the engine's
+capabilities are imported after it; the start-up above follows. The panels not in front are
+composed after the first frame (`MainScreen.compose_pending_panels`), or when first shown.
 """
 
 from __future__ import annotations
@@ -27,13 +32,13 @@ from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.theme import Theme
 from textual.timer import Timer
+from textual.widgets import Footer
 
 from clawtui.config import Settings, save_runtime_settings
 from clawtui.engine.api.models import Event, EventKind
 from clawtui.engine.api.protocols import EngineAPI, Subscription
 from clawtui.tui.commands import ClawCommands, ThemeCommands
-from clawtui.tui.keymap import BINDING_OWNERS, binding_ids
-from clawtui.tui.screens.help import HelpScreen, key_rows
+from clawtui.tui.keymap import binding_ids, binding_owners
 from clawtui.tui.screens.main import MainScreen
 from clawtui.tui.themes import BUILTIN_THEMES_DIR, ThemeProblem, load_themes
 
@@ -42,6 +47,7 @@ log = logging.getLogger(__name__)
 DEFAULT_THEME = "clawtui-dark"
 FALLBACK_THEME = "textual-dark"
 Hook = Callable[[], Awaitable[None]]
+EngineFactory = Callable[[], EngineAPI]
 
 
 @runtime_checkable
@@ -92,7 +98,7 @@ class ClawApp(App[None]):
 
     def __init__(
         self,
-        engine: EngineAPI,
+        engine: EngineAPI | EngineFactory,
         settings: Settings,
         *,
         manage_engine: bool = True,
@@ -101,7 +107,14 @@ class ClawApp(App[None]):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
-        self.engine = engine
+        self._engine: EngineAPI | None = None
+        self._engine_factory: EngineFactory | None = None
+        if callable(engine):  # built after the first frame (`_build_engine`)
+            self._engine_factory = engine
+        else:
+            self._engine = engine
+        self.engine_ready = asyncio.Event()
+        """Set when the engine exists (at once, unless the app was given a factory)."""
         self.settings = settings
         self.manage_engine = manage_engine
         self.clock = clock
@@ -121,9 +134,16 @@ class ClawApp(App[None]):
         self._main: MainScreen | None = None
         self._connection_problem: str | None = None
 
+    @property
+    def engine(self) -> EngineAPI:
+        """The engine (when given a factory: from just after the first frame on)."""
+        if self._engine is None:
+            raise RuntimeError("the engine is built after the first frame")
+        return self._engine
+
     # -- start and stop ------------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
-        self._main = MainScreen(self.clock, self.engine, self.settings)
+        self._main = MainScreen(self.clock, lambda: self.engine, self.settings)
         return self._main
 
     @property
@@ -133,11 +153,17 @@ class ClawApp(App[None]):
         return self._main
 
     async def on_mount(self) -> None:
-        self.sub_title = "remote engine" if self.engine.is_remote else "local engine"
         self._load_themes()
         self._apply_keymap()
         for issue in self.settings.warnings:  # e.g. a broken runtime settings file, ignored
             self.notify(str(issue), title="Settings", severity="warning", markup=False)
+        if self._engine is not None:
+            await self._engine_built()
+
+    async def _engine_built(self) -> None:
+        """The engine exists: start it (see the module's docstring) and follow its events."""
+        self.sub_title = "remote engine" if self.engine.is_remote else "local engine"
+        self.engine_ready.set()
         if self.manage_engine and isinstance(self.engine, StagedStart):
             # The local engine: its store and host monitors start while the screen is composed
             # (not awaited here, so the first frame does not wait for them); its other
@@ -178,16 +204,64 @@ class ClawApp(App[None]):
         """The main screen is composed: show the snapshot, then follow the events."""
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._theme_changed(self.current_theme)
+        self.set_interval(self.TICK_SECONDS, self.main.tick)
+        if self._engine is None:
+            self._build_engine()
+            return
+        await self._show_engine()
+
+    async def _show_engine(self) -> None:
+        """Show the engine's snapshot, follow its events, then the rest of the start-up."""
         self.action_refresh()
         if self._subscription is not None:
             self._consume(self._subscription)
-        self.set_interval(self.TICK_SECONDS, self.main.tick)
         if isinstance(self.engine, ConnectionStatus):
             self.set_interval(self.CONNECTION_CHECK_SECONDS, self.check_connection)
         if self._core_start is not None:
             self.call_after_refresh(self._after_first_frame)
         else:
             await self._load_activity()
+        self.call_after_refresh(self._compose_later)
+
+    FIRST_FRAME_WAIT: ClassVar[float] = 0.5
+    """At most this long (seconds) the engine factory waits for the footer's keys to be drawn:
+    building the engine holds the UI loop (its imports) for a moment."""
+
+    @work(exclusive=True, group="engine-build", exit_on_error=False)
+    async def _build_engine(self) -> None:
+        """After the first frame (the footer shows its keys): build the engine with the factory
+        the app was given (this imports the engine's capabilities), then start it as `on_mount`
+        does otherwise."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.FIRST_FRAME_WAIT
+        footers = self.main.query(Footer)
+        # Textual's footer has no event for "keys drawn": a short, bounded poll.
+        while footers and not footers.first().children and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        drawn = asyncio.Event()  # the frame with the footer's keys is composed ...
+        self.call_after_refresh(drawn.set)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(drawn.wait(), self.FIRST_FRAME_WAIT)
+        await asyncio.sleep(0.02)  # ... and written out by Textual's writer thread
+        factory, self._engine_factory = self._engine_factory, None
+        if factory is None or self._exit:
+            return
+        try:
+            self._engine = factory()
+        except Exception as exc:
+            log.error("the engine could not be built", exc_info=exc)
+            self.exit(return_code=1, message=f"clawtui: the engine could not be built: {exc}")
+            return
+        await self._engine_built()
+        await self._show_engine()
+
+    @work(exclusive=True, group="panels", exit_on_error=False)
+    async def _compose_later(self) -> None:
+        """After the first frame: the panels not in front, then the `[keymap]` check."""
+        try:
+            await self.main.compose_pending_panels()
+        finally:
+            self._check_keymap()
 
     async def _load_activity(self) -> None:
         try:
@@ -225,6 +299,8 @@ class ClawApp(App[None]):
         self.components_ready.set()
 
     async def on_unmount(self) -> None:
+        if self._engine is None:  # quit before the engine was built: nothing to stop
+            return
         if self._subscription is not None:
             self._subscription.close()
         if self._on_stop is not None and self._hook_started:
@@ -288,9 +364,14 @@ class ClawApp(App[None]):
     @classmethod
     def binding_ids(cls) -> set[str]:
         """Every binding id a `[keymap]` entry may name."""
-        return binding_ids((cls, *BINDING_OWNERS))
+        return binding_ids((cls, *binding_owners()))
 
     def _apply_keymap(self) -> None:
+        self.set_keymap(dict(self.settings.keymap))
+
+    def _check_keymap(self) -> None:
+        """Name the `[keymap]` ids no binding has (after the first frame: it imports every
+        screen and panel module)."""
         keymap = dict(self.settings.keymap)
         unknown = sorted(set(keymap) - self.binding_ids())
         if unknown:
@@ -300,7 +381,6 @@ class ClawApp(App[None]):
                 severity="warning",
                 markup=False,
             )
-        self.set_keymap(keymap)
 
     # -- themes --------------------------------------------------------------------------------
     def _load_themes(self) -> None:
@@ -358,6 +438,8 @@ class ClawApp(App[None]):
 
     def action_help(self) -> None:
         """Show (or close) the list of keys."""
+        from clawtui.tui.screens.help import HelpScreen, key_rows
+
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss()
             return
@@ -365,6 +447,8 @@ class ClawApp(App[None]):
 
     def action_refresh(self) -> None:
         """Re-read hosts and containers from the engine."""
+        if self._engine is None:
+            return  # the engine is being built: its snapshot is shown when it is
         self.main.load(self.engine.hosts(), self.engine.containers())
 
     def show_panel(self, panel_id: str) -> None:
@@ -376,7 +460,10 @@ class ClawApp(App[None]):
 
     def devbox_command(self, action: str) -> None:
         """A Dev containers panel action from the palette: "new", "apply" or "reset"."""
-        self.show_panel("devboxes")
+        self.run_worker(self._devbox_command(action), group="devbox-command")
+
+    async def _devbox_command(self, action: str) -> None:
+        await self.main.show_panel("devboxes")
         panel = self.main.devboxes
         {"new": panel.action_new_devbox, "apply": panel.action_apply,
          "reset": panel.action_reset}[action]()  # fmt: skip

@@ -14,7 +14,7 @@ from textual.keys import Keys, _character_to_key
 from textual.theme import BUILTIN_THEMES
 
 from clawtui.config import ConfigIssue, Settings
-from clawtui.tui.keymap import BINDING_OWNERS, binding_ids
+from clawtui.tui.keymap import binding_ids, binding_owners
 from clawtui.tui.themes import BUILTIN_THEMES_DIR, load_themes
 
 MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
@@ -42,7 +42,7 @@ def is_key(text: str) -> bool:
 def _owners() -> tuple[type, ...]:
     from clawtui.tui.app import ClawApp
 
-    return (ClawApp, *BINDING_OWNERS)
+    return (ClawApp, *binding_owners())
 
 
 def _bindings(owner: type) -> Iterable[Binding]:

@@ -8,14 +8,17 @@ where the suite runs.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 from docker.errors import ImageNotFound
+from textual.pilot import Pilot
 
 from clawtui.config import Settings
 from clawtui.tui.app import ClawApp
@@ -34,6 +37,33 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+_run_test = ClawApp.run_test
+
+
+@contextlib.asynccontextmanager
+async def _run_test_with_every_panel(
+    self: ClawApp, *args: Any, **kwargs: Any
+) -> AsyncIterator[Pilot[None]]:
+    """`run_test`, handing over the pilot once every panel is composed: the app composes the
+    panels not in front after the first frame (`MainScreen.compose_pending_panels`), and these
+    tests query any panel from the start. Tests of the late composition itself use
+    `run_test_first_frame`."""
+    async with _run_test(self, *args, **kwargs) as pilot:
+        await asyncio.wait_for(self.main.panels_ready.wait(), 60)
+        await pilot.pause()
+        yield pilot
+
+
+def run_test_first_frame(app: ClawApp, *args: Any, **kwargs: Any) -> Any:
+    """The app's own `run_test`: the pilot comes with the first frame, other panels later."""
+    return _run_test(app, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _every_panel_composed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ClawApp, "run_test", _run_test_with_every_panel)
 
 
 @pytest.fixture

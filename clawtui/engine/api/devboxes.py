@@ -24,7 +24,7 @@ Progress = Callable[[str], None]
 class DevboxInfo(BaseModel):
     """One dev box as the engine knows it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str = Field(description="The dev box name (label clawtui.owner).")
     host: str
@@ -47,7 +47,7 @@ class DevboxInfo(BaseModel):
 class DevboxStatus(BaseModel):
     """Summary of all dev boxes (the coordinator's `status`)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     total: int
     running: int

@@ -48,7 +48,7 @@ class Status(StrEnum):
 class NewEscalation(BaseModel):
     """What a raiser says: who, doing what, tried what, needs what."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     agent: str = Field(min_length=1, max_length=128)
     thread_id: int | None = Field(default=None, ge=0, le=2**63 - 1)  # SQLite's INTEGER
@@ -96,7 +96,7 @@ class Action(StrEnum):
 class Decision(BaseModel):
     """A human's answer to a pending escalation."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     action: Action
     text: str | None = Field(
@@ -129,7 +129,7 @@ OPEN_STATES = (LoopState.DETECTED, LoopState.PR_READY, LoopState.RESTARTING)
 class Report(BaseModel):
     """The diagnostic report (seed 002, Sam step 7)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     summary: str
     severity: str = "medium"
@@ -141,7 +141,7 @@ class Report(BaseModel):
 
 
 class Incident(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     id: int
     opened_at: float
@@ -170,6 +170,8 @@ class IncidentError(Exception):
 class AutohealOutcome(BaseModel):
     """What one autoheal check of a config file found and did (an INCIDENT event's `autoheal`)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     path: str
     ok: bool
     action: str = Field(description="healthy | dropped_keys | restored | failed")
@@ -182,12 +184,16 @@ class AutohealOutcome(BaseModel):
 
 # -- the morning brief -------------------------------------------------------------------------
 class NeedsYou(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     escalation_id: int
     agent: str
     text: str
 
 
 class Brief(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     day: str
     created_at: float = Field(default_factory=time.time)
     sent: bool = False

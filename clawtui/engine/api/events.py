@@ -65,7 +65,7 @@ Loose = Annotated[Any, AfterValidator(_model_or_object)]
 class EventPayload(BaseModel):
     """Base of the payload models: immutable, and an unknown field is an error."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class HostPayload(EventPayload):

@@ -31,7 +31,7 @@ RELAY_SECRET_HEADER: Final = "X-Relay-Secret"
 class IngressRecord(BaseModel):
     """One thing that happened at the door (shown in the TUI, sent as INGRESS event data)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     ts: float = Field(default_factory=time.time)
     kind: IngressKind
@@ -107,7 +107,7 @@ class IngressError(Exception):
 class RelayAgentView(BaseModel):
     """One configured relay agent as a front end may see it (never its secret)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     thread_id: int
@@ -121,7 +121,7 @@ class RelayRoutes(BaseModel):
     `clawtui relay routes --json` prints: routes as `{"from", "to", "note"?}`.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     routes: list[RelayRoute] = Field(default_factory=list)
     agents: list[RelayAgentView] = Field(default_factory=list)

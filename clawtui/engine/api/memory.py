@@ -105,7 +105,7 @@ class PlanErrorCode(StrEnum):
 class PlanError(BaseModel):
     """A problem of the batch as a whole (not of one container)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     code: PlanErrorCode
     message: str
@@ -116,7 +116,7 @@ class PlanError(BaseModel):
 class ContainerCheck(BaseModel):
     """Validation of one requested change, against state read when the plan was made."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     ref: str = Field(description="The reference as given: a key, a name or an id prefix.")
     key: str = Field(description="host/id")
@@ -160,7 +160,7 @@ class ContainerCheck(BaseModel):
 class HostBudget(BaseModel):
     """The memory budget of one host in a plan: before and after the batch."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     host: str
     total: int = Field(description="Host RAM as Docker reports it.")
@@ -177,7 +177,7 @@ class HostBudget(BaseModel):
 class MemoryPlan(BaseModel):
     """A validated batch. `ok` means `apply` would send it (warnings do not block)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     ok: bool
     who: str
@@ -205,7 +205,7 @@ class MemoryPlan(BaseModel):
 class ContainerOutcome(BaseModel):
     """What happened to one container of an applied batch."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     check: ContainerCheck
     outcome: Outcome
@@ -220,7 +220,7 @@ class ContainerOutcome(BaseModel):
 class ApplyResult(BaseModel):
     """The result of `MemoryManager.apply`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     batch_id: str
     who: str
@@ -273,7 +273,7 @@ class ApplyResult(BaseModel):
 class MemoryChange(BaseModel):
     """One row of the memory change history (one container of one batch)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     ts: float
     batch_id: str
@@ -292,7 +292,7 @@ class MemoryChange(BaseModel):
 class ContainerMemory(BaseModel):
     """One container of a host's memory view (what the memory panel shows per slider)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     key: str
     id: str
@@ -313,7 +313,7 @@ class ContainerMemory(BaseModel):
 class HostMemoryView(BaseModel):
     """A host's memory budget and its containers, for the memory panel and the API."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     host: str
     state: str

@@ -26,7 +26,7 @@ class HostState(StrEnum):
 class HostMemory(BaseModel):
     """The memory budget of one host (seed 000, "Validation Rules")."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     total: int = Field(0, description="Total RAM reported by the Docker engine, bytes.")
     allocated: int = Field(0, description="Sum of the memory limits of all containers, bytes.")
@@ -38,7 +38,7 @@ class HostMemory(BaseModel):
 class HostInfo(BaseModel):
     """One configured Docker host and the engine's view of it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     url: str
@@ -59,7 +59,7 @@ class HostInfo(BaseModel):
 class ContainerStats(BaseModel):
     """One stats sample of a running container."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     cpu_percent: float | None = Field(
         None,
@@ -76,7 +76,7 @@ class ContainerStats(BaseModel):
 class ContainerInfo(BaseModel):
     """One container as the engine knows it (from list + inspect + events)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     host: str
@@ -141,7 +141,7 @@ class EventKind(StrEnum):
 class Event(BaseModel):
     """One engine event. `key` identifies what a coalescing consumer may replace."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: EventKind
     host: str | None = None
@@ -162,7 +162,7 @@ class Event(BaseModel):
 class ActivityEntry(BaseModel):
     """One line of the engine's activity log (kept in the store)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     ts: float
     level: str = "info"

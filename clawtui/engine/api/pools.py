@@ -46,7 +46,7 @@ class PoolSyncFailed(PoolError):
 class SyncState(BaseModel):
     """Last sync of one tenant's mapping."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     mapping: str
     direction: str
@@ -61,7 +61,7 @@ class SyncState(BaseModel):
 class ClaimInfo(BaseModel):
     """A tenant's claim as the API, the CLI and the TUI show it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     tenant: str
     pool: str
@@ -82,7 +82,7 @@ class ClaimInfo(BaseModel):
 class PoolStatus(BaseModel):
     """Counts and claim latency of one pool."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     name: str
     workload: str
@@ -105,7 +105,7 @@ class PoolStatus(BaseModel):
 class SyncResult(BaseModel):
     """Runs of one sync request."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     tenant: str
     ok: bool

@@ -27,6 +27,8 @@ Liveness = Literal["alive", "degraded", "dead", "unknown"]
 
 
 class TierState(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     tier: Tier
     last: float | None
     """Epoch seconds of the last run; None when never run."""
@@ -37,6 +39,8 @@ class TierState(BaseModel):
 
 class RepoState(BaseModel):
     """A thread's repository as git sees it (no network unless `fetched`)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     is_repo: bool = False
     branch: str | None = None
@@ -72,7 +76,7 @@ class QueueMessage(BaseModel):
     """What every TinyClaw queue message has (the base of both kinds)."""
 
     # TinyClaw ignores fields it does not know; clawtui adds a few (e.g. `relayedFrom`).
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     channel: str = Field(min_length=1, max_length=64)
     threadId: int = Field(ge=0)
@@ -108,6 +112,8 @@ class ThreadError(Exception):
 
 
 class ThreadInfo(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: int
     name: str
     cwd: str | None = None
@@ -122,6 +128,8 @@ class ThreadInfo(BaseModel):
 
 
 class HeartbeatState(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     tiers: list[TierState] = []
     liveness: Liveness = "unknown"
     urgent_flags: list[str] = []
@@ -137,6 +145,8 @@ class HeartbeatState(BaseModel):
 
 
 class ThreadStatus(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     thread: ThreadInfo
     repo: RepoState | None = None
     queue_in: int = 0
@@ -150,6 +160,8 @@ class ThreadStatus(BaseModel):
 class ThreadProgress(BaseModel):
     """What a stuck-agent detector needs of one thread."""
 
+    model_config = ConfigDict(defer_build=True)
+
     id: int
     name: str
     cwd: str | None
@@ -160,6 +172,8 @@ class ThreadProgress(BaseModel):
 
 
 class ThreadDetail(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     status: ThreadStatus
     heartbeat_text: str
     outgoing: list[OutgoingMessage]

@@ -9,8 +9,6 @@ import contextlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import docker.errors
-
 from clawtui.engine.api.devbox_checks import (
     HOME_DIR,
     HOME_ROLE,
@@ -28,6 +26,7 @@ from clawtui.engine.api.devbox_checks import (
 )
 from clawtui.engine.devboxes.checks import authorized_keys_tar
 from clawtui.engine.devboxes.ports import choose_port
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.fleet.actions import docker_error_text
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import asyncssh
-import docker.errors
 
 from clawtui.engine.api.devbox_checks import DevboxError
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.sessions.ssh import pin_host_key
 
 if TYPE_CHECKING:

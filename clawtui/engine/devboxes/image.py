@@ -16,9 +16,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import docker.errors
-
 from clawtui.engine.api.devbox_checks import LABEL_MANAGED, DevboxError
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.fleet.actions import docker_error_text
 
 if TYPE_CHECKING:

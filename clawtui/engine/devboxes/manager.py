@@ -35,8 +35,6 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import docker.errors
-
 from clawtui.config import parse_size
 from clawtui.engine.api.devbox_checks import (
     HOME_ROLE,
@@ -74,6 +72,7 @@ from clawtui.engine.devboxes.readiness import (
     wait_known,
     wait_ready,
 )
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.fleet.actions import docker_error_text
 
 if TYPE_CHECKING:

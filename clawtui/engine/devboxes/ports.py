@@ -10,10 +10,9 @@ import ipaddress
 import socket
 from typing import TYPE_CHECKING, Any
 
-import docker.errors
-
 from clawtui.engine.api.devbox_checks import DevboxError
 from clawtui.engine.devboxes.checks import pick_port, ports_in_use
+from clawtui.engine.docker_sdk import docker
 
 if TYPE_CHECKING:
     from clawtui.config import DevboxesConfig

@@ -11,10 +11,9 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import docker.errors
-
 from clawtui.engine.api.devbox_checks import DevboxError
 from clawtui.engine.api.devboxes import DevboxInfo, devbox_info
+from clawtui.engine.docker_sdk import docker
 
 if TYPE_CHECKING:
     from clawtui.engine.context import Context

@@ -17,10 +17,9 @@ import threading
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import docker.errors
-
 from clawtui.engine.api.fleet import ActionError, UnknownContainer
 from clawtui.engine.api.models import ContainerInfo
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.fleet.own import own_container_ids, own_short_id, why_not_actionable
 
 if TYPE_CHECKING:

@@ -23,9 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import docker.errors
-from docker.api.client import APIClient
-
 from clawtui.engine.api.models import (
     ContainerInfo,
     ContainerStats,
@@ -35,6 +32,7 @@ from clawtui.engine.api.models import (
     HostState,
 )
 from clawtui.engine.bus import EventBus
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.fleet.docker_parse import container_from_inspect, event_action
 from clawtui.engine.fleet.stats import (
     CgroupFiles,
@@ -92,7 +90,7 @@ class HostMonitor:
         self._activity = activity
         self.info = HostInfo(name=cfg.name, url=cfg.url)
         self.containers: dict[str, ContainerInfo] = {}
-        self.client: APIClient | None = None
+        self.client: docker.api.client.APIClient | None = None
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"docker-{cfg.name}")
         self._stream: Any = None
         self._stopping = False
@@ -208,8 +206,10 @@ class HostMonitor:
             self._cpu_marks.clear()
 
     async def _connect(self) -> asyncio.Queue[Any]:
-        def make_client() -> APIClient:
-            return APIClient(base_url=self.cfg.url, version="auto", timeout=self.cfg.timeout)
+        def make_client() -> docker.api.client.APIClient:
+            return docker.api.client.APIClient(
+                base_url=self.cfg.url, version="auto", timeout=self.cfg.timeout
+            )
 
         old, self.client = self.client, None
         if old is not None:

@@ -22,10 +22,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import docker.errors
-
 from clawtui.engine.api.memory import PlanError, PlanErrorCode, format_bytes
 from clawtui.engine.api.models import ContainerInfo, HostState
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.fleet.own import own_container_ids as own_container_ids
 from clawtui.engine.fleet.stats import (
     CgroupPaths,

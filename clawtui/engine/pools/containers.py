@@ -17,11 +17,10 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
-import docker.errors
-
 from clawtui.config.pools import TENANT_VAR, PoolConfig, WorkloadConfig
 from clawtui.engine.api.models import EventKind, HostState
 from clawtui.engine.api.pools import PoolError, PoolUnavailable
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.fleet.actions import docker_error_text
 from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.crash import crash_point

@@ -37,10 +37,8 @@ from pathlib import Path, PurePosixPath
 from secrets import token_hex
 from typing import TYPE_CHECKING, Any
 
-import docker.errors
-import docker.types
-
 from clawtui.config.pools import TENANT_VAR, SyncMapping, WorkloadConfig
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.pools.sync import (
     StateFolder,
     SyncRun,

@@ -15,10 +15,9 @@ import shutil
 import sqlite3
 import time
 
-import docker.errors
-
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.pools import PoolError, PoolUnavailable
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.fleet.actions import docker_error_text
 from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.release import PoolReleases

@@ -13,8 +13,6 @@ import shutil
 import sqlite3
 import time
 
-import docker.errors
-
 from clawtui.config.pools import PoolConfig
 from clawtui.engine.api.escalations import NewEscalation, Severity, Source
 from clawtui.engine.api.models import EventKind, HostState
@@ -26,6 +24,7 @@ from clawtui.engine.api.pools import (
     PoolSyncFailed,
     PoolUnavailable,
 )
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.fleet.actions import docker_error_text
 from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.crash import crash_point

@@ -18,11 +18,10 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import docker.errors
-
 from clawtui.config.pools import PoolConfig, WorkloadConfig
 from clawtui.engine.api.models import EventKind, HostState
 from clawtui.engine.api.pools import ClaimInfo, PoolNotFound, PoolUnavailable, SyncState
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.metrics import PoolMetrics
 from clawtui.engine.pools.spec import LABEL_POOL, LABEL_ROLE, ROLE

@@ -29,6 +29,9 @@ class HeartbeatsPanel(Vertical, can_focus=False):
     ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset(
         {EventKind.THREAD, EventKind.HEARTBEAT, EventKind.KB}
     )
+    REPLAY_EVENTS: ClassVar[frozenset[EventKind]] = frozenset({EventKind.HEARTBEAT, EventKind.KB})
+    """Log lines the thread statuses read at mount do not hold: handed over when the panel is
+    composed after they came (`MainScreen.compose_panel`)."""
 
     # The table takes the rows it has (up to 60 %); the selected thread's problems and last
     # reply, wrapped in full, and the log of beats share the rest.

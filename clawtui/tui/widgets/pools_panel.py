@@ -134,6 +134,9 @@ class PoolsPanel(Vertical, can_focus=True):
     """Pools, claims, events and actions."""
 
     ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset({EventKind.POOL, EventKind.SYNC})
+    REPLAY_EVENTS: ClassVar[frozenset[EventKind]] = ENGINE_EVENTS
+    """The recent-events list is made of these: handed over when the panel is composed after
+    they came (`MainScreen.compose_panel`)."""
 
     DEFAULT_CSS = """
     PoolsPanel #pools-table { height: auto; max-height: 12; }
