@@ -120,11 +120,15 @@ class PoolClaims(PoolContainers, PoolSync):
                 return r
             return None
 
-    @staticmethod
     def _insert_claim(
-        conn: sqlite3.Connection, tenant: str, pool: PoolConfig, row: ps.ContainerRow, source: str
+        self,
+        conn: sqlite3.Connection,
+        tenant: str,
+        pool: PoolConfig,
+        row: ps.ContainerRow,
+        source: str,
     ) -> None:
-        now = time.time()
+        now = self.clock()
         conn.execute(
             "INSERT INTO pool_claims (tenant, pool, container, host, state, source, claimed_at, "
             "last_activity) VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
@@ -267,7 +271,7 @@ class PoolClaims(PoolContainers, PoolSync):
             host=pool.host,
             subject=f"pool:{pool.name}",
         )
-        now = time.time()
+        now = self.clock()
         return ClaimInfo(
             tenant=tenant,
             pool=pool.name,
@@ -324,7 +328,7 @@ class PoolClaims(PoolContainers, PoolSync):
                     claim.id,
                     claim.version,
                     state="released",
-                    released_at=time.time(),
+                    released_at=self.clock(),
                     release_sync="aborted",
                     error=reason[:500],
                 )

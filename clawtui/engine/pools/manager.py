@@ -109,6 +109,21 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants):
             if self._stopping:
                 return
 
+    async def settle(self, rounds: int = 50) -> int:
+        """Run the background work in the caller's time: a full tick, then wait for everything
+        it started (fills, retried releases, syncs), again until a tick starts nothing.
+
+        For engines without the background loop (`background = False`: one-shot CLI engines,
+        tests that drive the pools step by step with their own `clock`). Returns the ticks run.
+        """
+        for done in range(1, rounds + 1):
+            await self._tick()
+            if not self._tasks:
+                return done
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        return rounds
+
     async def _tick(self) -> None:
         hosts = {p.host for p in self.pools.values()}
         for host in hosts:
@@ -141,7 +156,7 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants):
                 conn.execute(
                     "INSERT OR REPLACE INTO pool_targets (pool, min_warm, updated_at) "
                     "VALUES (?, ?, ?)",
-                    (pool.name, min_warm, time.time()),
+                    (pool.name, min_warm, self.clock()),
                 )
 
         await self.ctx.store.arun(save)
@@ -216,7 +231,7 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants):
                 conn.execute(
                     "UPDATE pool_claims SET last_activity = ? "
                     "WHERE tenant = ? AND state = 'active'",
-                    (time.time(), tenant),
+                    (self.clock(), tenant),
                 )
 
         await self.ctx.store.arun(run)

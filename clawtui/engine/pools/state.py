@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,9 @@ class PoolsState:
         self._releasing: set[str] = set()
         self.reconcile_lock = asyncio.Lock()
         self.metrics = PoolMetrics()
+        self.clock: Callable[[], float] = time.time
+        """Wall-clock seconds for every pool decision (ages, retry and idle times, GC grace);
+        tests replace it to make background decisions independent of how long steps take."""
         self.background = True
         """False: no fill / health / idle loop (a one-shot CLI engine); reconcile is called."""
         self._stopping = False
