@@ -27,6 +27,7 @@ from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.crash import crash_point
 from clawtui.engine.pools.provision import remote_mounts
 from clawtui.engine.pools.spec import (
+    LABEL_ENGINE,
     LABEL_MANAGED,
     LABEL_POOL,
     LABEL_ROLE,
@@ -99,6 +100,7 @@ class PoolContainers(PoolsState):
                 LABEL_WORKLOAD: workload.name,
                 LABEL_SPEC: spec_hash(workload, pool),
                 LABEL_MANAGED: "1",
+                LABEL_ENGINE: self.engine_id,
             },
             "environment": env,
             "user": sec.user,
