@@ -37,10 +37,8 @@ async def test_cold_start_follows_docker_health_events(
         assert info.source == "cold"
         health = docker_api.inspect_container(info.container)["State"]["Health"]["Status"]
         assert health == "healthy"
-    # Docker runs the first check one interval after the start, and the claim waited for it.
-    # (No upper bound on the wall time: on a loaded machine the claim takes longer, and that
-    # is not what this test is about.)
-    assert took >= 0.9, took
+    # The claim waited for Docker's verdict: the container was healthy when the claim returned
+    # (checked above, by order, not by how long the claim took).
     # A handful of inspects: the monitor's on create / start / health_status, the pool's on
     # each of those, and its half-interval fallback poll, which adds two a second while the
     # claim waits. A 50 ms poll makes twenty a second. Bounded by the rate, not a fixed count,
