@@ -177,10 +177,16 @@ def test_kill_9_during_100_concurrent_deliveries(tmp_path: Path) -> None:
             async with aiohttp.ClientSession() as session:
                 again = await asyncio.gather(*(_send(session, url, i) for i in range(N)))
             assert all(status == 200 for _, status in again), again
-            await wait_for_files(queue, N, timeout=20)
-            await asyncio.sleep(0.3)
+            # A sentinel after them: the one delivery worker writes in the order deliveries were
+            # stored, so once the sentinel is in the queue, any duplicate would be too.
+            async with aiohttp.ClientSession() as session:
+                assert (await _send(session, url, N))[1] == 200
+            deadline = time.monotonic() + 20
+            while str(80_000 + N) not in ids():
+                assert time.monotonic() < deadline, "the sentinel delivery never arrived"
+                await asyncio.sleep(0.05)
             counts = ids()
-            assert len(counts) == N and set(counts.values()) == {1}, counts
+            assert len(counts) == N + 1 and set(counts.values()) == {1}, counts
 
         asyncio.run(after_restart())
     finally:
