@@ -8,13 +8,30 @@ and what it uses, so that scripts/test's phases cannot silently select nothing:
 - every test under tests/integration, and every test that uses a Docker fixture, is
   `integration` (run one at a time: they share the machine's dockerd);
 - every test under tests/tui is `tui`.
+
+Hypothesis profiles (chosen here, before any test module builds its settings):
+- `ci` when CI is set: derandomized (a failure on a fresh clone replays with the same seed),
+  no example database, the reproduce blob printed;
+- `long` when CLAWTUI_HYPOTHESIS_LONG=1: randomized, and the tests that read the variable run
+  more examples and steps (a separate, non-CI run: scripts/test never sets it);
+- otherwise Hypothesis' default profile.
+Test settings must not set `derandomize` themselves: that would override the profile.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
+settings.register_profile("long", derandomize=False, database=None, print_blob=True, deadline=None)
+if os.environ.get("CLAWTUI_HYPOTHESIS_LONG") == "1":
+    settings.load_profile("long")
+elif os.environ.get("CI"):
+    settings.load_profile("ci")
 
 TESTS = Path(__file__).resolve().parent
 # Fixtures that reach the real Docker engine (directly or through the ones built on them).

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import aiohttp
@@ -51,6 +51,31 @@ from clawtui.engine.api.protocols import EventBus, Subscription
 from clawtui.engine.api.tokens import CALLER_VIA
 
 log = logging.getLogger(__name__)
+
+MAX_EVENT_LINE = 256 * 1024 * 1024
+"""Longest SSE line the client takes (a snapshot of a very large fleet is one line)."""
+
+
+async def _lines(stream: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The stream's lines (with their end), of any length up to MAX_EVENT_LINE.
+
+    Not `async for line in stream`: aiohttp's readline raises LineTooLong (an
+    HttpProcessingError, no ClientError) past twice its read buffer (128 KiB by default), and a
+    snapshot of a thousand containers is longer than that."""
+    buf = bytearray()
+    async for chunk in stream.iter_any():
+        scan = len(buf)  # the part before had no line end
+        buf += chunk
+        start = 0
+        while (end := buf.find(b"\n", scan)) != -1:
+            yield bytes(buf[start : end + 1])
+            start = scan = end + 1
+        del buf[:start]
+        if len(buf) > MAX_EVENT_LINE:
+            raise RemoteError(f"an event line longer than {MAX_EVENT_LINE >> 20} MiB")
+    if buf:
+        yield bytes(buf)
+
 
 __all__ = ["RemoteEngine", "RemoteError"]
 
@@ -171,6 +196,9 @@ class RemoteEngine:
                 reason = str(exc)
             except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
                 reason = f"cannot reach {self.url}: {exc or exc.__class__.__name__}"
+            except Exception as exc:  # any other stream error: shown, then a reconnect
+                log.warning("event stream from %s failed", self.url, exc_info=True)
+                reason = f"{self.url}: {exc.__class__.__name__}: {str(exc)[:300]}"
             self._lost(reason)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)
@@ -200,7 +228,7 @@ class RemoteEngine:
                 raise RemoteError(f"{self.url}: HTTP {resp.status} on the event stream")
             kind: str | None = None
             data: list[str] = []
-            async for raw in resp.content:
+            async for raw in _lines(resp.content):
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 if not line:
                     if kind and data and not self._dispatch_text(kind, "\n".join(data)):

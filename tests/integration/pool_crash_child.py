@@ -4,13 +4,15 @@
 
 ACTION: claim | release | fill. The crash point is named by CLAWTUI_POOL_CRASH in the
 environment. Exits 137 at the crash point, 0 when the action finished without reaching it,
-3 when the engine refused the action (e.g. nothing to release).
+3 when the engine refused the action (e.g. nothing to release). With CLAWTUI_TEST_CLOCK set
+(seconds), the pools see that fixed time (the state machine drives its own clock).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,10 +20,15 @@ from clawtui.config import Settings
 from clawtui.engine.api.pools import PoolError
 from clawtui.engine.core import Engine
 
+CLOCK_ENV = "CLAWTUI_TEST_CLOCK"
+
 
 async def main(settings: Settings, action: str, tenant: str | None) -> int:
     engine = Engine(settings)
     engine.pools.background = action == "fill"
+    if CLOCK_ENV in os.environ:
+        fixed = float(os.environ[CLOCK_ENV])
+        engine.pools.clock = lambda: fixed
     await engine.start()
     try:
         await engine.wait_online(15)

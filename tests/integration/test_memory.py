@@ -350,13 +350,19 @@ async def test_a_cancelled_caller_does_not_cut_a_batch_in_half(
     a = make_container("cancel", mem_limit="512m", memswap_limit="512m", labels=DEVBOX)
     await seen(engine, a)
 
+    validated = asyncio.Event()
+    go_on = asyncio.Event()
+
     async def slow(plan: MemoryPlan) -> None:
-        await asyncio.sleep(0.3)
+        validated.set()
+        await go_on.wait()
 
     engine.memory.on_validated = slow
     caller = asyncio.create_task(engine.memory.apply({name(a): 768 * MIB}, who="tui"))
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(validated.wait(), 10)  # the batch is past validation: cancel now
     caller.cancel()
+    await asyncio.sleep(0)
+    go_on.set()
     with pytest.raises(asyncio.CancelledError):
         await caller
     await engine.memory.wait_idle()

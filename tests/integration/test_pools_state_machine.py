@@ -1,6 +1,18 @@
 """A hypothesis state machine over the real engine, dockerd and rclone: claims, releases, sink
 failures, engine crashes (kill -9 at named points, in a child process), dockerd restarts and
-reconciles, with invariants I1-I7 checked after every step (see clawtui/engine/pools/manager.py)."""
+reconciles, with invariants I1-I7 checked after every step (see clawtui/engine/pools/manager.py).
+
+Deterministic about background work: the engine runs without its background loop and with the
+machine's own clock (`pools.clock`), which moves STEP seconds per step and nowhere else. After
+every step the test runs the background work itself (`pools.settle()`: fill, health, idle,
+release retries, until a tick starts nothing), so retry and idle times, orphan ages and fill
+backoff depend on the number of steps, never on how long a step took. (Docker's own `Created`
+stamps are wall-clock and the machine's clock starts at the real time, so unknown containers are
+never past their GC grace inside an example: that collection is tested in test_pools_lifecycle.)
+
+Hypothesis is derandomized in CI (the `ci` profile, tests/conftest.py); CLAWTUI_HYPOTHESIS_LONG=1
+runs a longer randomized search (not part of scripts/test).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +49,7 @@ from clawtui.engine.api.pools import (
 from clawtui.engine.core import Engine
 from clawtui.engine.pools.crash import CRASH_ENV, CRASH_POINTS
 from clawtui.engine.pools.spec import LABEL_POOL
+from tests.integration.pool_crash_child import CLOCK_ENV
 from tests.integration.pool_helpers import (
     local_sync,
     pool_settings,
@@ -45,6 +59,9 @@ from tests.integration.pool_helpers import (
 
 ROOT = Path(__file__).resolve().parents[2]
 TENANTS = ("t0", "t1", "t2")
+STEP = 1.0
+"""Seconds the machine's clock moves per step."""
+LONG = os.environ.get("CLAWTUI_HYPOTHESIS_LONG") == "1"
 STEPS: list[str] = []
 """Every example that ran its first step ("example") and every rule run (its name), so the test
 can show it really exercised the machine."""
@@ -73,6 +90,7 @@ class PoolMachine(RuleBasedStateMachine):
         )  # fmt: skip
         self.settings_file = self.dir / "settings.json"
         self.settings_file.write_text(json.dumps(self.settings.model_dump(mode="json")))
+        self.now = time.time()
         self.engine = self._start()
         self.sink_broken = False
         self.confirmed: set[str] = set()  # tenants with a release that said "saved"
@@ -82,8 +100,13 @@ class PoolMachine(RuleBasedStateMachine):
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
 
+    def clock(self) -> float:
+        return self.now
+
     def _start(self) -> Engine:
         engine = Engine(self.settings)
+        engine.pools.background = False  # the machine runs the background work (settle)
+        engine.pools.clock = self.clock
         self.run(engine.start())
         assert self.run(engine.wait_online(60)), "engine did not reach dockerd"
         self.run(engine.pools.reconcile())
@@ -153,7 +176,7 @@ class PoolMachine(RuleBasedStateMachine):
         STEPS.append("crash")
         self.run(self.engine.stop())
         action = {"claim": "claim", "fill": "fill", "release": "release"}[point.split(".")[0]]
-        env = {**os.environ, CRASH_ENV: point, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, CRASH_ENV: point, CLOCK_ENV: repr(self.now), "PYTHONPATH": str(ROOT)}
         proc = subprocess.run(
             [sys.executable, "-m", "tests.integration.pool_crash_child",
              str(self.settings_file), action, tenant],
@@ -204,6 +227,9 @@ class PoolMachine(RuleBasedStateMachine):
     # -- invariants --------------------------------------------------------------------------
     @invariant()
     def invariants_hold(self) -> None:
+        """After every step: the clock moves, the background work runs to its end, then I1-I6."""
+        self.now += STEP
+        self.run(self.engine.pools.settle())
         problems = self.run(self.engine.pools.invariants(filling=True))
         assert problems == [], problems
 
@@ -221,17 +247,17 @@ def _machine(tmp: Path, labels: dict[str, str], api: docker.APIClient, restart: 
     )
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(3600 if LONG else 600)
 def test_pool_state_machine(
     tmp_path: Path, docker_api: docker.APIClient, test_labels: dict[str, str], pool_image: str
 ) -> None:
     machine = _machine(tmp_path, test_labels, docker_api, None)
+    # No derandomize here: the profile decides (derandomized under CI, see tests/conftest.py).
     machine.TestCase.settings = settings(
-        max_examples=6,
-        stateful_step_count=14,
+        max_examples=40 if LONG else 6,
+        stateful_step_count=30 if LONG else 14,
         deadline=None,
         suppress_health_check=list(HealthCheck),
-        derandomize=False,
     )
     STEPS.clear()
     machine.TestCase().runTest()

@@ -116,3 +116,48 @@ async def test_toml_config_and_the_interval_loop(tmp_path: Path) -> None:
         assert tomllib.loads(path.read_text()) == {"name": "m2"}
     finally:
         await engine.stop()
+
+
+async def test_a_deeply_nested_file_is_checked_on_its_own(tmp_path: Path) -> None:
+    """JSON and TOML nested past the recursion limit among good files (issue 20, item 6): each
+    file gets its outcome; the deep JSON (no backup) escalates, the deep TOML is restored from
+    its valid backup, and the file after them is still repaired."""
+    deep_json = tmp_path / "deep.json"
+    deep_json.write_text("[" * 100_000 + "]" * 100_000)
+    deep_toml = tmp_path / "deep.toml"
+    deep_toml.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(GOOD))
+    last = tmp_path / "last.json"
+    last.write_text(json.dumps({**GOOD, "colour": "red"}))
+    entries = [
+        AutohealFile(path=p, agent=p.stem, allowed_keys=["gateway", "agents", "a"])
+        for p in (good, deep_json, deep_toml, last)
+    ]
+    settings = Settings(
+        engine=EngineConfig(state_dir=tmp_path / "state"),
+        autoheal=AutohealConfig(files=entries, interval=60),
+    )
+    engine = Engine(settings)
+    await asyncio.to_thread(engine.store.open)
+    try:
+        backup = engine.autoheal.backup_dir(entries[2]) / "deep.toml.backup.20260101-000000-000000"
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        backup.write_text("a = [[1]]\n")
+        outcomes = await engine.autoheal.check_all()
+        assert [(o.path, o.action) for o in outcomes] == [
+            (str(good), "healthy"),
+            (str(deep_json), "failed"),
+            (str(deep_toml), "restored"),
+            (str(last), "dropped_keys"),
+        ]
+        assert any("nested too deeply" in p for p in outcomes[1].problems), outcomes[1]
+        assert any("nested too deeply" in p for p in outcomes[2].problems), outcomes[2]
+        assert tomllib.loads(deep_toml.read_text()) == {"a": [[1]]}
+        assert json.loads(last.read_text()) == GOOD
+        pending = await engine.escalations.find(status=Status.PENDING)
+        assert [(e.source, e.agent) for e in pending] == [(Source.AUTOHEAL, "deep")]
+        assert "nested too deeply" in (pending[0].detail or "")
+    finally:
+        await engine.notifier.aclose()
+        await asyncio.to_thread(engine.store.close)

@@ -94,9 +94,9 @@ async def test_telegram_fails_twice_then_succeeds_with_backoff(
     peer.plan = [500, 502]
     notifier = Notifier(telegram(peer))
     assert notifier.channels == ["log", "telegram"]
-    t0 = time.monotonic()
     notifier.notify(NOTE)
-    assert time.monotonic() - t0 < 0.05  # never blocks the caller
+    # Never blocks the caller: it returned before the peer (on this loop) saw any request.
+    assert peer.requests == [] and notifier.pending == 1
     assert await notifier.drain(5)
     stats = notifier.stats["telegram"]
     assert (stats.sent, stats.retried, stats.failed) == (1, 2, 0)
@@ -211,10 +211,10 @@ async def test_aclose_drains_with_a_timeout_and_counts_drops(peer: FakePeer) -> 
     notifier = Notifier(telegram(peer, drain_timeout=0.2))
     notifier.notify(NOTE)
     await until(lambda: len(peer.requests) == 1)
-    t0 = time.monotonic()
     await notifier.aclose()
-    assert time.monotonic() - t0 < 1.5
-    assert notifier.stats["telegram"].dropped == 1 and notifier.pending == 0
+    # It gave up at the drain timeout: the peer (3 s) never answered, the message was dropped.
+    stats = notifier.stats["telegram"]
+    assert (stats.sent, stats.dropped) == (0, 1) and notifier.pending == 0
     notifier.notify(NOTE)  # after close: counted as dropped, never raises
     assert notifier.stats["telegram"].dropped == 2
 

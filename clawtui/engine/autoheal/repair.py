@@ -51,16 +51,23 @@ def _format(entry: AutohealFile) -> str:
 def parse(data: bytes, fmt: str) -> dict[str, Any]:
     """The file's top-level table; ValueError saying why not."""
     text = data.decode("utf-8")
-    value: Any = tomllib.loads(text) if fmt == "toml" else json.loads(text)
+    try:
+        value: Any = tomllib.loads(text) if fmt == "toml" else json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply to parse") from None
     if not isinstance(value, dict):
         raise ValueError(f"the top level is a {type(value).__name__}, not an object")
     return value
 
 
 def dump(value: dict[str, Any], fmt: str) -> bytes:
-    if fmt == "toml":
-        return tomli_w.dumps(value).encode("utf-8")
-    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """The value written back; ValueError when it cannot be (e.g. nested too deeply)."""
+    try:
+        if fmt == "toml":
+            return tomli_w.dumps(value).encode("utf-8")
+        return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    except RecursionError:
+        raise ValueError("nested too deeply to write back") from None
 
 
 def invalid_keys(value: dict[str, Any], entry: AutohealFile) -> list[str]:
@@ -145,9 +152,14 @@ class Autoheal:
                 problems=[*problems, f"cannot write a backup: {exc}"],
             )
         try:
+            fixed_data: bytes | None = None
             if value is not None:
-                fixed = {k: v for k, v in value.items() if k not in bad}
-                atomic_write(path, dump(fixed, fmt), mode=0o600)
+                try:
+                    fixed_data = dump({k: v for k, v in value.items() if k not in bad}, fmt)
+                except ValueError as exc:  # then restore a backup, as for a broken file
+                    problems.append(f"cannot drop the invalid keys: {exc}")
+            if value is not None and fixed_data is not None:
+                atomic_write(path, fixed_data, mode=0o600)
                 return AutohealOutcome(
                     path=str(path),
                     ok=True,
@@ -220,7 +232,21 @@ class Autoheal:
         return outcome
 
     async def check_all(self) -> list[AutohealOutcome]:
-        return [await self.check(entry) for entry in self.cfg.files]
+        """Every file on its own: one that breaks the check does not stop the others."""
+        outcomes: list[AutohealOutcome] = []
+        for entry in self.cfg.files:
+            try:
+                outcomes.append(await self.check(entry))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("autoheal could not check %s", entry.path)
+                why = f"the check failed: {exc.__class__.__name__}: {str(exc)[:300]}"
+                self.ctx.log_activity("error", f"autoheal could not check {entry.path}: {why}")
+                outcomes.append(
+                    AutohealOutcome(path=str(entry.path), ok=False, action="failed", problems=[why])
+                )
+        return outcomes
 
     async def start(self) -> None:
         if self.cfg.files:

@@ -115,11 +115,15 @@ class PoolClaims(PoolContainers, PoolSync):
                 return r
             return None
 
-    @staticmethod
     def _insert_claim(
-        conn: sqlite3.Connection, tenant: str, pool: PoolConfig, row: ps.ContainerRow, source: str
+        self,
+        conn: sqlite3.Connection,
+        tenant: str,
+        pool: PoolConfig,
+        row: ps.ContainerRow,
+        source: str,
     ) -> None:
-        ps.insert_claim(conn, tenant, pool.name, row.name, row.host, source, time.time())
+        ps.insert_claim(conn, tenant, pool.name, row.name, row.host, source, self.clock())
 
     def _provision(
         self,
@@ -259,7 +263,7 @@ class PoolClaims(PoolContainers, PoolSync):
             host=pool.host,
             subject=f"pool:{pool.name}",
         )
-        now = time.time()
+        now = self.clock()
         return ClaimInfo(
             tenant=tenant,
             pool=pool.name,
@@ -333,7 +337,7 @@ class PoolClaims(PoolContainers, PoolSync):
                     claim.id,
                     claim.version,
                     state="released",
-                    released_at=time.time(),
+                    released_at=self.clock(),
                     release_sync="aborted",
                     error=reason[:500],
                 )

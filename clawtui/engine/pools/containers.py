@@ -26,6 +26,7 @@ from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.crash import crash_point
 from clawtui.engine.pools.provision import remote_mounts
 from clawtui.engine.pools.spec import (
+    LABEL_ENGINE,
     LABEL_MANAGED,
     LABEL_POOL,
     LABEL_ROLE,
@@ -98,6 +99,7 @@ class PoolContainers(PoolsState):
                 LABEL_WORKLOAD: workload.name,
                 LABEL_SPEC: spec_hash(workload, pool),
                 LABEL_MANAGED: "1",
+                LABEL_ENGINE: self.engine_id,
             },
             "environment": env,
             "user": sec.user,
@@ -243,7 +245,7 @@ class PoolContainers(PoolsState):
             if not cold:
                 room = min(room, self.target(pool.name) - ready)
             names: list[str] = []
-            now = time.time()
+            now = self.clock()
             spec = spec_hash(self.workloads[pool.workload], pool)
             for _ in range(max(0, min(room, want))):
                 name = f"pool-{pool.name}-{pysecrets.token_hex(4)}"
@@ -255,7 +257,7 @@ class PoolContainers(PoolsState):
 
     async def _fill(self, name: str) -> None:
         pool = self.pools[name]
-        if time.monotonic() < self._fill_backoff.get(name, 0.0):
+        if self.clock() < self._fill_backoff.get(name, 0.0):
             return
         monitor = self.ctx.monitors.get(pool.host)
         if monitor is None or monitor.info.state is not HostState.ONLINE:
@@ -274,7 +276,7 @@ class PoolContainers(PoolsState):
             row = await self._create_container(pool, slot, warm=True)
         except PoolError as exc:
             backoff = 5.0
-            self._fill_backoff[pool.name] = time.monotonic() + backoff
+            self._fill_backoff[pool.name] = self.clock() + backoff
             self.ctx.log_activity(
                 "warning",
                 f"pool {pool.name}: could not warm a container: {exc} (retrying in {backoff:g}s)",

@@ -10,7 +10,6 @@ nothing the second time.
 from __future__ import annotations
 
 import sqlite3
-import time
 from typing import Any
 
 from clawtui.engine.pools import store as ps
@@ -68,7 +67,7 @@ class PoolInvariants(PoolsState):
                     f"docker: {', '.join(sorted(live))})"
                 )
         known = {r.name for r in rows}
-        now = time.time()
+        now = self.clock()
         for host, found in docker_by_host.items():
             for name, d in found.items():
                 pool = self.pools[(d.get("Labels") or {})[LABEL_POOL]]

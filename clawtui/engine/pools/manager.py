@@ -109,6 +109,21 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants):
             if self._stopping:
                 return
 
+    async def settle(self, rounds: int = 50) -> int:
+        """Run the background work in the caller's time: a full tick, then wait for everything
+        it started (fills, retried releases, syncs), again until a tick starts nothing.
+
+        For engines without the background loop (`background = False`: one-shot CLI engines,
+        tests that drive the pools step by step with their own `clock`). Returns the ticks run.
+        """
+        for done in range(1, rounds + 1):
+            await self._tick()
+            if not self._tasks:
+                return done
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        return rounds
+
     async def _tick(self) -> None:
         hosts = {p.host for p in self.pools.values()}
         for host in hosts:
@@ -138,7 +153,7 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants):
 
         def save(conn: sqlite3.Connection) -> None:
             with self.ctx.store.transaction():
-                ps.set_target(conn, pool.name, min_warm, time.time())
+                ps.set_target(conn, pool.name, min_warm, self.clock())
 
         await self.ctx.store.arun(save)
         old = self.target(pool.name)
@@ -209,6 +224,6 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants):
 
         def run(conn: sqlite3.Connection) -> None:
             with self.ctx.store.transaction():
-                ps.touch_claim(conn, tenant, time.time())
+                ps.touch_claim(conn, tenant, self.clock())
 
         await self.ctx.store.arun(run)

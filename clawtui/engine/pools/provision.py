@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from clawtui.config.pools import TENANT_VAR, SyncMapping, WorkloadConfig
 from clawtui.engine.docker_sdk import docker
+from clawtui.engine.pools.state_archive import ArchiveRefused, extract_state_archive
 from clawtui.engine.pools.sync import (
     StateFolder,
     SyncRun,
@@ -227,12 +228,10 @@ class RemoteProvisioner:
         parent = PurePosixPath(path).parent
         volume = PurePosixPath(volume_path) if volume_path else parent
 
-        def no_links(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
-            if member.issym():
-                inside = parent / member.name
-                shown = str(inside.relative_to(volume)) if volume in inside.parents else inside
-                raise UnsafeState(link_refused(str(shown), str(inside)))
-            return tarfile.data_filter(member, dest)
+        def link(name: str) -> Exception:
+            inside = parent / name
+            shown = str(inside.relative_to(volume)) if volume in inside.parents else inside
+            return UnsafeState(link_refused(str(shown), str(inside)))
 
         def copy() -> None:
             try:
@@ -249,16 +248,21 @@ class RemoteProvisioner:
                         )
                     spool.write(chunk)
                 spool.seek(0)
-                with tarfile.open(fileobj=spool) as tar:
-                    # The archive comes from a container, so it is untrusted: no symbolic
-                    # links at all (like a local state), and the "data" filter refuses
-                    # absolute paths, hard links out of the folder and device files.
-                    tar.extractall(staging, filter=no_links)
+                with tarfile.open(fileobj=spool, mode="r:") as tar:
+                    # The archive comes from a container, so it is untrusted: every member is
+                    # checked here (no symbolic links at all, like a local state; no absolute
+                    # names, `..`, hard links out, devices; a size cap), never by tarfile's
+                    # filters (bypassable before the 2025 fixes: see state_archive).
+                    extract_state_archive(
+                        tar, staging, max_bytes=MAX_STATE_ARCHIVE, on_symlink=link
+                    )
 
         try:
             await self.monitor.call(copy)
         except UnsafeState as exc:
             raise ProvisionError(str(exc)) from None
+        except ArchiveRefused as exc:
+            raise ProvisionError(f"refused the state of {container}:{path}: {exc}") from None
         except (docker.errors.DockerException, tarfile.TarError, OSError) as exc:
             raise ProvisionError(
                 f"could not copy {container}:{path} out for the sync: {_docker_text(exc)}"

@@ -13,7 +13,6 @@ import contextlib
 import json
 import shutil
 import sqlite3
-import time
 
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.pools import PoolError, PoolUnavailable
@@ -62,18 +61,21 @@ class PoolReconcile(PoolReleases):
         rows = [r for r in rows if r.host == host and r.pool in self.pools]
         by_container = {c.container: c for c in claims if c.host == host}
         changes: list[str] = []
-        now = time.time()
+        now = self.clock()
         known = {r.name for r in rows}
         for row in rows:
             if row.name in self._inflight:
                 continue
             d = docker_now.get(row.name)
             claim = by_container.get(row.name)
+            if claim is not None and claim.tenant in self._releasing:
+                continue  # a release (a call or a background retry) owns this claim right now
             if d is None:
                 if row.state == "warming" and now - row.created_at < _ORPHAN_WARMING_AGE:
                     continue  # maybe another process is creating it right now
                 if claim is not None:
-                    changes.append(await self._settle_lost(claim, "its container vanished"))
+                    settled = await self._settle_lost(claim, "its container vanished")
+                    changes += [settled] if settled else []
                 else:
                     await self._discard(host, row.name, None)
                     changes.append(f"dropped row of missing {row.name}")
@@ -82,14 +84,14 @@ class PoolReconcile(PoolReleases):
             spec = (d.get("Labels") or {}).get(LABEL_SPEC)
             if claim is not None:
                 if claim.state == "releasing" and claim.release_sync is not None:
-                    await self._finish_release_quiet(claim)
-                    changes.append(f"finished release of {claim.tenant}")
-                elif claim.state == "releasing" and claim.tenant not in self._releasing:
+                    if await self._finish_release_quiet(claim):
+                        changes.append(f"finished release of {claim.tenant}")
+                elif claim.state == "releasing":
                     # Interrupted before its upload finished (engine crash): retry the release.
                     def resume(conn: sqlite3.Connection, c: ps.ClaimRow = claim) -> None:
                         with self.ctx.store.transaction():
                             ps.set_claim(conn, c.id, c.version, state="release_failed",
-                                         next_attempt=time.time(),
+                                         next_attempt=self.clock(),
                                          error="release interrupted; retrying")  # fmt: skip
 
                     with contextlib.suppress(ps.CasFailed):
@@ -100,11 +102,9 @@ class PoolReconcile(PoolReleases):
                         await monitor.call(client.start, d["Id"])
                         changes.append(f"restarted {row.name} of {claim.tenant}")
                     except docker.errors.DockerException as exc:
-                        changes.append(
-                            await self._settle_lost(
-                                claim, f"restart failed: {docker_error_text(exc)}"
-                            )
-                        )
+                        why = f"restart failed: {docker_error_text(exc)}"
+                        settled = await self._settle_lost(claim, why)
+                        changes += [settled] if settled else []
                 elif row.state != "claimed":
                     await self._set_row(row.name, row.version, state="claimed")
                     changes.append(f"marked {row.name} claimed")
@@ -135,8 +135,13 @@ class PoolReconcile(PoolReleases):
                     await self._discard(host, row.name, d.get("Id"))
                     changes.append(f"removed {row.name} (never became healthy)")
         for claim in by_container.values():
-            if claim.container not in known and claim.container not in self._inflight:
-                changes.append(await self._settle_lost(claim, "it has no container record"))
+            if (
+                claim.container not in known
+                and claim.container not in self._inflight
+                and claim.tenant not in self._releasing
+            ):
+                settled = await self._settle_lost(claim, "it has no container record")
+                changes += [settled] if settled else []
         for name, d in docker_now.items():
             if name in known or name in self._inflight:
                 continue
@@ -149,11 +154,25 @@ class PoolReconcile(PoolReleases):
                 changes.append(f"collected unknown {name}")
         return changes
 
-    async def _finish_release_quiet(self, claim: ps.ClaimRow) -> None:
-        with contextlib.suppress(PoolError):
-            await self._finish_release(claim)
+    async def _finish_release_quiet(self, claim: ps.ClaimRow) -> bool:
+        """Finish a release whose upload was saved before a crash; True when it finished.
 
-    async def _settle_lost(self, claim: ps.ClaimRow, why: str) -> str:
+        The tenant counts as releasing meanwhile, so a `release()` call (or a background
+        retry) cannot run the same release at the same time; one that lost the race to a
+        concurrent writer (PoolConflict from the claim's compare-and-swap) is left as it is.
+        """
+        if claim.tenant in self._releasing:
+            return False
+        self._releasing.add(claim.tenant)
+        try:
+            await self._finish_release(claim)
+        except PoolError:
+            return False
+        finally:
+            self._releasing.discard(claim.tenant)
+        return True
+
+    async def _settle_lost(self, claim: ps.ClaimRow, why: str) -> str | None:
         """An open claim whose container is gone: finish it if the state was saved, else lost."""
         saved = claim.release_sync is not None
 
@@ -164,12 +183,15 @@ class PoolReconcile(PoolReleases):
                     claim.id,
                     claim.version,
                     state="released" if saved else "lost",
-                    released_at=time.time(),
+                    released_at=self.clock(),
                     error=None if saved else why,
                 )
                 ps.delete_container(conn, claim.container)
 
-        await self.ctx.store.arun(close)
+        try:
+            await self.ctx.store.arun(close)
+        except ps.CasFailed:  # changed meanwhile (a release finished it): nothing to settle
+            return None
         if saved:
             await asyncio.to_thread(shutil.rmtree, self._dir(claim.container), True)
             return f"finished release of {claim.tenant}"

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import shutil
 import sqlite3
-import time
 
 from clawtui.config.pools import PoolConfig
 from clawtui.engine.api.escalations import NewEscalation, Severity, Source
@@ -135,11 +134,17 @@ class PoolReleases(PoolSync):
         def close(conn: sqlite3.Connection) -> None:
             with self.ctx.store.transaction():
                 ps.set_claim(
-                    conn, claim.id, claim.version, state="released", released_at=time.time()
+                    conn, claim.id, claim.version, state="released", released_at=self.clock()
                 )
                 ps.delete_container(conn, claim.container)
 
-        await self.ctx.store.arun(close)
+        try:
+            await self.ctx.store.arun(close)
+        except ps.CasFailed:
+            # Someone else (a reconcile, another release) changed the claim since it was read.
+            raise PoolConflict(
+                f"the claim of {claim.tenant} changed while its release finished; try again"
+            ) from None
         self._last_periodic.pop(claim.tenant, None)
         self._publish(
             EventKind.POOL,
@@ -173,7 +178,7 @@ class PoolReleases(PoolSync):
                     claim.version,
                     state="release_failed",
                     release_attempts=attempts,
-                    next_attempt=time.time() + delay,
+                    next_attempt=self.clock() + delay,
                     error=error,
                 )
 
@@ -216,7 +221,7 @@ class PoolReleases(PoolSync):
         )
 
     async def _retry_releases(self) -> None:
-        now = time.time()
+        now = self.clock()
         claims = await self.ctx.store.arun(ps.open_claims)
         for claim in claims:
             if claim.state != "release_failed" or claim.tenant in self._releasing:
@@ -230,7 +235,7 @@ class PoolReleases(PoolSync):
             await self.release(tenant)
 
     async def _idle_and_periodic(self) -> None:
-        now = time.time()
+        now = self.clock()
         claims = await self.ctx.store.arun(ps.open_claims)
         for claim in claims:
             pool = self.pools.get(claim.pool)

@@ -1,7 +1,7 @@
 """What a pool container is, as Docker sees it: its labels and the hash of its spec.
 
 Labels cannot change after create, so they say only what a container is (role `pool`, pool,
-workload, spec hash); who holds it lives in the store (see `store`).
+workload, spec hash, the engine that made it); who holds it lives in the store (see `store`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ LABEL_POOL = "clawtui.pool"
 LABEL_WORKLOAD = "clawtui.workload"
 LABEL_SPEC = "clawtui.spec"
 LABEL_MANAGED = "clawtui.managed"
+LABEL_ENGINE = "clawtui.pool.engine"
+"""The id of the engine that made the container (`<state_dir>/pools/engine-id`): an engine
+judges (reconciles, collects) only its own pool containers, so two engines may use the same
+pool name on one Docker host. Containers without it (made before it existed) count as ours."""
 
 
 def spec_hash(workload: WorkloadConfig, pool: PoolConfig) -> str:

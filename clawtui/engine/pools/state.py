@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +26,9 @@ from clawtui.engine.api.pools import ClaimInfo, PoolNotFound, PoolUnavailable, S
 from clawtui.engine.docker_sdk import docker
 from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.metrics import PoolMetrics
-from clawtui.engine.pools.spec import LABEL_POOL, LABEL_ROLE, ROLE
+from clawtui.engine.pools.spec import LABEL_ENGINE, LABEL_POOL, LABEL_ROLE, ROLE
 from clawtui.engine.pools.sync import SyncRun
+from clawtui.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from clawtui.engine.context import Context
@@ -74,9 +77,29 @@ class PoolsState:
         self._releasing: set[str] = set()
         self.reconcile_lock = asyncio.Lock()
         self.metrics = PoolMetrics()
+        self.clock: Callable[[], float] = time.time
+        """Wall-clock seconds for every pool decision (ages, retry and idle times, GC grace);
+        tests replace it to make background decisions independent of how long steps take."""
         self.background = True
         """False: no fill / health / idle loop (a one-shot CLI engine); reconcile is called."""
         self._stopping = False
+        self._engine_id: str | None = None
+
+    @property
+    def engine_id(self) -> str:
+        """This engine's id, made once and kept in `<state_dir>/pools/engine-id`."""
+        if self._engine_id is None:
+            path = self.root / "engine-id"
+            try:
+                found = path.read_text(encoding="ascii").strip()
+            except (FileNotFoundError, UnicodeDecodeError):
+                found = ""
+            if not (len(found) == 32 and all(c in "0123456789abcdef" for c in found)):
+                found = secrets.token_hex(16)
+                self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+                atomic_write(path, found + "\n", mode=0o600, follow_links=False)
+            self._engine_id = found
+        return self._engine_id
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
@@ -211,6 +234,8 @@ class PoolsState:
             labels = c.get("Labels") or {}
             if labels.get(LABEL_POOL) not in self.pools:
                 continue  # another engine's pool: not ours to judge
+            if labels.get(LABEL_ENGINE, self.engine_id) != self.engine_id:
+                continue  # the same pool name, another engine's container
             names = c.get("Names") or []
             if not names:
                 continue

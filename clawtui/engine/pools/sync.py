@@ -236,8 +236,19 @@ class Rclone:
             )
         return not any(line and not line.startswith("{") for line in text.splitlines())
 
-    async def run(self, tenant: str, mapping: SyncMapping, local: Path, direction: str) -> SyncRun:
-        """One mapping, one direction ("upload" | "download"), with the guard and retries."""
+    async def run(
+        self,
+        tenant: str,
+        mapping: SyncMapping,
+        local: Path,
+        direction: str,
+        *,
+        newer_only: bool = False,
+    ) -> SyncRun:
+        """One mapping, one direction ("upload" | "download"), with the guard and retries.
+
+        `newer_only`: rclone's `--update`, a file newer on the destination is kept (the two
+        halves of a `both` sync)."""
         started = time.monotonic()
 
         def done(**fields: object) -> SyncRun:
@@ -265,6 +276,7 @@ class Rclone:
             src,
             dst,
             *_filter_args(mapping),
+            *(["--update"] if newer_only else []),
             "--use-json-log",
             "--stats",
             "1h",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from clawtui.config.pools import PoolConfig, SyncMapping, WorkloadConfig
@@ -42,8 +43,11 @@ class PoolSync(PoolsState):
         return [m for m in workload.sync.mappings if m.direction in (direction, "bidirectional")]
 
     async def _run_sync(
-        self, tenant: str, pool: PoolConfig, container: str, direction: str
+        self, tenant: str, pool: PoolConfig, container: str, direction: str, *, both: bool = False
     ) -> list[SyncRun]:
+        """Every mapping of the workload in `direction`. `both`: one half of a two-way sync, so
+        a copy that keeps what is newer on the destination (`mode = "sync"` would delete there
+        what the other side does not have yet)."""
         workload = self.workloads[pool.workload]
         spec = workload.sync
         if spec is None:
@@ -51,6 +55,8 @@ class PoolSync(PoolsState):
         rclone = Rclone(Sink(spec.sink, self.default_sink), retries=spec.retries)
         runs: list[SyncRun] = []
         for mapping in self._mappings(workload, direction):
+            if both:
+                mapping = mapping.model_copy(update={"mode": "copy"})
             where = workload.volume_for(mapping.path)
             if where is None:  # the config validator makes this impossible
                 continue
@@ -65,7 +71,7 @@ class PoolSync(PoolsState):
             )
             if self._is_local(pool.host):
                 run = await local_staged_sync(
-                    partial(rclone.run, tenant, mapping, direction=direction),
+                    partial(rclone.run, tenant, mapping, direction=direction, newer_only=both),
                     mapping=mapping,
                     folder=StateFolder(
                         self._dir(container) / where[0],
@@ -77,7 +83,8 @@ class PoolSync(PoolsState):
                     name=f"{container}-{mapping.name}",
                 )
             else:
-                run = await self._remote_sync(tenant, pool, container, mapping, direction, rclone)
+                runner = partial(rclone.run, newer_only=both)
+                run = await self._remote_sync(tenant, pool, container, mapping, direction, runner)
             runs.append(run)
             self.metrics.synced(pool.name, direction, run.status, run.bytes, run.duration)
             await self.ctx.store.arun(partial(self._save_run, tenant=tenant, run=run))
@@ -110,7 +117,7 @@ class PoolSync(PoolsState):
         container: str,
         mapping: SyncMapping,
         direction: str,
-        rclone: Rclone,
+        rclone_run: Callable[..., Awaitable[SyncRun]],
     ) -> SyncRun:
         """rclone through a staging folder: the engine cannot reach a remote host's disk."""
         workload = self.workloads[pool.workload]
@@ -123,7 +130,7 @@ class PoolSync(PoolsState):
             remote = RemoteProvisioner(monitor, client)
             return await staged_sync(
                 remote,
-                lambda path: rclone.run(tenant, mapping, path, direction),
+                lambda path: rclone_run(tenant, mapping, path, direction),
                 container=container,
                 container_path=mapping.path,
                 volume_path=workload.volumes.all()[where[0]].path,
@@ -159,7 +166,11 @@ class PoolSync(PoolsState):
             )
 
     async def sync(self, tenant: str, direction: str = "upload") -> SyncResult:
-        """A manual sync of the tenant's container: upload, download or both."""
+        """A manual sync of the tenant's container: upload, download or both.
+
+        `both` loses nothing newer on either side: a copy down that keeps newer local files,
+        then a copy up that keeps newer sink files (rclone `copy --update`, whatever the
+        mapping's mode); it deletes nothing, so a file deleted on one side only comes back."""
         if direction not in ("upload", "download", "both"):
             raise PoolInputError(
                 f"direction must be upload, download or both, not {direction[:20]!r}"
@@ -179,7 +190,9 @@ class PoolSync(PoolsState):
         try:
             runs: list[SyncRun] = []
             for d in ("download", "upload") if direction == "both" else (direction,):
-                runs += await self._run_sync(tenant, pool, claim.container, d)
+                runs += await self._run_sync(
+                    tenant, pool, claim.container, d, both=direction == "both"
+                )
         finally:
             self._syncing.discard(tenant)
         states = [self._state_of(r) for r in runs]
