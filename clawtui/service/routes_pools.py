@@ -2,6 +2,9 @@
 
     GET  /api/v1/pools                      every pool: warm / warming / claimed / max, latency
     POST /api/v1/pools/{pool}/scale         {"min_warm": N}: the warm target (0..max)
+    GET  /api/v1/pools/{pool}/containers    each container: state, tenant, health, age, last sync
+    POST /api/v1/pools/{pool}/drain         {"timeout": S}: refuse claims, stop the warm fill,
+                                            wait for claims to end, remove the containers
     GET  /api/v1/tenants                    open claims
     POST /api/v1/tenants/{id}/claim         {"pool": P, "config": {...}, "secrets": {...}}
     POST /api/v1/tenants/{id}/release       {"sync": true, "force": false}
@@ -54,6 +57,12 @@ class SyncBody(BaseModel):
     direction: str = "upload"
 
 
+class DrainBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timeout: float = Field(default=300.0, ge=0, le=3600)
+
+
 class ScaleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -87,6 +96,20 @@ async def scale(request: web.Request) -> web.Response:
     pools = _pools(request)
     body = await parse_body(request, ScaleBody, optional=True)
     return _ok(await _call(pools.scale(request.match_info["pool"], body.min_warm)))
+
+
+@routes.get("/api/v1/pools/{pool}/containers")
+async def pool_containers(request: web.Request) -> web.Response:
+    pools = _pools(request)
+    found = await _call(pools.containers(request.match_info["pool"]))
+    return _ok({"containers": [c.model_dump(mode="json") for c in found]})
+
+
+@routes.post("/api/v1/pools/{pool}/drain")
+async def drain(request: web.Request) -> web.Response:
+    pools = _pools(request)
+    body = await parse_body(request, DrainBody, optional=True)
+    return _ok(await _call(pools.drain(request.match_info["pool"], timeout=body.timeout)))
 
 
 @routes.get("/api/v1/tenants")

@@ -180,6 +180,11 @@ class PoolClaims(PoolContainers, PoolSync):
     async def _claim(self, tenant: str, pool_name: str, config: Any, secrets: Any) -> ClaimInfo:
         started = time.perf_counter()
         pool = self.pool(pool_name)
+        if pool.name in self._draining:
+            raise PoolConflict(
+                f"pool {pool.name} is drained (clawtui pool drain): it takes no claims until "
+                "it is scaled again (clawtui pool scale)"
+            )
         config, secrets = self._validate_claim(tenant, pool, config, secrets)
         workload = self.workloads[pool.workload]
         provisioned: list[BaseException | None] = []

@@ -59,6 +59,8 @@ class PoolsState:
         self.default_sink = state_dir / "sync"
         self._targets: dict[str, int] = {}
         self._inflight: set[str] = set()
+        self._draining: set[str] = set()
+        """Pools `drain` took out of service (no claims, no fill) until `scale`."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
