@@ -21,6 +21,7 @@ import docker.errors
 
 from clawtui.engine.api.fleet import ActionError, UnknownContainer
 from clawtui.engine.api.models import ContainerInfo
+from clawtui.engine.fleet.endpoints import refusal_text
 
 if TYPE_CHECKING:
     from clawtui.engine.context import Context
@@ -36,7 +37,11 @@ _END = object()
 
 
 def docker_error_text(exc: BaseException) -> str:
-    """The useful sentence of a Docker SDK error (its explanation, without the HTTP noise)."""
+    """The useful sentence of a Docker SDK error (its explanation, without the HTTP noise); a
+    refusal of a socket proxy names the endpoint and the capability that needs it."""
+    refused = refusal_text(exc)
+    if refused is not None:
+        return refused
     if isinstance(exc, docker.errors.APIError):
         explanation = exc.explanation
         if isinstance(explanation, bytes):
