@@ -19,6 +19,7 @@ from clawtui.engine.api.tmux import TmuxAPI
 from clawtui.engine.core import Engine
 from tests.tui.fake_capabilities import FakeTmux
 from tests.tui.fakes import FakeEngine
+from tests.tui.test_pools_panel import FakePools
 
 
 def full_engines(engine: Engine | RemoteEngine) -> list[object]:
@@ -44,4 +45,5 @@ def fake_engine(engine: FakeEngine, tmux: FakeTmux) -> list[object]:
     devboxes: DevboxesAPI = engine.devboxes
     memory: MemoryAPI = engine.memory
     fake_tmux: TmuxAPI = tmux
-    return [api, actions, devboxes, memory, fake_tmux]
+    fake_pools: PoolsAPI = FakePools()
+    return [api, actions, devboxes, memory, fake_tmux, fake_pools]

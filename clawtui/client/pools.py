@@ -22,6 +22,7 @@ from clawtui.engine.api.pools import (
     PoolContainer,
     PoolStatus,
     SyncResult,
+    SyncState,
 )
 
 # A cold claim may take the pool's claim timeout (30 s by default) plus a state restore; a
@@ -94,3 +95,8 @@ class RemotePools(_Client):
         path = f"/api/v1/pools/{quote(pool_name, safe='')}/drain"
         _, data = await self.call("POST", path, json={"timeout": timeout}, timeout=_LONG)
         return DrainResult.model_validate(data)
+
+    async def sync_history(self, tenant: str, limit: int = 20) -> list[SyncState]:
+        path = _tenant_path(tenant) + f"/syncs?limit={int(limit)}"
+        _, data = await self.call("GET", path, timeout=_SHORT)
+        return [SyncState.model_validate(s) for s in _items(data, "syncs")]

@@ -10,6 +10,7 @@
     POST /api/v1/tenants/{id}/release       {"sync": true, "force": false}
     GET  /api/v1/tenants/{id}               the tenant's claim and last syncs
     POST /api/v1/tenants/{id}/sync          {"direction": "upload" | "download" | "both"}
+    GET  /api/v1/tenants/{id}/syncs?limit=N the tenant's last N sync runs (1-100, default 20)
 
 Claim answers 200 with the claim (container, host, endpoints, `source`: warm | cold, latency);
 409 when the tenant already holds a container or the pool is empty and refuses cold starts
@@ -138,6 +139,16 @@ async def release(request: web.Request) -> web.Response:
 async def tenant_status(request: web.Request) -> web.Response:
     pools = _pools(request)
     return _ok(await _call(pools.tenant(request.match_info["tenant"])))
+
+
+@routes.get("/api/v1/tenants/{tenant}/syncs")
+async def sync_history(request: web.Request) -> web.Response:
+    pools = _pools(request)
+    text = request.query.get("limit", "20")
+    if not text.isdigit():
+        fail(400, "limit must be a whole number 1-100")
+    runs = await _call(pools.sync_history(request.match_info["tenant"], int(text)))
+    return _ok({"syncs": [r.model_dump(mode="json") for r in runs]})
 
 
 @routes.post("/api/v1/tenants/{tenant}/sync")

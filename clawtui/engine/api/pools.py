@@ -78,6 +78,12 @@ class ClaimInfo(BaseModel):
     release_attempts: int = 0
     sync: list[SyncState] = Field(default_factory=list)
     latency_ms: float | None = Field(None, description="Claim latency (only on claim).")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="The tenant config the claim was given."
+    )
+    secret_names: list[str] = Field(
+        default_factory=list, description="Names of the claim's secrets (never their values)."
+    )
 
 
 class PoolStatus(BaseModel):
@@ -171,6 +177,10 @@ class PoolsAPI(Protocol):
 
     async def touch(self, tenant: str) -> None:
         """Mark a tenant active (resets its idle timer)."""
+        ...
+
+    async def sync_history(self, tenant: str, limit: int = 20) -> list[SyncState]:
+        """The tenant's last `limit` sync runs (1-100), newest first."""
         ...
 
     async def containers(self, pool_name: str) -> list[PoolContainer]:

@@ -255,6 +255,7 @@ class PoolClaims(PoolContainers, PoolSync):
                     f"restoring {tenant}'s state failed ({failed[0].mapping}: {failed[0].error}); "
                     "the claim was undone so an empty container cannot overwrite the saved state"
                 )
+        await self._record_config(tenant, config, secrets)
         latency = (time.perf_counter() - started) * 1000
         self._latency.setdefault(pool.name, deque(maxlen=_LATENCIES)).append((source, latency))
         self._publish(
@@ -285,7 +286,25 @@ class PoolClaims(PoolContainers, PoolSync):
             endpoints=row.endpoints,
             sync=[self._state_of(r) for r in runs],
             latency_ms=latency,
+            config=dict(config),
+            secret_names=sorted(secrets),
         )
+
+    async def _record_config(
+        self, tenant: str, config: Mapping[str, Any], secrets: Mapping[str, Any]
+    ) -> None:
+        """Keep the open claim's tenant config and its secrets' names (never the values)."""
+        doc, names = json.dumps(dict(config)), json.dumps(sorted(secrets))
+
+        def run(conn: sqlite3.Connection) -> None:
+            with self.ctx.store.transaction():
+                conn.execute(
+                    "UPDATE pool_claims SET config = ?, secret_names = ? "
+                    "WHERE tenant = ? AND state = 'active'",
+                    (doc, names, tenant),
+                )
+
+        await self.ctx.store.arun(run)
 
     async def _claim_cold(self, tenant: str, pool: PoolConfig) -> ps.ContainerRow:
         names = await self.ctx.store.arun(lambda c: self._reserve(c, pool, 1, cold=True))

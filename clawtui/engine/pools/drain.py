@@ -1,4 +1,5 @@
-"""Operator views and verbs of a pool (seed 004, Boilerhouse): its containers, and drain.
+"""Operator views and verbs of a pool (seed 004, Boilerhouse): its containers, drain, and a
+tenant's sync history (`pool_sync_runs`) and config (kept with the claim; secret names only).
 
 `containers(pool)` lists each container of the pool with its state, the tenant holding it, its
 health (from the fleet model: no Docker call), its age and the last sync of its tenant.
@@ -18,7 +19,7 @@ import time
 from typing import Final
 
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.api.pools import DrainResult, PoolContainer, PoolInputError
+from clawtui.engine.api.pools import DrainResult, PoolContainer, PoolInputError, SyncState
 from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.state import PoolsState
 
@@ -26,7 +27,13 @@ _POLL: Final = 0.2
 
 
 class PoolDrain(PoolsState):
-    """`containers` and `drain` of the pool manager."""
+    """`containers` and `drain` of the pool manager; the tenant's config and sync history."""
+
+    async def sync_history(self, tenant: str, limit: int = 20) -> list[SyncState]:
+        if not 1 <= limit <= ps.SYNC_HISTORY:
+            raise PoolInputError(f"limit must be 1-{ps.SYNC_HISTORY}")
+        rows = await self.ctx.store.arun(lambda c: ps.sync_runs(c, tenant, limit))
+        return [SyncState.model_validate(r) for r in rows]
 
     def draining(self, pool_name: str) -> bool:
         return pool_name in self._draining

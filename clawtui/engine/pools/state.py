@@ -10,6 +10,7 @@ updates of a row, reading a tenant's claim. The parts (`containers`, `claims`, `
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sqlite3
@@ -243,6 +244,8 @@ class PoolsState:
             error=claim.error,
             release_attempts=claim.release_attempts,
             sync=[SyncState.model_validate(s) for s in sync],
+            config=_json_object(claim.config),
+            secret_names=[str(n) for n in _json_list(claim.secret_names)],
         )
 
     @staticmethod
@@ -257,3 +260,19 @@ class PoolsState:
             duration=run.duration,
             error=run.error,
         )
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _json_list(text: str | None) -> list[Any]:
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []

@@ -144,22 +144,15 @@ class PoolSync(PoolsState):
             )
 
     def _save_run(self, conn: sqlite3.Connection, *, tenant: str, run: SyncRun) -> None:
+        values = (run.mapping, run.direction, run.status, run.finished_at, run.bytes, run.files,
+                  run.duration, run.error)  # fmt: skip
         with self.ctx.store.transaction():
             conn.execute(
                 "INSERT OR REPLACE INTO pool_sync_status (tenant, mapping, direction, status, "
                 "last_run, bytes, files, duration, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    tenant,
-                    run.mapping,
-                    run.direction,
-                    run.status,
-                    run.finished_at,
-                    run.bytes,
-                    run.files,
-                    run.duration,
-                    run.error,
-                ),
+                (tenant, *values),
             )
+            ps.add_sync_run(conn, tenant, values)
 
     async def sync(self, tenant: str, direction: str = "upload") -> SyncResult:
         """A manual sync of the tenant's container: upload, download or both."""
