@@ -10,12 +10,16 @@ from pathlib import Path
 
 import docker
 import pytest
+from textual.widgets import DataTable, Static
 
 from clawtui.cli import main
 from clawtui.client.engine import RemoteError
+from clawtui.config import Settings
 from clawtui.config.pools import PoolConfig
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.pools.spec import LABEL_POOL
+from clawtui.tui.app import ClawApp
+from clawtui.tui.widgets.pools_panel import PoolsPanel
 from tests.integration.pool_helpers import (
     local_sync,
     pool_settings,
@@ -28,6 +32,7 @@ from tests.integration.pool_helpers import (
 from tests.integration.test_pools_service import TOKEN, next_event, served
 
 pytestmark = pytest.mark.timeout(240)
+SECRET = "drain-secret-never-shown"
 
 
 def _pool_containers(api: docker.APIClient, pool: str) -> list[str]:
@@ -55,9 +60,44 @@ async def test_containers_and_drain_over_the_service(
         assert {(c.state, c.tenant, c.health) for c in warm} == {("warm", None, "healthy")}
         assert all(c.age >= 0 and c.last_sync is None for c in warm)
 
-        claim = await pools.claim("ana", name, {}, {})
+        claim = await pools.claim("ana", name, {"plan": "pro"}, {"token": SECRET})
         sh(docker_api, claim.container, "mkdir -p /state/data && echo hi > /state/data/f")
         assert (await pools.sync("ana", "upload")).ok
+        assert (await pools.sync("ana", "upload")).ok
+        # the tenant's config and secret names (never the value), and its sync history
+        info = await pools.tenant("ana")
+        assert (info.config, info.secret_names) == ({"plan": "pro"}, ["token"])
+        assert SECRET not in info.model_dump_json()
+        history = await pools.sync_history("ana")
+        assert [(h.direction, h.status) for h in history][:2] == [("upload", "ok")] * 2
+        assert history[0].last_run >= history[1].last_run
+        assert len(await pools.sync_history("ana", 1)) == 1
+        with pytest.raises(RemoteError, match="limit must be"):
+            await pools.sync_history("ana", 0)
+
+        # the Pools panel over the remote engine: the pool's containers and the tenant's detail
+        app = ClawApp(remote, Settings(), manage_engine=False)
+        async with app.run_test(size=(140, 48)) as pilot:
+            await pilot.press("5")
+            await pilot.pause()
+            panel = app.screen.query_one(PoolsPanel)
+            table = panel.query_one("#pools-containers", DataTable)
+            for _ in range(200):
+                if table.row_count == len(_pool_containers(docker_api, name)):
+                    break
+                await pilot.pause(0.05)
+            cells = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[2])
+                     for i in range(table.row_count)}  # fmt: skip
+            assert cells[claim.container] == "ana"
+            panel.query_one("#pools-tenants", DataTable).focus()
+            detail = panel.query_one("#pools-tenant", Static)
+            for _ in range(200):
+                if "sync history" in str(detail.render()):
+                    break
+                await pilot.pause(0.05)
+            shown = str(detail.render())
+            assert '"plan": "pro"' in shown and "token=********" in shown
+            assert SECRET not in shown and "state upload ok" in shown
         listed = {c.name: c for c in await pools.containers(name)}
         mine = listed[claim.container]
         assert (mine.state, mine.tenant, mine.health) == ("claimed", "ana", "healthy")
