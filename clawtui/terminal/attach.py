@@ -73,6 +73,19 @@ def target_for(
     )
 
 
+def remembered_identity(
+    settings: Settings | AttachProfile, host: str, labels: dict[str, str]
+) -> Path | None:
+    """The private key the dev box with these labels was made with (`dev create --key`), when
+    this machine remembers one."""
+    from clawtui.engine.api.devbox_checks import LABEL_OWNER, LABEL_ROLE, ROLE
+
+    owner = labels.get(LABEL_OWNER)
+    if labels.get(LABEL_ROLE) != ROLE or not owner:
+        return None
+    return remembered(as_profile(settings).known_hosts, host, owner)
+
+
 @dataclass(frozen=True)
 class DevboxTarget:
     name: str

@@ -22,6 +22,8 @@ from clawtui.config import Settings, load_settings
 from clawtui.engine.api.devbox_checks import container_name
 from clawtui.engine.core import Engine
 from clawtui.engine.sessions.identities import identities_file
+from clawtui.engine.sessions.ssh import connect
+from clawtui.tui.attach import ssh_target_of
 from tests.integration.test_devboxes import (  # noqa: F401 (fixtures)
     box_names,
     devbox_image,
@@ -123,6 +125,15 @@ def test_create_snippet_key_stop_start(
             assert await engine.wait_online(15)
             target = engine.tmux.resolve(container_name(name))
             assert target.ssh.identity_files[0] == tmp_path / "box_key"
+            # the Dev containers panel's attach target (tui/attach.py) logs in with it too
+            [info] = [c for c in engine.containers() if c.name == container_name(name)]
+            attach = ssh_target_of(settings, info)
+            assert attach is not None and attach.identity_files[0] == tmp_path / "box_key"
+            conn = await connect(attach)
+            try:
+                assert (await conn.run("id -un", check=True)).stdout == "dev\n"
+            finally:
+                conn.close()
             return await engine.tmux.sessions(container_name(name))
         finally:
             await engine.stop()
