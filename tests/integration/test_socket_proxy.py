@@ -131,6 +131,15 @@ async def test_engine_works_through_the_proxy(
             lines = [line async for line in engine.actions.logs(key, tail=10)]
             assert "hello-proxy" in lines
 
+            # exec as the engine runs it (docker-py: the dev box sshd check)
+            proxied = docker.APIClient(base_url=url, version="auto", timeout=10)
+            try:
+                run = proxied.exec_create(target["Id"], ["sh", "-c", "echo exec-ok"])
+                assert proxied.exec_start(run) == b"exec-ok\n"
+                assert proxied.exec_inspect(run)["ExitCode"] == 0
+            finally:
+                proxied.close()
+
             # a live memory update
             result = await engine.memory.apply({cname: 384 * MIB}, who="test")
             assert result.state is BatchState.APPLIED, result.summary()
