@@ -26,6 +26,7 @@ from tests.tui.fake_panels import (
     FakeThreads,
 )
 from tests.tui.fakes import FakeEngine
+from tests.tui.test_pools_panel import FakePools
 
 
 def full_engines(engine: Engine | RemoteEngine) -> list[object]:
@@ -51,7 +52,8 @@ def fake_engine(engine: FakeEngine, tmux: FakeTmux) -> list[object]:
     devboxes: DevboxesAPI = engine.devboxes
     memory: MemoryAPI = engine.memory
     fake_tmux: TmuxAPI = tmux
-    return [api, actions, devboxes, memory, fake_tmux]
+    fake_pools: PoolsAPI = FakePools()
+    return [api, actions, devboxes, memory, fake_tmux, fake_pools]
 
 
 def fake_panels(

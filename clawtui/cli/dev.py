@@ -1,11 +1,12 @@
 """`clawtui dev ...`: dev boxes from the command line (the seed's provisioning script and
 coordinator verbs, done by the engine).
 
-    clawtui dev create NAME --key PUBKEY_FILE [--memory 2g] [--cpus 2] [--port N] [--host H]
-                       [--sudo]
+    clawtui dev create NAME --key PUBKEY_FILE [--memory 2g] [--cpus 2] [--pids-limit N]
+                       [--no-limits] [--port N] [--host H] [--sudo]
     clawtui dev rm NAME [--keep-home] [--host H]
+    clawtui dev stop NAME | start NAME | ssh-config NAME   [--host H]
     clawtui dev ls [--json]
-    clawtui dev status [--json] | count [--running] | stop-all
+    clawtui dev status [--json] | count [--running] | stop-all [--yes]
     clawtui dev logs NAME [-f] [--tail N]
 
 Each command runs a local engine for its duration (start, wait for the hosts, act, stop), so it
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clawtui.cli._common import (
+    EXIT_FAIL,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
@@ -62,6 +64,24 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
     create.add_argument("--port", type=int, help="host port for SSH (default: first free)")
     create.add_argument("--host", help="Docker host (default: the first online host)")
     create.add_argument("--sudo", action="store_true", help="give `dev` passwordless sudo")
+    create.add_argument(
+        "--pids-limit", type=int, metavar="N", help="most processes (default from [devboxes])"
+    )
+    create.add_argument(
+        "--no-limits", action="store_true", help="no memory, CPU or process limit at all"
+    )
+
+    ssh_config = verb("ssh-config", cmd_ssh_config, "print the dev box's OpenSSH config snippet")
+    ssh_config.add_argument("name", metavar="NAME")
+    ssh_config.add_argument("--host", help="the box's Docker host, when the name is on several")
+
+    for name, handler, text in (
+        ("stop", cmd_stop, "stop a dev box (it stays stopped until `start`)"),
+        ("start", cmd_start, "start a stopped dev box"),
+    ):
+        one = verb(name, handler, text)
+        one.add_argument("name", metavar="NAME")
+        one.add_argument("--host", help="the box's Docker host, when the name is on several")
 
     rm = verb("rm", cmd_rm, "remove a dev box (and its home volume unless --keep-home)")
     rm.add_argument("name", metavar="NAME")
@@ -77,7 +97,8 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
     count = verb("count", cmd_count, "print how many dev boxes exist")
     count.add_argument("--running", action="store_true", help="count running ones only")
 
-    verb("stop-all", cmd_stop_all, "stop every running dev box")
+    stop_all = verb("stop-all", cmd_stop_all, "stop every running dev box (asks first)")
+    stop_all.add_argument("-y", "--yes", action="store_true", help="do not ask")
 
     logs = verb("logs", cmd_logs, "print a dev box's container log")
     logs.add_argument("name", metavar="NAME")
@@ -174,8 +195,11 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
         validate_name(args.name)
         key_text = _read_key(args.key)
         validate_public_keys(key_text, strict=settings.devboxes.validate_keys)
+        if args.no_limits and (args.memory or args.cpus is not None or args.pids_limit):
+            raise UsageError("--no-limits cannot be combined with --memory, --cpus or --pids-limit")
     except (ValueError, UsageError) as exc:
         return _report(exc, EXIT_USAGE)
+    pubkey_file = None if args.key == "-" else Path(args.key).expanduser()
 
     async def act(engine: Engine) -> int:
         box = await engine.devboxes.create(
@@ -187,9 +211,14 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
             host=args.host,
             sudo=args.sudo,
             progress=_progress,
+            pids_limit=args.pids_limit,
+            no_limits=args.no_limits,
+            pubkey_file=pubkey_file,
         )
         command = ssh_command_with_key(engine.devboxes.ssh_command(box), args.key)
         print(f"dev box {box.name} ready on host {box.host}: {command}")
+        print(f"\n# add to ~/.ssh/config (again: clawtui dev ssh-config {box.name})")
+        print(engine.devboxes.ssh_config(box.name, host=box.host), end="")
         return EXIT_OK
 
     return _run(settings, act)
@@ -255,7 +284,50 @@ def cmd_count(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, act)
 
 
+def cmd_ssh_config(args: argparse.Namespace, settings: Settings) -> int:
+    async def act(engine: Engine) -> int:
+        print(engine.devboxes.ssh_config(args.name, host=args.host), end="")
+        return EXIT_OK
+
+    return _run(settings, act)
+
+
+def cmd_stop(args: argparse.Namespace, settings: Settings) -> int:
+    async def act(engine: Engine) -> int:
+        box = await engine.devboxes.stop(args.name, host=args.host)
+        print(f"dev box {box.name} on host {box.host}: {box.state}")
+        return EXIT_OK
+
+    return _run(settings, act)
+
+
+def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
+    async def act(engine: Engine) -> int:
+        box = await engine.devboxes.start(args.name, host=args.host)
+        print(f"dev box {box.name} on host {box.host}: {box.state}")
+        return EXIT_OK
+
+    return _run(settings, act)
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; UsageError when there is none to ask on."""
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question} needs a yes: no terminal to ask on, pass --yes")
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
 def cmd_stop_all(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.yes:
+        try:
+            if not _confirm("stop every running dev box?"):
+                print("nothing stopped", file=sys.stderr)
+                return EXIT_FAIL
+        except UsageError as exc:
+            return _report(exc, EXIT_USAGE)
+
     async def act(engine: Engine) -> int:
         stopped = await engine.devboxes.stop_all()
         print(

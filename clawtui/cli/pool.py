@@ -7,12 +7,18 @@
     clawtui pool release TENANT [--no-sync] [--force] [--json]
     clawtui pool sync TENANT [--direction upload|download|both] [--json]
     clawtui pool scale POOL MIN_WARM
+    clawtui pool containers POOL [--json]             each container: state, tenant, health, age
+    clawtui pool workers [POOL] [--json]              the same across pools (seed 003's workers)
+    clawtui pool drain POOL [--timeout S] [--json]    refuse claims, wait for them, remove all
 
 Each command runs a local engine for its duration on the same state database as `clawtui
 serve` (claims are compare-and-swap transactions, so both can act at once). The command's engine
 does not fill pools in the background: it reconciles once and acts; filling is the job of a
-running `clawtui serve` or TUI. Secret values are read from files (never from the command line,
-where `ps` would show them) and never printed.
+running `clawtui serve` or TUI. `containers`, `workers` and `drain` also work against a
+running service: `clawtui --connect URL [--token T] pool drain POOL` (a drain by a one-shot
+engine holds only while that command runs; drain the engine that fills the pool). Secret
+values are read from files (never from the command line, where `ps` would show them) and
+never printed.
 
 Exit codes: 0 ok, 2 bad input (nothing touched), 1 failure (refused, sync failed, Docker down).
 """
@@ -22,15 +28,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clawtui.cli._common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, print_json, report
+from clawtui.cli._common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    format_table,
+    print_json,
+    report,
+)
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
+    from clawtui.engine.api.pools import PoolContainer, PoolsAPI
     from clawtui.engine.core import Engine
 
 _PREFIX = "clawtui pool"
@@ -77,6 +93,15 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
     scale = verb("scale", cmd_scale, "set a pool's warm target")
     scale.add_argument("pool", metavar="POOL")
     scale.add_argument("min_warm", type=int, metavar="MIN_WARM")
+    containers = verb("containers", cmd_containers, "a pool's containers: state, tenant, health")
+    containers.add_argument("pool", metavar="POOL")
+    workers = verb("workers", cmd_workers, "pool workers (containers) of every pool, or of POOL")
+    workers.add_argument("pool", nargs="?", metavar="POOL")
+    drain = verb("drain", cmd_drain, "refuse claims, wait for them to end, remove the containers")
+    drain.add_argument("pool", metavar="POOL")
+    drain.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for claims (default 300)"
+    )
 
 
 def _read_file(path: str, what: str) -> str:
@@ -255,3 +280,96 @@ def cmd_scale(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
 
     return _run(settings, action)
+
+
+# -- operator views (local engine, or a remote one with --connect) ---------------------------
+def _run_pools(
+    args: argparse.Namespace, settings: Settings, action: Callable[[PoolsAPI], Awaitable[int]]
+) -> int:
+    """`action` on the pools of a local engine, or of `--connect URL`'s service."""
+    connect = getattr(args, "connect", None)
+    if not connect:
+        return _run(settings, lambda engine: action(engine.pools))
+    from clawtui.client.caps import RemoteError
+    from clawtui.client.engine import RemoteEngine
+
+    token = (
+        getattr(args, "token", None)
+        or os.environ.get("CLAWTUI_API_TOKEN")
+        or settings.service.resolved_token()
+    )
+    if not token:
+        return report("--connect needs a token: pass --token or set CLAWTUI_API_TOKEN", _PREFIX,
+                      code=EXIT_USAGE)  # fmt: skip
+
+    async def main() -> int:
+        remote = RemoteEngine(connect, token)
+        await remote.start()
+        try:
+            return await action(remote.pools)
+        finally:
+            await remote.stop()
+
+    try:
+        return asyncio.run(main())
+    except RemoteError as exc:
+        return report(exc, _PREFIX)
+
+
+def _age(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s}s" if s < 120 else f"{s // 60}m" if s < 7200 else f"{s // 3600}h"
+
+
+def _print_containers(rows: list[PoolContainer]) -> None:
+    if not rows:
+        print("no containers")
+        return
+    table = [("CONTAINER", "POOL", "STATE", "TENANT", "HEALTH", "AGE", "LAST SYNC")]
+    table += [
+        (c.name, c.pool, c.state, c.tenant or "-", c.health, _age(c.age), _ago(c.last_sync))
+        for c in rows
+    ]
+    print(format_table(table))
+
+
+def cmd_containers(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(pools: PoolsAPI) -> int:
+        rows = await pools.containers(args.pool)
+        if args.json:
+            print_json([c.model_dump(mode="json") for c in rows])
+        else:
+            _print_containers(rows)
+        return EXIT_OK
+
+    return _run_pools(args, settings, action)
+
+
+def cmd_workers(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(pools: PoolsAPI) -> int:
+        names = [args.pool] if args.pool else [s.name for s in await pools.status()]
+        rows = [c for name in names for c in await pools.containers(name)]
+        if args.json:
+            print_json([c.model_dump(mode="json") for c in rows])
+        else:
+            _print_containers(rows)
+        return EXIT_OK
+
+    return _run_pools(args, settings, action)
+
+
+def cmd_drain(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(pools: PoolsAPI) -> int:
+        result = await pools.drain(args.pool, timeout=args.timeout)
+        if args.json:
+            print_json(result.model_dump(mode="json"))
+        elif result.done:
+            print(f"pool {result.pool} drained: {result.removed} container(s) removed; "
+                  "it takes no claims until `clawtui pool scale`")  # fmt: skip
+        else:
+            print(f"pool {result.pool} draining: {result.removed} removed, "
+                  f"{result.remaining} left, still claimed by "
+                  f"{', '.join(result.open_claims) or 'nobody'}")  # fmt: skip
+        return EXIT_OK if result.done else EXIT_FAIL
+
+    return _run_pools(args, settings, action)

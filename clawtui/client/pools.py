@@ -16,7 +16,14 @@ from urllib.parse import quote
 import aiohttp
 
 from clawtui.client.caps import RemoteError, _Client
-from clawtui.engine.api.pools import ClaimInfo, PoolStatus, SyncResult
+from clawtui.engine.api.pools import (
+    ClaimInfo,
+    DrainResult,
+    PoolContainer,
+    PoolStatus,
+    SyncResult,
+    SyncState,
+)
 
 # A cold claim may take the pool's claim timeout (30 s by default) plus a state restore; a
 # release uploads the tenant's state first. Reads stay short.
@@ -78,3 +85,18 @@ class RemotePools(_Client):
 
     async def touch(self, tenant: str) -> None:
         """Nothing to send: the remote engine marks a tenant active itself (its sync route does)."""
+
+    async def containers(self, pool_name: str) -> list[PoolContainer]:
+        path = f"/api/v1/pools/{quote(pool_name, safe='')}/containers"
+        _, data = await self.call("GET", path, timeout=_SHORT)
+        return [PoolContainer.model_validate(c) for c in _items(data, "containers")]
+
+    async def drain(self, pool_name: str, *, timeout: float = 300.0) -> DrainResult:
+        path = f"/api/v1/pools/{quote(pool_name, safe='')}/drain"
+        _, data = await self.call("POST", path, json={"timeout": timeout}, timeout=_LONG)
+        return DrainResult.model_validate(data)
+
+    async def sync_history(self, tenant: str, limit: int = 20) -> list[SyncState]:
+        path = _tenant_path(tenant) + f"/syncs?limit={int(limit)}"
+        _, data = await self.call("GET", path, timeout=_SHORT)
+        return [SyncState.model_validate(s) for s in _items(data, "syncs")]

@@ -2,11 +2,15 @@
 
     GET  /api/v1/pools                      every pool: warm / warming / claimed / max, latency
     POST /api/v1/pools/{pool}/scale         {"min_warm": N}: the warm target (0..max)
+    GET  /api/v1/pools/{pool}/containers    each container: state, tenant, health, age, last sync
+    POST /api/v1/pools/{pool}/drain         {"timeout": S}: refuse claims, stop the warm fill,
+                                            wait for claims to end, remove the containers
     GET  /api/v1/tenants                    open claims
     POST /api/v1/tenants/{id}/claim         {"pool": P, "config": {...}, "secrets": {...}}
     POST /api/v1/tenants/{id}/release       {"sync": true, "force": false}
     GET  /api/v1/tenants/{id}               the tenant's claim and last syncs
     POST /api/v1/tenants/{id}/sync          {"direction": "upload" | "download" | "both"}
+    GET  /api/v1/tenants/{id}/syncs?limit=N the tenant's last N sync runs (1-100, default 20)
 
 Claim answers 200 with the claim (container, host, endpoints, `source`: warm | cold, latency);
 409 when the tenant already holds a container or the pool is empty and refuses cold starts
@@ -54,6 +58,12 @@ class SyncBody(BaseModel):
     direction: str = "upload"
 
 
+class DrainBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timeout: float = Field(default=300.0, ge=0, le=3600)
+
+
 class ScaleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -89,6 +99,20 @@ async def scale(request: web.Request) -> web.Response:
     return _ok(await _call(pools.scale(request.match_info["pool"], body.min_warm)))
 
 
+@routes.get("/api/v1/pools/{pool}/containers")
+async def pool_containers(request: web.Request) -> web.Response:
+    pools = _pools(request)
+    found = await _call(pools.containers(request.match_info["pool"]))
+    return _ok({"containers": [c.model_dump(mode="json") for c in found]})
+
+
+@routes.post("/api/v1/pools/{pool}/drain")
+async def drain(request: web.Request) -> web.Response:
+    pools = _pools(request)
+    body = await parse_body(request, DrainBody, optional=True)
+    return _ok(await _call(pools.drain(request.match_info["pool"], timeout=body.timeout)))
+
+
 @routes.get("/api/v1/tenants")
 async def list_tenants(request: web.Request) -> web.Response:
     pools = _pools(request)
@@ -115,6 +139,16 @@ async def release(request: web.Request) -> web.Response:
 async def tenant_status(request: web.Request) -> web.Response:
     pools = _pools(request)
     return _ok(await _call(pools.tenant(request.match_info["tenant"])))
+
+
+@routes.get("/api/v1/tenants/{tenant}/syncs")
+async def sync_history(request: web.Request) -> web.Response:
+    pools = _pools(request)
+    text = request.query.get("limit", "20")
+    if not text.isdigit():
+        fail(400, "limit must be a whole number 1-100")
+    runs = await _call(pools.sync_history(request.match_info["tenant"], int(text)))
+    return _ok({"syncs": [r.model_dump(mode="json") for r in runs]})
 
 
 @routes.post("/api/v1/tenants/{tenant}/sync")

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from clawtui.engine.api.ssh import SSHTarget
 from clawtui.engine.api.tmux import remote_command, validate_name
 from clawtui.engine.sessions import targets
+from clawtui.engine.sessions.identities import remembered
 from clawtui.terminal.profile import AttachProfile, ProfileHost, as_profile
 
 if TYPE_CHECKING:
@@ -55,8 +56,11 @@ def ssh_address(settings: Settings | AttachProfile, host: HostConfig | ProfileHo
     return targets.ssh_address(as_profile(settings).bind_address, host.url, host.is_local)
 
 
-def target_for(settings: Settings | AttachProfile, address: str, port: int) -> SSHTarget:
-    """An `SSHTarget` with `[attach]`'s user, identity and clawtui's known_hosts."""
+def target_for(
+    settings: Settings | AttachProfile, address: str, port: int, first_identity: Path | None = None
+) -> SSHTarget:
+    """An `SSHTarget` with `[attach]`'s user, identity and clawtui's known_hosts
+    (`first_identity`, the key a dev box was made for, tried first)."""
     cfg = as_profile(settings)
     return targets.ssh_target(
         address,
@@ -65,7 +69,21 @@ def target_for(settings: Settings | AttachProfile, address: str, port: int) -> S
         known_hosts=cfg.known_hosts,
         identity_file=cfg.identity_file,
         use_agent=cfg.use_agent,
+        first_identity=first_identity,
     )
+
+
+def remembered_identity(
+    settings: Settings | AttachProfile, host: str, labels: dict[str, str]
+) -> Path | None:
+    """The private key the dev box with these labels was made with (`dev create --key`), when
+    this machine remembers one."""
+    from clawtui.engine.api.devbox_checks import LABEL_OWNER, LABEL_ROLE, ROLE
+
+    owner = labels.get(LABEL_OWNER)
+    if labels.get(LABEL_ROLE) != ROLE or not owner:
+        return None
+    return remembered(as_profile(settings).known_hosts, host, owner)
 
 
 @dataclass(frozen=True)
@@ -98,7 +116,14 @@ def devbox_target(
                     container_id=str(row.get("Id", "")),
                     running=row.get("State") == "running",
                     port=port,
-                    ssh=target_for(profile, ssh_address(profile, hcfg), port) if port else None,
+                    ssh=target_for(
+                        profile,
+                        ssh_address(profile, hcfg),
+                        port,
+                        remembered(profile.known_hosts, hcfg.name, name),
+                    )
+                    if port
+                    else None,
                 )
             )
     return _only(found, problems, "dev box", name, unknown="dev box", see="`clawtui dev ls`")

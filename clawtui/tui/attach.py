@@ -32,6 +32,7 @@ from clawtui.terminal.attach import (
     AttachError,
     docker_cli,
     exec_fallback,
+    remembered_identity,
     ssh_address,
     target_for,
 )
@@ -54,7 +55,8 @@ def ssh_target_of(settings: Settings, info: ContainerInfo) -> SSHTarget | None:
             f"Docker host {info.host!r} is not in this machine's config, so its SSH address is "
             "unknown here: add it to [[hosts]] (with its URL), or attach from that machine"
         )
-    return target_for(settings, ssh_address(settings, host), port)
+    identity = remembered_identity(settings, info.host, dict(info.labels))
+    return target_for(settings, ssh_address(settings, host), port, identity)
 
 
 def _run_in_thread(target: SSHTarget, session: str) -> int:

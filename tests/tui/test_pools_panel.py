@@ -12,7 +12,15 @@ from textual.widgets import DataTable, Input
 from clawtui.config import Settings
 from clawtui.config.pools import PoolConfig, WorkloadConfig
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.api.pools import ClaimInfo, PoolConflict, PoolStatus, SyncResult, SyncState
+from clawtui.engine.api.pools import (
+    ClaimInfo,
+    DrainResult,
+    PoolConflict,
+    PoolContainer,
+    PoolStatus,
+    SyncResult,
+    SyncState,
+)
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.pools_panel import PoolPrompt, PoolsPanel
 from tests.tui.fakes import NOW, FakeEngine
@@ -53,6 +61,7 @@ class FakePools:
             last_activity=NOW, latency_ms=4.0,
             sync=[SyncState(mapping="state", direction="download", status="ok",
                             last_run=NOW - 3, bytes=10, files=1, duration=0.1)],
+            config=dict(config or {}), secret_names=sorted(secrets or {}),
         )  # fmt: skip
         self.claims[tenant] = info
         return info
@@ -65,6 +74,41 @@ class FakePools:
     async def sync(self, tenant: str, direction: str = "upload") -> SyncResult:
         self.calls.append(("sync", (tenant, direction)))
         return SyncResult(tenant=tenant, ok=True, runs=[])
+
+    async def tenant(self, tenant: str) -> ClaimInfo:
+        return self.claims[tenant]
+
+    async def touch(self, tenant: str) -> None:
+        self.calls.append(("touch", (tenant,)))
+
+    async def containers(self, pool_name: str) -> list[PoolContainer]:
+        self.calls.append(("containers", (pool_name,)))
+        warm = [
+            PoolContainer(name=f"pool-{pool_name}-w{i}", pool=pool_name, host="local",
+                          state="warm", source="warm", health="healthy", created_at=NOW - 90,
+                          age=90.0)
+            for i in range(2)
+        ]  # fmt: skip
+        claimed = [
+            PoolContainer(name=c.container, pool=pool_name, host="local", state="claimed",
+                          source="warm", tenant=c.tenant, health="unhealthy",
+                          created_at=NOW - 300, age=300.0, last_sync=NOW - 3)
+            for c in self.claims.values()
+        ]  # fmt: skip
+        return warm + claimed
+
+    async def drain(self, pool_name: str, *, timeout: float = 300.0) -> DrainResult:
+        self.calls.append(("drain", (pool_name,)))
+        return DrainResult(pool=pool_name, done=True, removed=2)
+
+    async def sync_history(self, tenant: str, limit: int = 20) -> list[SyncState]:
+        self.calls.append(("sync_history", (tenant,)))
+        return [
+            SyncState(mapping="state", direction="upload", status="failed", last_run=NOW - 1,
+                      bytes=0, files=0, duration=0.5, error="[red]sink unreachable"),
+            SyncState(mapping="state", direction="download", status="ok", last_run=NOW - 60,
+                      bytes=2048, files=3, duration=0.2),
+        ][:limit]  # fmt: skip
 
     async def scale(self, pool_name: str, min_warm: int) -> PoolStatus:
         self.calls.append(("scale", (pool_name, min_warm)))
@@ -157,3 +201,37 @@ async def test_pools_panel_without_pools_or_remote(
         assert "agents" in screen_text(app)
         assert "No pools configured" not in screen_text(app)
         assert panel.available
+
+
+async def test_pools_panel_overview_containers_and_tenant_detail(
+    engine: FakeEngine, make_app: AppFactory
+) -> None:
+    fake = FakePools()
+    engine.pools = fake  # type: ignore[attr-defined]
+    config = {"plan": "pro", "api_token": "tok-VISIBLE-NOT", "db": {"password": "p4ss-NOT"}}
+    await fake.claim("alice", "agents", config, {"GITHUB_TOKEN": "ghp-NOT-SHOWN"})
+    app = make_app(pool_settings())
+    async with app.run_test(size=(140, 48)) as pilot:
+        panel = await open_pools(pilot, app)
+        containers = panel.query_one("#pools-containers", DataTable)
+        await wait_for(pilot, lambda: containers.row_count == 3)
+        # the overview: totals across pools
+        text = screen_text(app)
+        assert "1 pool(s): 2/2 warm, 0 warming, 1 claimed, 3 containers of 5 max" in text
+        # the selected pool's containers: state, tenant, health, age, last sync
+        assert "Containers of agents" in text
+        rows = [[str(cell) for cell in containers.get_row_at(i)] for i in range(3)]
+        assert rows[2] == ["pool-agents-0", "claimed", "alice", "unhealthy", "5m", "3s ago"]
+        assert rows[0][:4] == ["pool-agents-w0", "warm", "-", "healthy"]
+        # the selected tenant's config (masked) and sync history
+        tenants = panel.query_one("#pools-tenants", DataTable)
+        tenants.focus()
+        await wait_for(pilot, lambda: "sync history" in screen_text(app))
+        await wait_for(pilot, lambda: ("sync_history", ("alice",)) in fake.calls)
+        text = screen_text(app)
+        assert '"plan": "pro"' in text and '"api_token": "********"' in text
+        assert '"password": "********"' in text and "GITHUB_TOKEN=********" in text
+        assert "tok-VISIBLE-NOT" not in text and "p4ss-NOT" not in text
+        assert "ghp-NOT-SHOWN" not in text
+        assert "state upload failed" in text and "[red]sink unreachable" in text
+        assert "state download ok  2048 B 3 file(s)" in text

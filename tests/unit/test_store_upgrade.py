@@ -105,10 +105,12 @@ def test_a_database_from_before_the_split_upgrades_to_the_same_schema(tmp_path: 
     old_steps = rows_before.pop("schema_migrations")
     assert [r for r in applied if r[0] in OLD_VERSIONS] == old_steps
     assert {r[0] for r in applied} == {v for v, _, _ in core.MIGRATIONS}
-    assert {t: rows_after[t] for t in rows_before} == rows_before
+    # (A later step may add columns to an old table: its rows keep their old values first.)
+    assert {t: [r[: len(o)] for r, o in zip(rows_after[t], rows_before[t], strict=True)]
+            for t in rows_before} == rows_before  # fmt: skip
     assert all(not rows for t, rows in rows_after.items() if t not in rows_before)
     schema_after = _schema(old)
-    assert set(schema_before) <= set(schema_after)
+    assert {s[:3] for s in schema_before} <= {s[:3] for s in schema_after}
 
     # A database created by the new code has exactly the same schema as the upgraded one.
     fresh = tmp_path / "fresh" / "clawtui.db"

@@ -1,6 +1,7 @@
 """The pools interface: what front ends exchange with warm pools (`engine.pools`).
 
-Value types (`ClaimInfo`, `PoolStatus`, `SyncResult`, `SyncState`), the errors a pool operation
+Value types (`ClaimInfo`, `PoolStatus`, `SyncResult`, `SyncState`, `PoolContainer`,
+`DrainResult`), the errors a pool operation
 raises (the `PoolError` family; `status` is the HTTP status the service answers with), the
 `PoolsAPI` protocol the local pool manager and the remote client (`clawtui.client.pools`) both
 offer, and `pools_of`, how a front end finds it. Pure types: no I/O, no capability imports.
@@ -77,6 +78,12 @@ class ClaimInfo(BaseModel):
     release_attempts: int = 0
     sync: list[SyncState] = Field(default_factory=list)
     latency_ms: float | None = Field(None, description="Claim latency (only on claim).")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="The tenant config the claim was given."
+    )
+    secret_names: list[str] = Field(
+        default_factory=list, description="Names of the claim's secrets (never their values)."
+    )
 
 
 class PoolStatus(BaseModel):
@@ -96,6 +103,7 @@ class PoolStatus(BaseModel):
     unhealthy: int = 0
     total: int = 0
     on_empty: str = "cold"
+    draining: bool = Field(False, description="Drained: takes no claims until scaled again.")
     warm_p50_ms: float | None = None
     warm_p99_ms: float | None = None
     cold_p50_ms: float | None = None
@@ -110,6 +118,38 @@ class SyncResult(BaseModel):
     tenant: str
     ok: bool
     runs: list[SyncState]
+
+
+class PoolContainer(BaseModel):
+    """One container of a pool, as `GET /api/v1/pools/{pool}/containers` shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    pool: str
+    host: str
+    container_id: str | None = None
+    state: str = Field(description="warming | warm | claimed | removing")
+    source: str = Field(description="warm | cold")
+    tenant: str | None = Field(None, description="The tenant holding it (an open claim).")
+    health: str = Field(description="healthy | unhealthy | stopped | unknown")
+    created_at: float
+    age: float = Field(description="Seconds since the engine reserved it.")
+    last_sync: float | None = Field(None, description="Last sync run of its tenant (epoch).")
+
+
+class DrainResult(BaseModel):
+    """What `drain` did: the pool hands out no warm container until it is scaled again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pool: str
+    done: bool = Field(description="Every claim ended and every container was removed.")
+    removed: int = Field(description="Containers removed by this drain.")
+    open_claims: list[str] = Field(
+        default_factory=list, description="Tenants still holding a container (when not done)."
+    )
+    remaining: int = Field(0, description="Containers of the pool left (when not done).")
 
 
 class PoolsAPI(Protocol):
@@ -137,6 +177,19 @@ class PoolsAPI(Protocol):
 
     async def touch(self, tenant: str) -> None:
         """Mark a tenant active (resets its idle timer)."""
+        ...
+
+    async def sync_history(self, tenant: str, limit: int = 20) -> list[SyncState]:
+        """The tenant's last `limit` sync runs (1-100), newest first."""
+        ...
+
+    async def containers(self, pool_name: str) -> list[PoolContainer]:
+        """The pool's containers: state, tenant, health, age, last sync."""
+        ...
+
+    async def drain(self, pool_name: str, *, timeout: float = 300.0) -> DrainResult:
+        """Stop handing out warm containers, wait up to `timeout` s for claims to end, then
+        remove the pool's containers. The pool stays drained until `scale` is called."""
         ...
 
 

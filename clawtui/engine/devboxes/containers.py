@@ -116,12 +116,13 @@ async def create_and_start(
     keys: str,
     dev_uid: int,
     wanted_port: int | None,
-    memory: int,
-    cpus: float,
+    memory: int | None,
+    cpus: float | None,
     environment: Mapping[str, str],
     extra_labels: Mapping[str, str],
     sudo: bool,
     say: Progress,
+    pids_limit: int | None = None,
 ) -> tuple[str, int]:
     """Create the container, put the key in, start it; returns (id, port).
 
@@ -153,8 +154,8 @@ async def create_and_start(
             port_bindings={22: (cfg.bind_address, port)},
             mem_limit=memory,
             memswap_limit=memory,
-            nano_cpus=round(cpus * 1e9),
-            pids_limit=cfg.pids_limit,
+            nano_cpus=None if cpus is None else round(cpus * 1e9),
+            pids_limit=pids_limit,
             cap_drop=["NET_RAW"],
             restart_policy={"Name": "unless-stopped"},
             security_opt=None if sudo else ["no-new-privileges:true"],

@@ -32,7 +32,8 @@ import builtins
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clawtui.config import parse_size
@@ -72,8 +73,10 @@ from clawtui.engine.devboxes.readiness import (
     wait_known,
     wait_ready,
 )
+from clawtui.engine.devboxes.sshconfig import ssh_config_snippet
 from clawtui.engine.docker_sdk import docker
 from clawtui.engine.fleet.actions import docker_error_text
+from clawtui.engine.sessions.identities import private_key_beside, remember, remembered
 
 if TYPE_CHECKING:
     from clawtui.config import DevboxesConfig
@@ -171,6 +174,57 @@ class Devboxes:
             raise DevboxError("could not stop every dev box: " + "; ".join(errors))
         return [d.name for d in running]
 
+    async def stop(self, name: str, *, host: str | None = None, timeout: int = 10) -> DevboxInfo:
+        """Stop dev box `name` (it stays stopped: restart policy unless-stopped); its state
+        after."""
+        return await self._act(
+            name, host, "stop", lambda key: self.actions.stop(key, timeout=timeout)
+        )
+
+    async def start(self, name: str, *, host: str | None = None) -> DevboxInfo:
+        """Start dev box `name` again; its state after (sshd answers shortly after)."""
+        return await self._act(name, host, "start", self.actions.start)
+
+    async def _act(
+        self, name: str, host: str | None, verb: str, action: Callable[[str], Awaitable[Any]]
+    ) -> DevboxInfo:
+        box = self.get(name, host=host)
+        try:
+            await action(box.key)
+        except ActionError as exc:
+            raise DevboxError(f"could not {verb} dev box {name}: {exc}") from None
+        want = "running" if verb == "start" else "exited"
+        monitor = self._monitor(box.host)
+        client = self._client(monitor)
+        data = await monitor.call(client.inspect_container, box.key.split("/", 1)[1])
+        state = str((data.get("State") or {}).get("Status", ""))
+        self.ctx.log_activity("info", f"dev box {name}: {verb} ({state})", host=box.host,
+                              subject=box.key)  # fmt: skip
+        if state != want:
+            raise DevboxError(f"dev box {name} is {state or 'unknown'} after {verb}")
+        return box.model_copy(update={"state": state})
+
+    def ssh_config(self, name: str, *, host: str | None = None) -> str:
+        """An OpenSSH client config snippet for dev box `name` (`Host NAME` with HostName,
+        Port, User, IdentityFile when known) and its pinned host key line for known_hosts."""
+        box = self.get(name, host=host)
+        if box.port is None:
+            raise DevboxError(f"dev box {name} publishes no SSH port")
+        address = ssh_host(self.ctx.monitors[box.host], self.cfg.bind_address)
+        known = self._known_hosts()
+        return ssh_config_snippet(
+            name,
+            address,
+            box.port,
+            user=self.ctx.settings.attach.username,
+            identity=remembered(known, box.host, name),
+            known_hosts=known,
+        )
+
+    def _known_hosts(self) -> Path:
+        settings = self.ctx.settings
+        return settings.attach.resolved_known_hosts(settings.engine.resolved_state_dir)
+
     async def logs(
         self, name: str, *, tail: int | None = 100, follow: bool = False, host: str | None = None
     ) -> AsyncIterator[str]:
@@ -223,6 +277,8 @@ class Devboxes:
                     done.append(f"{what} {each}")
         if not done:
             raise DevboxError(f"no dev box named {name!r} on host {monitor.name}{kept}")
+        if box is not None:
+            await asyncio.to_thread(remember, self._known_hosts(), box.host, name, None)
         message = f"dev box {name}: removed " + " and ".join(done) + kept
         self.ctx.log_activity("info", message, host=monitor.name, subject=f"devbox:{name}")
         return message
@@ -241,6 +297,9 @@ class Devboxes:
         env: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
         progress: Progress | None = None,
+        pids_limit: int | None = None,
+        no_limits: bool = False,
+        pubkey_file: Path | None = None,
     ) -> DevboxInfo:
         """Create and start dev box `name` with `pubkey_text` as its authorized_keys.
 
@@ -248,6 +307,10 @@ class Devboxes:
         `port_range`) is the host port of its sshd; `host` defaults to the first online host;
         `sudo` turns passwordless sudo on for `dev`; `env` is added to the configured
         environment (SSH login shells see it); `labels` are added to the container and volume.
+        `pids_limit` defaults to `[devboxes] pids_limit`; `no_limits` sets no memory, CPU or
+        process limit at all (refused together with any of them). `pubkey_file` is the file
+        `pubkey_text` came from: the private key beside it (`K` of `K.pub`), when it exists, is
+        remembered for attach and tmux (`sessions.identities`).
         Returns once sshd answers on the port. Any failure after the first Docker change
         removes what this call made (a home volume that existed before is kept).
         """
@@ -255,16 +318,22 @@ class Devboxes:
         cfg = self.cfg
         validate_name(name)
         keys = validate_public_keys(pubkey_text, strict=cfg.validate_keys)
-        memory_bytes = self._memory(memory)
+        if no_limits and (memory is not None or cpus is not None or pids_limit is not None):
+            raise DevboxInputError("no_limits cannot be combined with memory, cpus or pids_limit")
+        if pids_limit is not None and not 32 <= pids_limit <= 4_194_304:
+            raise DevboxInputError(f"invalid pids limit {pids_limit}: use 32-4194304")
+        pids = None if no_limits else (cfg.pids_limit if pids_limit is None else pids_limit)
+        memory_bytes = None if no_limits else self._memory(memory)
         cpu_count = float(cfg.cpus if cpus is None else cpus)
         if not 0 < cpu_count <= 1024:
             raise DevboxInputError(f"invalid cpus {cpus!r}: give a number above 0, like 2 or 1.5")
         if port is not None and not 1 <= port <= 65535:
             raise DevboxInputError(f"invalid port {port}: use 1-65535")
         environment = self._environment(env, sudo=sudo)
+        identity = None if pubkey_file is None else private_key_beside(pubkey_file)
         monitor = self._monitor(host)
         client = self._client(monitor)
-        if monitor.info.ncpu and cpu_count > monitor.info.ncpu:
+        if not no_limits and monitor.info.ncpu and cpu_count > monitor.info.ncpu:
             raise DevboxInputError(
                 f"cpus {cpu_count:g} is more than host {monitor.name} has ({monitor.info.ncpu})"
             )
@@ -287,14 +356,15 @@ class Devboxes:
             created_keys = await ensure_hostkeys_volume(monitor, client, name, extra_labels, say)
             async with self._create_locks.setdefault(monitor.name, asyncio.Lock()):
                 cid, port = await create_and_start(
-                    monitor, client, cfg, name, keys, dev_uid, port, memory_bytes, cpu_count,
-                    environment, extra_labels, sudo, say,
+                    monitor, client, cfg, name, keys, dev_uid, port, memory_bytes,
+                    None if no_limits else cpu_count, environment, extra_labels, sudo, say, pids,
                 )  # fmt: skip
             address = probe_address(monitor, cfg.bind_address)
             say(f"waiting for sshd on {address or 'the container'}:{port}")
             await wait_ready(monitor, client, cid, address, port, cfg.ready_timeout)
             await self._pin_host_key(monitor, client, cid, port, say)
             info = await wait_known(self.ctx, monitor, cid)
+            await asyncio.to_thread(remember, self._known_hosts(), monitor.name, name, identity)
         except BaseException as exc:
             await asyncio.shield(undo(monitor, client, cid, volume if created_volume else None))
             if created_keys:
@@ -309,8 +379,13 @@ class Devboxes:
         say(f"dev box {name} is ready in {took:.1f}s (sshd on {address}:{port})")
         self.ctx.log_activity(
             "info",
-            f"dev box {name} created: {cname}, SSH port {port}, memory "
-            f"{memory_bytes // (1024 * 1024)} MiB, {cpu_count:g} CPUs" + (", sudo" if sudo else ""),
+            f"dev box {name} created: {cname}, SSH port {port}, "
+            + (
+                "no limits"
+                if memory_bytes is None
+                else f"memory {memory_bytes // (1024 * 1024)} MiB, {cpu_count:g} CPUs, {pids} pids"
+            )
+            + (", sudo" if sudo else ""),
             host=monitor.name,
             subject=info.key,
         )
@@ -389,8 +464,7 @@ class Devboxes:
         channel) into clawtui's known_hosts, so attach checks it (clawtui/terminal/attach.py)."""
         from clawtui.engine.devboxes.hostkey import pin_container_host_key  # asyncssh: late
 
-        settings = self.ctx.settings
-        known = settings.attach.resolved_known_hosts(settings.engine.resolved_state_dir)
+        known = self._known_hosts()
         address = ssh_host(monitor, self.cfg.bind_address)
         fingerprint = await pin_container_host_key(monitor, client, cid, known, address, port)
         say(f"pinned SSH host key {fingerprint} in {known}")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from clawtui.engine.api.fleet import ActionError, UnknownContainer
 from clawtui.engine.api.models import ContainerInfo
 from clawtui.engine.docker_sdk import docker
+from clawtui.engine.fleet.endpoints import refusal_text
 from clawtui.engine.fleet.own import own_container_ids, own_short_id, why_not_actionable
 
 if TYPE_CHECKING:
@@ -36,7 +37,11 @@ _END = object()
 
 
 def docker_error_text(exc: BaseException) -> str:
-    """The useful sentence of a Docker SDK error (its explanation, without the HTTP noise)."""
+    """The useful sentence of a Docker SDK error (its explanation, without the HTTP noise); a
+    refusal of a socket proxy names the endpoint and the capability that needs it."""
+    refused = refusal_text(exc)
+    if refused is not None:
+        return refused
     if isinstance(exc, docker.errors.APIError):
         explanation = exc.explanation
         if isinstance(explanation, bytes):

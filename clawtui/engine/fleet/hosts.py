@@ -34,6 +34,7 @@ from clawtui.engine.api.models import (
 from clawtui.engine.bus import EventBus
 from clawtui.engine.docker_sdk import docker
 from clawtui.engine.fleet.docker_parse import container_from_inspect, event_action
+from clawtui.engine.fleet.endpoints import refusal_text
 from clawtui.engine.fleet.stats import (
     CgroupFiles,
     CgroupPaths,
@@ -62,6 +63,9 @@ _END = object()
 
 def describe_docker_error(exc: BaseException, url: str) -> str:
     """A plain sentence for the host's error line, naming the fix where we know it."""
+    refused = refusal_text(exc)
+    if refused is not None:
+        return f"{url}: {refused}"
     text = str(exc) or exc.__class__.__name__
     if "FileNotFoundError" in text or "No such file" in text or "Connection refused" in text:
         return f"no Docker engine answers at {url}: start dockerd (scripts/ensure-docker)"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from clawtui.engine.api.memory import PlanError, PlanErrorCode, format_bytes
 from clawtui.engine.api.models import ContainerInfo, HostState
 from clawtui.engine.docker_sdk import docker
+from clawtui.engine.fleet.endpoints import refusal_text
 from clawtui.engine.fleet.own import own_container_ids as own_container_ids
 from clawtui.engine.fleet.stats import (
     CgroupPaths,
@@ -143,6 +144,9 @@ def describe_update_error(exc: BaseException) -> UpdateFailure:
     """
     if isinstance(exc, docker.errors.NotFound):
         return UpdateFailure("the container no longer exists (removed meanwhile?)")
+    refused = refusal_text(exc)
+    if refused is not None:
+        return UpdateFailure(refused)
     if isinstance(exc, docker.errors.APIError):
         raw = exc.explanation if isinstance(exc.explanation, str) else str(exc)
         text = CONTROL_RE.sub(" ", raw).strip()

@@ -174,6 +174,11 @@ class PoolClaims(PoolContainers, PoolSync):
     async def _claim(self, tenant: str, pool_name: str, config: Any, secrets: Any) -> ClaimInfo:
         started = time.perf_counter()
         pool = self.pool(pool_name)
+        if pool.name in self._draining:
+            raise PoolConflict(
+                f"pool {pool.name} is drained (clawtui pool drain): it takes no claims until "
+                "it is scaled again (clawtui pool scale)"
+            )
         config, secrets = self._validate_claim(tenant, pool, config, secrets)
         workload = self.workloads[pool.workload]
         provisioned: list[BaseException | None] = []
@@ -246,6 +251,7 @@ class PoolClaims(PoolContainers, PoolSync):
                     f"restoring {tenant}'s state failed ({failed[0].mapping}: {failed[0].error}); "
                     "the claim was undone so an empty container cannot overwrite the saved state"
                 )
+        await self._record_config(tenant, config, secrets)
         latency = (time.perf_counter() - started) * 1000
         self._latency.setdefault(pool.name, deque(maxlen=_LATENCIES)).append((source, latency))
         self._publish(
@@ -276,7 +282,21 @@ class PoolClaims(PoolContainers, PoolSync):
             endpoints=row.endpoints,
             sync=[self._state_of(r) for r in runs],
             latency_ms=latency,
+            config=dict(config),
+            secret_names=sorted(secrets),
         )
+
+    async def _record_config(
+        self, tenant: str, config: Mapping[str, Any], secrets: Mapping[str, Any]
+    ) -> None:
+        """Keep the open claim's tenant config and its secrets' names (never the values)."""
+        doc, names = json.dumps(dict(config)), json.dumps(sorted(secrets))
+
+        def run(conn: sqlite3.Connection) -> None:
+            with self.ctx.store.transaction():
+                ps.set_claim_config(conn, tenant, doc, names)
+
+        await self.ctx.store.arun(run)
 
     async def _claim_cold(self, tenant: str, pool: PoolConfig) -> tuple[ps.ContainerRow, str]:
         """A cold container for `tenant` (row, "cold"); when the pool is full but some of its

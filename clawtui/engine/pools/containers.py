@@ -257,7 +257,7 @@ class PoolContainers(PoolsState):
 
     async def _fill(self, name: str) -> None:
         pool = self.pools[name]
-        if self.clock() < self._fill_backoff.get(name, 0.0):
+        if name in self._draining or self.clock() < self._fill_backoff.get(name, 0.0):
             return
         monitor = self.ctx.monitors.get(pool.host)
         if monitor is None or monitor.info.state is not HostState.ONLINE:

@@ -47,6 +47,7 @@ from clawtui.engine.api.models import EventKind, HostState
 from clawtui.engine.api.pools import ClaimInfo, PoolInputError, PoolNotFound, PoolStatus
 from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.claims import PoolClaims
+from clawtui.engine.pools.drain import PoolDrain
 from clawtui.engine.pools.invariants import PoolInvariants
 from clawtui.engine.pools.reconcile import PoolReconcile
 from clawtui.engine.pools.state import _TICK
@@ -60,7 +61,7 @@ def _percentile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[min(98, max(0, round(q) - 1))]
 
 
-class Pools(PoolClaims, PoolReconcile, PoolInvariants):
+class Pools(PoolClaims, PoolReconcile, PoolInvariants, PoolDrain):
     """The pool manager (`engine.pools`): lifecycle, the background loop, scale and reads."""
 
     async def start(self) -> None:
@@ -156,6 +157,7 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants):
                 ps.set_target(conn, pool.name, min_warm, self.clock())
 
         await self.ctx.store.arun(save)
+        self._draining.discard(pool.name)  # scaling puts a drained pool back in service
         old = self.target(pool.name)
         self._targets[pool.name] = min_warm
         if min_warm < old:
@@ -203,6 +205,7 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants):
                     ),
                     total=len(mine),
                     on_empty=pool.on_empty,
+                    draining=pool.name in self._draining,
                     warm_p50_ms=_percentile(warm_ms, 50),
                     warm_p99_ms=_percentile(warm_ms, 99),
                     cold_p50_ms=_percentile(cold_ms, 50),

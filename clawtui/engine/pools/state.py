@@ -10,6 +10,7 @@ updates of a row, reading a tenant's claim. The parts (`containers`, `claims`, `
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shutil
@@ -61,6 +62,8 @@ class PoolsState:
         self.default_sink = state_dir / "sync"
         self._targets: dict[str, int] = {}
         self._inflight: set[str] = set()
+        self._draining: set[str] = set()
+        """Pools `drain` took out of service (no claims, no fill) until `scale`."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -266,6 +269,8 @@ class PoolsState:
             error=claim.error,
             release_attempts=claim.release_attempts,
             sync=[SyncState.model_validate(s) for s in sync],
+            config=_json_object(claim.config),
+            secret_names=[str(n) for n in _json_list(claim.secret_names)],
         )
 
     @staticmethod
@@ -280,3 +285,19 @@ class PoolsState:
             duration=run.duration,
             error=run.error,
         )
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _json_list(text: str | None) -> list[Any]:
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []

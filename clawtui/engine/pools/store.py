@@ -13,6 +13,8 @@ here. Every change of a row is a compare-and-swap on its `version` column inside
   open claim per container" (I1) hold even against a bug in the code above.
 * `pool_sync_status`: last run per tenant and mapping (bytes, duration, error).
 * `pool_targets`: `min_warm` overrides set by `scale`.
+* `pool_sync_runs`: every sync run, the newest `SYNC_HISTORY` per tenant (201); a claim row also
+  keeps the tenant config it was given and the names (never the values) of its secrets.
 """
 
 from __future__ import annotations
@@ -85,6 +87,27 @@ MIGRATIONS: list[Migration] = [
         )
         """,
     ),
+    (
+        201,
+        "tenant config of a claim and sync history",
+        """
+        ALTER TABLE pool_claims ADD COLUMN config TEXT;
+        ALTER TABLE pool_claims ADD COLUMN secret_names TEXT;
+        CREATE TABLE pool_sync_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tenant TEXT NOT NULL,
+            mapping TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            status TEXT NOT NULL,
+            last_run REAL NOT NULL,
+            bytes INTEGER NOT NULL,
+            files INTEGER NOT NULL,
+            duration REAL NOT NULL,
+            error TEXT
+        );
+        CREATE INDEX pool_sync_runs_tenant ON pool_sync_runs (tenant, id);
+        """,
+    ),
 ]
 
 OPEN_CLAIM_STATES = ("active", "releasing", "release_failed")
@@ -146,6 +169,8 @@ class ClaimRow:
     next_attempt: float | None
     error: str | None
     version: int
+    config: str | None = None
+    secret_names: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -323,3 +348,51 @@ def set_target(conn: sqlite3.Connection, pool: str, min_warm: int, now: float) -
         "INSERT OR REPLACE INTO pool_targets (pool, min_warm, updated_at) VALUES (?, ?, ?)",
         (pool, min_warm, now),
     )
+
+
+SYNC_HISTORY = 100
+"""Sync runs kept per tenant in `pool_sync_runs`."""
+
+
+def add_sync_run(conn: sqlite3.Connection, tenant: str, values: tuple[Any, ...]) -> None:
+    """Append one run (mapping, direction, status, last_run, bytes, files, duration, error) to
+    the tenant's history and drop what is past the newest `SYNC_HISTORY` (caller's transaction)."""
+    conn.execute(
+        "INSERT INTO pool_sync_runs (tenant, mapping, direction, status, last_run, bytes, files, "
+        "duration, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (tenant, *values),
+    )
+    conn.execute(
+        "DELETE FROM pool_sync_runs WHERE tenant = ? AND id NOT IN "
+        "(SELECT id FROM pool_sync_runs WHERE tenant = ? ORDER BY id DESC LIMIT ?)",
+        (tenant, tenant, SYNC_HISTORY),
+    )
+
+
+def sync_runs(conn: sqlite3.Connection, tenant: str, limit: int) -> list[dict[str, Any]]:
+    """The tenant's sync runs, newest first."""
+    rows = conn.execute(
+        "SELECT mapping, direction, status, last_run, bytes, files, duration, error "
+        "FROM pool_sync_runs WHERE tenant = ? ORDER BY id DESC LIMIT ?",
+        (tenant, limit),
+    ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def set_claim_config(conn: sqlite3.Connection, tenant: str, config: str, secret_names: str) -> None:
+    """The open claim's tenant config and its secrets' names (JSON; never the values)."""
+    conn.execute(
+        "UPDATE pool_claims SET config = ?, secret_names = ? WHERE tenant = ? AND state = 'active'",
+        (config, secret_names, tenant),
+    )
+
+
+def last_sync_by_tenant(conn: sqlite3.Connection) -> dict[str, float]:
+    """When each tenant's state was last synced (any mapping, any direction)."""
+    return {
+        str(r[0]): float(r[1])
+        for r in conn.execute(
+            "SELECT tenant, MAX(last_run) FROM pool_sync_status GROUP BY tenant"
+        ).fetchall()
+        if r[1] is not None
+    }

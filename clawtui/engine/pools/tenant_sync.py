@@ -151,6 +151,8 @@ class PoolSync(PoolsState):
             )
 
     def _save_run(self, conn: sqlite3.Connection, *, tenant: str, run: SyncRun) -> None:
+        values = (run.mapping, run.direction, run.status, run.finished_at, run.bytes, run.files,
+                  run.duration, run.error)  # fmt: skip
         with self.ctx.store.transaction():
             ps.save_sync_run(
                 conn,
@@ -164,6 +166,7 @@ class PoolSync(PoolsState):
                 duration=run.duration,
                 error=run.error,
             )
+            ps.add_sync_run(conn, tenant, values)
 
     async def sync(self, tenant: str, direction: str = "upload") -> SyncResult:
         """A manual sync of the tenant's container: upload, download or both.

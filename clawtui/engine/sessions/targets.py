@@ -37,13 +37,16 @@ def ssh_target(
     known_hosts: Path,
     identity_file: Path | None,
     use_agent: bool,
+    first_identity: Path | None = None,
 ) -> SSHTarget:
-    """An `SSHTarget` with `[attach]`'s user and identity, checked against clawtui's known_hosts."""
+    """An `SSHTarget` with `[attach]`'s user and identity, checked against clawtui's known_hosts;
+    `first_identity` (the key a dev box was made for, see `identities`) is tried first."""
+    files = tuple(p for p in (first_identity, identity_file) if p is not None)
     return SSHTarget(
         host=address,
         port=port,
         username=username,
         known_hosts=known_hosts,
-        identity_files=(identity_file,) if identity_file is not None else (),
+        identity_files=tuple(dict.fromkeys(files)),
         use_agent=use_agent,
     )

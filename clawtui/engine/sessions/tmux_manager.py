@@ -40,6 +40,7 @@ from clawtui.engine.api.tmux import (
     validate_name,
 )
 from clawtui.engine.sessions import tmux
+from clawtui.engine.sessions.identities import remembered
 from clawtui.engine.sessions.ssh import ConnectionPool
 from clawtui.engine.sessions.targets import ssh_address, ssh_target
 
@@ -116,13 +117,16 @@ class TmuxManager:
         if host is None:
             raise TargetError(f"unknown Docker host {info.host!r}")
         attach = settings.attach
+        known_hosts = attach.resolved_known_hosts(settings.engine.resolved_state_dir)
+        owner = info.labels.get(LABEL_OWNER) if info.role == ROLE else None
         ssh = ssh_target(
             ssh_address(str(settings.devboxes.bind_address), host.url, host.is_local),
             port,
             username=attach.username,
-            known_hosts=attach.resolved_known_hosts(settings.engine.resolved_state_dir),
+            known_hosts=known_hosts,
             identity_file=attach.identity_file,
             use_agent=attach.use_agent,
+            first_identity=remembered(known_hosts, info.host, owner) if owner else None,
         )
         return TmuxTarget(name=container, host=info.host, key=info.key, ssh=ssh)
 

@@ -1,5 +1,10 @@
 """The Pools panel: warm pools, their tenants, recent pool and sync events, and actions.
 
+Overview: totals across pools (warm / target, warming, claimed, containers, unhealthy, drained
+pools). Containers: the selected pool's containers (state, tenant, health, age, last sync).
+Tenant: the selected tenant's config (credential-like keys and every secret masked) and its
+sync history. See `pools_detail`.
+
 Top table: one row per pool (warm / target, warming, claimed, unhealthy, max, claim latency
 p50 / p99). Middle table: one row per open claim (tenant, pool, container, claimed, state,
 last sync and its result). Bottom: the latest POOL and SYNC events, and a status line that
@@ -28,7 +33,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
@@ -38,6 +43,7 @@ from clawtui.engine.api.pools import PoolsAPI, pools_of
 from clawtui.engine.api.protocols import EngineAPI
 from clawtui.tui.messages import EngineEvent
 from clawtui.tui.widgets.empty_state import EmptyState
+from clawtui.tui.widgets.pools_detail import container_cells, overview_text, tenant_text
 
 EVENT_ROWS = 8
 _RELOAD_MIN_INTERVAL = 0.3
@@ -139,8 +145,12 @@ class PoolsPanel(Vertical, can_focus=True):
     they came (`MainScreen.compose_panel`)."""
 
     DEFAULT_CSS = """
-    PoolsPanel #pools-table { height: auto; max-height: 12; }
-    PoolsPanel #pools-tenants { height: 1fr; }
+    PoolsPanel #pools-table { height: auto; max-height: 7; }
+    PoolsPanel #pools-containers { height: auto; max-height: 7; }
+    PoolsPanel #pools-tenants { height: 1fr; min-height: 3; }
+    PoolsPanel #pools-bottom { height: auto; max-height: 12; }
+    PoolsPanel .pools-half { width: 1fr; height: auto; max-height: 12; }
+    PoolsPanel #pools-tenant { height: auto; }
     PoolsPanel #pools-events { height: auto; max-height: 10; color: $text-muted; }
     PoolsPanel #pools-status { height: 1; }
     PoolsPanel .pools-title { text-style: bold; margin-top: 1; }
@@ -166,6 +176,8 @@ class PoolsPanel(Vertical, can_focus=True):
         self._reload_pending = False
         self.pool_rows: list[Any] = []
         self.tenant_rows: list[Any] = []
+        self.container_rows: list[Any] = []
+        self.detail_pool: str | None = None
 
     @property
     def available(self) -> bool:
@@ -193,12 +205,20 @@ class PoolsPanel(Vertical, can_focus=True):
                 id="pools-empty",
             )
             return
+        yield Static(Text(""), id="pools-overview")
         yield Label(Text("Pools"), classes="pools-title")
         yield DataTable(id="pools-table", cursor_type="row", zebra_stripes=True)
+        yield Label(Text("Containers"), classes="pools-title", id="pools-containers-title")
+        yield DataTable(id="pools-containers", cursor_type="row", zebra_stripes=True)
         yield Label(Text("Tenants"), classes="pools-title")
         yield DataTable(id="pools-tenants", cursor_type="row", zebra_stripes=True)
-        yield Label(Text("Recent events"), classes="pools-title")
-        yield Static(Text(""), id="pools-events")
+        with Horizontal(id="pools-bottom"):
+            with Vertical(classes="pools-half"):
+                yield Label(Text("Recent events"), classes="pools-title")
+                yield Static(Text(""), id="pools-events")
+            with VerticalScroll(classes="pools-half"):
+                yield Label(Text("Tenant"), classes="pools-title")
+                yield Static(Text(""), id="pools-tenant")
         yield Static(Text(""), id="pools-status")
 
     def on_mount(self) -> None:
@@ -209,6 +229,9 @@ class PoolsPanel(Vertical, can_focus=True):
                           "p50 ms", "p99 ms")  # fmt: skip
         tenants = self.query_one("#pools-tenants", DataTable)
         tenants.add_columns("Tenant", "Pool", "Container", "Claimed", "State", "Last sync")
+        self.query_one("#pools-containers", DataTable).add_columns(
+            "Container", "State", "Tenant", "Health", "Age", "Last sync"
+        )
         self.reload()
         self.set_interval(2.0, self.reload)
 
@@ -229,9 +252,44 @@ class PoolsPanel(Vertical, can_focus=True):
         self._render_tables()
         if not pools and self.engine.is_remote:
             self.set_status("the remote engine has no pools: see [[pools]] in its config.toml")
+        await self._load_details()
+
+    async def _load_details(self) -> None:
+        """The selected pool's containers and the selected tenant's sync history."""
+        if self.pools is None:
+            return
+        pool, tenant = self._selected("#pools-table"), self._selected("#pools-tenants")
+        try:
+            self.container_rows = await self.pools.containers(pool) if pool else []
+            history = await self.pools.sync_history(tenant) if tenant else []
+        except Exception as exc:  # an older remote service, a pool gone meanwhile: say it
+            self.set_status(f"could not read pool details: {exc}", error=True)
+            return
+        self.detail_pool = pool
+        now = self._clock()
+        title = self.query_one("#pools-containers-title", Label)
+        title.update(Text(f"Containers of {pool}" if pool else "Containers"))
+        table = self.query_one("#pools-containers", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for c in self.container_rows:
+            table.add_row(*container_cells(c, now), key=c.name)
+        if self.container_rows:
+            table.move_cursor(row=min(keep, len(self.container_rows) - 1))
+        claim = next((t for t in self.tenant_rows if t.tenant == tenant), None)
+        self.query_one("#pools-tenant", Static).update(tenant_text(claim, history, now))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id in ("pools-table", "pools-tenants") and self.available:
+            self.load_details()
+
+    @work(exclusive=True, group="pools-details")
+    async def load_details(self) -> None:
+        await self._load_details()
 
     def _render_tables(self) -> None:
         now = self._clock()
+        self.query_one("#pools-overview", Static).update(overview_text(self.pool_rows))
         table = self.query_one("#pools-table", DataTable)
         keep = table.cursor_row
         table.clear()
