@@ -97,6 +97,13 @@ class Thresholds(Section):
     restarts_per_hour: int = Field(
         default=3, ge=1, le=10_000, description="Restarts of one container in the last hour."
     )
+    host_memory_percent: float = Field(
+        default=90.0,
+        gt=0,
+        le=100,
+        description="Memory % of the host in use (`free`: total - available); the seed gives "
+        "no host figure, so 90.",
+    )
 
 
 class MonitorConfig(Section):
@@ -128,6 +135,11 @@ class MonitorConfig(Section):
         description="`docker ps --filter` values limiting the containers checked, e.g. "
         "['label=com.example.stack=staging'].",
     )
+    agent_processes: list[str] = Field(
+        default_factory=list,
+        description="Process names (as `pgrep -x` sees them) that must be running on the host, "
+        "e.g. the build agent ['Agent.Listener']; one not running is an anomaly.",
+    )
     interval: float = Field(
         default=3600.0, ge=0.2, le=86400, description="Seconds between two checks (seed: 1 h)."
     )
@@ -149,6 +161,17 @@ class MonitorConfig(Section):
                 raise ValueError(
                     f"docker filter {item[:80]!r}: expected KEY=VALUE without spaces, "
                     "e.g. 'label=stack=staging'"
+                )
+        return value
+
+    @field_validator("agent_processes")
+    @classmethod
+    def _processes(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(r"[A-Za-z0-9._:+@-]{1,15}", item):
+                raise ValueError(
+                    f"agent process {item[:80]!r}: expected a process name of 1-15 letters, "
+                    "digits or ._:+@- (the kernel keeps 15 characters of a name)"
                 )
         return value
 
