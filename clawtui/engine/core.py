@@ -120,7 +120,7 @@ class Engine:
         self.health = HealthMonitors(self.context, self.incidents)
         self.autoheal = Autoheal(self.context, self.escalations)
         self.components += [self.stuck, self.briefs, self.health, self.autoheal]
-        self.ingress = Ingress(self.context, self.queue, self.escalations)
+        self.ingress = Ingress(self.context, self.queue, self.escalations, self.notifier)
         self.components.append(self.ingress)
         self.pools = Pools(self.context, escalations=self.escalations)
         self.components.append(self.pools)

@@ -22,6 +22,7 @@ from clawtui.engine.api.ingress import (
     Outcome,
 )
 from clawtui.engine.ingress import azure_devops as azdo
+from clawtui.engine.ingress.ci_loop import close_ci_loop
 from clawtui.engine.ingress.delivery import (
     DELIVERY_COLUMNS,
     IngressDelivery,
@@ -141,6 +142,8 @@ class WebhookIntake(IngressDelivery):
             return Outcome(
                 200, {"ok": True, "id": did, "status": "duplicate", "stored_status": stored_status}
             )
+        if build is not None and build.result in azdo.SUCCESS_RESULTS:
+            await close_ci_loop(self.ctx, self.escalations, self.notifier, build)
         if status == "ignored":
             self.record(
                 IngressRecord(
