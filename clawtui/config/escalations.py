@@ -140,6 +140,17 @@ class MonitorConfig(Section):
         description="Process names (as `pgrep -x` sees them) that must be running on the host, "
         "e.g. the build agent ['Agent.Listener']; one not running is an anomaly.",
     )
+    fix_thread_id: int | None = Field(
+        default=None,
+        ge=0,
+        description="TinyClaw thread of the dev agent that gets fixes (the seed's Cody): an "
+        "incident's diagnostic report is put into its queue.",
+    )
+    hand_off_on_detect: bool = Field(
+        default=True,
+        description="Hand the report to fix_thread_id when an incident is detected or recurs; "
+        "false: only when asked (`clawtui incidents hand-off ID`).",
+    )
     interval: float = Field(
         default=3600.0, ge=0.2, le=86400, description="Seconds between two checks (seed: 1 h)."
     )

@@ -105,7 +105,7 @@ class Engine:
         self.components: list[Component] = []
         self.threads = Threads(self.context, self.queue, self.notifier)
         self.components.append(self.threads)
-        self.incidents = Incidents(self.context, self.notifier)
+        self.incidents = Incidents(self.context, self.notifier, self.queue)
         self.stuck = StuckDetector(  # activity from the threads + the queue
             self.context, self.escalations, queue=self.queue, threads=self.threads
         )
