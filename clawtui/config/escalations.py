@@ -212,6 +212,54 @@ class AutohealFile(Section):
     )
 
 
+class AutohealContainer(Section):
+    """An agent container autoheal watches (`[[autoheal.containers]]`, seed 001 §3.11): config
+    files inside it (Docker archive API; dated backups in `backups/` beside each file) and its
+    gateway process."""
+
+    container: str = Field(min_length=1, max_length=128, description="Container name or id.")
+    host: str | None = Field(
+        default=None, description="Docker host (a [[hosts]] name); absent: the first host."
+    )
+    files: list[str] = Field(
+        default_factory=list, description="Absolute paths of config files inside it."
+    )
+    format: Literal["json", "toml", "auto"] = Field(
+        default="auto", description="File format; 'auto' goes by each file's suffix."
+    )
+    agent: str = Field(default="autoheal", min_length=1, description="Agent the files belong to.")
+    allowed_keys: list[str] | None = Field(
+        default=None, description="Top-level keys allowed; absent: any."
+    )
+    forbidden_keys: list[str] = Field(
+        default_factory=lambda: ["meta"], description="Top-level keys that are always dropped."
+    )
+    gateway_process: str | None = Field(
+        default=None,
+        max_length=15,
+        description="Process name (/proc/<pid>/comm) of the gateway; absent: not watched.",
+    )
+    restart_command: list[str] = Field(
+        default_factory=lambda: ["supervisorctl", "restart", "clawdbot-gateway"],
+        description="Run in the container (argv, no shell) when the gateway is not alive or "
+        "restarts in a loop.",
+    )
+    max_restarts_per_hour: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="Gateway restarts (ours and its own) in an hour that raise an escalation.",
+    )
+
+    @field_validator("files")
+    @classmethod
+    def _absolute(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item.startswith("/") or "/../" in item + "/" or item.endswith("/"):
+                raise ValueError(f"container file {item[:80]!r}: expected an absolute file path")
+        return value
+
+
 class AutohealConfig(Section):
     """Agent config files checked and repaired on an interval (`[autoheal]`)."""
 
@@ -223,3 +271,6 @@ class AutohealConfig(Section):
         default=None, description="Backups folder; absent: 'backups/' next to each file."
     )
     files: list[AutohealFile] = Field(default_factory=list, description="Files to watch.")
+    containers: list[AutohealContainer] = Field(
+        default_factory=list, description="Agent containers: config files inside, gateway."
+    )

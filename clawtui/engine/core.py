@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from clawtui.engine import store as store_migrations
 from clawtui.engine.api.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
+from clawtui.engine.autoheal.containers import ContainerAutoheal
 from clawtui.engine.autoheal.repair import Autoheal
 from clawtui.engine.brief.briefs import Briefs
 from clawtui.engine.bus import EventBus, Subscription
@@ -119,7 +120,14 @@ class Engine:
         )
         self.health = HealthMonitors(self.context, self.incidents)
         self.autoheal = Autoheal(self.context, self.escalations)
-        self.components += [self.stuck, self.briefs, self.health, self.autoheal]
+        self.container_autoheal = ContainerAutoheal(self.context, self.escalations)
+        self.components += [
+            self.stuck,
+            self.briefs,
+            self.health,
+            self.autoheal,
+            self.container_autoheal,
+        ]
         self.ingress = Ingress(self.context, self.queue, self.escalations, self.notifier)
         self.components.append(self.ingress)
         self.pools = Pools(self.context, escalations=self.escalations)
