@@ -7,6 +7,7 @@
     clawtui escalations decide ID approve|skip|modify [--text TEXT] [--by NAME] [--json]
     clawtui escalations resolve ID [--note TEXT]
     clawtui incidents [--open] [--json]
+    clawtui incidents pr-ready|restarting|hand-off ID ...   (see incidents.py)
     clawtui brief [--date YYYY-MM-DD] [--preview] [--json]
 
 With `clawtui --connect URL [--token T]` the commands talk to a running `clawtui serve` over its
@@ -89,6 +90,9 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
     inc.add_argument("--open", action="store_true", help="only the open ones")
     inc.add_argument("--json", action="store_true")
     inc.set_defaults(handler=cmd_incidents)
+    from clawtui.cli.incidents import register_actions
+
+    register_actions(inc, add_config)
 
     brief = sub.add_parser("brief", help="print the morning brief")
     add_config(brief)

@@ -25,6 +25,7 @@ from clawtui.engine.api.escalations import (
     EscalationError,
     Incident,
     IncidentError,
+    IncidentHandOff,
     NewEscalation,
     Status,
 )
@@ -111,6 +112,16 @@ class RemoteIncidents(_Refusing):
         path = f"/api/v1/incidents/{int(incident_id)}/pr_ready"
         data = await self.request("POST", path, json={"pr_url": pr_url} if pr_url else {})
         return Incident.model_validate(data)
+
+    async def mark_restarting(self, incident_id: int, note: str | None = None) -> Incident:
+        path = f"/api/v1/incidents/{int(incident_id)}/restarting"
+        data = await self.request("POST", path, json={"note": note} if note else {})
+        return Incident.model_validate(data)
+
+    async def hand_off(self, incident_id: int, thread_id: int | None = None) -> IncidentHandOff:
+        path = f"/api/v1/incidents/{int(incident_id)}/hand_off"
+        body = {"thread_id": int(thread_id)} if thread_id is not None else {}
+        return IncidentHandOff.model_validate(await self.request("POST", path, json=body))
 
 
 def _day(day: str) -> str:

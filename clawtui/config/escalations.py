@@ -97,6 +97,13 @@ class Thresholds(Section):
     restarts_per_hour: int = Field(
         default=3, ge=1, le=10_000, description="Restarts of one container in the last hour."
     )
+    host_memory_percent: float = Field(
+        default=90.0,
+        gt=0,
+        le=100,
+        description="Memory % of the host in use (`free`: total - available); the seed gives "
+        "no host figure, so 90.",
+    )
 
 
 class MonitorConfig(Section):
@@ -128,6 +135,22 @@ class MonitorConfig(Section):
         description="`docker ps --filter` values limiting the containers checked, e.g. "
         "['label=com.example.stack=staging'].",
     )
+    agent_processes: list[str] = Field(
+        default_factory=list,
+        description="Process names (as `pgrep -x` sees them) that must be running on the host, "
+        "e.g. the build agent ['Agent.Listener']; one not running is an anomaly.",
+    )
+    fix_thread_id: int | None = Field(
+        default=None,
+        ge=0,
+        description="TinyClaw thread of the dev agent that gets fixes (the seed's Cody): an "
+        "incident's diagnostic report is put into its queue.",
+    )
+    hand_off_on_detect: bool = Field(
+        default=True,
+        description="Hand the report to fix_thread_id when an incident is detected or recurs; "
+        "false: only when asked (`clawtui incidents hand-off ID`).",
+    )
     interval: float = Field(
         default=3600.0, ge=0.2, le=86400, description="Seconds between two checks (seed: 1 h)."
     )
@@ -149,6 +172,17 @@ class MonitorConfig(Section):
                 raise ValueError(
                     f"docker filter {item[:80]!r}: expected KEY=VALUE without spaces, "
                     "e.g. 'label=stack=staging'"
+                )
+        return value
+
+    @field_validator("agent_processes")
+    @classmethod
+    def _processes(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(r"[A-Za-z0-9._:+@-]{1,15}", item):
+                raise ValueError(
+                    f"agent process {item[:80]!r}: expected a process name of 1-15 letters, "
+                    "digits or ._:+@- (the kernel keeps 15 characters of a name)"
                 )
         return value
 
@@ -178,6 +212,54 @@ class AutohealFile(Section):
     )
 
 
+class AutohealContainer(Section):
+    """An agent container autoheal watches (`[[autoheal.containers]]`, seed 001 §3.11): config
+    files inside it (Docker archive API; dated backups in `backups/` beside each file) and its
+    gateway process."""
+
+    container: str = Field(min_length=1, max_length=128, description="Container name or id.")
+    host: str | None = Field(
+        default=None, description="Docker host (a [[hosts]] name); absent: the first host."
+    )
+    files: list[str] = Field(
+        default_factory=list, description="Absolute paths of config files inside it."
+    )
+    format: Literal["json", "toml", "auto"] = Field(
+        default="auto", description="File format; 'auto' goes by each file's suffix."
+    )
+    agent: str = Field(default="autoheal", min_length=1, description="Agent the files belong to.")
+    allowed_keys: list[str] | None = Field(
+        default=None, description="Top-level keys allowed; absent: any."
+    )
+    forbidden_keys: list[str] = Field(
+        default_factory=lambda: ["meta"], description="Top-level keys that are always dropped."
+    )
+    gateway_process: str | None = Field(
+        default=None,
+        max_length=15,
+        description="Process name (/proc/<pid>/comm) of the gateway; absent: not watched.",
+    )
+    restart_command: list[str] = Field(
+        default_factory=lambda: ["supervisorctl", "restart", "clawdbot-gateway"],
+        description="Run in the container (argv, no shell) when the gateway is not alive or "
+        "restarts in a loop.",
+    )
+    max_restarts_per_hour: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="Gateway restarts (ours and its own) in an hour that raise an escalation.",
+    )
+
+    @field_validator("files")
+    @classmethod
+    def _absolute(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item.startswith("/") or "/../" in item + "/" or item.endswith("/"):
+                raise ValueError(f"container file {item[:80]!r}: expected an absolute file path")
+        return value
+
+
 class AutohealConfig(Section):
     """Agent config files checked and repaired on an interval (`[autoheal]`)."""
 
@@ -189,3 +271,6 @@ class AutohealConfig(Section):
         default=None, description="Backups folder; absent: 'backups/' next to each file."
     )
     files: list[AutohealFile] = Field(default_factory=list, description="Files to watch.")
+    containers: list[AutohealContainer] = Field(
+        default_factory=list, description="Agent containers: config files inside, gateway."
+    )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from clawtui.engine import store as store_migrations
 from clawtui.engine.api.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
+from clawtui.engine.autoheal.containers import ContainerAutoheal
 from clawtui.engine.autoheal.repair import Autoheal
 from clawtui.engine.brief import store as brief_store
 from clawtui.engine.brief.briefs import Briefs
@@ -126,7 +127,7 @@ class Engine:
         self.components: list[Component] = []
         self.threads = Threads(self.context, self.queue, self.notifier)
         self.components.append(self.threads)
-        self.incidents = Incidents(self.context, self.notifier)
+        self.incidents = Incidents(self.context, self.notifier, self.queue)
         self.stuck = StuckDetector(  # activity from the threads + the queue
             self.context, self.escalations, queue=self.queue, threads=self.threads
         )
@@ -140,8 +141,15 @@ class Engine:
         )
         self.health = HealthMonitors(self.context, self.incidents)
         self.autoheal = Autoheal(self.context, self.escalations)
-        self.components += [self.stuck, self.briefs, self.health, self.autoheal]
-        self.ingress = Ingress(self.context, self.queue, self.escalations)
+        self.container_autoheal = ContainerAutoheal(self.context, self.escalations)
+        self.components += [
+            self.stuck,
+            self.briefs,
+            self.health,
+            self.autoheal,
+            self.container_autoheal,
+        ]
+        self.ingress = Ingress(self.context, self.queue, self.escalations, self.notifier)
         self.components.append(self.ingress)
         self.pools = Pools(self.context, escalations=self.escalations)
         self.components.append(self.pools)

@@ -10,6 +10,11 @@
     GET  /api/v1/incidents?open=1&limit=         open first, oldest first
     GET  /api/v1/incidents/{id}
     POST /api/v1/incidents/{id}/pr_ready         {"pr_url": "..."}
+    POST /api/v1/incidents/{id}/restarting       {"note": "..."} (optional body): the fix did
+                                                  not hold; pr_ready / resolved -> restarting
+    POST /api/v1/incidents/{id}/hand_off         {"thread_id": N} (optional; default: the
+                                                  monitor's fix_thread_id) -> {incident_id,
+                                                  thread_id, message_id}
     GET  /api/v1/brief?date=YYYY-MM-DD           the stored brief (default: the newest)
     POST /api/v1/brief/preview?date=YYYY-MM-DD   build it from current state; not sent, not kept
 
@@ -57,6 +62,16 @@ class ResolveBody(BaseModel):
 class PrReadyBody(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     pr_url: str | None = Field(default=None, max_length=2000)
+
+
+class RestartingBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class HandOffBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    thread_id: int | None = Field(default=None, ge=0)
 
 
 def _escalations(request: web.Request) -> EscalationsAPI:
@@ -173,6 +188,30 @@ async def pr_ready(request: web.Request) -> web.Response:
     except IncidentError as exc:
         _refused(exc)
     return _json(inc.model_dump(mode="json"))
+
+
+@routes.post("/api/v1/incidents/{id}/restarting")
+async def restarting(request: web.Request) -> web.Response:
+    incidents = _incidents(request)
+    ident = _id(request)
+    body = await parse_body(request, RestartingBody, optional=True)
+    try:
+        inc = await incidents.mark_restarting(ident, body.note)
+    except IncidentError as exc:
+        _refused(exc)
+    return _json(inc.model_dump(mode="json"))
+
+
+@routes.post("/api/v1/incidents/{id}/hand_off")
+async def hand_off(request: web.Request) -> web.Response:
+    incidents = _incidents(request)
+    ident = _id(request)
+    body = await parse_body(request, HandOffBody, optional=True)
+    try:
+        done = await incidents.hand_off(ident, body.thread_id)
+    except IncidentError as exc:
+        _refused(exc)
+    return _json(done.model_dump(mode="json"))
 
 
 def _date(request: web.Request) -> str | None:

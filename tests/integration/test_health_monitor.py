@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -65,26 +68,33 @@ def monitored_image(docker_api: docker.APIClient) -> str:
     return IMAGE
 
 
-@pytest.fixture
-def monitored_host(
+@contextlib.contextmanager
+def _sshd_host(
     docker_api: docker.APIClient,
-    monitored_image: str,
-    test_labels: dict[str, str],
+    image: str,
+    labels: dict[str, str],
     tmp_path: Path,
+    *,
+    docker_dir: Path | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """A running sshd host; yields {id, ip, key (client key path), known_hosts}."""
+    """A running sshd host; yields {id, ip, key (client key path), known_hosts}.
+
+    It gets the system Docker socket (its `docker ps` sees the test's culprits), or with
+    `docker_dir` that folder (a test's own dockerd socket) at /run/own-docker instead.
+    """
     key = asyncssh.generate_private_key("ssh-ed25519")
-    key_path = tmp_path / "id_ed25519"
+    key_path = tmp_path / f"id_ed25519_{uuid.uuid4().hex[:6]}"
     key.write_private_key(str(key_path))
     key_path.chmod(0o600)
-    host_config = docker_api.create_host_config(
-        binds={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
-        tmpfs={"/mnt/small": "size=1m"},
-    )
+    if docker_dir is not None:
+        binds = {str(docker_dir): {"bind": "/run/own-docker", "mode": "rw"}}
+    else:
+        binds = {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}}
+    host_config = docker_api.create_host_config(binds=binds, tmpfs={"/mnt/small": "size=1m"})
     container = docker_api.create_container(
-        monitored_image,
+        image,
         name=f"clawtui-t-monhost-{uuid.uuid4().hex[:8]}",
-        labels=dict(test_labels),
+        labels=dict(labels),
         host_config=host_config,
     )
     cid = container["Id"]
@@ -107,12 +117,24 @@ def monitored_host(
             time.sleep(0.2)
         assert host_pub.strip(), "sshd never generated its host key"
         ip = docker_api.inspect_container(cid)["NetworkSettings"]["IPAddress"]
-        known_hosts = tmp_path / "known_hosts"
+        known_hosts = tmp_path / f"known_hosts_{uuid.uuid4().hex[:6]}"
         pin_host_key(known_hosts, ip, 22, host_pub)
         yield {"id": cid, "ip": ip, "key": key_path, "known_hosts": known_hosts}
     finally:
         with contextlib.suppress(docker.errors.NotFound):
             docker_api.remove_container(cid, force=True, v=True)
+
+
+@pytest.fixture
+def monitored_host(
+    docker_api: docker.APIClient,
+    monitored_image: str,
+    test_labels: dict[str, str],
+    tmp_path: Path,
+) -> Iterator[dict[str, Any]]:
+    """A running sshd host with the system Docker socket mounted."""
+    with _sshd_host(docker_api, monitored_image, test_labels, tmp_path) as host:
+        yield host
 
 
 @pytest.fixture
@@ -359,3 +381,234 @@ async def test_status_page_down_then_up(
     finally:
         await engine.stop()
         await runner.cleanup()
+
+
+# -- outages (issue 14): a stopped container, a dead agent process, host memory, no dockerd ----
+AGENT = "buildagent"  # a copy of `sleep` under the build agent's name, run inside the host
+
+
+def _start_agent(api: docker.APIClient, cid: str) -> None:
+    _exec(api, cid, f"cp /bin/sleep /usr/local/bin/{AGENT}")
+    exec_id = api.exec_create(cid, [f"/usr/local/bin/{AGENT}", "100000"])["Id"]
+    api.exec_start(exec_id, detach=True)
+    _exec(api, cid, f"for i in $(seq 100); do pgrep -x {AGENT} && exit 0; sleep 0.1; done; exit 1")
+
+
+def _monitor(host: dict[str, Any], **kwargs: Any) -> MonitorConfig:
+    return MonitorConfig(
+        name="staging",
+        host=host["ip"],
+        username="root",
+        identity_file=host["key"],
+        known_hosts=host["known_hosts"],
+        interval=1.0,
+        timeout=30.0,
+        disk_mounts=[],
+        **kwargs,
+    )
+
+
+def _engine(tmp_path: Path, url: str, monitor: MonitorConfig) -> Engine:
+    settings = make_settings(tmp_path / "state")
+    settings.notify = NotifyConfig(webhook=WebhookConfig(url=url), retries=0)
+    settings.escalations = EscalationsConfig(stuck_detector=False)
+    settings.brief = BriefConfig(enabled=False)
+    settings.monitors = [monitor]
+    return Engine(settings)
+
+
+async def _detected_then_resolved(
+    engine: Engine,
+    received: list[dict[str, Any]],
+    signals: set[str],
+    break_it: Any,
+    repair_it: Any,
+) -> None:
+    """Healthy first; break → one incident per signal, notified once; repair → resolved once."""
+    check = engine.health.checks[0]
+    await _until(lambda: _async(check.last_ok is not None), 60, "a first healthy check")
+    assert await engine.incidents.find() == []
+    break_it()
+
+    async def all_open() -> bool:
+        return signals <= {i.signal for i in await engine.incidents.find(open_only=True)}
+
+    await _until(all_open, 90, f"incidents on {sorted(signals)}")
+    for incident in await engine.incidents.find(open_only=True):
+        assert incident.signal in signals, incident.signal  # nothing else fired
+        assert incident.state is LoopState.DETECTED
+        report = incident.report
+        assert report.summary and report.severity and report.affected_services
+        assert report.evidence and report.immediate_action and report.recommended_fix
+    seen = check.checks
+    await _until(lambda: _async(check.checks >= seen + 2), 60, "two more checks")
+    await _until(
+        lambda: _async(all(_count(received, "incident.detected", s) >= 1 for s in signals)),
+        20,
+        "the detected notifications",
+    )
+    for s in signals:
+        assert _count(received, "incident.detected", s) == 1, (s, received)
+    repair_it()
+
+    async def all_resolved() -> bool:
+        by_signal = {i.signal: i for i in await engine.incidents.find()}
+        return all(by_signal[s].state is LoopState.RESOLVED for s in signals)
+
+    await _until(all_resolved, 90, "the incidents to resolve")
+    await _until(
+        lambda: _async(all(_count(received, "incident.resolved", s) >= 1 for s in signals)),
+        20,
+        "the resolved notifications",
+    )
+    seen = check.checks
+    await _until(lambda: _async(check.checks >= seen + 2), 60, "two more checks")
+    for s in signals:
+        assert _count(received, "incident.detected", s) == 1, s
+        assert _count(received, "incident.resolved", s) == 1, s
+
+
+async def test_stopped_container_dead_agent_and_host_memory_are_incidents(
+    docker_api: docker.APIClient,
+    make_container: Any,
+    monitored_host: dict[str, Any],
+    webhook: tuple[str, list[dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    url, received = webhook
+    culprit = f"outage-{uuid.uuid4().hex[:8]}"
+    service = make_container("service", labels={"clawtui.test.culprit": culprit})
+    service_name = service["Name"].lstrip("/")
+    _start_agent(docker_api, monitored_host["id"])
+    monitor = _monitor(
+        monitored_host,
+        docker_filters=[f"label=clawtui.test.culprit={culprit}"],
+        agent_processes=[AGENT],
+        # CPU is not under test; host memory starts at 100 % (never above) and is lowered
+        # below what the host really uses (read from its `free`) to break it.
+        thresholds=Thresholds(cpu_percent=100_000, host_memory_percent=100.0),
+    )
+    engine = _engine(tmp_path, url, monitor)
+    await engine.start()
+    try:
+        check = engine.health.checks[0]
+
+        def break_it() -> None:
+            docker_api.stop(service["Id"], timeout=1)
+            _exec(docker_api, monitored_host["id"], f"pkill -x {AGENT}")
+            check.cfg.thresholds.host_memory_percent = 0.5
+
+        def repair_it() -> None:
+            docker_api.start(service["Id"])
+            _start_agent(docker_api, monitored_host["id"])
+            check.cfg.thresholds.host_memory_percent = 100.0
+
+        signals = {f"container:{service_name}", f"process:{AGENT}", "memory:host"}
+        await _detected_then_resolved(engine, received, signals, break_it, repair_it)
+        assert check.last is not None and check.last.mem_available is not None
+        [memory] = [i for i in await engine.incidents.find() if i.signal == "memory:host"]
+        assert "available=" in memory.report.evidence[0]
+    finally:
+        await engine.stop()
+
+
+class OwnDockerd:
+    """A dockerd of the test's own (own socket, data root, exec root, pidfile and bridge,
+    `--iptables=false`), whose socket the monitored host uses as its Docker: stopping it makes
+    `docker ps` on the host fail for real while the system dockerd is never touched."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.bridge = f"ctlpa{uuid.uuid4().hex[:6]}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def sock(self) -> Path:
+        return self.root / "sock" / "docker.sock"
+
+    def start(self) -> None:
+        (self.root / "sock").mkdir(parents=True, exist_ok=True)
+        log = (self.root / "dockerd.log").open("ab")
+        self.proc = subprocess.Popen(
+            [
+                "dockerd",
+                f"--host=unix://{self.sock}",
+                f"--data-root={self.root / 'data'}",
+                f"--exec-root={self.root / 'exec'}",
+                f"--pidfile={self.root / 'dockerd.pid'}",
+                f"--bridge={self.bridge}",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-forward=false",
+                "--ip-masq=false",
+                "--storage-driver=vfs",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(docker.errors.DockerException):
+                client = docker.APIClient(base_url=f"unix://{self.sock}", timeout=10)
+                answered = client.ping()
+                client.close()
+                if answered:
+                    break
+            assert self.proc.poll() is None, (self.root / "dockerd.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "our own dockerd did not answer in 60s"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture
+def own_dockerd() -> Iterator[OwnDockerd]:
+    root = Path(tempfile.mkdtemp(prefix="ctlpa-"))  # short: a unix socket path is <108 bytes
+    daemon = OwnDockerd(root)
+    subprocess.run(["ip", "link", "add", daemon.bridge, "type", "bridge"], check=True)
+    try:
+        daemon.start()
+        yield daemon
+    finally:
+        daemon.stop()
+        subprocess.run(["ip", "link", "del", daemon.bridge], check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def test_docker_daemon_that_does_not_answer_is_an_incident(
+    docker_api: docker.APIClient,
+    monitored_image: str,
+    test_labels: dict[str, str],
+    own_dockerd: OwnDockerd,
+    webhook: tuple[str, list[dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    url, received = webhook
+    with _sshd_host(
+        docker_api, monitored_image, test_labels, tmp_path, docker_dir=own_dockerd.sock.parent
+    ) as host:
+        # The host's Docker is ours: its socket directory is mounted, the CLI's path links to it.
+        _exec(docker_api, host["id"], "ln -sf /run/own-docker/docker.sock /run/docker.sock")
+        _exec(docker_api, host["id"], "docker ps")
+        monitor = _monitor(host, thresholds=Thresholds(cpu_percent=100_000))
+        engine = _engine(tmp_path, url, monitor)
+        await engine.start()
+        try:
+            await _detected_then_resolved(
+                engine, received, {"docker"}, own_dockerd.stop, own_dockerd.start
+            )
+            [incident] = await engine.incidents.find()
+            assert incident.report.severity == "critical"
+            assert "docker ps failed" in incident.report.evidence[0]
+        finally:
+            await engine.stop()

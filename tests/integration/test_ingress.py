@@ -408,3 +408,97 @@ async def test_remote_engine_forwards_ingress_events(served: tuple[Engine, str])
     finally:
         sub.close()
         await remote.stop()
+
+
+async def test_green_build_closes_the_ci_loop_once(tmp_path: Path) -> None:
+    """Failures → CI escalation; a green build on that pipeline + branch resolves it and the
+    human is told once ("loop resolved", on a real webhook channel on loopback); a failure
+    streak after that raises a new escalation. Another branch's escalation stays open."""
+    from aiohttp import web
+
+    from clawtui.config import NotifyConfig, WebhookConfig
+
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/notify", hook)
+    app_runner = web.AppRunner(app)
+    await app_runner.setup()
+    site = web.TCPSite(app_runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    settings = ingress_settings(tmp_path)
+    settings.webhook.escalate_after = 2
+    settings.notify = NotifyConfig(
+        webhook=WebhookConfig(url=f"http://127.0.0.1:{port}/notify"), retries=0
+    )
+    engine = Engine(settings)
+    await engine.start()
+    runner = ServiceRunner(engine, engine.settings, token=TOKEN, listen=("127.0.0.1", 0))
+    await runner.start()
+    url = runner.url + HOOK
+    counter = iter(range(1, 1000))
+
+    def build(name: str, branch: str = "refs/heads/feature/order-import") -> dict[str, Any]:
+        n = next(counter)
+        return with_ids(
+            fixture(name),
+            notificationId=700 + n,
+            id=f"0f0e0d0c-0000-4000-8000-{n:012d}",
+            resource__id=9000 + n,
+            resource__buildNumber=f"20260310.{n}",
+            resource__sourceBranch=branch,
+        )
+
+    async def pending_ci(count: int) -> list[Any]:
+        for _ in range(500):  # raised when the failure's queue message is delivered
+            found = [
+                e
+                for e in await engine.escalations.find(status=Status.PENDING)
+                if e.source is Source.CI
+            ]
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"expected {count} pending CI escalation(s)")
+
+    def resolved_notes() -> list[dict[str, Any]]:
+        return [r for r in received if r["kind"] == "ci.resolved"]
+
+    try:
+        for branch in ("refs/heads/feature/order-import", "refs/heads/main"):
+            for _ in range(2):
+                assert (await post(url, build("build_complete_failed.json", branch), WH))[1][
+                    "status"
+                ] == "queued"
+        first, other = sorted(await pending_ci(2), key=lambda e: "main" in (e.dedupe_key or ""))
+        assert "feature/order-import" in (first.dedupe_key or "")
+
+        status, body = await post(url, build("build_complete_succeeded.json"), WH)
+        assert (status, body["status"]) == (200, "ignored")
+        assert (await engine.escalations.get(first.id)).status is Status.RESOLVED  # type: ignore[union-attr]
+        assert (await engine.escalations.get(other.id)).status is Status.PENDING  # type: ignore[union-attr]
+        await engine.notifier.drain(10)
+        [note] = resolved_notes()
+        assert "loop resolved" in note["text"] and note["data"]["escalation_ids"] == [first.id]
+
+        # Green again: nothing open on that branch, nothing said.
+        await post(url, build("build_complete_succeeded.json"), WH)
+        await engine.notifier.drain(10)
+        assert len(resolved_notes()) == 1
+
+        # A new failing streak after the loop closed raises a new escalation.
+        for _ in range(2):
+            await post(url, build("build_complete_failed.json"), WH)
+        again = [e for e in await pending_ci(2) if e.id not in (first.id, other.id)]
+        assert len(again) == 1 and again[0].dedupe_key == first.dedupe_key
+        assert (await engine.escalations.get(first.id)).status is Status.RESOLVED  # type: ignore[union-attr]
+        assert len(resolved_notes()) == 1
+    finally:
+        await runner.stop()
+        await engine.stop()
+        await app_runner.cleanup()

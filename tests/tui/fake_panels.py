@@ -17,6 +17,7 @@ from clawtui.engine.api.escalations import (
     Decision,
     Escalation,
     Incident,
+    IncidentHandOff,
     LoopState,
     NeedsYou,
     NewEscalation,
@@ -194,6 +195,12 @@ class FakeIncidents:
         return sample_incidents()[:limit]
 
     async def mark_pr_ready(self, incident_id: int, pr_url: str | None = None) -> Incident:
+        raise NotImplementedError
+
+    async def mark_restarting(self, incident_id: int, note: str | None = None) -> Incident:
+        raise NotImplementedError
+
+    async def hand_off(self, incident_id: int, thread_id: int | None = None) -> IncidentHandOff:
         raise NotImplementedError
 
 

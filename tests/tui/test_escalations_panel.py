@@ -206,3 +206,52 @@ async def test_panel_keys_work_right_after_6_and_ages_advance(tmp_path: Path) ->
         await wait_for(
             pilot, timeout=30, predicate=lambda: str(table.get_row(f"e{second.id}")[1]) == "2m"
         )
+
+
+async def test_incident_loop_from_the_panel(front: FrontFactory, tmp_path: Path) -> None:
+    """h hands the report to the monitor's fix thread, p marks PR ready, l restarts the loop."""
+    from clawtui.config.escalations import MonitorConfig
+    from clawtui.engine.api.escalations import LoopState
+
+    settings = _settings(tmp_path)
+    settings.monitors = [MonitorConfig(name="staging", fix_thread_id=5, hand_off_on_detect=False)]
+    async with front.open(settings) as f:
+        engine = f.engine
+        app = ClawApp(f.ui, settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await f.connected(pilot)
+            incident = await engine.incidents.anomaly(
+                "staging", "process:buildagent", Report(summary="buildagent [b]not running[/b]")
+            )
+            assert _messages(engine, 5) == []  # hand_off_on_detect = false
+            app.show_panel("escalations")
+            panel = app.screen.query_one(EscalationsPanel)
+            table = panel.query_one("#escalations-table", DataTable)
+            await wait_for(pilot, timeout=30, predicate=lambda: table.row_count == 1)
+            table.focus()
+
+            async def state() -> LoopState:
+                inc = await engine.incidents.get(incident.id)
+                assert inc is not None
+                return inc.state
+
+            await pilot.press("h")
+            await wait_for(pilot, timeout=30, predicate=lambda: len(_messages(engine, 5)) == 1)
+            assert "**Summary:** buildagent [b]not running[/b]" in _messages(engine, 5)[0].message
+            await pilot.press("p")
+            await wait_for(
+                pilot,
+                timeout=30,
+                predicate=lambda: str(table.get_row(f"i{incident.id}")[4]) == "pr_ready",
+            )
+            assert await state() is LoopState.PR_READY
+            await pilot.press("l")
+            await wait_for(
+                pilot,
+                timeout=30,
+                predicate=lambda: str(table.get_row(f"i{incident.id}")[4]) == "restarting",
+            )
+            assert await state() is LoopState.RESTARTING
+            await pilot.press("l")  # refused (already restarting): said, state unchanged
+            await pilot.pause()
+            assert await state() is LoopState.RESTARTING

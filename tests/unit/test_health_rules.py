@@ -119,3 +119,31 @@ def test_script_quotes_filters() -> None:
 def test_empty_snapshot_is_quiet() -> None:
     found, checked = evaluate("h", Snapshot(ts=0.0), MonitorMemory(), Thresholds())
     assert found == [] and checked == set()
+
+
+def test_outages_stopped_container_dead_process_host_memory_and_docker() -> None:
+    from clawtui.engine.health.outages import evaluate_outages
+
+    text = OUTPUT.replace("bbb|/worker|restarting|7", "bbb|/worker|exited|7").replace(
+        "@@end", "@@procs\nup sshd\ndown buildagent\nup notwanted\nbogus\n@@end"
+    )
+    snap = parse_output(text, ts=1000.0, processes=["sshd", "buildagent"])
+    assert snap.processes == {"sshd": True, "buildagent": False}
+    assert snap.mem_available == 6_000_000_000
+    limits = Thresholds(host_memory_percent=20.0)  # 25 % in use (total - available)
+    found, checked = evaluate_outages("staging", snap, limits, ["sshd", "buildagent"])
+    assert {a.signal for a in found} == {"container:worker", "process:buildagent", "memory:host"}
+    assert {"docker", "container:web", "process:sshd", "memory:host"} <= checked
+    found, _ = evaluate_outages("staging", snap, Thresholds(), ["sshd"])
+    assert {a.signal for a in found} == {"container:worker"}  # 25 % < 90 %
+
+    broken = parse_output("@@ps\nCannot connect to the Docker daemon\n@@dockerfail\n@@end\n")
+    found, checked = evaluate_outages("staging", broken, Thresholds(), [])
+    assert [a.signal for a in found] == ["docker"] and checked == {"docker"}
+    assert "Cannot connect" in found[0].report.evidence[0]
+
+
+def test_process_names_are_quoted_in_the_script() -> None:
+    script = build_script([], ["Agent.Listener", "a'b"])
+    assert "pgrep -x" in script and "'a'\"'\"'b'" in script
+    assert "@@procs" not in build_script([], [])

@@ -161,6 +161,16 @@ class Incident(BaseModel):
         return self.state in OPEN_STATES
 
 
+class IncidentHandOff(BaseModel):
+    """An incident's diagnostic report handed to a dev agent's thread (seed 002 §12, step 6)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    incident_id: int
+    thread_id: int
+    message_id: str = Field(description="The TinyClaw queue message that carried the report.")
+
+
 class IncidentError(Exception):
     def __init__(self, message: str, status: int = 409) -> None:
         super().__init__(message)
@@ -273,6 +283,15 @@ class IncidentsAPI(Protocol):
         ...
 
     async def mark_pr_ready(self, incident_id: int, pr_url: str | None = None) -> Incident: ...
+
+    async def mark_restarting(self, incident_id: int, note: str | None = None) -> Incident:
+        """The fix did not hold: pr_ready / resolved -> restarting, notified once."""
+        ...
+
+    async def hand_off(self, incident_id: int, thread_id: int | None = None) -> IncidentHandOff:
+        """Put the incident's report into a thread's TinyClaw queue (default: the monitor's
+        `fix_thread_id`); `IncidentError` (409) when there is no thread to hand it to."""
+        ...
 
 
 class BriefAPI(Protocol):

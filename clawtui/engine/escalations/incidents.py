@@ -8,6 +8,10 @@ fix) and a loop state:
     detected ──(fix proposed: mark_pr_ready)──> pr_ready ──(healthy check)──> resolved
         └──────────────────(healthy check)────────────────────────────────────┘
     resolved ──(the same signal is anomalous again)──> restarting ──> ... ──> resolved
+    pr_ready / resolved ──(mark_restarting: the fix did not hold)──> restarting
+
+`hand_off` puts the report into the dev agent's thread queue (`incident_loop.py`); with the
+monitor's `fix_thread_id` and `hand_off_on_detect` it happens on detected and restarting.
 
 The human is told (through the notifier) only on the transitions to detected, pr_ready,
 resolved and restarting; an anomaly that persists check after check only updates the
@@ -27,16 +31,19 @@ from typing import TYPE_CHECKING
 from clawtui.engine.api.escalations import (
     Incident,
     IncidentError,
+    IncidentHandOff,
     LoopState,
     Report,
 )
 from clawtui.engine.api.models import EventKind
+from clawtui.engine.escalations import incident_loop
 from clawtui.engine.escalations import store as db
 from clawtui.engine.notifier import Notification
 
 if TYPE_CHECKING:
     from clawtui.engine.context import Context
     from clawtui.engine.notifier import Notifier
+    from clawtui.engine.threads.queue import TinyClawQueue
 
 
 _VERBS = {
@@ -62,9 +69,12 @@ def notification_text(incident: Incident) -> str:
 class Incidents:
     """The incident store and its loop transitions."""
 
-    def __init__(self, ctx: Context, notifier: Notifier) -> None:
+    def __init__(
+        self, ctx: Context, notifier: Notifier, queue: TinyClawQueue | None = None
+    ) -> None:
         self.ctx = ctx
         self.notifier = notifier
+        self.queue = queue
 
     def _announce(self, incident: Incident, change: str) -> None:
         self.ctx.bus.publish(EventKind.INCIDENT, incident=incident, change=change)
@@ -108,6 +118,11 @@ class Incidents:
 
         incident, change = await self.ctx.store.arun(apply)
         self._announce(incident, change)
+        if change != "updated" and incident_loop.auto_hand_off(self.ctx, monitor):
+            try:
+                await self.hand_off(incident.id)
+            except IncidentError as exc:
+                self.ctx.log_activity("error", str(exc), subject=f"incident/{incident.id}")
         return incident
 
     async def healthy(self, monitor: str, signals: set[str] | None = None) -> list[Incident]:
@@ -142,6 +157,40 @@ class Incidents:
         incident = await self.ctx.store.arun(apply)
         self._announce(incident, LoopState.PR_READY.value)
         return incident
+
+    async def mark_restarting(self, incident_id: int, note: str | None = None) -> Incident:
+        """The fix did not hold (seed: "loop resolved or restarting"): pr_ready / resolved ->
+        restarting, notified once; `note` goes into the report's evidence."""
+
+        def apply(conn: sqlite3.Connection) -> Incident:
+            with self.ctx.store.transaction():
+                current = db.incident(conn, incident_id)
+                if current is None:
+                    raise IncidentError(f"no incident #{incident_id}", 404)
+                if current.state not in (LoopState.PR_READY, LoopState.RESOLVED):
+                    raise IncidentError(f"incident #{incident_id} is {current.state.value}")
+                report = current.report
+                if note:
+                    report = report.model_copy(
+                        update={"evidence": [*report.evidence, f"restarting: {note}"]}
+                    )
+                return db.set_restarting(conn, incident_id, report.model_dump_json(), time.time())
+
+        incident = await self.ctx.store.arun(apply)
+        self._announce(incident, LoopState.RESTARTING.value)
+        if incident_loop.auto_hand_off(self.ctx, incident.monitor):
+            try:
+                await self.hand_off(incident.id)
+            except IncidentError as exc:
+                self.ctx.log_activity("error", str(exc), subject=f"incident/{incident.id}")
+        return incident
+
+    async def hand_off(self, incident_id: int, thread_id: int | None = None) -> IncidentHandOff:
+        """The report into a dev agent's thread queue (default: the monitor's fix_thread_id)."""
+        incident = await self.get(incident_id)
+        if incident is None:
+            raise IncidentError(f"no incident #{incident_id}", 404)
+        return await incident_loop.hand_off(self.ctx, self.queue, incident, thread_id)
 
     async def get(self, incident_id: int) -> Incident | None:
         return await self.ctx.store.arun(lambda conn: db.incident(conn, incident_id))

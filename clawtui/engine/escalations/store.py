@@ -278,6 +278,18 @@ def set_pr_ready(
     return _incident_now(conn, incident_id)
 
 
+def set_restarting(
+    conn: sqlite3.Connection, incident_id: int, report_json: str, now: float
+) -> Incident:
+    """The loop starts again: `restarting`, not resolved any more, with the report given."""
+    conn.execute(
+        "UPDATE incidents SET state = ?, resolved_at = NULL, updated_at = ?, report = ? "
+        "WHERE id = ?",
+        (LoopState.RESTARTING.value, now, report_json, incident_id),
+    )
+    return _incident_now(conn, incident_id)
+
+
 def find_incidents(
     conn: sqlite3.Connection, *, open_only: bool, monitor: str | None, limit: int
 ) -> list[Incident]:

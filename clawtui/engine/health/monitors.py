@@ -20,17 +20,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import shlex
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clawtui.engine.api.escalations import Report
 from clawtui.engine.api.ssh import SSHFailure, SSHTarget
+from clawtui.engine.health.outages import evaluate_outages, parse_processes, process_script
+from clawtui.engine.health.statuspage import parse_status_page
+
+__all__ = [
+    "Anomaly",
+    "HealthMonitors",
+    "HostCheck",
+    "Snapshot",
+    "parse_output",
+    "parse_status_page",
+]
 
 if TYPE_CHECKING:  # aiohttp and asyncssh are imported when a check runs (start-up time)
     import aiohttp
@@ -79,11 +89,13 @@ class Snapshot:
     disks: list[Disk] = field(default_factory=list)
     mem_total: int | None = None
     mem_used: int | None = None
+    mem_available: int | None = None
     load1: float | None = None
     ncpu: int | None = None
     uptime: str = ""
     containers: dict[str, ContainerState] = field(default_factory=dict)
     docker_ok: bool = False
+    processes: dict[str, bool] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -102,13 +114,13 @@ echo '@@inspect'
 echo '@@stats'
 [ -n "$run" ] && docker stats --no-stream --no-trunc --format \
   '{{.ID}}|{{.CPUPerc}}|{{.MemPerc}}' $run 2>/dev/null
-echo '@@end'
+__PROCS__echo '@@end'
 """
 
 
-def build_script(filters: list[str]) -> str:
+def build_script(filters: list[str], processes: list[str] | None = None) -> str:
     args = " ".join(f"--filter {shlex.quote(f)}" for f in filters)
-    return SCRIPT.replace("__FILTERS__", args)
+    return SCRIPT.replace("__FILTERS__", args).replace("__PROCS__", process_script(processes or []))
 
 
 def _sections(text: str) -> dict[str, list[str]]:
@@ -130,10 +142,13 @@ def _pct(text: str) -> float | None:
         return None
 
 
-def parse_output(text: str, ts: float | None = None) -> Snapshot:
+def parse_output(
+    text: str, ts: float | None = None, processes: list[str] | None = None
+) -> Snapshot:
     """Parse the output of `SCRIPT`; lines that do not parse are skipped."""
     snap = Snapshot(ts=ts if ts is not None else time.time())
     sec = _sections(text)
+    snap.processes = parse_processes(sec.get("procs", []), processes or [])
     for line in sec.get("df", [])[1:]:
         parts = line.split()
         if len(parts) < 7:
@@ -154,6 +169,9 @@ def parse_output(text: str, ts: float | None = None) -> Snapshot:
         if parts and parts[0] == "Mem:" and len(parts) >= 3:
             with contextlib.suppress(ValueError):
                 snap.mem_total, snap.mem_used = int(parts[1]), int(parts[2])
+            if len(parts) >= 7:
+                with contextlib.suppress(ValueError):
+                    snap.mem_available = int(parts[6])
     for line in sec.get("nproc", [])[:1]:
         with contextlib.suppress(ValueError):
             snap.ncpu = int(line.strip())
@@ -185,42 +203,6 @@ def parse_output(text: str, ts: float | None = None) -> Snapshot:
             state.cpu_percent = _pct(parts[1])
             state.mem_percent = _pct(parts[2])
     return snap
-
-
-def parse_status_page(body: str) -> list[tuple[str, str]]:
-    """(service, DOWN|DEGRADED) pairs found on a status page (JSON or text)."""
-    found: list[tuple[str, str]] = []
-    try:
-        data = json.loads(body)
-    except ValueError:
-        data = None
-    if data is not None:
-
-        def walk(node: Any, name: str, depth: int) -> None:
-            if depth > 20:
-                return
-            if isinstance(node, dict):
-                label = str(node.get("name") or node.get("service") or node.get("id") or name)
-                status = node.get("status")
-                if isinstance(status, str) and status.strip().upper() in ("DOWN", "DEGRADED"):
-                    found.append((label[:80], status.strip().upper()))
-                for key, value in node.items():
-                    if key != "status" or not isinstance(value, str):
-                        walk(value, str(key), depth + 1)
-            elif isinstance(node, list):
-                for item in node[:1000]:
-                    walk(item, name, depth + 1)
-            elif isinstance(node, str) and node.strip().upper() in ("DOWN", "DEGRADED"):
-                found.append((name[:80], node.strip().upper()))
-
-        walk(data, "service", 0)
-        return list(dict.fromkeys(found))
-    for line in body.splitlines()[:5000]:
-        match = re.search(r"\b(DOWN|DEGRADED)\b", line)
-        if match:
-            words = re.findall(r"[A-Za-z0-9._-]+", line[: match.start()])
-            found.append(((words[0] if words else "service")[:80], match.group(1)))
-    return list(dict.fromkeys(found))
 
 
 # -- evaluation (pure, with memory between checks) ---------------------------------------------
@@ -430,13 +412,15 @@ class HostCheck:
         conn = await connect(self.target())
         try:
             result = await asyncio.wait_for(
-                conn.run(build_script(self.cfg.docker_filters), check=False),
+                conn.run(
+                    build_script(self.cfg.docker_filters, self.cfg.agent_processes), check=False
+                ),
                 self.cfg.timeout,
             )
         finally:
             conn.close()
         out = result.stdout if isinstance(result.stdout, str) else ""
-        return parse_output(out[:MAX_OUTPUT])
+        return parse_output(out[:MAX_OUTPUT], processes=self.cfg.agent_processes)
 
     async def status_page(self, session: aiohttp.ClientSession) -> list[tuple[str, str]]:
         import aiohttp
@@ -457,6 +441,7 @@ class HostCheck:
         name = self.cfg.name
         anomalies: list[Anomaly] = []
         checked: set[str] = set()
+        docker_ok = False
         self.checks += 1
         if self.cfg.host is not None:
             checked.add("ssh")
@@ -484,6 +469,12 @@ class HostCheck:
                 )
                 anomalies += found
                 checked |= seen
+                found, seen = evaluate_outages(
+                    name, snap, self.cfg.thresholds, self.cfg.agent_processes
+                )
+                anomalies += found
+                checked |= seen
+                docker_ok = snap.docker_ok
         if self.cfg.status_url is not None and session is not None:
             checked.add("status-page")
             try:
@@ -517,11 +508,11 @@ class HostCheck:
         # A signal is healthy when it was checked and fine, or when its subject disappeared
         # (a removed container, an unmounted disk) while the SSH collection itself worked.
         collected = "ssh" in checked and "ssh" not in bad_signals
+        kinds = ("disk", "cpu") + (("restarts", "memory", "container") if docker_ok else ())
         healthy = {
             s
             for s in gone
-            if s in checked
-            or (collected and s.split(":", 1)[0] in ("disk", "restarts", "memory", "cpu"))
+            if s in checked or (collected and s != "memory:host" and s.split(":", 1)[0] in kinds)
         }
         if healthy:
             await incidents.healthy(name, healthy)

@@ -28,6 +28,7 @@ from clawtui.engine.threads.queue import QUEUE_DIRS, QueueError, incoming_messag
 if TYPE_CHECKING:
     from clawtui.engine.context import Context
     from clawtui.engine.escalations.manager import Escalations
+    from clawtui.engine.notifier import Notifier
     from clawtui.engine.threads.queue import TinyClawQueue
 
 log = logging.getLogger(__name__)
@@ -89,10 +90,17 @@ UNAUTH_ANNOUNCE_EVERY: Final = 60.0
 class IngressDelivery:
     """Records, storage and the delivery worker of the engine's ingress (`engine.ingress`)."""
 
-    def __init__(self, ctx: Context, queue: TinyClawQueue, escalations: Escalations) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        queue: TinyClawQueue,
+        escalations: Escalations,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.ctx = ctx
         self.queue = queue
         self.escalations = escalations
+        self.notifier = notifier
         self.stats = IngressStats()
         self.recent: collections.deque[IngressRecord] = collections.deque(maxlen=RECENT_RECORDS)
         self.rate = RateLimiter()
@@ -355,6 +363,6 @@ class IngressDelivery:
                 ),
                 severity=Severity.HIGH,
                 source=Source.CI,
-                dedupe_key=f"ci:{pipeline}"[:256],
+                dedupe_key=f"ci:{pipeline}"[:256],  # = ci_loop.ci_key
             )
         )

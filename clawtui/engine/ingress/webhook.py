@@ -23,6 +23,7 @@ from clawtui.engine.api.ingress import (
 )
 from clawtui.engine.ingress import azure_devops as azdo
 from clawtui.engine.ingress import store as db
+from clawtui.engine.ingress.ci_loop import close_ci_loop
 from clawtui.engine.ingress.delivery import (
     IngressDelivery,
     PendingDelivery,
@@ -136,6 +137,8 @@ class WebhookIntake(IngressDelivery):
             return Outcome(
                 200, {"ok": True, "id": did, "status": "duplicate", "stored_status": stored_status}
             )
+        if build is not None and build.result in azdo.SUCCESS_RESULTS:
+            await close_ci_loop(self.ctx, self.escalations, self.notifier, build)
         if status == "ignored":
             self.record(
                 IngressRecord(

@@ -5,7 +5,8 @@ beside them, then decided / resolved ones. The selected row's full brief (doing 
 need / proposed fix) is shown below it; raw evidence (a stack trace, a log excerpt) sits in a
 collapsed section and is never the headline. `a` approves, `s` skips, `m` opens an editor
 prefilled with the proposed fix and sends the edited text as the decision (modify). The latest
-morning brief is shown in full at the bottom.
+morning brief is shown in full at the bottom. On an incident, `h` hands its report to the
+monitor's fix thread, `p` marks a PR ready and `l` restarts the loop (the fix did not hold).
 
 Every text from agents or hosts is shown as rich `Text` (never markup). The panel reaches the
 engine through `escalations_of` / `incidents_of` / `briefs_of`, so it works the same over
@@ -144,6 +145,9 @@ class EscalationsPanel(Vertical, can_focus=True):
         Binding("a", "decide('approve')", "Approve", id="escalation.approve"),
         Binding("s", "decide('skip')", "Skip", id="escalation.skip"),
         Binding("m", "modify", "Modify", id="escalation.modify"),
+        Binding("p", "incident('pr_ready')", "PR ready", id="incident.pr_ready"),
+        Binding("l", "incident('restarting')", "Loop restarting", id="incident.restarting"),
+        Binding("h", "incident('hand_off')", "Hand off", id="incident.hand_off"),
         Binding("R", "reload", "Reload", id="escalation.reload", show=False),
     ]
 
@@ -329,6 +333,13 @@ class EscalationsPanel(Vertical, can_focus=True):
             return self.escalations.get(int(key[1:]))
         return None
 
+    @property
+    def selected_incident(self) -> Incident | None:
+        key = self.selected_key
+        if key and key.startswith("i"):
+            return self.incidents.get(int(key[1:]))
+        return None
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         self.show_selected()
@@ -440,6 +451,34 @@ class EscalationsPanel(Vertical, can_focus=True):
             else "recorded (no thread to deliver to)"
         )
         self.notify(f"#{esc.id} {esc.status.value}: {where}", title="Escalation", markup=False)
+        self.reload()
+
+    def action_incident(self, step: str) -> None:
+        """p / l / h on an incident: PR ready, restarting (the fix did not hold), hand off."""
+        incident = self.selected_incident if self.available else None
+        if incident is None:
+            self.notify("Select an incident first.", title="Incidents")
+            return
+        self.move_incident(incident.id, step)
+
+    @work(group="incidents-step", exit_on_error=False)
+    async def move_incident(self, incident_id: int, step: str) -> None:
+        if self.incidents_api is None:
+            return
+        try:
+            if step == "hand_off":
+                done = await self.incidents_api.hand_off(incident_id)
+                text = f"#{incident_id} handed to thread {done.thread_id}"
+            elif step == "pr_ready":
+                inc = await self.incidents_api.mark_pr_ready(incident_id)
+                text = f"#{inc.id} {inc.state.value}"
+            else:
+                inc = await self.incidents_api.mark_restarting(incident_id)
+                text = f"#{inc.id} {inc.state.value}"
+        except Exception as exc:  # IncidentError, or the remote service unreachable
+            self.notify(str(exc), title="Incident", severity="error", markup=False)
+            return
+        self.notify(text, title="Incident", markup=False)
         self.reload()
 
     # -- events --------------------------------------------------------------------------------
