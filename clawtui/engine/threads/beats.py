@@ -15,6 +15,7 @@ from pathlib import Path
 
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.threads import IncomingMessage, OutgoingMessage, QueueError
+from clawtui.engine.heartbeats import container_md
 from clawtui.engine.heartbeats import md as hbmd
 from clawtui.engine.heartbeats.runner import REPORT_PREFIX, BeatTarget, is_ok_reply
 from clawtui.engine.heartbeats.tiers import due_tiers, tier_states
@@ -72,9 +73,21 @@ class ThreadsBeats(ThreadsState):
         if tid not in self._threads:
             return
         now = self.clock.now()
+        info = self._threads[tid]
         path = self.heartbeat_path(tid)
         doc: hbmd.HeartbeatDoc | None = None
-        if path is not None and not self._threads[tid].container:
+        inside: container_md.ContainerFile | None = None
+        if info.container:  # the agent's HEARTBEAT.md is inside its container
+            path = None
+            try:
+                inside = container_md.locate(self.ctx.monitors, info.host, info.container, info.cwd)
+                doc, _ = await container_md.ensure(inside)
+                self._docs[tid] = doc
+                self._doc_problem.pop(tid, None)
+            except (hbmd.HeartbeatError, OSError) as exc:
+                inside = None
+                self._doc_problem[tid] = str(exc)
+        elif path is not None:
             try:
                 doc = await asyncio.to_thread(hbmd.ensure, path)
             except (hbmd.HeartbeatError, OSError) as exc:
@@ -93,6 +106,14 @@ class ThreadsBeats(ThreadsState):
         if outcome.repo is not None:
             self._repo[tid] = outcome.repo
         finished = self.clock.now()
+        if inside is not None and doc is not None:
+            try:
+                self._docs[tid] = await container_md.update_timestamps(
+                    inside, {t: datetime.fromtimestamp(finished, UTC) for t in tiers}
+                )
+                self._hb_mtime[tid] = finished
+            except (hbmd.HeartbeatError, OSError) as exc:
+                self._doc_problem[tid] = f"timestamps not updated: {exc}"
         if path is not None and doc is not None:
             stamp = datetime.fromtimestamp(finished, UTC)
             try:

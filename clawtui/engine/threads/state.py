@@ -132,6 +132,8 @@ class ThreadsState:
     # -- HEARTBEAT.md --------------------------------------------------------------------------
     def read_heartbeat(self, thread_id: int) -> None:
         """Re-read one thread's HEARTBEAT.md (never raises: problems are kept on the thread)."""
+        if self._threads[thread_id].container:
+            return  # inside the container: read by each beat (heartbeats/container_md.py)
         path = self.heartbeat_path(thread_id)
         self._doc_problem.pop(thread_id, None)
         if path is None:
