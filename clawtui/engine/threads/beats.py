@@ -19,6 +19,7 @@ from clawtui.engine.heartbeats import container_md
 from clawtui.engine.heartbeats import md as hbmd
 from clawtui.engine.heartbeats.runner import REPORT_PREFIX, BeatTarget, is_ok_reply
 from clawtui.engine.heartbeats.tiers import due_tiers, tier_states
+from clawtui.engine.heartbeats.tinyclaw_runner import TinyClawOutcome
 from clawtui.engine.kb import knowledge as kbmod
 from clawtui.engine.notifier import Notification
 from clawtui.engine.threads.state import ThreadsState
@@ -125,7 +126,8 @@ class ThreadsBeats(ThreadsState):
             except (hbmd.HeartbeatError, OSError) as exc:
                 self._doc_problem[tid] = f"timestamps not updated: {exc}"
         self._results[tid] = (finished, outcome.ok, outcome.reply)
-        await self._route(tid, tiers, outcome.reply, outcome.ok, outcome.report)
+        written = isinstance(outcome, TinyClawOutcome) and outcome.in_outgoing
+        await self._route(tid, tiers, outcome.reply, outcome.ok, outcome.report, written)
         self.ctx.bus.publish(
             EventKind.HEARTBEAT,
             thread_id=tid,
@@ -137,11 +139,18 @@ class ThreadsBeats(ThreadsState):
         self._publish(tid)
 
     async def _route(
-        self, tid: int, tiers: list[hbmd.Tier], reply: str, ok: bool, report: str | None
+        self,
+        tid: int,
+        tiers: list[hbmd.Tier],
+        reply: str,
+        ok: bool,
+        report: str | None,
+        written: bool = False,
     ) -> None:
-        """TinyClaw's response routing: OK replies are suppressed; findings are delivered."""
+        """TinyClaw's response routing: OK replies are suppressed; findings are delivered
+        (`written`: the agent's reply is already in queue/outgoing)."""
         name = self._threads[tid].name
-        if not ok and not is_ok_reply(reply):
+        if not ok and not is_ok_reply(reply) and not written:
             try:
                 msg = await asyncio.to_thread(
                     self.queue.reply, tid, reply, original="heartbeat " + "+".join(tiers)
@@ -149,6 +158,7 @@ class ThreadsBeats(ThreadsState):
                 self._recent_out.setdefault(tid, deque(maxlen=_RECENT)).append(msg)
             except QueueError as exc:
                 log.warning("heartbeat reply of thread %s not written: %s", tid, exc)
+        if not ok and not is_ok_reply(reply):
             self.notifier.notify(
                 Notification(
                     kind="heartbeat.findings",

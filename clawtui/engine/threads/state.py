@@ -30,6 +30,7 @@ from clawtui.engine.heartbeats import md as hbmd
 from clawtui.engine.heartbeats.runner import BuiltinRunner, CommandRunner, Runner
 from clawtui.engine.heartbeats.scheduler import Clock, Scheduler, WallClock
 from clawtui.engine.heartbeats.tiers import liveness, tier_states
+from clawtui.engine.heartbeats.tinyclaw_runner import TinyClawRunner
 from clawtui.engine.threads.queue import NanoclawSink, TinyClawQueue
 from clawtui.engine.threads.registry import merge_threads, read_threads_json
 
@@ -66,6 +67,10 @@ class ThreadsState:
                 self.cfg.command, timezone=self.cfg.timezone, timeout=self.cfg.command_timeout
             )
             if self.cfg.runner == "command"
+            else TinyClawRunner(
+                queue, timezone=self.cfg.timezone, timeout=self.cfg.tinyclaw_timeout
+            )
+            if self.cfg.runner == "tinyclaw"
             else BuiltinRunner(stale_days=self.cfg.stale_branch_days)
         )
         self.scheduler = Scheduler(
