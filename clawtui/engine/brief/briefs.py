@@ -14,6 +14,8 @@ Built at `[brief] time` in `[brief] timezone` (07:00 UTC by default) in the seed
       • staging: disk /var 91% used → add log rotation [fix]
     Fleet: m2 🟢 | peter 🔴
 
+Fleet lists the agents (threads) by heartbeat liveness: 🟢 alive, 🟡 degraded (missed beats),
+🔴 dead or never beaten.
 NEEDS YOU lists escalations undecided for `[escalations] brief_after` (4 h); BLOCKED lists open
 incidents with their recommended fix; SHIPPED YESTERDAY lists the threads' daily reports (their
 sections of the master knowledge base's active-projects.md updated that day), escalations
@@ -49,6 +51,10 @@ if TYPE_CHECKING:
     from clawtui.engine.threads.manager import Threads
 
 log = logging.getLogger(__name__)
+
+
+_LIVENESS_STATE = {"alive": "ok", "degraded": "warn", "dead": "down", "unknown": "down"}
+"""Heartbeat liveness (threads) -> the Fleet line's state (🟢 / 🟡 / 🔴)."""
 
 
 def _one_line(text: str, limit: int = 160) -> str:
@@ -122,12 +128,20 @@ class Briefs:
                         brief.happening.append(_one_line(f"{act.agent} → {what}", 120))
             except Exception as exc:  # the brief goes out without HAPPENING rather than not
                 log.warning("brief: thread activity unavailable: %s", exc)
-        for c in self.ctx.containers():
-            if c.role is None:
-                continue
-            state = "ok" if c.state == "running" else "down"
-            brief.fleet.append((c.name, state))
+        brief.fleet = self._fleet()
         return brief
+
+    def _fleet(self) -> list[tuple[str, str]]:
+        """The agents (threads) by heartbeat liveness: alive 🟢, degraded 🟡, dead or never
+        beaten 🔴. Without threads, the labelled containers (running or not), as before."""
+        progress = self.threads.progress() if self.threads is not None else []
+        if progress:
+            return [(p.name, _LIVENESS_STATE.get(p.liveness, "down")) for p in progress]
+        return [
+            (c.name, "ok" if c.state == "running" else "down")
+            for c in self.ctx.containers()
+            if c.role is not None
+        ]
 
     def _daily_summaries(self, start: float, end: float) -> list[str]:
         """Each thread's daily report of the day, from the master's knowledge base."""
