@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import (
     Field,
@@ -102,8 +102,27 @@ class TelegramConfig(Section):
         default="https://api.telegram.org",
         description="Base URL of the Bot API (change only for a self-hosted Bot API server).",
     )
+    updates: Literal["poll", "webhook", "off"] = Field(
+        default="poll",
+        description="How button presses on the brief reach the engine: poll (getUpdates long "
+        "polling), webhook (Telegram POSTs to `webhook_listen`) or off (no buttons).",
+    )
+    poll_timeout: int = Field(
+        default=30, ge=0, le=50, description="getUpdates long-polling timeout, seconds."
+    )
+    webhook_listen: str = Field(
+        default="127.0.0.1:8771",
+        pattern=r"^[^\s:]+:\d{1,5}$",
+        description="updates = webhook: HOST:PORT the engine listens on for Telegram's POSTs "
+        "(put it behind your HTTPS proxy; register the URL with setWebhook).",
+    )
+    webhook_secret_env: str | None = Field(
+        default=None,
+        description="updates = webhook: environment variable with the secret_token given to "
+        "setWebhook; POSTs without a matching X-Telegram-Bot-Api-Secret-Token are refused.",
+    )
 
-    @field_validator("bot_token_env")
+    @field_validator("bot_token_env", "webhook_secret_env")
     @classmethod
     def _check_token_env(cls, value: str | None) -> str | None:
         return _check_env_name(value)

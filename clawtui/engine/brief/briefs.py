@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 from clawtui.engine.api.escalations import Brief, NeedsYou, Status
 from clawtui.engine.api.models import EventKind
+from clawtui.engine.brief.telegram import TelegramInbox, brief_buttons
 from clawtui.engine.kb import knowledge as kbmod
 from clawtui.engine.notifier import Notification
 from clawtui.engine.tasks import BackgroundTask
@@ -82,6 +83,17 @@ class Briefs:
         self.threads = threads
         self.activity = activity
         self._task = BackgroundTask("escalations:brief")
+        self.telegram: TelegramInbox | None = None
+        tg = ctx.settings.notify.telegram
+        token = tg.resolved_token() if tg is not None else None
+        if tg is not None and token and tg.updates != "off":
+            self.telegram = TelegramInbox(
+                tg,
+                token,
+                escalations,
+                timeout=ctx.settings.notify.timeout,
+                activity=ctx.log_activity,
+            )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -192,8 +204,11 @@ class Briefs:
         brief = await self.build(day, now=now)
         if brief.needs_human:
             brief.sent = True
+            buttons = brief_buttons(brief) if self.telegram is not None else ()
             self.notifier.notify(
-                Notification(kind="brief", text=brief.text(), data={"day": brief.day})
+                Notification(
+                    kind="brief", text=brief.text(), data={"day": brief.day}, buttons=buttons
+                )
             )
             self.ctx.log_activity("info", f"morning brief {brief.day} sent")
         else:
@@ -216,9 +231,13 @@ class Briefs:
     async def start(self) -> None:
         if self.ctx.settings.brief.enabled:
             self._task.start(self._loop())
+        if self.telegram is not None:
+            await self.telegram.start()
 
     async def stop(self) -> None:
         await self._task.stop()
+        if self.telegram is not None:
+            await self.telegram.stop()
 
     @staticmethod
     async def _sleep_until(due: float) -> None:
