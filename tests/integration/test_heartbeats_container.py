@@ -144,3 +144,46 @@ async def test_container_heartbeat_link_is_refused_not_followed(
         assert sh(docker_api, cid, "readlink /w/HEARTBEAT.md").strip() == "/etc/passwd"
     finally:
         await engine.stop()
+
+
+async def test_container_thread_on_a_remote_host(
+    tmp_path: Path,
+    docker_api: docker.APIClient,
+    make_container: Callable[..., dict[str, Any]],
+) -> None:
+    """host = "far": the same dockerd over TCP on loopback (`docker_tcp_proxy`, a remote host to
+    the engine); the "local" host points nowhere, so only the far host's monitor can work."""
+    from clawtui.config import HostConfig
+    from tests.integration.pool_helpers import docker_tcp_proxy
+
+    box = make_container("hbfar")
+    cid = box["Id"]
+    sh(docker_api, cid, "mkdir -p /w")
+    put_file(docker_api, cid, "/w", "HEARTBEAT.md", ORIGINAL)
+    with docker_tcp_proxy() as url:
+        settings = make_settings(tmp_path / "state")
+        settings.hosts = [
+            HostConfig(name="local", url=f"unix://{tmp_path}/missing.sock", cgroup_root=None),
+            HostConfig(name="far", url=url, cgroup_root=None),
+        ]
+        settings.threads = ThreadsConfig(
+            home=tmp_path / "home",
+            threads=[ThreadEntry(id=2, name="far", cwd=Path("/w"), container=cid, host="far")],
+            heartbeat=False,
+        )
+        engine = Engine(settings)
+        await engine.start()
+        sub = engine.subscribe([EventKind.HEARTBEAT])
+        try:
+            await wait_until(lambda: engine.monitors["far"].client is not None, 20, "far host")
+            await engine.threads.run_beat(2)
+            first = await wait_for_event(sub, lambda e: e.data["action"] == "ran", 10)
+            assert first.data["tiers"] == ["quick", "hourly", "daily"]
+            await engine.threads.run_beat(2)
+            second = await wait_for_event(sub, lambda e: e.data["action"] == "ran", 10)
+            assert second.data["tiers"] == ["quick"]
+            _, data = get_file(docker_api, cid, "/w/HEARTBEAT.md")
+            assert hb.parse(data).timestamps["daily"] is not None
+            assert engine.threads.status(2).heartbeat.problems == []
+        finally:
+            await engine.stop()
