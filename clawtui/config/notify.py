@@ -136,6 +136,11 @@ class TelegramConfig(Section):
     def _needs_a_token(self) -> TelegramConfig:
         if self.bot_token is None and self.bot_token_env is None:
             raise ValueError("set bot_token_env (or bot_token): the bot's token is required")
+        if self.updates == "webhook" and self.webhook_secret_env is None:
+            raise ValueError(
+                'updates = "webhook" needs webhook_secret_env (the secret_token given to '
+                "setWebhook): without it anyone reaching the route could forge button presses"
+            )
         return self
 
     def resolved_token(self, env: Mapping[str, str] | None = None) -> str | None:

@@ -272,3 +272,10 @@ async def test_webhook_route_checks_the_secret(
         assert [x["callback_query_id"] for x in bot.answers] == ["cq10"]
     finally:
         await engine.stop()
+
+
+def test_webhook_mode_needs_a_secret() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="webhook_secret_env"):
+        TelegramConfig(bot_token=TOKEN, chat_id=CHAT, updates="webhook")
