@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from clawtui.engine import store as store_migrations
 from clawtui.engine.api.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
 from clawtui.engine.autoheal.repair import Autoheal
+from clawtui.engine.brief import telegram_store
 from clawtui.engine.brief.briefs import Briefs
 from clawtui.engine.bus import EventBus, Subscription
 from clawtui.engine.context import Context
@@ -50,7 +51,14 @@ _ACTIVITY_FLUSH_SECONDS = 0.5
 
 def open_store(path: Path | str) -> Store:
     """The engine's store with the schema steps of every capability that owns tables."""
-    return Store(path, migrations=[*store_migrations.MIGRATIONS, *pool_store.MIGRATIONS])
+    return Store(
+        path,
+        migrations=[
+            *store_migrations.MIGRATIONS,
+            *pool_store.MIGRATIONS,
+            *telegram_store.MIGRATIONS,
+        ],
+    )
 
 
 class Component(Protocol):

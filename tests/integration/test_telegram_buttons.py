@@ -211,6 +211,16 @@ async def test_brief_buttons_polling(tmp_path: Path, bot: StandInBotAPI) -> None
         prompt = bot.sent[1]
         assert prompt["reply_markup"]["force_reply"] is True and f"#{b.id}" in prompt["text"]
         await bot.wait("answers", 4)
+    finally:
+        await engine.stop()
+
+    # the engine restarts between the Modify press and the reply: the prompt and the
+    # getUpdates offset come back from the store
+    before_restart = len(bot.offsets)
+    engine = Engine(settings_for(tmp_path, bot))
+    sub = engine.subscribe([EventKind.ESCALATION])
+    await engine.start()
+    try:
         reply = {
             "update_id": 5,
             "message": {
@@ -226,13 +236,14 @@ async def test_brief_buttons_polling(tmp_path: Path, bot: StandInBotAPI) -> None
         await wait_for_event(
             sub, lambda e: e.data["escalation"].id == b.id and e.data["change"] == "decided", 15
         )
-        modified = await esc.get(b.id)
+        modified = await engine.escalations.get(b.id)
         assert modified is not None and modified.status is Status.MODIFIED
         assert modified.decision == "spawn with the small plan"
         assert modified.decided_by == "telegram:@bob"
         await bot.wait("sent", 3)
         assert bot.sent[2]["text"] == f"Modified #{b.id}."
-        # offsets confirm what was handled: strictly increasing, past the last update
+        assert bot.offsets[before_restart] == 5  # not None: the offset was kept
+        # offsets confirm what was handled: never going back, never past the last update + 1
         seen = [o for o in bot.offsets if o is not None]
         assert seen == sorted(seen) and max(seen) <= 6
     finally:

@@ -93,6 +93,7 @@ class Briefs:
                 escalations,
                 timeout=ctx.settings.notify.timeout,
                 activity=ctx.log_activity,
+                store=ctx.store,
             )
 
     @property

@@ -25,6 +25,7 @@ import hmac
 import logging
 import os
 import re
+import sqlite3
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clawtui.engine.api.escalations import Action, Brief, Decision, EscalationError
+from clawtui.engine.brief import telegram_store
 
 if TYPE_CHECKING:
     import aiohttp
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 
     from clawtui.config import TelegramConfig
     from clawtui.engine.escalations.manager import Escalations
+    from clawtui.engine.store import Store
 
 log = logging.getLogger("clawtui.telegram")
 
@@ -116,6 +119,7 @@ class TelegramInbox:
         *,
         timeout: float = 10.0,
         activity: Callable[..., None] | None = None,
+        store: Store | None = None,
     ) -> None:
         self.cfg = cfg
         self._token = token
@@ -123,6 +127,8 @@ class TelegramInbox:
         self.escalations = escalations
         self.timeout = timeout
         self._activity = activity
+        self.store = store
+        """Where Modify prompts and the getUpdates offset outlive a restart (None: memory)."""
         self._seen: deque[int] = deque(maxlen=_SEEN)
         self._modify_prompts: dict[int, int] = {}
         """message_id of a ForceReply prompt -> escalation id waiting for its new text."""
@@ -236,7 +242,7 @@ class TelegramInbox:
             if sent is None or not isinstance(sent.get("message_id"), int):
                 await self._answer(query.id, "Could not ask for the text; try again.")
                 return "failed"
-            self._modify_prompts[sent["message_id"]] = esc_id
+            await self._remember_prompt(sent["message_id"], esc_id)
             await self._answer(query.id, f"Reply with the new text for #{esc_id}.")
             return "asked"
         return await self._decide(
@@ -245,7 +251,7 @@ class TelegramInbox:
 
     async def _reply(self, message: TgMessage) -> str:
         parent = message.reply_to_message
-        if parent is None or parent.message_id not in self._modify_prompts:
+        if parent is None or not await self._is_prompt(parent.message_id):
             return "ignored"
         if not self._chat_ok(message.chat):
             self._note("warning", f"telegram: a reply from chat {message.chat.id} refused")
@@ -254,7 +260,9 @@ class TelegramInbox:
         if not text:
             await self._send("The new text is empty: reply again with what to do instead.")
             return "empty"
-        esc_id = self._modify_prompts.pop(parent.message_id)
+        esc_id = await self._take_prompt(parent.message_id)
+        if esc_id is None:
+            return "ignored"
         decision = Decision(action=Action.MODIFY, text=text[:20000], by=_who(message.from_))
         return await self._decide(esc_id, decision, query_id=None)
 
@@ -275,6 +283,52 @@ class TelegramInbox:
             await self._send(text)
         return outcome
 
+    # -- what outlives a restart ------------------------------------------------------------
+    async def _remember_prompt(self, message_id: int, esc_id: int) -> None:
+        if self.store is None:
+            self._modify_prompts[message_id] = esc_id
+            while len(self._modify_prompts) > telegram_store.MAX_PROMPTS:
+                del self._modify_prompts[next(iter(self._modify_prompts))]
+            return
+        store = self.store
+
+        def add(conn: sqlite3.Connection) -> None:
+            with store.transaction():
+                telegram_store.add_prompt(conn, message_id, esc_id)
+
+        await store.arun(add)
+
+    async def _is_prompt(self, message_id: int) -> bool:
+        if self.store is None:
+            return message_id in self._modify_prompts
+        return await self.store.arun(lambda c: telegram_store.is_prompt(c, message_id))
+
+    async def _take_prompt(self, message_id: int) -> int | None:
+        if self.store is None:
+            return self._modify_prompts.pop(message_id, None)
+        store = self.store
+
+        def take(conn: sqlite3.Connection) -> int | None:
+            with store.transaction():
+                return telegram_store.take_prompt(conn, message_id)
+
+        return await store.arun(take)
+
+    async def _load_offset(self) -> None:
+        if self.store is not None and self.offset is None:
+            self.offset = await self.store.arun(telegram_store.get_offset)
+
+    async def _save_offset(self) -> None:
+        if self.store is None or self.offset is None:
+            return
+        store, offset = self.store, self.offset
+
+        def save(conn: sqlite3.Connection) -> None:
+            with store.transaction():
+                telegram_store.set_offset(conn, offset)
+
+        await store.arun(save)
+
     def _note(self, level: str, text: str) -> None:
         log.info("%s", text)
         if self._activity is not None:
@@ -283,6 +337,7 @@ class TelegramInbox:
     # -- long polling ----------------------------------------------------------------------
     async def poll_once(self) -> int:
         """One getUpdates call (long poll); returns how many updates came."""
+        await self._load_offset()
         payload: dict[str, Any] = {
             "timeout": self.cfg.poll_timeout,
             "allowed_updates": ["message", "callback_query"],
@@ -299,6 +354,8 @@ class TelegramInbox:
                 await self.handle(raw)
             except Exception:  # one bad update must not stop the loop
                 log.exception("telegram: handling an update failed")
+        if updates:
+            await self._save_offset()
         return len(updates)
 
     async def _poll_loop(self) -> None:
