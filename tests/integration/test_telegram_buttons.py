@@ -290,3 +290,19 @@ def test_webhook_mode_needs_a_secret() -> None:
 
     with pytest.raises(ValidationError, match="webhook_secret_env"):
         TelegramConfig(bot_token=TOKEN, chat_id=CHAT, updates="webhook")
+
+
+def test_button_rows_fit_telegrams_keyboard_limit() -> None:
+    from clawtui.engine.api.escalations import Brief, NeedsYou
+    from clawtui.engine.brief.telegram import brief_buttons
+
+    brief = Brief(
+        day="2026-11-23",
+        needs_you=[NeedsYou(escalation_id=i, agent="a", text="t") for i in range(1, 41)],
+    )
+    rows = brief_buttons(brief)
+    assert len(rows) == 30 and sum(len(r) for r in rows) <= 100
+    assert rows[0] == (
+        ("✅ Approve #1", "esc:1:approve"), ("❌ Skip #1", "esc:1:skip"),
+        ("✏️ Modify #1", "esc:1:modify"),
+    )  # fmt: skip

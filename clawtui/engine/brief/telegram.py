@@ -51,14 +51,19 @@ _DONE: Final = {"approve": "Approved", "skip": "Skipped", "modify": "Modified"}
 _SEEN: Final = 2048
 
 
+MAX_BUTTON_ROWS: Final = 30
+"""Rows of buttons on one brief (Telegram takes at most 100 buttons per keyboard)."""
+
+
 def brief_buttons(brief: Brief) -> tuple[tuple[tuple[str, str], ...], ...]:
-    """One row (Approve / Skip / Modify) per NEEDS YOU item, labelled with its number."""
+    """One row (Approve / Skip / Modify) per NEEDS YOU item, labelled with its number (the
+    first `MAX_BUTTON_ROWS` items; the others are decided in the TUI, CLI or API)."""
     return tuple(
         tuple(
             (f"{_LABELS[a]} #{n.escalation_id}", f"esc:{n.escalation_id}:{a}")
             for a in ("approve", "skip", "modify")
         )
-        for n in brief.needs_you
+        for n in brief.needs_you[:MAX_BUTTON_ROWS]
     )
 
 
