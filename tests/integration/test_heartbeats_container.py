@@ -120,6 +120,24 @@ async def test_container_thread_stamps_persist_and_tiers_stop_rerunning(
     finally:
         await engine.stop()
 
+    # a restarted engine shows the stamps kept in the container before any beat
+    again_engine = await started(
+        tmp_path / "again",
+        [ThreadEntry(id=2, name="boxed", cwd=Path("/w"), container=cid)],
+    )
+    try:
+        await wait_until(
+            lambda: engine_tiers(again_engine) == [True, True, True], 20, "stamps from the box"
+        )
+        assert again_engine.threads.status(2).heartbeat.runs == 0
+        assert again_engine.threads.status(2).heartbeat.liveness == "alive"
+    finally:
+        await again_engine.stop()
+
+
+def engine_tiers(engine: Engine) -> list[bool]:
+    return [t.last is not None for t in engine.threads.status(2).heartbeat.tiers]
+
 
 async def test_container_heartbeat_link_is_refused_not_followed(
     tmp_path: Path,

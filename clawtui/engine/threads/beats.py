@@ -61,6 +61,35 @@ class ThreadsBeats(ThreadsState):
         if tid in self._threads:
             self._publish(tid)
 
+    async def read_container_heartbeats(self, *, attempts: int = 30, wait: float = 2.0) -> None:
+        """At start: read (never create) the HEARTBEAT.md of each container thread, so its
+        stamps and liveness show before its first beat; retried while its host connects."""
+        todo = [t for t in self.ids() if self._threads[t].container]
+        for _ in range(attempts):
+            left: list[int] = []
+            for tid in todo:
+                info = self._threads.get(tid)
+                if info is None or not info.container or tid in self._results:
+                    continue
+                try:
+                    where = container_md.locate(
+                        self.ctx.monitors, info.host, info.container, info.cwd
+                    )
+                    if where.monitor.client is None:
+                        left.append(tid)
+                        continue
+                    self._docs[tid], _ = await container_md.read(where)
+                    self._doc_problem.pop(tid, None)
+                except FileNotFoundError:
+                    self._doc_problem[tid] = "HEARTBEAT.md does not exist in the container yet"
+                except (hbmd.HeartbeatError, OSError) as exc:
+                    self._doc_problem[tid] = str(exc)
+                self._publish(tid)
+            if not left:
+                return
+            todo = left
+            await asyncio.sleep(wait)
+
     async def beat_now(self, thread_id: int) -> None:
         self.info(thread_id)
         self.scheduler.enqueue(thread_id)
