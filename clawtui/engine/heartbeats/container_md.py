@@ -10,8 +10,9 @@ It is read and written through the Docker archive API of the thread's host (the 
 * the file must be a regular file: a symbolic link (or anything else) at that path is refused
   and never followed, so no file outside the container's HEARTBEAT.md is read or replaced;
 * writing uploads a temp file (`TEMP_MARKER` in its name) into the same folder with the old
-  file's owner and mode, then renames it over HEARTBEAT.md with `mv -f` run in the container
-  (rename(2): readers see the old or the new file, never half of one). When the container has
+  file's owner and mode, then renames it over HEARTBEAT.md with `mv -f` run in the container as
+  root (rename(2): readers see the old or the new file, never half of one; a link at that name
+  is replaced, not followed). When the container has
   no `mv` (or is not running), the archive upload replaces the file itself: Docker removes the
   old entry (a link is removed, not followed) and writes the new one, the one step the API
   offers; this is reported in the returned note.
@@ -179,7 +180,9 @@ def _tar_one(name: str, data: bytes, meta: FileMeta) -> bytes:
 
 
 def _exec(client: Any, container: str, argv: list[str]) -> tuple[int, str]:
-    created = client.exec_create(container, argv, stdout=True, stderr=True)
+    # as root: the rename is of two fixed names in one folder (the archive upload's owner and
+    # mode are kept), so it works whatever user the agent's image runs as
+    created = client.exec_create(container, argv, stdout=True, stderr=True, user="0")
     out = client.exec_start(created["Id"])
     code = client.exec_inspect(created["Id"]).get("ExitCode")
     text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
