@@ -110,3 +110,28 @@ def test_append_starts_a_table_when_the_file_does_not_end_in_one() -> None:
     )
     assert append("| a |\n\n\n", "| r |\n") == "| a |\n| r |\n"
     assert append("", "| r |\n") == "# Decisions\n\n" + HEADER + "| r |\n"
+
+
+def test_cli_decide_with_why_goes_to_decisions_md(tmp_path: Path) -> None:
+    """`clawtui escalations decide ... --why` on the local store: the row carries the why."""
+    import asyncio
+
+    from tests.integration.test_escalations import _cli
+
+    kb_dir = tmp_path / "kb"
+    asyncio.run(kb.init(kb_dir))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[engine]\nstate_dir = "{tmp_path / "state"}"\n\n'
+        f'[threads]\nhome = "{tmp_path / "home"}"\nkb_dir = "{kb_dir}"\nheartbeat = false\n'
+    )
+    out = _cli("escalate", "--agent", "a", "--doing", "d", "--need", "n", config=config)
+    assert out.returncode == 0, out.stderr
+    out = _cli(
+        "escalations", "decide", "1", "skip", "--by", "dana", "--why", "not this sprint",
+        config=config,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    last = (kb_dir / "decisions.md").read_text().splitlines()[-1]
+    assert "| dana: skipped escalation #1 from a: n | not this sprint |" in last
+    assert git_log(kb_dir)[0] == "Decision: skipped escalation #1 from a: n (by dana)"
