@@ -85,6 +85,13 @@ class StandInBotAPI:
 
         await asyncio.wait_for(ready(), timeout)
 
+    async def wait_offset(self, offset: int, timeout: float = 15.0) -> None:
+        async def ready() -> None:
+            async with self.changed:
+                await self.changed.wait_for(lambda: offset in self.offsets)
+
+        await asyncio.wait_for(ready(), timeout)
+
     async def handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != TOKEN:
             return self.error(401, "Unauthorized")
@@ -211,6 +218,7 @@ async def test_brief_buttons_polling(tmp_path: Path, bot: StandInBotAPI) -> None
         prompt = bot.sent[1]
         assert prompt["reply_markup"]["force_reply"] is True and f"#{b.id}" in prompt["text"]
         await bot.wait("answers", 4)
+        await bot.wait_offset(5)  # engine 1 confirmed update 4 before it stops
     finally:
         await engine.stop()
 

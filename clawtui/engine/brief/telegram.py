@@ -352,15 +352,16 @@ class TelegramInbox:
         result = await self.call("getUpdates", payload, timeout=self.cfg.poll_timeout + 15)
         updates = result if isinstance(result, list) else []
         for raw in updates:
-            update_id = raw.get("update_id") if isinstance(raw, dict) else None
-            if isinstance(update_id, int) and not isinstance(update_id, bool):
-                self.offset = max(self.offset or 0, update_id + 1)
             try:
                 await self.handle(raw)
             except Exception:  # one bad update must not stop the loop
                 log.exception("telegram: handling an update failed")
-        if updates:
-            await self._save_offset()
+            # confirmed once handled: an update cut short by a stop comes again (a decision
+            # is applied once all the same: `decide` refuses a second one)
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            if isinstance(update_id, int) and not isinstance(update_id, bool):
+                self.offset = max(self.offset or 0, update_id + 1)
+                await self._save_offset()
         return len(updates)
 
     async def _poll_loop(self) -> None:
