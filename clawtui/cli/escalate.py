@@ -4,7 +4,8 @@
                      [--thread N] [--severity low|medium|high|critical] [--detail TEXT]
                      [--dedupe-key K] [--json]
     clawtui escalations list [--status S] [--json]
-    clawtui escalations decide ID approve|skip|modify [--text TEXT] [--by NAME] [--json]
+    clawtui escalations decide ID approve|skip|modify [--text TEXT] [--by NAME] [--why TEXT]
+        [--json]
     clawtui escalations resolve ID [--note TEXT]
     clawtui incidents [--open] [--json]
     clawtui incidents pr-ready|restarting|hand-off ID ...   (see incidents.py)
@@ -76,6 +77,7 @@ def register(sub: Any, add_config: Callable[[argparse.ArgumentParser], None]) ->
     dec.add_argument("action", choices=["approve", "skip", "modify"])
     dec.add_argument("--text", help="modify: the fix to apply instead; else a note")
     dec.add_argument("--by", default="cli", help="who decides (default: cli)")
+    dec.add_argument("--why", help="why (logged in the knowledge base's decisions.md)")
     dec.add_argument("--json", action="store_true")
     dec.set_defaults(handler=cmd_decide)
     res = actions.add_parser("resolve", help="mark an escalation resolved")
@@ -231,6 +233,8 @@ def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
     body = {"action": args.action, "by": args.by}
     if args.text:
         body["text"] = args.text
+    if getattr(args, "why", None):
+        body["why"] = args.why
     try:
         decision = Decision.model_validate(body)
     except ValidationError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import (
     Field,
@@ -130,8 +130,27 @@ class TelegramConfig(Section):
         default="https://api.telegram.org",
         description="Base URL of the Bot API (change only for a self-hosted Bot API server).",
     )
+    updates: Literal["poll", "webhook", "off"] = Field(
+        default="poll",
+        description="How button presses on the brief reach the engine: poll (getUpdates long "
+        "polling), webhook (Telegram POSTs to `webhook_listen`) or off (no buttons).",
+    )
+    poll_timeout: int = Field(
+        default=30, ge=0, le=50, description="getUpdates long-polling timeout, seconds."
+    )
+    webhook_listen: str = Field(
+        default="127.0.0.1:8771",
+        pattern=r"^[^\s:]+:\d{1,5}$",
+        description="updates = webhook: HOST:PORT the engine listens on for Telegram's POSTs "
+        "(put it behind your HTTPS proxy; register the URL with setWebhook).",
+    )
+    webhook_secret_env: str | None = Field(
+        default=None,
+        description="updates = webhook: environment variable with the secret_token given to "
+        "setWebhook; POSTs without a matching X-Telegram-Bot-Api-Secret-Token are refused.",
+    )
 
-    @field_validator("bot_token_env")
+    @field_validator("bot_token_env", "webhook_secret_env")
     @classmethod
     def _check_token_env(cls, value: str | None) -> str | None:
         return _check_env_name(value)
@@ -145,6 +164,11 @@ class TelegramConfig(Section):
     def _needs_a_token(self) -> TelegramConfig:
         if self.bot_token is None and self.bot_token_env is None:
             raise ValueError("set bot_token_env (or bot_token): the bot's token is required")
+        if self.updates == "webhook" and self.webhook_secret_env is None:
+            raise ValueError(
+                'updates = "webhook" needs webhook_secret_env (the secret_token given to '
+                "setWebhook): without it anyone reaching the route could forge button presses"
+            )
         return self
 
     def resolved_token(self, env: Mapping[str, str] | None = None) -> str | None:

@@ -8,7 +8,8 @@ queue_consumer = "1000:1000"        # optional uid[:gid] TinyClaw reads as (defa
 heartbeat_interval = "8m"           # one beat per thread per interval, staggered
 hourly_after = "60m"                # hourly tier due after this age
 daily_after = "24h"                 # daily tier due after this age
-runner = "builtin"                  # or "command" (then `command` is required)
+runner = "builtin"                  # or "command" (then `command` is required), or "tinyclaw"
+tinyclaw_timeout = "4m"             # runner = "tinyclaw": wait this long for the reply
 command = ["claude", "-p"]          # prompt is appended as the last argument
 timezone = "Europe/Berlin"
 master = 1                          # master thread id (else isMaster / thread 1)
@@ -127,9 +128,10 @@ class ThreadsConfig(Section):
         le=1.0,
         description="A beat that waited longer than this fraction of the interval is skipped.",
     )
-    runner: Literal["builtin", "command"] = Field(
+    runner: Literal["builtin", "command", "tinyclaw"] = Field(
         default="builtin",
-        description="builtin: deterministic git checks, no model; command: run `command`.",
+        description="builtin: deterministic git checks, no model; command: run `command`; "
+        "tinyclaw: put the heartbeat into the thread's TinyClaw queue and wait for its reply.",
     )
     command: list[str] = Field(
         default_factory=list,
@@ -138,6 +140,11 @@ class ThreadsConfig(Section):
     )
     command_timeout: Duration = Field(
         default=600.0, ge=1.0, description="Seconds an external runner may take."
+    )
+    tinyclaw_timeout: Duration = Field(
+        default=240.0,
+        ge=1.0,
+        description='runner = "tinyclaw": how long to wait for the reply in queue/outgoing.',
     )
     timezone: str = Field(default="UTC", description="IANA zone shown in heartbeat prompts.")
     master: int | None = Field(

@@ -126,6 +126,7 @@ class Engine:
         # Capabilities with background tasks register here (in start order).
         self.components: list[Component] = []
         self.threads = Threads(self.context, self.queue, self.notifier)
+        self.escalations.kb_dir = self.threads.kb_dir  # decisions go to decisions.md
         self.components.append(self.threads)
         self.incidents = Incidents(self.context, self.notifier, self.queue)
         self.stuck = StuckDetector(  # activity from the threads + the queue

@@ -46,6 +46,8 @@ class Notification:
     data: Mapping[str, Any] = field(default_factory=dict)
     """Machine-readable details (JSON-able); sent to the webhook, not to Telegram."""
     ts: float = field(default_factory=time.time)
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
+    """Telegram inline keyboard: rows of (label, callback_data); other channels ignore it."""
 
 
 @dataclass
@@ -126,6 +128,13 @@ class TelegramChannel:
         }
         if self._thread_id is not None:
             payload["message_thread_id"] = self._thread_id
+        if note.buttons:
+            payload["reply_markup"] = {
+                "inline_keyboard": [
+                    [{"text": label, "callback_data": data} for label, data in row]
+                    for row in note.buttons
+                ]
+            }
         timeout = _client_timeout(self._timeout)
         async with session.post(self._url, json=payload, timeout=timeout) as resp:
             body = await _body_json(resp)

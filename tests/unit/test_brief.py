@@ -163,3 +163,45 @@ async def test_shipped_yesterday_has_the_threads_daily_reports(tmp_path: Path) -
         await asyncio.to_thread(eng.store.close)
     assert "SHIPPED YESTERDAY:\n  • peter: merged the [bold]fqdn[/] fix" in text
     assert "maya" not in text  # reported two days ago
+
+
+async def test_fleet_line_lists_threads_by_heartbeat_liveness(tmp_path: Path) -> None:
+    """Fleet: one entry per thread from its HEARTBEAT.md quick stamp (8 min interval): alive
+    🟢, 3+ missed beats 🟡, 6+ missed 🔴, never beaten 🔴; labelled containers are not listed."""
+    import time
+
+    from clawtui.config.threads import ThreadEntry, ThreadsConfig
+    from clawtui.engine.api.models import ContainerInfo
+    from clawtui.engine.heartbeats import md as hb
+
+    now = time.time()
+    ages = {"alive": 60.0, "slow": 4.5 * 480, "gone": 20 * 480}
+    entries = []
+    for i, (name, age) in enumerate(ages.items(), start=2):
+        cwd = tmp_path / name
+        cwd.mkdir()
+        when = datetime.fromtimestamp(now - age, UTC)
+        hb.write(cwd / "HEARTBEAT.md", hb.set_timestamps(hb.parse(hb.TEMPLATE), {"quick": when}))
+        entries.append(ThreadEntry(id=i, name=name, cwd=cwd))
+    entries.append(ThreadEntry(id=9, name="never", cwd=tmp_path / "nothing-here"))
+    settings = Settings(
+        engine=EngineConfig(state_dir=tmp_path / "state"),
+        threads=ThreadsConfig(home=tmp_path / "home", threads=entries, heartbeat=False),
+    )
+    eng = Engine(settings)
+    await asyncio.to_thread(eng.store.open)
+    try:
+        eng.threads.scan()
+        eng.monitors["local"].containers["c1"] = ContainerInfo(
+            id="c1", host="local", name="labelled-box", image="x", state="running",
+            labels={"clawtui.role": "devbox"},
+        )  # fmt: skip
+        brief = await eng.briefs.build(DAY, now=NOW)
+        assert brief.fleet == [
+            ("alive", "ok"), ("slow", "warn"), ("gone", "down"), ("never", "down")
+        ]  # fmt: skip
+        assert "Fleet: alive 🟢 | slow 🟡 | gone 🔴 | never 🔴" in brief.text()
+        assert "labelled-box" not in brief.text()
+    finally:
+        await eng.notifier.aclose()
+        await asyncio.to_thread(eng.store.close)

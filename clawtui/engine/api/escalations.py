@@ -105,6 +105,11 @@ class Decision(BaseModel):
         description="Modify: the fix to apply instead (required). Approve / skip: a note.",
     )
     by: str = Field(default="human", min_length=1, max_length=128)
+    why: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="Why it was decided (logged in the knowledge base's decisions.md).",
+    )
 
 
 class EscalationError(Exception):

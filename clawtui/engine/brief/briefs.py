@@ -14,6 +14,8 @@ Built at `[brief] time` in `[brief] timezone` (07:00 UTC by default) in the seed
       • staging: disk /var 91% used → add log rotation [fix]
     Fleet: m2 🟢 | peter 🔴
 
+Fleet lists the agents (threads) by heartbeat liveness: 🟢 alive, 🟡 degraded (missed beats),
+🔴 dead or never beaten.
 NEEDS YOU lists escalations undecided for `[escalations] brief_after` (4 h); BLOCKED lists open
 incidents with their recommended fix; SHIPPED YESTERDAY lists the threads' daily reports (their
 sections of the master knowledge base's active-projects.md updated that day), escalations
@@ -36,6 +38,7 @@ from zoneinfo import ZoneInfo
 from clawtui.engine.api.escalations import Brief, NeedsYou, Status
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.brief import store as brief_store
+from clawtui.engine.brief.telegram import TelegramInbox, brief_buttons
 from clawtui.engine.kb import knowledge as kbmod
 from clawtui.engine.notifier import Notification
 from clawtui.engine.tasks import BackgroundTask
@@ -49,6 +52,10 @@ if TYPE_CHECKING:
     from clawtui.engine.threads.manager import Threads
 
 log = logging.getLogger(__name__)
+
+
+_LIVENESS_STATE = {"alive": "ok", "degraded": "warn", "dead": "down", "unknown": "down"}
+"""Heartbeat liveness (threads) -> the Fleet line's state (🟢 / 🟡 / 🔴)."""
 
 
 def _one_line(text: str, limit: int = 160) -> str:
@@ -76,6 +83,18 @@ class Briefs:
         self.threads = threads
         self.activity = activity
         self._task = BackgroundTask("escalations:brief")
+        self.telegram: TelegramInbox | None = None
+        tg = ctx.settings.notify.telegram
+        token = tg.resolved_token() if tg is not None else None
+        if tg is not None and token and tg.updates != "off":
+            self.telegram = TelegramInbox(
+                tg,
+                token,
+                escalations,
+                timeout=ctx.settings.notify.timeout,
+                activity=ctx.log_activity,
+                store=ctx.store,
+            )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -122,12 +141,20 @@ class Briefs:
                         brief.happening.append(_one_line(f"{act.agent} → {what}", 120))
             except Exception as exc:  # the brief goes out without HAPPENING rather than not
                 log.warning("brief: thread activity unavailable: %s", exc)
-        for c in self.ctx.containers():
-            if c.role is None:
-                continue
-            state = "ok" if c.state == "running" else "down"
-            brief.fleet.append((c.name, state))
+        brief.fleet = self._fleet()
         return brief
+
+    def _fleet(self) -> list[tuple[str, str]]:
+        """The agents (threads) by heartbeat liveness: alive 🟢, degraded 🟡, dead or never
+        beaten 🔴. Without threads, the labelled containers (running or not), as before."""
+        progress = self.threads.progress() if self.threads is not None else []
+        if progress:
+            return [(p.name, _LIVENESS_STATE.get(p.liveness, "down")) for p in progress]
+        return [
+            (c.name, "ok" if c.state == "running" else "down")
+            for c in self.ctx.containers()
+            if c.role is not None
+        ]
 
     def _daily_summaries(self, start: float, end: float) -> list[str]:
         """Each thread's daily report of the day, from the master's knowledge base."""
@@ -160,8 +187,11 @@ class Briefs:
         brief = await self.build(day, now=now)
         if brief.needs_human:
             brief.sent = True
+            buttons = brief_buttons(brief) if self.telegram is not None else ()
             self.notifier.notify(
-                Notification(kind="brief", text=brief.text(), data={"day": brief.day})
+                Notification(
+                    kind="brief", text=brief.text(), data={"day": brief.day}, buttons=buttons
+                )
             )
             self.ctx.log_activity("info", f"morning brief {brief.day} sent")
         else:
@@ -184,9 +214,13 @@ class Briefs:
     async def start(self) -> None:
         if self.ctx.settings.brief.enabled:
             self._task.start(self._loop())
+        if self.telegram is not None:
+            await self.telegram.start()
 
     async def stop(self) -> None:
         await self._task.stop()
+        if self.telegram is not None:
+            await self.telegram.stop()
 
     @staticmethod
     async def _sleep_until(due: float) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clawtui.engine.api.escalations import (
@@ -26,6 +28,8 @@ from clawtui.engine.api.escalations import (
 )
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.escalations import store as db
+from clawtui.engine.kb import decisions as kb_decisions
+from clawtui.engine.kb.knowledge import KBError
 
 if TYPE_CHECKING:
     from clawtui.engine.context import Context
@@ -62,6 +66,9 @@ class Escalations:
     def __init__(self, ctx: Context, queue: TinyClawQueue) -> None:
         self.ctx = ctx
         self.queue = queue
+        self.kb_dir: Callable[[], Path | None] = lambda: None
+        """The knowledge base whose decisions.md logs each decision (the engine wires it to
+        the threads' master knowledge base); None: not logged."""
         self._sink_tasks: set[asyncio.Task[Escalation]] = set()
         queue.on_sink_error.append(self._sink_failed)
 
@@ -154,6 +161,7 @@ class Escalations:
                 f"escalation #{escalation.id} {escalation.status.value}: no thread to deliver to",
                 subject=f"escalation/{escalation.id}",
             )
+        await self._log_decision(escalation, decision)
         self.ctx.bus.publish(EventKind.ESCALATION, escalation=escalation, change="decided")
         self.ctx.log_activity(
             "info",
@@ -161,6 +169,34 @@ class Escalations:
             subject=f"escalation/{escalation.id}",
         )
         return escalation
+
+    async def _log_decision(self, esc: Escalation, decision: Decision) -> None:
+        """Append the decision to the knowledge base's decisions.md and commit (seed 000)."""
+        kb = self.kb_dir()
+        if kb is None or not (kb / ".git").exists():
+            return
+        what = f"{esc.status.value} escalation #{esc.id} from {esc.agent}: {esc.need}"
+        if esc.status is Status.APPROVED and esc.proposed_fix:
+            what += f"; fix: {esc.proposed_fix}"
+        if esc.status is Status.MODIFIED and esc.decision:
+            what += f"; instead: {esc.decision}"
+        why = decision.why or (decision.text if decision.action is not Action.MODIFY else None)
+        try:
+            committed = await kb_decisions.record_decision(
+                kb,
+                when=esc.decided_at or time.time(),
+                who=esc.decided_by or decision.by,
+                what=what,
+                why=why or "",
+            )
+        except (KBError, OSError) as exc:
+            self.ctx.log_activity(
+                "warning",
+                f"escalation #{esc.id}: decision not logged in {kb / 'decisions.md'}: {exc}",
+                subject=f"escalation/{esc.id}",
+            )
+            return
+        self.ctx.bus.publish(EventKind.KB, action="decision", committed=committed)
 
     async def _deliver(self, escalation: Escalation) -> Escalation:
         import asyncio

@@ -15,9 +15,11 @@ from pathlib import Path
 
 from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.threads import IncomingMessage, OutgoingMessage, QueueError
+from clawtui.engine.heartbeats import container_md
 from clawtui.engine.heartbeats import md as hbmd
 from clawtui.engine.heartbeats.runner import REPORT_PREFIX, BeatTarget, is_ok_reply
 from clawtui.engine.heartbeats.tiers import due_tiers, tier_states
+from clawtui.engine.heartbeats.tinyclaw_runner import TinyClawOutcome
 from clawtui.engine.kb import knowledge as kbmod
 from clawtui.engine.notifier import Notification
 from clawtui.engine.threads.state import ThreadsState
@@ -66,6 +68,35 @@ class ThreadsBeats(ThreadsState):
         source = self._threads[tid].source if tid in self._threads else "config"
         return hbmd.TINYCLAW_TEMPLATE if source != "config" else hbmd.TEMPLATE
 
+    async def read_container_heartbeats(self, *, attempts: int = 30, wait: float = 2.0) -> None:
+        """At start: read (never create) the HEARTBEAT.md of each container thread, so its
+        stamps and liveness show before its first beat; retried while its host connects."""
+        todo = [t for t in self.ids() if self._threads[t].container]
+        for _ in range(attempts):
+            left: list[int] = []
+            for tid in todo:
+                info = self._threads.get(tid)
+                if info is None or not info.container or tid in self._results:
+                    continue
+                try:
+                    where = container_md.locate(
+                        self.ctx.monitors, info.host, info.container, info.cwd
+                    )
+                    if where.monitor.client is None:
+                        left.append(tid)
+                        continue
+                    self._docs[tid], _ = await container_md.read(where)
+                    self._doc_problem.pop(tid, None)
+                except FileNotFoundError:
+                    self._doc_problem[tid] = "HEARTBEAT.md does not exist in the container yet"
+                except (hbmd.HeartbeatError, OSError) as exc:
+                    self._doc_problem[tid] = str(exc)
+                self._publish(tid)
+            if not left:
+                return
+            todo = left
+            await asyncio.sleep(wait)
+
     async def beat_now(self, thread_id: int) -> None:
         self.info(thread_id)
         self.scheduler.enqueue(thread_id)
@@ -79,9 +110,21 @@ class ThreadsBeats(ThreadsState):
         if tid not in self._threads:
             return
         now = self.clock.now()
+        info = self._threads[tid]
         path = self.heartbeat_path(tid)
         doc: hbmd.HeartbeatDoc | None = None
-        if path is not None and not self._threads[tid].container:
+        inside: container_md.ContainerFile | None = None
+        if info.container:  # the agent's HEARTBEAT.md is inside its container
+            path = None
+            try:
+                inside = container_md.locate(self.ctx.monitors, info.host, info.container, info.cwd)
+                doc, _ = await container_md.ensure(inside)
+                self._docs[tid] = doc
+                self._doc_problem.pop(tid, None)
+            except (hbmd.HeartbeatError, OSError) as exc:
+                inside = None
+                self._doc_problem[tid] = str(exc)
+        elif path is not None:
             try:
                 doc = await asyncio.to_thread(hbmd.ensure, path, self.heartbeat_template(tid))
             except (hbmd.HeartbeatError, OSError) as exc:
@@ -100,6 +143,14 @@ class ThreadsBeats(ThreadsState):
         if outcome.repo is not None:
             self._repo[tid] = outcome.repo
         finished = self.clock.now()
+        if inside is not None and doc is not None:
+            try:
+                self._docs[tid] = await container_md.update_timestamps(
+                    inside, {t: datetime.fromtimestamp(finished, UTC) for t in tiers}
+                )
+                self._hb_mtime[tid] = finished
+            except (hbmd.HeartbeatError, OSError) as exc:
+                self._doc_problem[tid] = f"timestamps not updated: {exc}"
         if path is not None and doc is not None:
             stamp = datetime.fromtimestamp(finished, UTC)
             try:
@@ -114,7 +165,8 @@ class ThreadsBeats(ThreadsState):
             except (hbmd.HeartbeatError, OSError) as exc:
                 self._doc_problem[tid] = f"timestamps not updated: {exc}"
         self._results[tid] = (finished, outcome.ok, outcome.reply)
-        await self._route(tid, tiers, outcome.reply, outcome.ok, outcome.report)
+        written = isinstance(outcome, TinyClawOutcome) and outcome.in_outgoing
+        await self._route(tid, tiers, outcome.reply, outcome.ok, outcome.report, written)
         self.ctx.bus.publish(
             EventKind.HEARTBEAT,
             thread_id=tid,
@@ -126,11 +178,18 @@ class ThreadsBeats(ThreadsState):
         self._publish(tid)
 
     async def _route(
-        self, tid: int, tiers: list[hbmd.Tier], reply: str, ok: bool, report: str | None
+        self,
+        tid: int,
+        tiers: list[hbmd.Tier],
+        reply: str,
+        ok: bool,
+        report: str | None,
+        written: bool = False,
     ) -> None:
-        """TinyClaw's response routing: OK replies are suppressed; findings are delivered."""
+        """TinyClaw's response routing: OK replies are suppressed; findings are delivered
+        (`written`: the agent's reply is already in queue/outgoing)."""
         name = self._threads[tid].name
-        if not ok and not is_ok_reply(reply):
+        if not ok and not is_ok_reply(reply) and not written:
             try:
                 msg = await asyncio.to_thread(
                     self.queue.reply, tid, reply, original="heartbeat " + "+".join(tiers)
@@ -138,6 +197,7 @@ class ThreadsBeats(ThreadsState):
                 self._recent_out.setdefault(tid, deque(maxlen=_RECENT)).append(msg)
             except QueueError as exc:
                 log.warning("heartbeat reply of thread %s not written: %s", tid, exc)
+        if not ok and not is_ok_reply(reply):
             self.notifier.notify(
                 Notification(
                     kind="heartbeat.findings",

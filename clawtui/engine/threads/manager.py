@@ -141,6 +141,9 @@ class Threads(ThreadsBeats):
         self._stop_watch.clear()
         self._tasks.append(asyncio.create_task(self._watch_loop(), name="threads:watch"))
         self._tasks.append(asyncio.create_task(self.refresh_repos(), name="threads:repos"))
+        self._tasks.append(
+            asyncio.create_task(self.read_container_heartbeats(), name="threads:container-hb")
+        )
         if self.cfg.heartbeat:
             self.scheduler.set_threads(self._threads)
             self.scheduler.start()

@@ -31,6 +31,7 @@ from clawtui.engine.heartbeats import md as hbmd
 from clawtui.engine.heartbeats.runner import BuiltinRunner, CommandRunner, Runner
 from clawtui.engine.heartbeats.scheduler import Clock, Scheduler, WallClock
 from clawtui.engine.heartbeats.tiers import liveness, tier_states
+from clawtui.engine.heartbeats.tinyclaw_runner import TinyClawRunner
 from clawtui.engine.threads.queue import NanoclawSink, TinyClawQueue
 from clawtui.engine.threads.registry import merge_threads, read_threads_json
 
@@ -67,6 +68,10 @@ class ThreadsState:
                 self.cfg.command, timezone=self.cfg.timezone, timeout=self.cfg.command_timeout
             )
             if self.cfg.runner == "command"
+            else TinyClawRunner(
+                queue, timezone=self.cfg.timezone, timeout=self.cfg.tinyclaw_timeout
+            )
+            if self.cfg.runner == "tinyclaw"
             else BuiltinRunner(stale_days=self.cfg.stale_branch_days)
         )
         self.scheduler = Scheduler(
@@ -146,6 +151,8 @@ class ThreadsState:
     # -- HEARTBEAT.md --------------------------------------------------------------------------
     def read_heartbeat(self, thread_id: int) -> None:
         """Re-read one thread's HEARTBEAT.md (never raises: problems are kept on the thread)."""
+        if self._threads[thread_id].container:
+            return  # inside the container: read by each beat (heartbeats/container_md.py)
         path = self.heartbeat_path(thread_id)
         self._doc_problem.pop(thread_id, None)
         if path is None:
