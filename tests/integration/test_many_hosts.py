@@ -17,7 +17,7 @@ import docker
 import pytest
 
 from clawtui.config import EngineConfig, HostConfig, Settings
-from clawtui.engine.api.models import Event, EventKind, HostState
+from clawtui.engine.api.models import Event, EventKind, HostInfo, HostState
 from clawtui.engine.core import Engine
 from tests.integration.engine_helpers import wait_for_event, wait_until
 
@@ -53,6 +53,14 @@ def _run(api: docker.APIClient, image: str, labels: dict[str, str], name: str) -
 
 def _states(engine: Engine) -> str:
     return "; ".join(f"{h.name}: {h.state.value} ({h.error})" for h in engine.hosts())
+
+
+EVERY_HOST_ONLINE = dict.fromkeys(("local", "alpha", "beta"), HostState.ONLINE)
+
+
+def _host(engine: Any, name: str) -> HostInfo:
+    info: HostInfo = next(h for h in engine.hosts() if h.name == name)
+    return info
 
 
 def _is_host(event: Event, host: str, state: HostState) -> bool:
@@ -177,3 +185,51 @@ async def test_killed_engine_is_offline_with_reason_and_time_others_keep_updatin
                 for c in api.containers(all=True, filters={"label": "clawtui.test"}):
                     api.remove_container(c["Id"], force=True, v=True)
             api.close()
+
+
+async def test_served_engine_shows_each_host_and_an_offline_one_to_a_remote_client(
+    engine_settings: Settings,
+    extra_engines: tuple[Any, Any],
+    busybox_image: str,
+    test_labels: dict[str, str],
+) -> None:
+    """The same three hosts behind a real service: a `--connect` client sees what the engine
+    sees, including an engine killed meanwhile (offline, why, since when) and its return."""
+    from tests.integration.served import remote_over_service
+
+    alpha, beta = extra_engines
+    a_api = alpha.api()
+    try:
+        on_alpha = _run(a_api, busybox_image, test_labels, "clawtui-t-served-alpha")
+        engine = Engine(engine_settings)
+        async for remote in remote_over_service(engine, "t" * 32):
+            await wait_until(
+                lambda r=remote: {h.name: h.state for h in r.hosts()} == EVERY_HOST_ONLINE,
+                60,
+                "every host online for the remote client",
+            )
+            await wait_until(
+                lambda r=remote: r.container(f"alpha/{on_alpha}") is not None,
+                30,
+                "alpha's container",
+            )
+            await asyncio.to_thread(beta.kill)
+            await wait_until(
+                lambda r=remote: _host(r, "beta").state is HostState.OFFLINE,
+                30,
+                "beta offline for the remote client",
+            )
+            seen = _host(remote, "beta")
+            assert seen.error and seen.offline_since is not None
+            assert _host(remote, "alpha").state is HostState.ONLINE
+            await asyncio.to_thread(beta.start)
+            await wait_until(
+                lambda r=remote: _host(r, "beta").state is HostState.ONLINE,
+                60,
+                "beta back online for the remote client",
+            )
+            assert _host(remote, "beta").offline_since is None
+    finally:
+        for c in a_api.containers(all=True, filters={"label": "clawtui.test"}):
+            a_api.remove_container(c["Id"], force=True, v=True)
+        a_api.close()
