@@ -35,6 +35,17 @@ process in the sequential phase, where one update runs at a time, so load from e
 machine does not count), and N of them cannot finish faster than that work spread over every
 core. The slowest single update is kept for diagnosis only: a batch reaches it only with about N
 free cores, so it judges the machine rather than the engine.
+
+With `--hosts 2` the benchmark also starts one extra dockerd on this machine (its own data root,
+exec root, socket and bridge: tests/integration/engines.py, the harness the multi-host tests
+use), puts N more containers on it, and adds two phases per round over both hosts (2N changes):
+
+  batch_2h     one `engine.memory.apply` of the 2N changes (both hosts locked, each host's
+               updates concurrent, all or nothing);
+  parallel_2h  the baseline: the same 2N SDK updates at once from a thread pool, N per engine.
+
+  two_hosts.batch_vs_parallel_sdk = batch_2h / parallel_2h               target <= 1.1
+Both engines share this machine's cores, so two hosts do not halve the wall time here.
 The last line of output is one JSON object. Containers are removed at the end, even on error.
 """
 
@@ -42,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import sys
@@ -56,6 +68,7 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from _common import (
     BENCH_LABEL,
+    BUSYBOX_IMAGE,
     CLK_TCK,
     BenchContainers,
     api_client,
@@ -178,11 +191,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     cpu: dict[str, list[float]] = {"batch": [], "sequential": [], "parallel": []}
     group_cpu: dict[str, dict[str, list[float]]] = {k: {} for k in cpu}
     fast_path: list[float] = []
-    with (
-        DevboxBenchContainers(client, LABEL, args.containers) as bench,
-        tempfile.TemporaryDirectory(prefix="clawtui-bench-memory-") as state,
-        ThreadPoolExecutor(max_workers=args.containers) as pool,
-    ):
+    two: dict[str, list[float]] = {"batch_2h": [], "parallel_2h": []}
+    with contextlib.ExitStack() as stack:
+        second: Any = None
+        ids_b: list[str] = []
+        client_b: Any = None
+        if args.hosts == 2:
+            from tests.integration.engines import ExtraEngine
+
+            second = ExtraEngine("bench")
+            stack.callback(second.close)
+            progress("starting a second dockerd (its own data root, socket and bridge)")
+            second.start()
+            second.load_image(BUSYBOX_IMAGE)
+            client_b = second.api()
+            bench_b = stack.enter_context(DevboxBenchContainers(client_b, LABEL, args.containers))
+            ids_b = list(bench_b.ids)
+        bench = stack.enter_context(DevboxBenchContainers(client, LABEL, args.containers))
+        state = stack.enter_context(tempfile.TemporaryDirectory(prefix="clawtui-bench-memory-"))
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=2 * args.containers))
         ids = list(bench.ids)
         daemons = find_daemon_pids(ids)
         Phase.groups = {
@@ -191,20 +218,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "shims_and_runc": daemons.shims,
             "benchmark_process": [os.getpid()],
         }
-        settings = Settings(
-            engine=EngineConfig(state_dir=Path(state)), hosts=[HostConfig(name="local")]
-        )
+        hosts = [HostConfig(name="local")]
+        if second is not None:
+            hosts.append(HostConfig(name="b", url=second.url, cgroup_root="/sys/fs/cgroup"))
+        settings = Settings(engine=EngineConfig(state_dir=Path(state)), hosts=hosts)
         engine = Engine(settings)
         await engine.start()
         try:
             if not await engine.wait_online(15):
                 raise SystemExit("the engine could not reach the local Docker engine")
             deadline = time.monotonic() + 15
-            while not all(engine.container(f"local/{cid}") for cid in ids):
+            while not all(engine.container(f"local/{cid}") for cid in ids) or not all(
+                engine.container(f"b/{cid}") for cid in ids_b
+            ):
                 if time.monotonic() > deadline:
                     raise SystemExit("the engine did not list the benchmark containers")
                 await asyncio.sleep(0.05)
-            value = LOW
+            value = value_b = LOW
             total = args.rounds + args.warmup
             for round_no in range(total):
                 measured = round_no >= args.warmup
@@ -235,6 +265,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         cpu[phase].append(p.cpu)
                         for group, seconds in p.by_group.items():
                             group_cpu[phase].setdefault(group, []).append(seconds)
+                if second is not None:
+                    # Every limit changes in each phase: the two engines' containers flip
+                    # each on their own (value for local, value_b for b).
+                    value = HIGH if value == LOW else LOW
+                    value_b = HIGH if value_b == LOW else LOW
+                    changes = {f"local/{cid}": value for cid in ids}
+                    changes.update({f"b/{cid}": value_b for cid in ids_b})
+                    t = time.perf_counter()
+                    result = await engine.memory.apply(changes, who="bench")
+                    wall = time.perf_counter() - t
+                    if not result.ok:
+                        raise RuntimeError(f"two-host batch not applied: {result.summary()}")
+                    value = HIGH if value == LOW else LOW
+                    value_b = HIGH if value_b == LOW else LOW
+                    t = time.perf_counter()
+                    await asyncio.gather(
+                        asyncio.to_thread(parallel, client, pool, ids, value),
+                        asyncio.to_thread(parallel, client_b, pool, ids_b, value_b),
+                    )
+                    if measured:
+                        two["batch_2h"].append(wall)
+                        two["parallel_2h"].append(time.perf_counter() - t)
                 t = time.perf_counter()
                 plan = await engine.memory.plan({f"local/{cid}": LOW for cid in ids}, who="bench")
                 if measured:
@@ -250,7 +302,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             history = await engine.memory.history(10_000)
         finally:
             await engine.stop()
-        expected = total * args.containers
+        expected = total * args.containers * (3 if second is not None else 1)
         if len(history) != expected:
             raise RuntimeError(f"history has {len(history)} rows, expected {expected}")
 
@@ -277,7 +329,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         for phase, groups in group_cpu.items()
     }
-    return {
+    out: dict[str, Any] = {
         "benchmark": "memory",
         "containers": args.containers,
         "rounds": args.rounds,
@@ -310,6 +362,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "batch_vs_cpu_floor": batch_vs_floor <= TARGET_BATCH_VS_CPU_FLOOR,
         },
     }
+    if two["batch_2h"]:
+        b2, p2 = statistics.median(two["batch_2h"]), statistics.median(two["parallel_2h"])
+        out["two_hosts"] = {
+            "containers": 2 * args.containers,
+            "batch_ms_p50": rnd(b2 * 1000),
+            "parallel_sdk_ms_p50": rnd(p2 * 1000),
+            "batch_vs_parallel_sdk": rnd(b2 / p2, 3),
+            "target": TARGET_BATCH_VS_PARALLEL_SDK,
+            "meets_target": b2 / p2 <= TARGET_BATCH_VS_PARALLEL_SDK,
+        }
+    return out
 
 
 def main() -> int:
@@ -318,6 +381,13 @@ def main() -> int:
     parser.add_argument("--containers", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument(
+        "--hosts",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: also time a batch over two hosts (starts one extra dockerd; needs root)",
+    )
     args = parser.parse_args()
     if args.rounds is None:
         args.rounds = 15 if args.quick else 40

@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     SecretStr,
     field_validator,
+    model_validator,
 )
 
 from clawtui.config.base import API_TOKEN_ENV, GIB, KIB, MIB, ByteSize, ConfigPath, Section
@@ -58,6 +59,20 @@ class HostConfig(Section):
         le=120,
         description="Seconds to wait for one Docker API call before giving up (1-120).",
     )
+    tls_ca: ConfigPath | None = Field(
+        default=None,
+        description="CA certificate (PEM) that signed the tcp:// host's server certificate "
+        "(dockerd --tlscacert). Setting any tls_* key turns TLS on for a tcp:// URL.",
+    )
+    tls_cert: ConfigPath | None = Field(
+        default=None,
+        description="Client certificate (PEM) presented to a dockerd started with --tlsverify; "
+        "set together with tls_key.",
+    )
+    tls_key: ConfigPath | None = Field(
+        default=None,
+        description="Private key (PEM) of tls_cert; set together with tls_cert.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -93,10 +108,52 @@ class HostConfig(Section):
             return None
         return value
 
+    @model_validator(mode="after")
+    def _check_tls_pair(self) -> HostConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError(
+                f"host {self.name!r}: set tls_cert and tls_key together (the client certificate "
+                "and its private key)"
+            )
+        if self.uses_tls_files and not self.url.startswith(("tcp://", "https://")):
+            raise ValueError(
+                f"host {self.name!r}: tls_ca/tls_cert/tls_key apply only to tcp:// or https:// "
+                f"URLs, not {self.url!r}"
+            )
+        return self
+
     @property
     def is_local(self) -> bool:
         """Whether the host is reached through a local unix socket."""
         return self.url.startswith("unix://")
+
+    @property
+    def uses_tls_files(self) -> bool:
+        """Whether any of tls_ca, tls_cert, tls_key is set."""
+        return any(p is not None for p in (self.tls_ca, self.tls_cert, self.tls_key))
+
+    def docker_client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for docker-py's ``APIClient`` that reach this host.
+
+        A tcp:// or https:// URL with tls_* files gets a ``TLSConfig`` (client certificate,
+        CA, and tls_verify); ssh:// goes through paramiko (docker-py's own SSH transport,
+        reading ~/.ssh/config, ~/.ssh/known_hosts and the user's keys).
+        """
+        kwargs: dict[str, Any] = {
+            "base_url": self.url,
+            "version": "auto",
+            "timeout": self.timeout,
+        }
+        if self.uses_tls_files:
+            from docker.tls import TLSConfig
+
+            cert = (str(self.tls_cert), str(self.tls_key)) if self.tls_cert else None
+            kwargs["tls"] = TLSConfig(
+                client_cert=cert,
+                ca_cert=str(self.tls_ca) if self.tls_ca else None,
+                verify=self.tls_verify,
+            )
+        return kwargs
 
 
 class EngineConfig(Section):

@@ -12,6 +12,7 @@ scripts/test can sweep what a crashed session left behind.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -216,3 +217,112 @@ def restart_dockerd(
             time.sleep(0.5)
 
     return _restart
+
+
+# -- several Docker hosts: two extra engines on this machine, one reached over ssh:// ----------
+MONITORED_HOST_IMAGE = "clawtui-test/monitored-host:1"
+
+
+@pytest.fixture(scope="session")
+def extra_engines(
+    docker_api: docker.APIClient, busybox_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, Any]]:
+    """Two more dockerd on this machine (tests/integration/engines.py): ``alpha`` on a unix
+    socket and ``beta`` on a unix socket plus ``tcp://127.0.0.1:PORT`` with --tlsverify
+    (``beta.tls`` holds the CA and client certificate). Both have the busybox test image.
+    Stopped, with their bridges, mounts and folders removed, at the end of the session."""
+    from tests.integration.engines import ExtraEngine, make_tls
+
+    tls = make_tls(tmp_path_factory.mktemp("tls"))
+    engines = [ExtraEngine("alpha"), ExtraEngine("beta", tls=tls)]
+    try:
+        for engine in engines:
+            engine.start()
+            engine.load_image(busybox_image)
+        yield engines[0], engines[1]
+    finally:
+        for engine in engines:
+            engine.close()
+
+
+@pytest.fixture(scope="session")
+def monitored_host_image(docker_api: docker.APIClient) -> str:
+    """``clawtui-test/monitored-host:1`` (sshd + the docker CLI), built locally on first use."""
+    try:
+        docker_api.inspect_image(MONITORED_HOST_IMAGE)
+    except ImageNotFound:
+        for _ in docker_api.build(
+            path=str(REPO / "docker" / "test-images"),
+            dockerfile="Dockerfile.monitored-host",
+            tag=MONITORED_HOST_IMAGE,
+            rm=True,
+            decode=True,
+        ):
+            pass
+    return MONITORED_HOST_IMAGE
+
+
+@pytest.fixture(scope="session")
+def ssh_docker_host(
+    docker_api: docker.APIClient,
+    monitored_host_image: str,
+    extra_engines: tuple[Any, Any],
+    test_labels: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Any]]:
+    """The ``alpha`` engine reached over ``ssh://root@IP``: an sshd container (on the system
+    engine) with the docker CLI and alpha's socket folder mounted (a folder, not the socket
+    file, so the mount survives a restart of alpha). Yields ``{"url", "home", "id"}``: ``home``
+    is a HOME with ``.ssh/id_ed25519`` and a ``known_hosts`` pinning the container's host key,
+    which docker-py's SSH transport (paramiko) reads."""
+    import asyncssh
+
+    alpha = extra_engines[0]
+    home = tmp_path_factory.mktemp("ssh-home")
+    ssh_dir = home / ".ssh"
+    ssh_dir.mkdir(mode=0o700)
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    key.write_private_key(str(ssh_dir / "id_ed25519"))
+    (ssh_dir / "id_ed25519").chmod(0o600)
+    container = docker_api.create_container(
+        monitored_host_image,
+        name=f"{CONTAINER_PREFIX}sshdocker-{uuid.uuid4().hex[:8]}",
+        labels=dict(test_labels),
+        host_config=docker_api.create_host_config(
+            binds={str(alpha.root): {"bind": "/run/alpha", "mode": "rw"}}
+        ),
+    )
+    cid = container["Id"]
+    try:
+        docker_api.start(cid)
+        pub = key.export_public_key("openssh").decode().strip()
+        _exec_ok(
+            docker_api,
+            cid,
+            f"mkdir -p /root/.ssh && echo '{pub}' > /root/.ssh/authorized_keys "
+            "&& chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys "
+            "&& ln -sf /run/alpha/docker.sock /var/run/docker.sock",
+        )
+        host_pub = ""
+        deadline = time.monotonic() + 30
+        while not host_pub and time.monotonic() < deadline:
+            host_pub = _exec_ok(docker_api, cid, "cat /etc/ssh/ssh_host_ed25519_key.pub || true")
+            host_pub = host_pub.strip() if host_pub.startswith("ssh-") else ""
+            if not host_pub:
+                time.sleep(0.2)
+        assert host_pub, "sshd never generated its host key"
+        ip = docker_api.inspect_container(cid)["NetworkSettings"]["IPAddress"]
+        kind, blob = host_pub.split()[:2]
+        (ssh_dir / "known_hosts").write_text(f"{ip} {kind} {blob}\n")
+        yield {"url": f"ssh://root@{ip}", "home": home, "id": cid}
+    finally:
+        with contextlib.suppress(NotFound):
+            docker_api.remove_container(cid, force=True, v=True)
+
+
+def _exec_ok(api: docker.APIClient, cid: str, cmd: str) -> str:
+    exec_id = api.exec_create(cid, ["sh", "-c", cmd])["Id"]
+    out: bytes = api.exec_start(exec_id)
+    code = api.exec_inspect(exec_id)["ExitCode"]
+    assert code == 0, f"{cmd!r} exited {code}: {out.decode(errors='replace')}"
+    return out.decode(errors="replace")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,23 @@ async def test_host_offline_event_shows_the_error(make_app: AppFactory, engine: 
         assert label.display
         assert error in str(label.render())
         assert "offline" in screen_text(app)
+
+
+async def test_offline_host_shows_since_when(make_app: AppFactory, engine: FakeEngine) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        went = time.mktime((2026, 12, 3, 9, 41, 7, 0, 0, -1))
+        error = "the Docker events stream ended (dockerd stopped?)"
+        engine.put_host(host("local", state=HostState.OFFLINE, error=error, offline_since=went))
+        header = app.screen.query(HostHeader).first()
+        await wait_for(pilot, lambda: header.has_class("-offline"))
+        await pilot.pause()
+        shown = str(header.query_one(".host-error").render())
+        assert f"offline since 09:41:07: {error}" in shown
+        engine.put_host(host("local", state=HostState.ONLINE))
+        await wait_for(pilot, lambda: header.has_class("-online"))
+        await pilot.pause()
+        assert not header.query_one(".host-error").display
 
 
 async def test_untrusted_text_is_shown_literally(make_app: AppFactory, engine: FakeEngine) -> None:

@@ -706,3 +706,29 @@ def test_config_modules_do_not_import_textual_or_rich() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_host_tls_files_make_a_tls_client_and_must_be_consistent(tmp_path: Path) -> None:
+    from docker.tls import TLSConfig
+
+    from clawtui.config import HostConfig
+
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (tmp_path / name).write_text("x")
+    host = HostConfig(
+        name="gpu",
+        url="tcp://127.0.0.1:2376",
+        tls_ca=tmp_path / "ca.pem",
+        tls_cert=tmp_path / "cert.pem",
+        tls_key=tmp_path / "key.pem",
+    )
+    kwargs = host.docker_client_kwargs()
+    tls = kwargs["tls"]
+    assert isinstance(tls, TLSConfig)
+    assert tls.cert == (str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    assert tls.ca_cert == str(tmp_path / "ca.pem") and tls.verify is True
+    assert "tls" not in HostConfig(name="plain", url="tcp://127.0.0.1:2375").docker_client_kwargs()
+    with pytest.raises(ValueError, match="tls_cert and tls_key together"):
+        HostConfig(name="half", url="tcp://h:2376", tls_cert=tmp_path / "cert.pem")
+    with pytest.raises(ValueError, match="only to tcp:// or https://"):
+        HostConfig(name="sock", url="unix:///var/run/docker.sock", tls_ca=tmp_path / "ca.pem")

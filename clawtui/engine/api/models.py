@@ -54,6 +54,9 @@ class HostInfo(BaseModel):
     running: int = 0
     memory: HostMemory = HostMemory()
     last_seen: float | None = Field(None, description="Epoch seconds of the last good reply.")
+    offline_since: float | None = Field(
+        None, description="Epoch seconds when the host went offline; None while it answers."
+    )
 
 
 class ContainerStats(BaseModel):

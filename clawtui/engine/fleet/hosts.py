@@ -74,6 +74,27 @@ def describe_docker_error(exc: BaseException, url: str) -> str:
     return f"{url}: {text[:300]}"
 
 
+def _own_tls_client_class() -> Any:
+    """An APIClient class that ignores the environment's CA bundle and proxies (made when first
+    needed: the Docker SDK is imported on first use).
+
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE win over a session's own CA
+    (psf/requests#3829), so a host's tls_ca would be ignored wherever they are set. The version
+    check runs inside ``APIClient.__init__``, so trust_env is fixed at class level.
+    """
+
+    class OwnTlsAPIClient(docker.api.client.APIClient):  # type: ignore[misc]
+        @property
+        def trust_env(self) -> bool:
+            return False
+
+        @trust_env.setter
+        def trust_env(self, value: bool) -> None:
+            pass
+
+    return OwnTlsAPIClient
+
+
 class HostMonitor:
     """Connection, model and sampler of one configured Docker host."""
 
@@ -200,7 +221,8 @@ class HostMonitor:
         self._close_stream()
         was_online = self.info.state is HostState.ONLINE
         if self.info.state is not HostState.OFFLINE or self.info.error != reason:
-            self._set_info(state=HostState.OFFLINE, error=reason)
+            since = self.info.offline_since if self.info.offline_since is not None else time.time()
+            self._set_info(state=HostState.OFFLINE, error=reason, offline_since=since)
         if was_online:
             self._activity("warning", f"host offline: {reason}", host=self.name)
             # Stats of an unreachable host are stale: clear them.
@@ -211,9 +233,10 @@ class HostMonitor:
 
     async def _connect(self) -> asyncio.Queue[Any]:
         def make_client() -> docker.api.client.APIClient:
-            return docker.api.client.APIClient(
-                base_url=self.cfg.url, version="auto", timeout=self.cfg.timeout
-            )
+            plain = docker.api.client.APIClient
+            cls = _own_tls_client_class() if self.cfg.uses_tls_files else plain
+            client: docker.api.client.APIClient = cls(**self.cfg.docker_client_kwargs())
+            return client
 
         old, self.client = self.client, None
         if old is not None:
@@ -255,7 +278,9 @@ class HostMonitor:
         )
         await self.reconcile()
         was = self.info.state
-        self._set_info(state=HostState.ONLINE, error=None, last_seen=time.time())
+        self._set_info(
+            state=HostState.ONLINE, error=None, last_seen=time.time(), offline_since=None
+        )
         if was is not HostState.ONLINE:
             self._activity(
                 "info", f"host online: Docker {self.info.docker_version}", host=self.name

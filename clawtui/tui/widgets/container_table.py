@@ -92,6 +92,14 @@ class ContainerTable(DataTable[Text]):
             "docker exec (tmux if the image has it, else a login shell)",
         ),
         Binding(
+            "H",
+            "cycle_host",
+            "Host",
+            id="table.host",
+            show=False,
+            tooltip="Show one host's containers, the next host, ... then every host again",
+        ),
+        Binding(
             "o",
             "cycle_sort",
             "Sort",
@@ -100,6 +108,17 @@ class ContainerTable(DataTable[Text]):
             tooltip="Sort by the next column",
         ),
     ]
+
+    class FiltersChanged(Message):
+        """The host or text filter changed (the panel shows what is filtered)."""
+
+        def __init__(self, table: ContainerTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> ContainerTable:
+            return self.table
 
     class Selected(Message):
         """The highlighted container changed (None: the table is empty)."""
@@ -132,6 +151,12 @@ class ContainerTable(DataTable[Text]):
         self.sort_reverse = False
         self.marked: set[str] = set()
         """Keys of the marked rows."""
+        self.host_filter: str | None = None
+        """Only this host's containers are shown (None: every host)."""
+        self.text_filter = ""
+        """Only containers whose name, image or host contain this (any case) are shown."""
+        self._known: dict[str, ContainerInfo] = {}
+        """Every container offered that has the role, shown or filtered out, by key."""
         self._palette: Mapping[str, str] = {}
 
     # -- setup ---------------------------------------------------------------------------------
@@ -193,14 +218,51 @@ class ContainerTable(DataTable[Text]):
 
     # -- changes -------------------------------------------------------------------------------
     def wants(self, info: ContainerInfo) -> bool:
+        return self._has_role(info) and self._passes_filters(info)
+
+    def _has_role(self, info: ContainerInfo) -> bool:
         return self.role is None or info.role == self.role
+
+    def _passes_filters(self, info: ContainerInfo) -> bool:
+        if self.host_filter is not None and info.host != self.host_filter:
+            return False
+        needle = self.text_filter.casefold()
+        return not needle or any(
+            needle in text.casefold() for text in (info.name, info.image, info.host)
+        )
+
+    def known_hosts(self) -> list[str]:
+        """Hosts of every container offered (shown or filtered out), sorted."""
+        return sorted({info.host for info in self._known.values()})
+
+    def set_filters(self, *, host: str | bool | None = False, text: str | None = None) -> None:
+        """Change the host filter (None: every host; False: leave it) and/or the text filter,
+        and redraw the rows from every container offered so far."""
+        changed = False
+        if host is not False and host != self.host_filter:
+            self.host_filter = host if isinstance(host, str) else None
+            changed = True
+        if text is not None and text != self.text_filter:
+            self.text_filter = text
+            changed = True
+        if changed:
+            self.load(list(self._known.values()))
+            self.post_message(self.FiltersChanged(self))
+
+    def action_cycle_host(self) -> None:
+        hosts: list[str | None] = [None, *self.known_hosts()]
+        index = hosts.index(self.host_filter) if self.host_filter in hosts else 0
+        self.set_filters(host=hosts[(index + 1) % len(hosts)])
 
     def load(self, containers: Iterable[ContainerInfo]) -> None:
         """Replace every row (a RESYNC or the first snapshot); keeps the cursor on its row."""
         selected = self.selected_key
         self.clear()
         self.infos.clear()
+        self._known.clear()
         for info in containers:
+            if self._has_role(info):
+                self._known[info.key] = info
             if self.wants(info):
                 self.infos[info.key] = info
                 cells = self._cells(info)
@@ -214,8 +276,12 @@ class ContainerTable(DataTable[Text]):
     def upsert(self, info: ContainerInfo) -> None:
         """Add or update one container's row (or drop it if it no longer matches the filter)."""
         key = info.key
+        if self._has_role(info):
+            self._known[key] = info
+        else:
+            self._known.pop(key, None)
         if not self.wants(info):
-            self.remove_container(key)
+            self._drop_row(key)
             return
         old = self.infos.get(key)
         if old is not None and old.stats is not None and info.stats is None and info.running:
@@ -235,7 +301,11 @@ class ContainerTable(DataTable[Text]):
             self._announce()
 
     def remove_container(self, key: str) -> None:
-        """Drop one container's row, if shown."""
+        """Forget one container and drop its row, if shown."""
+        self._known.pop(key, None)
+        self._drop_row(key)
+
+    def _drop_row(self, key: str) -> None:
         self.marked.discard(key)
         if self.infos.pop(key, None) is None:
             return
@@ -256,7 +326,7 @@ class ContainerTable(DataTable[Text]):
             if info is None or not info.running:
                 continue
             info = info.model_copy(update={"stats": sample})
-            self.infos[key] = info
+            self.infos[key] = self._known[key] = info
             written += self._set(
                 key, "cpu", Cell(format_cpu(info), sample.cpu_percent or 0.0, right=True)
             )

@@ -12,6 +12,7 @@ in (`pending`): allocated and available then say what the host would look like a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from rich.text import Text
@@ -36,6 +37,16 @@ def docker_text(info: HostInfo) -> str:
     if info.docker_version:
         parts.append(f"Docker {info.docker_version}")
     return " · ".join(parts)
+
+
+def error_text(info: HostInfo) -> str:
+    """Why the host is offline, after the local time it went away (when the engine knows it)."""
+    if not info.error:
+        return ""
+    if info.offline_since is None:
+        return info.error
+    since = time.strftime("%H:%M:%S", time.localtime(info.offline_since))
+    return f"offline since {since}: {info.error}"
 
 
 def with_pending(memory: HostMemory, pending: int) -> HostMemory:
@@ -101,7 +112,7 @@ class HostHeader(Vertical):
         name.update(Text(f"{mark} {info.name}"))
         state.update(Text(info.state.value))
         docker.update(Text(docker_text(info)))
-        error.update(Text(info.error or ""))
+        error.update(Text(error_text(info)))
         error.display = bool(info.error)
         for each in HostState:
             self.set_class(info.state is each, f"-{each.value}")
