@@ -30,8 +30,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Final
 
-import docker.errors
-
+from clawtui.engine.docker_sdk import docker
 from clawtui.engine.heartbeats import md as hbmd
 from clawtui.fsutil import TEMP_MARKER
 
