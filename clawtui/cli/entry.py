@@ -39,6 +39,17 @@ _COMMAND_GROUPS: tuple[str, ...] = (
 REMOTE_COMMANDS: frozenset[str] = frozenset(
     {"escalate", "escalations", "incidents", "brief", "mcp", "token", "audit"}
 )
+# Verbs of other groups that do work remotely: (group, the attribute naming the verb, verbs).
+REMOTE_VERBS: tuple[tuple[str, str, frozenset[str]], ...] = (
+    ("pool", "pool_command", frozenset({"containers", "workers", "drain"})),
+)
+
+
+def works_remotely(group: str, args: argparse.Namespace) -> bool:
+    """Whether `clawtui --connect URL <group> ...` acts through the remote service."""
+    if group in REMOTE_COMMANDS:
+        return True
+    return any(group == g and getattr(args, attr, None) in verbs for g, attr, verbs in REMOTE_VERBS)
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -86,7 +97,9 @@ def build_parser(*, verbs: bool = True) -> argparse.ArgumentParser:
 
 def refuse_connect(command: str, url: str) -> UsageError:
     """The refusal of `--connect` by a command that only works on this machine."""
-    remote = ", ".join(sorted(REMOTE_COMMANDS))
+    remote = ", ".join(
+        sorted([*REMOTE_COMMANDS, *(f"{g} {v}" for g, _, vs in REMOTE_VERBS for v in sorted(vs))])
+    )
     return UsageError(
         f"`clawtui {command}` does not work with --connect: it would use this machine's "
         f"engine and state, not the service at {url}. Run it on the machine where "
@@ -123,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(verbs=not _tui_only(words))
     args = parser.parse_args(words)
     group = getattr(args, "group", None)
-    if args.connect and group is not None and group not in REMOTE_COMMANDS:
+    if args.connect and group is not None and not works_remotely(group, args):
         return report(refuse_connect(group, args.connect))
     try:
         if args.command == "serve":

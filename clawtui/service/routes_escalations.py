@@ -25,6 +25,7 @@ a decision on an escalation that is no longer pending a 409.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any, NoReturn
 
@@ -178,40 +179,35 @@ async def get_incident(request: web.Request) -> web.Response:
     return _json(inc.model_dump(mode="json"))
 
 
-@routes.post("/api/v1/incidents/{id}/pr_ready")
-async def pr_ready(request: web.Request) -> web.Response:
-    body = await parse_body(request, PrReadyBody, optional=True)
+async def _incident_step(
+    request: web.Request, step: Callable[[IncidentsAPI, int], Awaitable[BaseModel]]
+) -> web.Response:
+    """One step of an incident's loop: the engine's answer, or its refusal as an HTTP error."""
     incidents = _incidents(request)
     ident = _id(request)
     try:
-        inc = await incidents.mark_pr_ready(ident, body.pr_url)
+        done = await step(incidents, ident)
     except IncidentError as exc:
         _refused(exc)
-    return _json(inc.model_dump(mode="json"))
+    return _json(done.model_dump(mode="json"))
+
+
+@routes.post("/api/v1/incidents/{id}/pr_ready")
+async def pr_ready(request: web.Request) -> web.Response:
+    body = await parse_body(request, PrReadyBody, optional=True)
+    return await _incident_step(request, lambda inc, i: inc.mark_pr_ready(i, body.pr_url))
 
 
 @routes.post("/api/v1/incidents/{id}/restarting")
 async def restarting(request: web.Request) -> web.Response:
-    incidents = _incidents(request)
-    ident = _id(request)
     body = await parse_body(request, RestartingBody, optional=True)
-    try:
-        inc = await incidents.mark_restarting(ident, body.note)
-    except IncidentError as exc:
-        _refused(exc)
-    return _json(inc.model_dump(mode="json"))
+    return await _incident_step(request, lambda inc, i: inc.mark_restarting(i, body.note))
 
 
 @routes.post("/api/v1/incidents/{id}/hand_off")
 async def hand_off(request: web.Request) -> web.Response:
-    incidents = _incidents(request)
-    ident = _id(request)
     body = await parse_body(request, HandOffBody, optional=True)
-    try:
-        done = await incidents.hand_off(ident, body.thread_id)
-    except IncidentError as exc:
-        _refused(exc)
-    return _json(done.model_dump(mode="json"))
+    return await _incident_step(request, lambda inc, i: inc.hand_off(i, body.thread_id))
 
 
 def _date(request: web.Request) -> str | None:

@@ -78,6 +78,7 @@ async def test_containers_and_drain_over_the_service(
         # the Pools panel over the remote engine: the pool's containers and the tenant's detail
         app = ClawApp(remote, Settings(), manage_engine=False)
         async with app.run_test(size=(140, 48)) as pilot:
+            await asyncio.wait_for(app.main.panels_ready.wait(), 60)  # composed after frame 1
             await pilot.press("5")
             await pilot.pause()
             panel = app.screen.query_one(PoolsPanel)

@@ -117,6 +117,7 @@ async def test_remote_engine_pools_panel_and_metrics(
         # The Pools panel lists the remote engine's pool and tenant (no pools in local config).
         app = ClawApp(remote, Settings(), manage_engine=False)
         async with app.run_test(size=(140, 40)) as pilot:
+            await asyncio.wait_for(app.main.panels_ready.wait(), 60)  # composed after frame 1
             await pilot.press("5")
             await pilot.pause()
             panel = app.screen.query_one(PoolsPanel)

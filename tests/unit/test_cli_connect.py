@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from clawtui.cli import main
-from clawtui.cli.entry import REMOTE_COMMANDS, build_parser
+from clawtui.cli.entry import build_parser, works_remotely
 
 # One invocation of each verb of each group (the group is the first word).
 INVOCATIONS: list[list[str]] = [
@@ -49,6 +49,9 @@ INVOCATIONS: list[list[str]] = [
     ["pool", "release", "t"],
     ["pool", "sync", "t"],
     ["pool", "scale", "p", "1"],
+    ["pool", "containers", "p"],
+    ["pool", "workers"],
+    ["pool", "drain", "p"],
     ["attach", "sam"],
     ["tmux", "ls", "sam"],
     ["tmux", "run", "sam", "ls"],
@@ -99,7 +102,7 @@ def test_connect_goes_remote_or_refuses(
     assert code != 0
     assert out == ""
     assert closed_url in err
-    if words[0] in REMOTE_COMMANDS:
+    if works_remotely(words[0], build_parser().parse_args(words)):
         assert "does not work with --connect" not in err  # it went remote and failed there
     else:
         assert "does not work with --connect" in err

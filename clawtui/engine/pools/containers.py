@@ -299,15 +299,7 @@ class PoolContainers(PoolsState):
             if problem is None:
                 continue
 
-            def take(conn: sqlite3.Connection, r: ps.ContainerRow = row) -> bool:
-                with self.ctx.store.transaction():
-                    try:
-                        ps.set_container(conn, r.name, r.version, state="removing")
-                    except ps.CasFailed:
-                        return False
-                    return True
-
-            if await self.ctx.store.arun(take):
+            if await self._take_for_removal(row):
                 self.ctx.log_activity(
                     "warning",
                     f"warm container {row.name} is {problem}: replacing it",
@@ -329,14 +321,5 @@ class PoolContainers(PoolsState):
         warm = [r for r in rows if r.state == "warm"]
         extra = len(warm) - self.target(pool.name)
         for row in warm[: max(0, extra)]:
-
-            def take(conn: sqlite3.Connection, r: ps.ContainerRow = row) -> bool:
-                with self.ctx.store.transaction():
-                    try:
-                        ps.set_container(conn, r.name, r.version, state="removing")
-                    except ps.CasFailed:
-                        return False
-                    return True
-
-            if await self.ctx.store.arun(take):
+            if await self._take_for_removal(row):
                 await self._discard(row.host, row.name, row.container_id)

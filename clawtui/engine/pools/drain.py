@@ -123,15 +123,7 @@ class PoolDrain(PoolsState):
             if row.state not in ("warm", "removing") or row.name in self._inflight:
                 continue
 
-            def take(conn: sqlite3.Connection, r: ps.ContainerRow = row) -> bool:
-                with self.ctx.store.transaction():
-                    try:
-                        ps.set_container(conn, r.name, r.version, state="removing")
-                    except ps.CasFailed:
-                        return False
-                    return True
-
-            if await self.ctx.store.arun(take):
+            if await self._take_for_removal(row):
                 await self._discard(row.host, row.name, row.container_id)
                 self._publish(
                     EventKind.POOL, row.host, pool=pool_name, action="removed", container=row.name

@@ -185,6 +185,20 @@ class PoolsState:
         await self._delete_row(name)
         self.room_changed()
 
+    async def _take_for_removal(self, row: ps.ContainerRow) -> bool:
+        """Mark the container `removing` if it is still as `row` saw it (compare-and-swap);
+        False when something else changed it meanwhile."""
+
+        def take(conn: sqlite3.Connection) -> bool:
+            with self.ctx.store.transaction():
+                try:
+                    ps.set_container(conn, row.name, row.version, state="removing")
+                except ps.CasFailed:
+                    return False
+                return True
+
+        return await self.ctx.store.arun(take)
+
     async def _set_row(self, name: str, version: int, **changes: Any) -> None:
         """CAS update of one container row in its own transaction."""
 
