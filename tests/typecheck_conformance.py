@@ -25,8 +25,8 @@ from tests.tui.fake_panels import (
     FakeIngress,
     FakeThreads,
 )
+from tests.tui.fake_pools import FakePools
 from tests.tui.fakes import FakeEngine
-from tests.tui.test_pools_panel import FakePools
 
 
 def full_engines(engine: Engine | RemoteEngine) -> list[object]:

@@ -22,7 +22,6 @@ workload for a tenant answers 409.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -30,6 +29,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from clawtui.engine.api.pools import ClaimInfo, PoolError, PoolsAPI, pools_of
+from clawtui.service.bodies import read_json
+from clawtui.service.errors import HTTPJSONError
 from clawtui.service.keys import ENGINE
 
 PREFIX: Final = "/boilerhouse/api/v1"
@@ -67,11 +68,10 @@ def _pools(request: web.Request) -> PoolsAPI | None:
 
 
 async def _body(request: web.Request) -> BoilerhouseClaimBody | web.Response:
-    try:
-        raw = await request.read()
-        data = json.loads(raw.decode("utf-8")) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError) as exc:
-        return error(400, f"invalid JSON: {exc}")
+    try:  # the house reader: capped, read to the end, depth and numbers checked
+        _, data = await read_json(request)
+    except HTTPJSONError as exc:  # said in Boilerhouse's error form
+        return error(exc.status, f"invalid JSON: {exc.message}")
     if not isinstance(data, dict):
         return error(400, "invalid JSON: the body must be an object")
     try:

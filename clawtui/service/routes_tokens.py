@@ -14,7 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from clawtui.engine.api.tokens import TokenError, TokensAPI, tokens_of
-from clawtui.service.bodies import parse_body
+from clawtui.service.bodies import no_body, parse_body
 from clawtui.service.capabilities import capability
 from clawtui.service.errors import fail
 from clawtui.service.keys import SSE_OWNERS
@@ -54,6 +54,7 @@ async def create_token(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/tokens/{name}")
 async def revoke_token(request: web.Request) -> web.Response:
+    await no_body(request)
     name = request.match_info["name"]
     try:
         info = await _tokens(request).revoke(name)
