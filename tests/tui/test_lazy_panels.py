@@ -160,3 +160,30 @@ async def test_a_failing_engine_factory_ends_the_app_with_its_error() -> None:
     async with run_test_first_frame(app, size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.return_code is not None)
     assert app.return_code == 1
+
+
+async def test_the_footer_has_its_keys_when_it_is_composed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first frame shows the footer's keys: they are composed with the footer, not after
+    the screen first publishes its bindings (Textual's footer starts empty and fills in some
+    200-500 ms later)."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    from clawtui.tui.screens.main import KeysFooter
+
+    seen: list[list[str]] = []
+    compose = KeysFooter.compose
+
+    def first_compose(self: Footer) -> object:
+        out = list(compose(self))
+        seen.append([w.description for w in out if isinstance(w, FooterKey)])
+        return iter(out)
+
+    monkeypatch.setattr(KeysFooter, "compose", first_compose)
+    engine = FakeEngine()
+    sample_fleet(engine)
+    app = ClawApp(engine, Settings(), clock=fixed_clock)
+    async with run_test_first_frame(app, size=SIZE):
+        pass
+    assert seen, "the footer was never composed"
+    assert "Quit" in seen[0]  # the very first composition already has the keys

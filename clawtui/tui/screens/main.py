@@ -76,6 +76,22 @@ def panel_class(panel_id: str) -> type[Widget]:
     return cls
 
 
+class KeysFooter(Footer):
+    """Textual's footer, with its keys in the first frame.
+
+    Textual's Footer composes no keys until the screen first publishes its bindings (a focus
+    change after mounting), and then recomposes after the next refresh: the keys appeared some
+    200 ms (headless) to 500 ms (in tmux) after the rest of the first frame. The bindings the
+    screen and the app have are known when the footer is composed, so this one shows them at
+    once; later binding changes recompose it as Textual's does. (`_bindings_ready` is Textual
+    8.2's own flag for "the bindings are known"; Textual is pinned in pyproject.)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.set_reactive(Footer._bindings_ready, True)
+
+
 class MainScreen(Screen[None]):
     """Fleet, Threads, Heartbeats, Dev containers, Pools, Escalations; activity at the bottom."""
 
@@ -134,7 +150,7 @@ class MainScreen(Screen[None]):
                     if spec.id == FIRST_PANEL:
                         yield FleetPanel(self._clock)
         yield ActivityLog(id="activity")
-        yield Footer(show_command_palette=False)
+        yield KeysFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         done: asyncio.Future[Widget] = asyncio.get_running_loop().create_future()
