@@ -57,8 +57,10 @@ async def test_fifty_claims_five_warm_refuse(
 async def test_fifty_claims_five_warm_then_cold(
     tmp_path: Path, docker_api: docker.APIClient, test_labels: dict[str, str], pool_image: str
 ) -> None:
-    """With cold starts allowed and max 8: exactly 5 warm wins; the rest start cold while the
-    pool has room (at most 3, shared with the refill) and are refused once it is full."""
+    """With cold starts allowed and max 8: the 5 warm containers go to 5 claims; the room left
+    (3) is shared by cold starts and the refill the warm claims triggered, and a claim that
+    finds the pool full while a refill container is still warming waits for it (issue 15), so
+    it wins warm. Nothing goes past max; the rest are refused as full."""
     name = unique("cw")
     settings = pool_settings(
         tmp_path / "state",
@@ -76,10 +78,10 @@ async def test_fifty_claims_five_warm_then_cold(
         refused = [r for r in results if isinstance(r, PoolConflict)]
         assert [r for r in results if not isinstance(r, ClaimInfo | PoolConflict)] == []
         sources = [w.source for w in wins]
-        assert sources.count("warm") == 5
-        # The rest start cold while the pool has room, shared with the refill that the warm
-        # claims triggered (which may take all of it first), and are refused once it is full.
+        assert sources.count("warm") >= 5
+        # The other 3 places: cold starts, or refill containers a waiting claim took warm.
         assert sources.count("cold") <= 3
+        assert len(wins) <= 8
         assert len(wins) + len(refused) == 50
         assert all("full" in str(r) for r in refused)
         assert len({w.container for w in wins}) == len(wins)
