@@ -579,3 +579,28 @@ def timed(label: str) -> Iterator[None]:
     started = time.monotonic()
     yield
     progress(f"{label}: {time.monotonic() - started:.1f}s")
+
+
+def start_serve(state: str, token: str) -> subprocess.Popen[str]:
+    """`clawtui serve --config <state>/config.toml` (written by the caller) as a subprocess,
+    returned once it says it listens; its state under `state`."""
+    env = {
+        **os.environ,
+        "CLAWTUI_API_TOKEN": token,
+        "XDG_STATE_HOME": os.path.join(state, "xdg"),
+        "CLAWTUI_LOG": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clawtui", "serve", "--config", os.path.join(state, "config.toml")],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening" not in line:
+        proc.kill()
+        raise RuntimeError(f"clawtui serve did not start: {line}")
+    return proc

@@ -43,7 +43,6 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from _common import (
     BUSYBOX_IMAGE,
-    REPO,
     BenchContainers,
     api_client,
     cpu_seconds,
@@ -52,6 +51,7 @@ from _common import (
     progress,
     require_image,
     rnd,
+    start_serve,
     summarize_ms,
 )
 
@@ -72,26 +72,7 @@ def _start_serve(tmp: Path, port: int, hosts: list[tuple[str, str]]) -> subproce
     for name, url in hosts:
         config += f'[[hosts]]\nname = "{name}"\nurl = "{url}"\n'
     (tmp / "config.toml").write_text(config)
-    env = {
-        **os.environ,
-        "CLAWTUI_API_TOKEN": TOKEN,
-        "XDG_STATE_HOME": str(tmp / "xdg"),
-        "CLAWTUI_LOG": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clawtui", "serve", "--config", str(tmp / "config.toml")],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening" not in line:
-        proc.kill()
-        raise RuntimeError(f"clawtui serve did not start: {line}")
-    return proc
+    return start_serve(str(tmp), TOKEN)
 
 
 def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:

@@ -42,7 +42,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import emit_result, progress, rnd, summarize_ms
+from benchmarks._common import emit_result, progress, rnd, start_serve, summarize_ms
 from clawtui.engine.threads.queue import TinyClawQueue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,26 +162,7 @@ def _start_serve(tmp: Path, port: int) -> subprocess.Popen[str]:
         f'[[relay.agents]]\nname = "ryan"\nthread_id = 1\nsecret_file = "{secrets}/ryan"\n'
         f'[[relay.agents]]\nname = "cody"\nthread_id = 3\nsecret_file = "{secrets}/cody"\n'
     )
-    env = {
-        **os.environ,
-        "CLAWTUI_API_TOKEN": "bench-token-0123456789abcdef0123",
-        "XDG_STATE_HOME": str(tmp / "xdg"),
-        "CLAWTUI_LOG": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clawtui", "serve", "--config", str(tmp / "config.toml")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening" not in line:
-        proc.kill()
-        raise RuntimeError(f"clawtui serve did not start: {line}")
-    return proc
+    return start_serve(str(tmp), "bench-token-0123456789abcdef0123")
 
 
 async def _relay_throughput(url: str, count: int, watcher: Watcher) -> dict[str, Any]:
