@@ -231,8 +231,9 @@ def extra_engines(
     socket and ``beta`` on a unix socket plus ``tcp://127.0.0.1:PORT`` with --tlsverify
     (``beta.tls`` holds the CA and client certificate). Both have the busybox test image.
     Stopped, with their bridges, mounts and folders removed, at the end of the session."""
-    from tests.integration.engines import ExtraEngine, make_tls
+    from tests.integration.engines import ExtraEngine, make_tls, sweep_stale_engines
 
+    sweep_stale_engines()  # what a crashed earlier session left (its owner pid is gone)
     tls = make_tls(tmp_path_factory.mktemp("tls"))
     engines = [ExtraEngine("alpha"), ExtraEngine("beta", tls=tls)]
     try:

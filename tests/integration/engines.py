@@ -11,6 +11,11 @@ Images come from the system engine (``docker save | docker -H unix://SOCK load``
 registry. `ExtraEngine.kill` sends SIGKILL (what a crashed host looks like), `start` brings it
 back on the same data root, `close` stops it and removes its bridge, mounts and folders.
 
+A process that dies before `close` (a crashed or killed test session) leaves its engine behind:
+each root folder records its owner's pid and its bridge (``owner`` and ``bridge`` files), and
+`sweep_stale_engines` (run when a session starts) removes the engines whose owner is gone,
+never one a live process (another session, a benchmark) still owns.
+
 Needs root (ip link, dockerd); the test machine runs the suite as root.
 """
 
@@ -20,6 +25,7 @@ import contextlib
 import ipaddress
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -133,6 +139,9 @@ class ExtraEngine:
         self.tcp_port = free_tcp_port() if tls is not None else None
         self.proc: subprocess.Popen[bytes] | None = None
         self._bridge_made = False
+        # Read by sweep_stale_engines when this process dies before close().
+        (self.root / "owner").write_text(f"{os.getpid()}\n")
+        (self.root / "bridge").write_text(f"{self.bridge}\n")
 
     @property
     def url(self) -> str:
@@ -270,16 +279,7 @@ class ExtraEngine:
 
     def _leftover_pids(self) -> list[int]:
         """containerd and shims of this engine (their command lines name our exec root)."""
-        marker = str(self.root)
-        pids: list[int] = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            with contextlib.suppress(OSError):
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                if marker in cmdline and int(entry.name) != os.getpid():
-                    pids.append(int(entry.name))
-        return pids
+        return _pids_naming(self.root)
 
     def close(self) -> None:
         """Remove every container, stop dockerd, then its processes, mounts, bridge and folder."""
@@ -291,21 +291,68 @@ class ExtraEngine:
                         api.remove_container(c["Id"], force=True, v=True)
                 api.close()
         self._stop()
-        for pid in self._leftover_pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        mounts = []
+        _remove_engine_root(self.root, self.bridge if self._bridge_made else None)
+        self._bridge_made = False
+
+
+def _pids_naming(root: Path) -> list[int]:
+    """Processes (dockerd, containerd, shims) whose command line names `root`."""
+    marker = str(root)
+    pids: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         with contextlib.suppress(OSError):
-            for line in Path("/proc/mounts").read_text().splitlines():
-                target = line.split()[1]
-                if target == str(self.root) or target.startswith(f"{self.root}/"):
-                    mounts.append(target)
-        for target in sorted(mounts, key=len, reverse=True):
-            subprocess.run(["umount", "-l", target], check=False, capture_output=True)
-        if self._bridge_made:
-            subprocess.run(["ip", "link", "del", self.bridge], check=False, capture_output=True)
-            self._bridge_made = False
-        shutil.rmtree(self.root, ignore_errors=True)
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if marker in cmdline and int(entry.name) != os.getpid():
+                pids.append(int(entry.name))
+    return pids
+
+
+def _remove_engine_root(root: Path, bridge: str | None) -> None:
+    """SIGKILL what still runs from `root`, unmount under it, delete `bridge` and the folder."""
+    for pid in _pids_naming(root):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    mounts = []
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/mounts").read_text().splitlines():
+            target = line.split()[1]
+            if target == str(root) or target.startswith(f"{root}/"):
+                mounts.append(target)
+    for target in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", target], check=False, capture_output=True)
+    if bridge:
+        subprocess.run(["ip", "link", "del", bridge], check=False, capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_engines(base: Path | None = None) -> list[Path]:
+    """Remove the extra engines (under `base`, default the temp folder) whose owning process
+    is gone: what a crashed session left (dockerd, containerd, shims, mounts, bridge, folder).
+    An engine without an owner file is left alone (not ours to judge). Returns what it removed."""
+    removed: list[Path] = []
+    for root in sorted(Path(base or tempfile.gettempdir()).glob("clawtui-dockerd-*")):
+        try:
+            owner = int((root / "owner").read_text().strip())
+            bridge = (root / "bridge").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        if _alive(owner) or not re.fullmatch(r"ctb[0-9a-f]{8}", bridge):
+            continue
+        _remove_engine_root(root, bridge)
+        removed.append(root)
+    return removed
 
 
 def container_ip(api: docker.APIClient, cid: str) -> str:

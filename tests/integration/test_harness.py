@@ -149,3 +149,37 @@ def test_session_cleanup_removes_only_its_own_labelled_containers(
         if out.exists():  # only still there if the finalizer under test failed
             with contextlib.suppress(NotFound):
                 docker_api.remove_container(json.loads(out.read_text())["id"], force=True, v=True)
+
+
+def test_sweep_removes_engines_whose_owner_died_and_keeps_live_ones(tmp_path):
+    """A crashed session's extra engine (its owner pid gone) is swept: the processes naming its
+    root, its bridge and its folder; an engine whose owner still runs is left alone. Real
+    processes and a real bridge (ip link); the 'dockerd' is a sleep naming the root."""
+    from tests.integration.engines import sweep_stale_engines
+
+    def fake_engine(owner: int) -> tuple[Path, str, subprocess.Popen[bytes]]:
+        root = tmp_path / f"clawtui-dockerd-t-{uuid.uuid4().hex[:6]}"
+        root.mkdir()
+        bridge = f"ctb{uuid.uuid4().hex[:8]}"
+        subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+        (root / "owner").write_text(f"{owner}\n")
+        (root / "bridge").write_text(f"{bridge}\n")
+        proc = subprocess.Popen(["sh", "-c", "sleep 300", str(root)], start_new_session=True)
+        return root, bridge, proc
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = fake_engine(dead.pid)
+    live = fake_engine(os.getpid())
+    try:
+        assert sweep_stale_engines(tmp_path) == [stale[0]]
+        assert stale[2].wait(timeout=10) == -9
+        assert not stale[0].exists()
+        assert subprocess.run(["ip", "link", "show", stale[1]], capture_output=True).returncode
+        assert live[0].exists() and live[2].poll() is None
+        assert subprocess.run(["ip", "link", "show", live[1]], capture_output=True).returncode == 0
+    finally:
+        for _root, bridge, proc in (stale, live):
+            proc.kill()
+            proc.wait()
+            subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
