@@ -117,12 +117,14 @@ async def test_config_files_on_a_host_are_repaired_over_ssh_with_dated_backups(
     # left), the original kept byte for byte as a dated backup beside it.
     broken = VALID + '\n[meta]\ngenerated = "by the config generator"\n'
     write(docker_api, cid, CONF, broken)
+    inode = exec_ok(docker_api, cid, f"stat -c %i {CONF}")
     outcome = await heal.check_file(entry, CONF)
     await heal.report_file(entry, outcome)
     assert outcome.action == "dropped_keys" and outcome.dropped == ["meta"], outcome
     assert tomllib.loads(read(docker_api, cid, CONF)) == tomllib.loads(VALID)
     assert exec_ok(docker_api, cid, f"stat -c '%a %u %g' {CONF}").split() == ["640", "1234", "2345"]
     assert TEMP_MARKER not in exec_ok(docker_api, cid, f"ls -a {DIR}")
+    assert exec_ok(docker_api, cid, f"stat -c %i {CONF}") != inode  # renamed over, not rewritten
     [first] = backups(docker_api, cid)
     assert read(docker_api, cid, f"{BACKUPS}/{first}") == broken
     assert outcome.backup == f"{BACKUPS}/{first}"

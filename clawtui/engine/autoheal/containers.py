@@ -2,8 +2,9 @@
 
 The Docker transport of `agents.AgentHealer` (which decides and reports): config files are read
 through the Docker archive API of the container's host (`GET /containers/{id}/archive`, capped;
-a link at the path comes back as a link entry and is refused, never followed), backups and
-repaired files are written with `PUT .../archive`, old backups removed with `rm -f --` and the
+a link at the path comes back as a link entry and is refused, never followed), backups are
+written with `PUT .../archive`, a repaired file as a temp file beside it (owner and mode kept)
+renamed over it with `mv -f` by exec, old backups removed with `rm -f --` and the
 gateway's PIDs listed and `restart_command` run by exec (argv only, never a shell string built
 from a name). Outcomes name `<host>/<container>:<path>`.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import io
 import posixpath
+import secrets
 import tarfile
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -29,6 +31,7 @@ from clawtui.engine.autoheal.agents import (
     plan_repair,
 )
 from clawtui.engine.autoheal.repair import MAX_CONFIG
+from clawtui.fsutil import TEMP_MARKER
 
 if TYPE_CHECKING:
     from clawtui.config.escalations import AutohealContainer
@@ -37,8 +40,12 @@ if TYPE_CHECKING:
 __all__ = ["PIDS_SCRIPT", "ContainerAutoheal", "DockerTransport", "plan_repair"]
 
 
-def _tar(members: list[tuple[str, bytes | None]]) -> bytes:
-    """A tar of directories (data None) and 0600 files."""
+Owner = tuple[int, int, int]
+"""uid, gid, mode of a file in a container."""
+
+
+def _tar(members: list[tuple[str, bytes | None]], owner: Owner | None = None) -> bytes:
+    """A tar of directories (data None, 0700) and files (0600, or `owner`'s uid, gid, mode)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name, data in members:
@@ -49,6 +56,8 @@ def _tar(members: list[tuple[str, bytes | None]]) -> bytes:
                 tar.addfile(info)
             else:
                 info.size, info.mode = len(data), 0o600
+                if owner is not None:
+                    info.uid, info.gid, info.mode = owner
                 tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
@@ -65,8 +74,9 @@ def _files_of(raw: bytes, limit: int) -> dict[str, bytes]:
     return out
 
 
-def _only_file(raw: bytes, path: str) -> bytes:
-    """The one regular file a `GET archive` of `path` returns; ValueError for anything else."""
+def _only_file(raw: bytes, path: str) -> tuple[bytes, tuple[int, int, int]]:
+    """The one regular file a `GET archive` of `path` returns and its (uid, gid, mode);
+    ValueError for anything else."""
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         member = tar.next()
         if member is None:
@@ -80,7 +90,8 @@ def _only_file(raw: bytes, path: str) -> bytes:
         if member.size > MAX_CONFIG:
             raise ValueError(f"{path} is larger than {MAX_CONFIG} bytes")
         handle = tar.extractfile(member)
-        return handle.read(MAX_CONFIG + 1) if handle is not None else b""
+        data = handle.read(MAX_CONFIG + 1) if handle is not None else b""
+        return data, (member.uid, member.gid, member.mode & 0o7777)
 
 
 # -- Docker calls (blocking; run through the host's pool) ----------------------------------------
@@ -101,8 +112,8 @@ def _get_archive(client: Any, container: str, path: str, cap: int) -> bytes | No
     return bytes(data)
 
 
-def _exec(client: Any, container: str, argv: list[str]) -> tuple[int, str]:
-    exec_id = client.exec_create(container, argv, stdout=True, stderr=True)["Id"]
+def _exec(client: Any, container: str, argv: list[str], user: str = "") -> tuple[int, str]:
+    exec_id = client.exec_create(container, argv, stdout=True, stderr=True, user=user)["Id"]
     out: bytes = client.exec_start(exec_id)
     code = client.exec_inspect(exec_id).get("ExitCode")
     return int(code if code is not None else -1), out[:65536].decode("utf-8", "replace")
@@ -115,6 +126,7 @@ class DockerTransport:
         self.monitor = monitor
         self.container = container
         self.client: Any = monitor.client
+        self.owners: dict[str, tuple[int, int, int]] = {}
 
     async def read(self, path: str) -> bytes:
         raw = await self.monitor.call(
@@ -122,7 +134,8 @@ class DockerTransport:
         )
         if raw is None:
             raise FileNotFoundError(f"no {path} in {self.container}")
-        return _only_file(raw, path)
+        data, self.owners[path] = _only_file(raw, path)
+        return data
 
     async def backups(self, folder: str, prefix: str) -> list[tuple[str, bytes]]:
         raw = await self.monitor.call(
@@ -138,9 +151,25 @@ class DockerTransport:
         await self.monitor.call(self.client.put_archive, self.container, parent or "/", tar)
 
     async def replace(self, path: str, data: bytes) -> None:
+        """A temp file (owner and mode of the file read) uploaded beside it, then `mv -f` over
+        it as root (rename(2)); a container without `mv` gets the archive upload over the file
+        itself (Docker removes the old entry and writes the new one)."""
         parent, name = posixpath.split(path)
-        tar = _tar([(name, data)])
-        await self.monitor.call(self.client.put_archive, self.container, parent or "/", tar)
+        owner = self.owners.get(path)
+        tmp = f".{name}{TEMP_MARKER}{secrets.token_hex(6)}"
+        call = self.monitor.call
+        tar = _tar([(tmp, data)], owner)
+        await call(self.client.put_archive, self.container, parent or "/", tar)
+        code, out = await call(
+            _exec, self.client, self.container, ["mv", "-f", "--", f"{parent}/{tmp}", path], "0"
+        )
+        if code == 0:
+            return
+        await self.run(["rm", "-f", "--", f"{parent}/{tmp}"])
+        if code not in (126, 127, -1):
+            raise OSError(f"mv in {self.container} failed ({code}): {out[:200]}")
+        whole = _tar([(name, data)], owner)
+        await call(self.client.put_archive, self.container, parent or "/", whole)
 
     async def names(self, folder: str) -> list[str] | None:
         code, out = await self.run(["ls", "-1", "--", folder])
