@@ -129,6 +129,9 @@ async def test_config_files_on_a_host_are_repaired_over_ssh_with_dated_backups(
     assert read(docker_api, cid, f"{BACKUPS}/{first}") == broken
     assert outcome.backup == f"{BACKUPS}/{first}"
     assert exec_ok(docker_api, cid, f"stat -c %a {BACKUPS}/{first}").strip() == "600"
+    assert [
+        e.message for e in await engine.activity(50) if e.message.startswith("autoheal repaired")
+    ] == [f"autoheal repaired {where}: dropped meta"]
     event = await wait_for_event(sub, lambda e: e.data.get("change") == "autoheal", 10)
     assert event.data["autoheal"].path == where and event.data["autoheal"].backup == outcome.backup
 
@@ -249,6 +252,10 @@ async def test_gateway_on_a_host_is_restarted_over_ssh_then_escalated(
     [esc] = await pending(engine, key)
     assert esc.source is Source.AUTOHEAL and "restarted it 2 times" in esc.tried[0]
     assert "restarted on its own 2 times" in esc.tried[1]
+    logged = [e.message for e in await engine.activity(50) if "gateway gateway" in e.message]
+    assert len(logged) == 2, logged  # one line per restart: not running, then the crash loop
+    assert sum("not running" in m for m in logged) == 1
+    assert sum("restarted 2 times on its own" in m for m in logged) == 1
     kill_gateway(docker_api, cid)
     assert await heal.check_gateway(entry) == "restarted"
     assert gateway_pids(docker_api, cid)
