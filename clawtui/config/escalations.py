@@ -212,18 +212,11 @@ class AutohealFile(Section):
     )
 
 
-class AutohealContainer(Section):
-    """An agent container autoheal watches (`[[autoheal.containers]]`, seed 001 §3.11): config
-    files inside it (Docker archive API; dated backups in `backups/` beside each file) and its
-    gateway process."""
+class AutohealAgent(Section):
+    """What `[[autoheal.containers]]` and `[[autoheal.hosts]]` entries share: the agent's config
+    files (dated backups in `backups/` beside each file) and its gateway process."""
 
-    container: str = Field(min_length=1, max_length=128, description="Container name or id.")
-    host: str | None = Field(
-        default=None, description="Docker host (a [[hosts]] name); absent: the first host."
-    )
-    files: list[str] = Field(
-        default_factory=list, description="Absolute paths of config files inside it."
-    )
+    files: list[str] = Field(default_factory=list, description="Absolute paths of config files.")
     format: Literal["json", "toml", "auto"] = Field(
         default="auto", description="File format; 'auto' goes by each file's suffix."
     )
@@ -241,8 +234,9 @@ class AutohealContainer(Section):
     )
     restart_command: list[str] = Field(
         default_factory=lambda: ["supervisorctl", "restart", "clawdbot-gateway"],
-        description="Run in the container (argv, no shell) when the gateway is not alive or "
-        "restarts in a loop.",
+        min_length=1,
+        description="Run where the gateway runs (argv: no shell in a container, each word "
+        "quoted over SSH) when the gateway is not alive or restarts in a loop.",
     )
     max_restarts_per_hour: int = Field(
         default=3,
@@ -255,9 +249,32 @@ class AutohealContainer(Section):
     @classmethod
     def _absolute(cls, value: list[str]) -> list[str]:
         for item in value:
-            if not item.startswith("/") or "/../" in item + "/" or item.endswith("/"):
-                raise ValueError(f"container file {item[:80]!r}: expected an absolute file path")
+            if (
+                not item.startswith("/")
+                or "/../" in item + "/"
+                or item.endswith("/")
+                or any(ord(c) < 32 for c in item)
+            ):
+                raise ValueError(f"config file {item[:80]!r}: expected an absolute file path")
         return value
+
+
+class AutohealContainer(AutohealAgent):
+    """An agent container autoheal watches (`[[autoheal.containers]]`, seed 001 §3.11): config
+    files inside it (Docker archive API) and its gateway process."""
+
+    container: str = Field(min_length=1, max_length=128, description="Container name or id.")
+    host: str | None = Field(
+        default=None, description="Docker host (a [[hosts]] name); absent: the first host."
+    )
+
+
+class AutohealHost(AutohealAgent):
+    """An agent on a monitored host (`[[autoheal.hosts]]`, seed 001 §3.11): config files and its
+    gateway process, reached over the SSH connection of a `[[monitors]]` entry (host key
+    checked; SFTP for the files, argv-quoted commands)."""
+
+    monitor: str = Field(description="The [[monitors]] entry (by name) whose host this is.")
 
 
 class AutohealConfig(Section):
@@ -274,3 +291,33 @@ class AutohealConfig(Section):
     containers: list[AutohealContainer] = Field(
         default_factory=list, description="Agent containers: config files inside, gateway."
     )
+    hosts: list[AutohealHost] = Field(
+        default_factory=list,
+        description="Agents on [[monitors]] hosts, over SSH: config files, gateway.",
+    )
+
+
+def check_autoheal(
+    autoheal: AutohealConfig, monitors: list[MonitorConfig], hosts: list[str]
+) -> list[str]:
+    """Cross-section problems of `[autoheal]` (known monitor and host names), as messages."""
+    problems: list[str] = []
+    by_name = {m.name: m for m in monitors}
+    for index, entry in enumerate(autoheal.hosts):
+        monitor = by_name.get(entry.monitor)
+        if monitor is None:
+            problems.append(
+                f"autoheal.hosts[{index}]: unknown monitor {entry.monitor!r} "
+                f"(known: {', '.join(sorted(by_name)) or 'none'})"
+            )
+        elif monitor.host is None:
+            problems.append(
+                f"autoheal.hosts[{index}]: monitor {entry.monitor!r} has no SSH host "
+                "(a status page only)"
+            )
+    for index, box in enumerate(autoheal.containers):
+        if box.host is not None and box.host not in hosts:
+            problems.append(
+                f"autoheal.containers[{index}] ({box.container}): unknown host {box.host!r}"
+            )
+    return problems

@@ -21,6 +21,7 @@ from clawtui.config.escalations import (
     BriefConfig,
     EscalationsConfig,
     MonitorConfig,
+    check_autoheal,
 )
 from clawtui.config.ingress import RelayConfig, WebhookIngressConfig
 from clawtui.config.notify import MemoryConfig, NotifyConfig
@@ -161,6 +162,7 @@ class Settings(Section):
     @model_validator(mode="after")
     def _pools_refer_to_known_names(self) -> Settings:
         problems = check_pools(self.workloads, self.pools, [h.name for h in self.hosts])
+        problems += check_autoheal(self.autoheal, self.monitors, [h.name for h in self.hosts])
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from clawtui.engine import store as store_migrations
 from clawtui.engine.api.models import ActivityEntry, ContainerInfo, EventKind, HostInfo
 from clawtui.engine.autoheal.containers import ContainerAutoheal
+from clawtui.engine.autoheal.hosts import HostAutoheal
 from clawtui.engine.autoheal.repair import Autoheal
 from clawtui.engine.brief import store as brief_store
 from clawtui.engine.brief.briefs import Briefs
@@ -143,12 +144,14 @@ class Engine:
         self.health = HealthMonitors(self.context, self.incidents)
         self.autoheal = Autoheal(self.context, self.escalations)
         self.container_autoheal = ContainerAutoheal(self.context, self.escalations)
+        self.host_autoheal = HostAutoheal(self.context, self.escalations)
         self.components += [
             self.stuck,
             self.briefs,
             self.health,
             self.autoheal,
             self.container_autoheal,
+            self.host_autoheal,
         ]
         self.ingress = Ingress(self.context, self.queue, self.escalations, self.notifier)
         self.components.append(self.ingress)

@@ -94,9 +94,17 @@ async def test_config_files_in_a_container_are_repaired_with_dated_backups(
     # The seed's failure: a stale `meta` block. Dropped; the original kept as a dated backup.
     broken = {**VALID, "meta": {"generated": True}}
     write(docker_api, agent, CONF, json.dumps(broken))
+    sh(docker_api, agent, f"chown 1234:2345 {CONF} && chmod 640 {CONF}")
     outcome = await heal.check_file(entry, CONF)
     assert outcome.action == "dropped_keys" and outcome.dropped == ["meta"]
     assert json.loads(sh(docker_api, agent, f"cat {CONF}")) == VALID
+    # the owner and mode of the file are kept (the agent may not run as root), no temp left
+    assert sh(docker_api, agent, f"stat -c '%u %g %a' {CONF}").split() == [
+        "1234",
+        "2345",
+        "640",
+    ]
+    assert ".clawtui-tmp-" not in sh(docker_api, agent, "ls -a /root/.openclaw")
     [first] = backups(docker_api, agent)
     assert json.loads(sh(docker_api, agent, f"cat {BACKUPS}/{first}")) == broken
     assert outcome.backup == f"{BACKUPS}/{first}"

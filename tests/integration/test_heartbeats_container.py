@@ -205,3 +205,107 @@ async def test_container_thread_on_a_remote_host(
             assert engine.threads.status(2).heartbeat.problems == []
         finally:
             await engine.stop()
+
+
+GIT_STANDIN = """#!/bin/sh
+# A stand-in for git (the busybox test image has none): it records where and how it ran and
+# answers the few commands the quick tier asks, with this container's own branch name.
+echo "$(pwd)|$LC_ALL|$GIT_TERMINAL_PROMPT|$*" >> /tmp/git-calls
+case "$1" in
+  rev-parse) [ "$2" = "--git-dir" ] && echo .git && exit 0; exit 1 ;;
+  symbolic-ref) [ "$4" = "HEAD" ] && echo "__BRANCH__" && exit 0; exit 1 ;;
+  status) echo " M __BRANCH__-work.txt"; exit 0 ;;
+  *) exit 1 ;;
+esac
+"""
+
+
+def put_script(api: docker.APIClient, cid: str, path: str, text: str) -> None:
+    folder, name = path.rsplit("/", 1)
+    data = text.encode()
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), 0o755
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.addfile(info, io.BytesIO(data))
+    api.put_archive(cid, folder, buf.getvalue())
+
+
+async def test_container_thread_on_another_engine_runs_git_and_heartbeat_there(
+    tmp_path: Path,
+    docker_api: docker.APIClient,
+    make_container: Callable[..., dict[str, Any]],
+    extra_engines: tuple[Any, Any],
+    busybox_image: str,
+    test_labels: dict[str, str],
+) -> None:
+    """A container thread on `[[hosts]] alpha` (a second real dockerd, its own socket): its
+    HEARTBEAT.md is read and stamped in alpha's container, and its git checks run in alpha's
+    container (working directory the thread's cwd) through alpha's Docker client — not in the
+    container of the same name on the engine's local dockerd, which the `docker` CLI of this
+    machine would reach. git is a recording stand-in script in both containers (busybox has no
+    git); each answers with its own branch name."""
+    from clawtui.config import HostConfig
+
+    alpha = extra_engines[0]
+    local = make_container("hbgit")
+    name = local["Name"].lstrip("/")
+    api = alpha.api()
+    far = api.create_container(
+        busybox_image, command=["sleep", "3600"], name=name, labels=dict(test_labels)
+    )["Id"]
+    try:
+        api.start(far)
+        for target, cid, branch in ((api, far, "on-alpha"), (docker_api, local["Id"], "on-local")):
+            sh(target, cid, "mkdir -p /work")
+            put_script(target, cid, "/bin/git", GIT_STANDIN.replace("__BRANCH__", branch))
+        put_file(api, far, "/work", "HEARTBEAT.md", ORIGINAL)
+        settings = make_settings(tmp_path / "state")
+        settings.hosts = [
+            HostConfig(name="local"),
+            HostConfig(name="alpha", url=alpha.url, cgroup_root=None),
+        ]
+        settings.threads = ThreadsConfig(
+            home=tmp_path / "home",
+            threads=[
+                ThreadEntry(id=2, name="far", cwd=Path("/work"), container=name, host="alpha")
+            ],
+            heartbeat=False,
+        )
+        engine = Engine(settings)
+        await engine.start()
+        sub = engine.subscribe([EventKind.HEARTBEAT])
+        try:
+            await wait_until(lambda: engine.monitors["alpha"].client is not None, 30, "alpha")
+            await engine.threads.run_beat(2)
+            ran = await wait_for_event(sub, lambda e: e.data["action"] == "ran", 20)
+            assert ran.data["tiers"] == ["quick", "hourly", "daily"]
+            assert "1 uncommitted change(s): on-alpha-work.txt" in ran.data["reply"]
+            status = engine.threads.status(2)
+            assert status.repo is not None and status.repo.branch == "on-alpha"
+            assert status.heartbeat.problems == []
+            _, data = get_file(api, far, "/work/HEARTBEAT.md")
+            assert all(t is not None for t in hb.parse(data).timestamps.values())
+
+            calls = sh(api, far, "cat /tmp/git-calls").splitlines()
+            assert calls[:2] == [  # the hourly tier fetches first, then reads the state
+                "/work|C|0|fetch --quiet --prune origin",
+                "/work|C|0|rev-parse --git-dir",
+            ]
+            assert "/work|C|0|status --porcelain=v1 --untracked-files=normal" in calls
+            assert all(c.startswith("/work|C|0|") for c in calls)
+            # nothing ran in the local container of the same name
+            assert sh(docker_api, local["Id"], "cat /tmp/git-calls 2>/dev/null; true") == ""
+            assert "HEARTBEAT.md" not in sh(docker_api, local["Id"], "ls /work")
+
+            # the repo refresh (no beat) goes to alpha's container as well
+            before = len(calls)
+            await engine.threads.refresh_repos([2])
+            assert len(sh(api, far, "cat /tmp/git-calls").splitlines()) > before
+            assert engine.threads.status(2).repo.branch == "on-alpha"  # type: ignore[union-attr]
+            assert sh(docker_api, local["Id"], "cat /tmp/git-calls 2>/dev/null; true") == ""
+        finally:
+            await engine.stop()
+    finally:
+        api.remove_container(far, force=True, v=True)
+        api.close()

@@ -161,3 +161,35 @@ async def test_a_deeply_nested_file_is_checked_on_its_own(tmp_path: Path) -> Non
     finally:
         await engine.notifier.aclose()
         await asyncio.to_thread(engine.store.close)
+
+
+def test_config_check_reports_autoheal_entries_naming_unknown_monitors(tmp_path: Path) -> None:
+    """`[[autoheal.hosts]]` must name a `[[monitors]]` entry with an SSH host, and
+    `[[autoheal.containers]] host` a `[[hosts]]` entry: `clawtui config check` says which."""
+    from clawtui.config import check_config
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[monitors]]\nname = "staging"\nhost = "staging.example.com"\n'
+        '[[monitors]]\nname = "page"\nstatus_url = "https://status.example.com/"\n'
+        '[[autoheal.hosts]]\nmonitor = "staging"\nfiles = ["/etc/agent/config.toml"]\n'
+        'gateway_process = "openclaw"\nrestart_command = ["systemctl", "restart", "gw"]\n'
+        '[[autoheal.hosts]]\nmonitor = "nowhere"\n'
+        '[[autoheal.hosts]]\nmonitor = "page"\n'
+        '[[autoheal.containers]]\ncontainer = "peter"\nhost = "far"\n'
+    )
+    issues = [str(i) for i in check_config(config, state_file=tmp_path / "none.toml")]
+    text = "\n".join(issues)
+    assert "autoheal.hosts[1]: unknown monitor 'nowhere' (known: page, staging)" in text
+    assert "autoheal.hosts[2]: monitor 'page' has no SSH host" in text
+    assert "autoheal.containers[0] (peter): unknown host 'far'" in text
+    assert "autoheal.hosts[0]" not in text
+
+    config.write_text(
+        '[[monitors]]\nname = "staging"\nhost = "staging.example.com"\n'
+        '[[autoheal.hosts]]\nmonitor = "staging"\nfiles = ["relative/config.toml"]\n'
+        "restart_command = []\n"
+    )
+    text = "\n".join(str(i) for i in check_config(config, state_file=tmp_path / "none.toml"))
+    assert "autoheal.hosts[0].files" in text and "expected an absolute file path" in text
+    assert "autoheal.hosts[0].restart_command" in text

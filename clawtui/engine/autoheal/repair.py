@@ -34,7 +34,7 @@ from clawtui.engine.tasks import BackgroundTask, every
 from clawtui.fsutil import atomic_write, read_bytes_capped
 
 if TYPE_CHECKING:
-    from clawtui.config.escalations import AutohealFile
+    from clawtui.config.escalations import AutohealAgent, AutohealFile
     from clawtui.engine.context import Context
     from clawtui.engine.escalations.manager import Escalations
 
@@ -70,7 +70,8 @@ def dump(value: dict[str, Any], fmt: str) -> bytes:
         raise ValueError("nested too deeply to write back") from None
 
 
-def invalid_keys(value: dict[str, Any], entry: AutohealFile) -> list[str]:
+def invalid_keys(value: dict[str, Any], entry: AutohealFile | AutohealAgent) -> list[str]:
+    """Top-level keys to drop: forbidden ones, and unknown ones when `allowed_keys` is set."""
     bad = [k for k in value if k in entry.forbidden_keys]
     if entry.allowed_keys is not None:
         bad += [k for k in value if k not in entry.allowed_keys and k not in bad]

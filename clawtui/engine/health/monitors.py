@@ -392,18 +392,9 @@ class HostCheck:
         self.checks = 0
 
     def target(self) -> SSHTarget:
-        cfg = self.cfg
-        assert cfg.host is not None
-        known = cfg.known_hosts or self.ctx.settings.engine.resolved_state_dir / "known_hosts"
-        return SSHTarget(
-            host=cfg.host,
-            port=cfg.port,
-            username=cfg.username,
-            known_hosts=known,
-            identity_files=(cfg.identity_file,) if cfg.identity_file else (),
-            use_agent=cfg.identity_file is None,
-            connect_timeout=min(cfg.timeout, 30.0),
-        )
+        from clawtui.engine.sessions.ssh import monitor_target
+
+        return monitor_target(self.cfg, self.ctx.settings.engine.resolved_state_dir)
 
     async def collect(self) -> Snapshot:
         """Run the collection script over SSH; raises SSHFailure or TimeoutError."""

@@ -64,6 +64,24 @@ class ContainerFile:
         return f"{self.monitor.name}:{self.container}:{self.path}"
 
 
+def host_of(monitors: Mapping[str, HostMonitor], host: str | None, container: str) -> HostMonitor:
+    """The Docker host a container thread runs on (its `host`, else `local` or the only one);
+    HeartbeatError says why there is none."""
+    if host is not None:
+        monitor = monitors.get(host)
+        if monitor is None:
+            known = ", ".join(sorted(monitors)) or "none"
+            raise hbmd.HeartbeatError(f"thread host {host!r} is not a [[hosts]] entry ({known})")
+        return monitor
+    if "local" in monitors:
+        return monitors["local"]
+    if len(monitors) == 1:
+        return next(iter(monitors.values()))
+    raise hbmd.HeartbeatError(
+        f"container {container}: set the thread's host (several [[hosts]] are configured)"
+    )
+
+
 def locate(
     monitors: Mapping[str, HostMonitor], host: str | None, container: str, cwd: str | None
 ) -> ContainerFile:
@@ -73,19 +91,7 @@ def locate(
             f"container {container}: the thread needs an absolute cwd inside the container "
             f"(got {cwd!r})"
         )
-    if host is not None:
-        monitor = monitors.get(host)
-        if monitor is None:
-            known = ", ".join(sorted(monitors)) or "none"
-            raise hbmd.HeartbeatError(f"thread host {host!r} is not a [[hosts]] entry ({known})")
-    elif "local" in monitors:
-        monitor = monitors["local"]
-    elif len(monitors) == 1:
-        monitor = next(iter(monitors.values()))
-    else:
-        raise hbmd.HeartbeatError(
-            f"container {container}: set the thread's host (several [[hosts]] are configured)"
-        )
+    monitor = host_of(monitors, host, container)
     return ContainerFile(monitor, container, PurePosixPath(cwd) / hbmd.FILENAME)
 
 

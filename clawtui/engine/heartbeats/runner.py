@@ -11,7 +11,9 @@ Its reply is `HEARTBEAT_OK` when nothing needs attention, else one line per find
 External runner: `command + [prompt]` in the thread's cwd (prompt also on stdin); its stdout is
 the reply. `HEARTBEAT_OK` / `[NO_UPDATES]` replies are suppressed from notifications.
 
-A thread with a `container` runs its git commands through `docker exec -w CWD CONTAINER`.
+A thread with a `container` runs its git commands in that container (working directory its
+`cwd`) through the Docker API of the thread's host (`container_exec.run_in_container`): a
+container on a remote `[[hosts]]` entry is reached through that host's client.
 """
 
 from __future__ import annotations
@@ -24,17 +26,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from clawtui.engine.api.threads import RepoState as RepoState
+from clawtui.engine.heartbeats.container_exec import run_in_container
 from clawtui.engine.heartbeats.md import TEMPLATE_TASKS, TIERS, HeartbeatDoc, Tier
+
+if TYPE_CHECKING:
+    from clawtui.engine.fleet.hosts import HostMonitor
 
 OK_MARKERS = ("HEARTBEAT_OK", "[NO_UPDATES]")
 REPORT_PREFIX = "Daily report"
 """How daily summaries to the master begin (the prompt asks agents to start with it too)."""
 _GIT_TIMEOUT = 60.0
 _MAX_OUTPUT = 256 * 1024
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"}
 
 
 def is_ok_reply(text: str) -> bool:
@@ -50,6 +57,9 @@ class BeatTarget:
     name: str
     cwd: Path | None
     container: str | None = None
+    host: HostMonitor | None = None
+    """The Docker host of `container` (None: it could not be found, see `host_problem`)."""
+    host_problem: str | None = None
     is_master: bool = False
     master_id: int = 1
     threads: list[str] = field(default_factory=list)
@@ -81,7 +91,7 @@ async def run_cmd(
     stdin: bytes | None = None,
 ) -> tuple[int, str, str]:
     """Run a program; (exit code, stdout, stderr). Exit 127 when it cannot be started."""
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C", GIT_OPTIONAL_LOCKS="0")
+    env = dict(os.environ, **_GIT_ENV)
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
@@ -108,16 +118,34 @@ async def run_cmd(
 
 
 class Git:
-    """git in a working directory, on this machine or inside a container."""
+    """git in a working directory, on this machine or inside a container on its host."""
 
-    def __init__(self, cwd: Path, container: str | None = None) -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        container: str | None = None,
+        host: HostMonitor | None = None,
+        host_problem: str | None = None,
+    ) -> None:
         self.cwd = cwd
         self.container = container
+        self.host = host
+        self.host_problem = host_problem
 
     async def __call__(self, *args: str, timeout: float = _GIT_TIMEOUT) -> tuple[int, str, str]:
         if self.container:
-            argv = ["docker", "exec", "-w", str(self.cwd), self.container, "git", *args]
-            return await run_cmd(argv, timeout=timeout)
+            if self.host is None:
+                why = self.host_problem or f"no Docker host for container {self.container}"
+                return 127, "", why
+            return await run_in_container(
+                self.host,
+                self.container,
+                ["git", *args],
+                workdir=str(self.cwd),
+                env=_GIT_ENV,
+                timeout=timeout,
+                cap=_MAX_OUTPUT,
+            )
         return await run_cmd(["git", *args], cwd=self.cwd, timeout=timeout)
 
 
@@ -147,6 +175,8 @@ async def repo_state(
     cwd: Path | None,
     *,
     container: str | None = None,
+    host: HostMonitor | None = None,
+    host_problem: str | None = None,
     stale_days: float = 7.0,
     now: float | None = None,
 ) -> RepoState:
@@ -159,7 +189,7 @@ async def repo_state(
     if not container and not os.path.isdir(cwd):  # noqa: ASYNC240 - one stat
         state.error = f"{cwd} does not exist"
         return state
-    git = Git(cwd, container)
+    git = Git(cwd, container, host, host_problem)
     rc, out, err = await git("rev-parse", "--git-dir")
     if rc != 0:
         state.error = git_message(err, "not a git repository")
@@ -254,7 +284,11 @@ class BuiltinRunner:
         report: str | None = None
         if doc is not None:
             findings += [f"urgent: {flag}" for flag in doc.urgent_flags]
-        git = Git(target.cwd, target.container) if target.cwd is not None else None
+        git = (
+            Git(target.cwd, target.container, target.host, target.host_problem)
+            if target.cwd is not None
+            else None
+        )
         fetch_error: str | None = None
         if git is not None and "hourly" in tiers:
             rc, _, err = await git(
@@ -263,7 +297,12 @@ class BuiltinRunner:
             if rc != 0:
                 fetch_error = git_message(err, f"exit status {rc}")
         repo = await repo_state(
-            target.cwd, container=target.container, stale_days=self.stale_days, now=now
+            target.cwd,
+            container=target.container,
+            host=target.host,
+            host_problem=target.host_problem,
+            stale_days=self.stale_days,
+            now=now,
         )
         if repo.error:  # one problem, one finding: a failed fetch of a non-repo is this one
             findings.append(f"repo: {repo.error}")

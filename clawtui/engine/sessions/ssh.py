@@ -34,6 +34,8 @@ from clawtui.fsutil import atomic_write, read_text_capped
 if TYPE_CHECKING:  # asyncssh (~0.4 s of imports) is imported when first used: start-up time
     import asyncssh
 
+    from clawtui.config.escalations import MonitorConfig
+
 KNOWN_HOSTS_LIMIT: Final = 4 << 20
 _PIN_LOCK = threading.Lock()
 
@@ -176,6 +178,20 @@ def _rewrite_pins(known_hosts: Path, name: str, line: str) -> None:
     if kept and not kept[-1].endswith("\n"):
         kept[-1] += "\n"
     atomic_write(known_hosts, "".join(kept) + line, mode=0o600)
+
+
+def monitor_target(cfg: MonitorConfig, state_dir: Path) -> SSHTarget:
+    """The SSH target of a `[[monitors]]` host (its health checks and its autoheal entries)."""
+    assert cfg.host is not None
+    return SSHTarget(
+        host=cfg.host,
+        port=cfg.port,
+        username=cfg.username,
+        known_hosts=cfg.known_hosts or state_dir / "known_hosts",
+        identity_files=(cfg.identity_file,) if cfg.identity_file else (),
+        use_agent=cfg.identity_file is None,
+        connect_timeout=min(cfg.timeout, 30.0),
+    )
 
 
 async def connect(target: SSHTarget) -> asyncssh.SSHClientConnection:

@@ -34,11 +34,14 @@ class ThreadsBeats(ThreadsState):
 
     def _target(self, tid: int) -> BeatTarget:
         info = self._threads[tid]
+        host, problem = self.container_host(tid)
         return BeatTarget(
             thread_id=tid,
             name=info.name,
             cwd=Path(info.cwd) if info.cwd else None,
             container=info.container,
+            host=host,
+            host_problem=problem,
             is_master=tid == self.master_id,
             master_id=self.master_id,
             threads=[f"{t.id}: {t.name}" for t in self._threads.values()],

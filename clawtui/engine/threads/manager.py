@@ -124,10 +124,13 @@ class Threads(ThreadsBeats):
 
         async def one(tid: int) -> None:
             info = self._threads[tid]
+            host, problem = self.container_host(tid)
             async with sem:
                 self._repo[tid] = await repo_state(
                     Path(info.cwd) if info.cwd else None,
                     container=info.container,
+                    host=host,
+                    host_problem=problem,
                     stale_days=self.cfg.stale_branch_days,
                     now=self.clock.now(),
                 )

@@ -27,6 +27,7 @@ from clawtui.engine.api.threads import (
     ThreadProgress,
     ThreadStatus,
 )
+from clawtui.engine.heartbeats import container_md
 from clawtui.engine.heartbeats import md as hbmd
 from clawtui.engine.heartbeats.runner import BuiltinRunner, CommandRunner, Runner
 from clawtui.engine.heartbeats.scheduler import Clock, Scheduler, WallClock
@@ -38,6 +39,7 @@ from clawtui.engine.threads.registry import merge_threads, read_threads_json
 if TYPE_CHECKING:
     from clawtui.config.threads import ThreadsConfig
     from clawtui.engine.context import Context
+    from clawtui.engine.fleet.hosts import HostMonitor
     from clawtui.engine.notifier import Notifier
 
 log = logging.getLogger(__name__)
@@ -147,6 +149,17 @@ class ThreadsState:
     def heartbeat_path(self, thread_id: int) -> Path | None:
         cwd = self._threads[thread_id].cwd
         return Path(cwd) / hbmd.FILENAME if cwd else None
+
+    def container_host(self, thread_id: int) -> tuple[HostMonitor | None, str | None]:
+        """The Docker host of a container thread (its git checks and HEARTBEAT.md run there),
+        or why there is none; (None, None) for a thread not in a container."""
+        info = self._threads[thread_id]
+        if not info.container:
+            return None, None
+        try:
+            return container_md.host_of(self.ctx.monitors, info.host, info.container), None
+        except hbmd.HeartbeatError as exc:
+            return None, str(exc)
 
     # -- HEARTBEAT.md --------------------------------------------------------------------------
     def read_heartbeat(self, thread_id: int) -> None:
