@@ -68,7 +68,10 @@ class ClaimInfo(BaseModel):
     pool: str
     container: str
     host: str
-    state: str = Field(description="active | releasing | release_failed | released | lost")
+    state: str = Field(
+        description="active | releasing | release_failed | released | lost (its container "
+        "vanished, or its host went offline: `host`, `released_at` = since when, `error` = why)"
+    )
     source: str = Field(description="warm | cold")
     claimed_at: float
     last_activity: float
@@ -93,7 +96,10 @@ class PoolStatus(BaseModel):
 
     name: str
     workload: str
-    host: str
+    host: str = Field(description="Its first (or only) host.")
+    hosts: list[str] = Field(
+        default_factory=list, description="Every host it places containers on (`hosts`)."
+    )
     target: int = Field(description="Warm containers kept (min_warm, or the scaled value).")
     max: int
     warm: int = 0
