@@ -163,7 +163,10 @@ class PoolsAPI(Protocol):
 
     async def status(self) -> list[PoolStatus]: ...
 
-    async def tenants(self) -> list[ClaimInfo]: ...
+    async def tenants(self) -> list[ClaimInfo]:
+        """Open claims, and claims lost in the last day whose tenant has not claimed again
+        (state `lost`: `host`, since `released_at`, `error` says why)."""
+        ...
 
     async def tenant(self, tenant: str) -> ClaimInfo:
         """The tenant's open claim (or its last one) and its last syncs."""

@@ -55,6 +55,9 @@ from clawtui.engine.pools.invariants import PoolInvariants
 from clawtui.engine.pools.reconcile import PoolReconcile
 from clawtui.engine.pools.state import _TICK
 
+LOST_SHOWN = 86400.0
+"""Seconds a lost claim stays in `tenants()` (unless its tenant claims again)."""
+
 
 def _percentile(values: list[float], q: float) -> float | None:
     if not values:
@@ -220,7 +223,14 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants, PoolDrain, PoolFailover):
         return out
 
     async def tenants(self) -> list[ClaimInfo]:
-        claims = await self.ctx.store.arun(ps.open_claims)
+        """Open claims, then the claims lost in the last `LOST_SHOWN` seconds (a host went
+        offline, a container vanished) whose tenant has not claimed again."""
+        since = self.clock() - LOST_SHOWN
+
+        def read(conn: sqlite3.Connection) -> list[ps.ClaimRow]:
+            return ps.open_claims(conn) + ps.recently_lost(conn, since)
+
+        claims = await self.ctx.store.arun(read)
         out = []
         for claim in claims:
             with contextlib.suppress(PoolNotFound):

@@ -207,6 +207,16 @@ def open_claim(conn: sqlite3.Connection, tenant: str) -> ClaimRow | None:
     return ClaimRow.of(row) if row else None
 
 
+def recently_lost(conn: sqlite3.Connection, since: float) -> list[ClaimRow]:
+    """Claims closed as `lost` since `since` that are still their tenant's last claim."""
+    rows = conn.execute(
+        "SELECT * FROM pool_claims AS c WHERE state = 'lost' AND released_at >= ? "
+        "AND id = (SELECT MAX(id) FROM pool_claims WHERE tenant = c.tenant) ORDER BY claimed_at",
+        (since,),
+    ).fetchall()
+    return [ClaimRow.of(r) for r in rows]
+
+
 def last_claim(conn: sqlite3.Connection, tenant: str) -> ClaimRow | None:
     row = conn.execute(
         "SELECT * FROM pool_claims WHERE tenant = ? ORDER BY id DESC LIMIT 1", (tenant,)
