@@ -107,8 +107,11 @@ async def test_pool_over_two_engines_placed_by_budget_fails_over_and_reconciles(
         assert [r.host for r in placed] == ["beta", "beta", "alpha"], placed
         assert _pool_names(b_api, pool.name) == {r.name for r in rows if r.host == "beta"}
         assert _pool_names(a_api, pool.name) == {r.name for r in rows if r.host == "alpha"}
-        for r in rows:  # the warm event of each container names its host
-            await wait_for_event(sub, _pool_event("warm", container=r.name, host=r.host), 30)
+        warm_hosts: dict[str, str | None] = {}  # the warm event of each names its host
+        while len(warm_hosts) < len(rows):
+            event = await wait_for_event(sub, _pool_event("warm"), 30)
+            warm_hosts[str(event.data["container"])] = event.host
+        assert warm_hosts == {r.name: r.host for r in rows}
         lines = [e.message for e in await engine.activity(200)]
         for r in rows:
             assert any(f"placing warm {r.name} on {r.host}" in m for m in lines), lines

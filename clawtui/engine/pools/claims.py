@@ -106,7 +106,7 @@ class PoolClaims(PoolContainers, PoolSync):
                     f"{existing.state}); release it first"
                 )
             workload = self.workloads[pool.workload]
-            live = [h for h in pool.all_hosts if self._online(h)]
+            live = [h for h in pool.all_hosts if not self._offline(h)]
             specs = [spec_hash(workload, pool, h) for h in live]
             for r in ps.warm_containers(conn, pool.name, specs, live, 3):
                 try:
@@ -309,6 +309,11 @@ class PoolClaims(PoolContainers, PoolSync):
             slots = await self._reserve_slots(pool, 1, cold=True)
             if slots:
                 return await self._create_cold(tenant, pool, *slots[0]), "cold"
+            if not any(self._online(h) for h in pool.all_hosts):
+                raise PoolUnavailable(
+                    f"no host of pool {pool.name} is online ({', '.join(pool.all_hosts)}); "
+                    "try again when one is back"
+                )
             warming = await self.ctx.store.arun(
                 lambda c: sum(
                     1

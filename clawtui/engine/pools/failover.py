@@ -1,4 +1,5 @@
-"""Failover: a pool host went offline (its monitor says so); the pool carries on without it.
+"""Failover: a host of a pool with `hosts = [...]` went offline (its monitor says so); the pool
+carries on without it. (A one-host pool has nowhere else to go: it keeps its claims and waits.)
 
 Its warm (and warming) containers of every pool are counted gone (marked `removing`: no claim
 takes them, and only live hosts' containers count against the warm target and `max`, so the
@@ -26,8 +27,15 @@ from clawtui.engine.pools.state import PoolsState
 class PoolFailover(PoolsState):
     """Taking an offline host's containers out of the pools (see the module docstring)."""
 
+    def _spread(self, pool: str) -> bool:
+        """A pool with more than one host: the only kind that fails over (a one-host pool
+        waits for its host, keeping its claims, as it always did)."""
+        config = self.pools.get(pool)
+        return config is not None and len(config.all_hosts) > 1
+
     async def _fail_over_offline_hosts(self) -> None:
-        for host in sorted(self._pool_hosts()):
+        hosts = {h for p in self.pools.values() if len(p.all_hosts) > 1 for h in p.all_hosts}
+        for host in sorted(hosts):
             monitor = self.ctx.monitors.get(host)
             if monitor is not None and monitor.info.state is HostState.OFFLINE:
                 await self.fail_over(host)
@@ -49,7 +57,7 @@ class PoolFailover(PoolsState):
                 claims = [
                     c
                     for c in ps.open_claims(conn)
-                    if c.host == host and c.pool in self.pools and c.tenant not in releasing
+                    if c.host == host and self._spread(c.pool) and c.tenant not in releasing
                 ]
                 closed: list[ps.ClaimRow] = []
                 for c in claims:
@@ -72,7 +80,7 @@ class PoolFailover(PoolsState):
                 for r in ps.containers(conn):
                     if (
                         r.host != host
-                        or r.pool not in self.pools
+                        or not self._spread(r.pool)
                         or r.state == "removing"
                         or r.name in busy
                         or r.name in claimed
