@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -108,3 +109,33 @@ def test_each_host_of_a_pool_has_its_own_spec_and_a_one_host_pool_keeps_its_hash
     listed = PoolConfig(name="p", workload="w", hosts=["a", "b"])
     assert spec_hash(wl, one) == spec_hash(wl, one, "a") == spec_hash(wl, listed, "a")
     assert spec_hash(wl, listed, "b") != spec_hash(wl, listed, "a")
+
+
+def test_cli_shows_the_host_of_each_container_and_a_lost_claim(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import time
+
+    from clawtui.cli.pool import _print_claim, _print_containers
+    from clawtui.engine.api.pools import ClaimInfo, PoolContainer
+
+    now = time.time()
+    _print_containers(
+        [
+            PoolContainer(name="pool-p-1", pool="p", host="beta", state="warm", source="warm",
+                          health="healthy", created_at=now - 5, age=5.0),
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:4] == ["CONTAINER", "POOL", "HOST", "STATE"]
+    assert out[1].split()[:4] == ["pool-p-1", "p", "beta", "warm"]
+    lost = ClaimInfo(
+        tenant="t", pool="p", container="pool-p-1", host="beta", state="lost", source="warm",
+        claimed_at=now - 60, last_activity=now - 60, released_at=now - 7,
+        error="host beta went offline at 2026-12-03 14:00:00 UTC (connection refused)",
+    )  # fmt: skip
+    _print_claim(lost.model_dump(mode="json"))
+    text = capsys.readouterr().out
+    assert "[lost, warm]" in text and "pool       p (beta)" in text
+    assert re.search(r"^lost       \d+s ago on beta$", text, re.MULTILINE), text
+    assert "error      host beta went offline" in text
