@@ -2,7 +2,9 @@
 
 A workload says how to run one container (image, command, environment, volumes, health check,
 resources, security, tenant config schema, state sync); a pool keeps containers of one workload
-warm on one host. Example:
+warm on one host (`host`), or across several (`hosts = ["a", "b"]`: each new container on the
+online one with the most free memory budget; see `clawtui/engine/pools/placement.py` and
+`failover.py`). Example:
 
     [[workloads]]
     name = "agent"

@@ -7,7 +7,10 @@ an ordinary integration test, like test_many_hosts.py.
 
 The memory reserves are set so that beta has exactly 48 MiB more free budget than alpha: with
 32 MiB containers the placement by free budget must be beta, beta, alpha (list order alone, or
-equal budgets, would give alpha, beta, alpha).
+equal budgets, would give alpha, beta, alpha). Then beta is killed: its claim becomes `lost`,
+its warm containers are refilled on alpha, the tenant claims again and gets its state back from
+the local sink; beta comes back and what was left on it is removed; a cold start then goes to
+beta. The engine runs behind a real service, and a remote client checks what REST shows.
 """
 
 from __future__ import annotations
@@ -205,3 +208,12 @@ async def _scenario(
     assert await engine.pools.invariants() == []
     assert await engine.pools.reconcile() == []
     assert [(t.tenant, t.state) for t in await rpools.tenants()] == [("t-hosts", "active")]
+
+    # 6. beta is back in service: with no warm container left, a cold start goes to the host
+    # with the most free budget (beta: alpha still holds the tenant's container).
+    await engine.pools.scale(pool.name, 0)
+    cold = await engine.pools.claim("t-cold", pool.name)
+    assert (cold.source, cold.host) == ("cold", "beta")
+    assert _pool_names(b_api, pool.name) == {cold.container}
+    lines = [e.message for e in await engine.activity(200)]
+    assert any(f"placing cold {cold.container} on beta" in m for m in lines)
