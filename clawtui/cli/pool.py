@@ -189,6 +189,8 @@ def _print_claim(data: dict[str, Any]) -> None:
     print(f"claimed    {_ago(data['claimed_at'])}")
     if data.get("latency_ms") is not None:
         print(f"latency    {data['latency_ms']:.1f} ms")
+    if data.get("state") == "lost" and data.get("released_at"):
+        print(f"lost       {_ago(data['released_at'])} on {data['host']}")
     if data.get("error"):
         print(f"error      {data['error']}")
     for s in data.get("sync", []):
@@ -207,8 +209,9 @@ def cmd_ls(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_OK
         print(f"{'POOL':<20} {'HOST':<10} WARM/TARGET CLAIMED  MAX  WARM p50/p99 ms")
         for r in rows:
+            hosts = ",".join(r.get("hosts") or [r["host"]])
             print(
-                f"{r['name']:<20} {r['host']:<10} {r['warm']:>4}/{r['target']:<6} "
+                f"{r['name']:<20} {hosts:<10} {r['warm']:>4}/{r['target']:<6} "
                 f"{r['claimed']:>7} {r['max']:>4}  {_ms(r['warm_p50_ms'])}/{_ms(r['warm_p99_ms'])}"
             )
         return EXIT_OK
@@ -228,7 +231,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         elif not rows:
             print("no open claims")
         for r in rows if not args.json else []:
-            print(f"{r['tenant']:<24} {r['pool']:<16} {r['container']:<28} {r['state']}")
+            state = r["state"]
+            if state == "lost":
+                state = f"lost on {r['host']} {_ago(r.get('released_at'))}"
+            print(f"{r['tenant']:<24} {r['pool']:<16} {r['container']:<28} {state}")
         return EXIT_OK
 
     return _run(settings, action)
@@ -325,9 +331,18 @@ def _print_containers(rows: list[PoolContainer]) -> None:
     if not rows:
         print("no containers")
         return
-    table = [("CONTAINER", "POOL", "STATE", "TENANT", "HEALTH", "AGE", "LAST SYNC")]
+    table = [("CONTAINER", "POOL", "HOST", "STATE", "TENANT", "HEALTH", "AGE", "LAST SYNC")]
     table += [
-        (c.name, c.pool, c.state, c.tenant or "-", c.health, _age(c.age), _ago(c.last_sync))
+        (
+            c.name,
+            c.pool,
+            c.host,
+            c.state,
+            c.tenant or "-",
+            c.health,
+            _age(c.age),
+            _ago(c.last_sync),
+        )
         for c in rows
     ]
     print(format_table(table))

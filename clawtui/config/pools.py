@@ -2,7 +2,9 @@
 
 A workload says how to run one container (image, command, environment, volumes, health check,
 resources, security, tenant config schema, state sync); a pool keeps containers of one workload
-warm on one host. Example:
+warm on one host (`host`), or across several (`hosts = ["a", "b"]`: each new container on the
+online one with the most free memory budget; see `clawtui/engine/pools/placement.py` and
+`failover.py`). Example:
 
     [[workloads]]
     name = "agent"
@@ -344,11 +346,17 @@ class WorkloadConfig(Section):
 
 
 class PoolConfig(Section):
-    """Warm containers of one workload on one host (`[[pools]]`)."""
+    """Warm containers of one workload on one host, or placed across several (`[[pools]]`)."""
 
     name: str = Field(description="Pool id, used in claims and labels.")
     workload: str = Field(description="The `[[workloads]]` name it runs.")
     host: str = Field(default="local", description="The `[[hosts]]` name it runs on.")
+    hosts: list[str] | None = Field(
+        default=None,
+        description="Several `[[hosts]]` names instead of `host`: each new container goes to "
+        "the online one with the most free memory budget (ties: list order); when one goes "
+        "offline its warm containers are refilled on the others and its claims are lost.",
+    )
     min_warm: int = Field(default=2, ge=0, le=1000, description="Warm containers kept ready.")
     max: int = Field(default=10, ge=1, le=10000, description="Most containers (warm + claimed).")
     idle_timeout: float = Field(
@@ -383,7 +391,29 @@ class PoolConfig(Section):
     def _sizes(self) -> PoolConfig:
         if self.min_warm > self.max:
             raise ValueError(f"min_warm ({self.min_warm}) is more than max ({self.max})")
+        if self.hosts is not None:
+            if "host" in self.model_fields_set:
+                raise ValueError(
+                    f"pool {self.name}: set `host` or `hosts`, not both "
+                    '(`host = "a"` is `hosts = ["a"]`)'
+                )
+            if not self.hosts:
+                raise ValueError(f"pool {self.name}: `hosts` must name at least one host")
+            dupes = sorted({h for h in self.hosts if self.hosts.count(h) > 1})
+            if dupes:
+                raise ValueError(f"pool {self.name}: hosts listed twice: {', '.join(dupes)}")
         return self
+
+    @property
+    def all_hosts(self) -> list[str]:
+        """The hosts its containers may go to, in preference order for ties (`hosts`, or
+        `[host]`)."""
+        return list(self.hosts) if self.hosts else [self.host]
+
+    @property
+    def first_host(self) -> str:
+        """The host pool-wide events and log lines name (the first of `all_hosts`)."""
+        return self.all_hosts[0]
 
 
 def check_pools(
@@ -405,6 +435,7 @@ def check_pools(
                 f"pools[{index}] ({pool.name}): unknown workload {pool.workload!r} "
                 f"(known: {', '.join(sorted(known)) or 'none'})"
             )
-        if pool.host not in hosts:
-            problems.append(f"pools[{index}] ({pool.name}): unknown host {pool.host!r}")
+        for host in pool.all_hosts:
+            if host not in hosts:
+                problems.append(f"pools[{index}] ({pool.name}): unknown host {host!r}")
     return problems

@@ -128,7 +128,9 @@ async def test_pools_panel_overview_containers_and_tenant_detail(
         # the selected pool's containers: state, tenant, health, age, last sync
         assert "Containers of agents" in text
         rows = [[str(cell) for cell in containers.get_row_at(i)] for i in range(3)]
-        assert rows[2] == ["pool-agents-0", "claimed", "alice", "unhealthy", "5m", "3s ago"]
+        assert rows[2] == [
+            "pool-agents-0", "claimed", "alice", "unhealthy", "5m", "3s ago", "local"
+        ]  # fmt: skip
         assert rows[0][:4] == ["pool-agents-w0", "warm", "-", "healthy"]
         # the selected tenant's config (masked) and sync history
         tenants = panel.query_one("#pools-tenants", DataTable)
@@ -142,3 +144,33 @@ async def test_pools_panel_overview_containers_and_tenant_detail(
         assert "ghp-NOT-SHOWN" not in text
         assert "state upload failed" in text and "[red]sink unreachable" in text
         assert "state download ok  2048 B 3 file(s)" in text
+
+
+async def test_pools_panel_shows_a_lost_claim_with_its_host_and_since_when(
+    engine: FakeEngine, make_app: AppFactory
+) -> None:
+    """A claim whose host went offline (issue 18): the tenants table says `lost on HOST Ns
+    ago`, the tenant detail says why; a pool over several hosts lists them all."""
+    from tests.tui.fakes import NOW
+
+    fake = FakePools()
+    engine.pools = fake  # type: ignore[attr-defined]
+    await fake.claim("bob", "agents")
+    fake.claims["bob"] = fake.claims["bob"].model_copy(
+        update={
+            "state": "lost",
+            "host": "beta",
+            "released_at": NOW - 7,
+            "error": "host beta went offline at 2026-12-03 14:00:00 UTC (connection refused)",
+        }
+    )
+    app = make_app(pool_settings())
+    async with app.run_test(size=(160, 48)) as pilot:
+        panel = await open_pools(pilot, app)
+        tenants = panel.query_one("#pools-tenants", DataTable)
+        await wait_for(pilot, lambda: tenants.row_count == 1)
+        state = str(tenants.get_row_at(0)[4])
+        assert state.startswith("lost on beta ") and state.endswith(" ago"), state
+        tenants.focus()
+        await wait_for(pilot, lambda: "host beta went offline" in screen_text(app))
+        assert "on beta  [lost on beta" in screen_text(app)

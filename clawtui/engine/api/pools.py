@@ -68,7 +68,10 @@ class ClaimInfo(BaseModel):
     pool: str
     container: str
     host: str
-    state: str = Field(description="active | releasing | release_failed | released | lost")
+    state: str = Field(
+        description="active | releasing | release_failed | released | lost (its container "
+        "vanished, or its host went offline: `host`, `released_at` = since when, `error` = why)"
+    )
     source: str = Field(description="warm | cold")
     claimed_at: float
     last_activity: float
@@ -93,7 +96,10 @@ class PoolStatus(BaseModel):
 
     name: str
     workload: str
-    host: str
+    host: str = Field(description="Its first (or only) host.")
+    hosts: list[str] = Field(
+        default_factory=list, description="Every host it places containers on (`hosts`)."
+    )
     target: int = Field(description="Warm containers kept (min_warm, or the scaled value).")
     max: int
     warm: int = 0
@@ -157,7 +163,10 @@ class PoolsAPI(Protocol):
 
     async def status(self) -> list[PoolStatus]: ...
 
-    async def tenants(self) -> list[ClaimInfo]: ...
+    async def tenants(self) -> list[ClaimInfo]:
+        """Open claims, and claims lost in the last day whose tenant has not claimed again
+        (state `lost`: `host`, since `released_at`, `error` says why)."""
+        ...
 
     async def tenant(self, tenant: str) -> ClaimInfo:
         """The tenant's open claim (or its last one) and its last syncs."""

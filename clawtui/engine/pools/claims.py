@@ -105,8 +105,10 @@ class PoolClaims(PoolContainers, PoolSync):
                     f"tenant {tenant} already holds {existing.container} (pool {existing.pool}, "
                     f"{existing.state}); release it first"
                 )
-            spec = spec_hash(self.workloads[pool.workload], pool)
-            for r in ps.warm_containers(conn, pool.name, spec, 3):
+            workload = self.workloads[pool.workload]
+            live = [h for h in pool.all_hosts if not self._offline(h)]
+            specs = [spec_hash(workload, pool, h) for h in live]
+            for r in ps.warm_containers(conn, pool.name, specs, live, 3):
                 try:
                     ps.set_container(conn, r.name, r.version, state="claimed")
                 except ps.CasFailed:
@@ -147,7 +149,7 @@ class PoolClaims(PoolContainers, PoolSync):
     ) -> None:
         """Remote host: upload the claim's files with the Docker archive API."""
         workload = self.workloads[pool.workload]
-        monitor, client = self._monitor(pool.host)
+        monitor, client = self._monitor(row.host)
         remote = RemoteProvisioner(monitor, client)
         target = row.container_id or row.name
         owner = await remote.owner(target, workload.security.user)
@@ -182,7 +184,6 @@ class PoolClaims(PoolContainers, PoolSync):
         config, secrets = self._validate_claim(tenant, pool, config, secrets)
         workload = self.workloads[pool.workload]
         provisioned: list[BaseException | None] = []
-        local = self._is_local(pool.host)
 
         def take() -> ps.ContainerRow | None:
             # One thread hop for the claim and its provisioning (the fast path of a warm claim);
@@ -190,7 +191,7 @@ class PoolClaims(PoolContainers, PoolSync):
             taken = self.ctx.store.run(lambda conn: self._take_warm(conn, tenant, pool))
             if taken is not None:
                 crash_point("claim.after_commit")
-                if not local:
+                if not self._is_local(taken.host):
                     return taken  # provisioned below, over the Docker API
                 try:
                     self._provision(workload, taken.name, tenant, config, secrets)
@@ -204,7 +205,7 @@ class PoolClaims(PoolContainers, PoolSync):
         if row is None:
             if pool.on_empty == "refuse":
                 self._publish(
-                    EventKind.POOL, pool.host, pool=pool.name, action="refused", tenant=tenant
+                    EventKind.POOL, pool.first_host, pool=pool.name, action="refused", tenant=tenant
                 )
                 self.wake()
                 raise PoolConflict(
@@ -221,7 +222,7 @@ class PoolClaims(PoolContainers, PoolSync):
                 ) from None
             row = got
             crash_point("claim.after_commit")
-            if local:
+            if self._is_local(row.host):
                 try:
                     await asyncio.to_thread(
                         self._provision, workload, row.name, tenant, config, secrets
@@ -229,7 +230,7 @@ class PoolClaims(PoolContainers, PoolSync):
                     provisioned.append(None)
                 except OSError as exc:
                     provisioned.append(exc)
-        if not local:
+        if not self._is_local(row.host):
             try:
                 await self._provision_remote(pool, row, tenant, config, secrets)
                 provisioned.append(None)
@@ -256,7 +257,7 @@ class PoolClaims(PoolContainers, PoolSync):
         self._latency.setdefault(pool.name, deque(maxlen=_LATENCIES)).append((source, latency))
         self._publish(
             EventKind.POOL,
-            pool.host,
+            row.host,
             pool=pool.name,
             action="claimed",
             tenant=tenant,
@@ -265,8 +266,8 @@ class PoolClaims(PoolContainers, PoolSync):
         )
         self.ctx.log_activity(
             "info",
-            f"{tenant} claimed {row.name} ({source}, {latency:.0f} ms)",
-            host=pool.host,
+            f"{tenant} claimed {row.name} on {row.host} ({source}, {latency:.0f} ms)",
+            host=row.host,
             subject=f"pool:{pool.name}",
         )
         now = self.clock()
@@ -305,9 +306,14 @@ class PoolClaims(PoolContainers, PoolSync):
         nothing is warming."""
         while True:
             changed = self._room  # taken before looking, so no change in between is missed
-            names = await self.ctx.store.arun(lambda c: self._reserve(c, pool, 1, cold=True))
-            if names:
-                return await self._create_cold(tenant, pool, names[0]), "cold"
+            slots = await self._reserve_slots(pool, 1, cold=True)
+            if slots:
+                return await self._create_cold(tenant, pool, *slots[0]), "cold"
+            if not any(self._online(h) for h in pool.all_hosts):
+                raise PoolUnavailable(
+                    f"no host of pool {pool.name} is online ({', '.join(pool.all_hosts)}); "
+                    "try again when one is back"
+                )
             warming = await self.ctx.store.arun(
                 lambda c: sum(
                     1
@@ -325,8 +331,10 @@ class PoolClaims(PoolContainers, PoolSync):
             if taken is not None:
                 return taken, "warm"
 
-    async def _create_cold(self, tenant: str, pool: PoolConfig, name: str) -> ps.ContainerRow:
-        row = await self._create_container(pool, name, warm=False)
+    async def _create_cold(
+        self, tenant: str, pool: PoolConfig, name: str, host: str
+    ) -> ps.ContainerRow:
+        row = await self._create_container(pool, name, host, warm=False)
 
         def bind(conn: sqlite3.Connection) -> ps.ContainerRow:
             with self.ctx.store.transaction():
@@ -342,7 +350,7 @@ class PoolClaims(PoolContainers, PoolSync):
         try:
             return await self.ctx.store.arun(bind)
         except BaseException:
-            await self._discard(pool.host, name, row.container_id)
+            await self._discard(host, name, row.container_id)
             raise
 
     async def _abort_claim(self, tenant: str, reason: str) -> None:

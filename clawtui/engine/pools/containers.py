@@ -24,6 +24,7 @@ from clawtui.engine.docker_sdk import docker
 from clawtui.engine.fleet.actions import docker_error_text
 from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.crash import crash_point
+from clawtui.engine.pools.placement import free_budget, place
 from clawtui.engine.pools.provision import remote_mounts
 from clawtui.engine.pools.spec import (
     LABEL_ENGINE,
@@ -57,11 +58,11 @@ class PoolContainers(PoolsState):
     """Creating, filling, health-replacing and shrinking a pool's containers."""
 
     def _container_args(
-        self, pool: PoolConfig, workload: WorkloadConfig, name: str, client: Any
+        self, pool: PoolConfig, workload: WorkloadConfig, name: str, client: Any, host: str
     ) -> dict[str, Any]:
-        """The fixed template of a pool container (never from a client's body)."""
+        """The fixed template of a pool container on `host` (never from a client's body)."""
         base = self._dir(name)
-        local = self._is_local(pool.host)
+        local = self._is_local(host)
         binds = {
             str(base / vol_name): {"bind": vol.path, "mode": "ro" if vol.read_only else "rw"}
             for vol_name, vol in workload.volumes.all().items()
@@ -97,7 +98,7 @@ class PoolContainers(PoolsState):
                 LABEL_ROLE: ROLE,
                 LABEL_POOL: pool.name,
                 LABEL_WORKLOAD: workload.name,
-                LABEL_SPEC: spec_hash(workload, pool),
+                LABEL_SPEC: spec_hash(workload, pool, host),
                 LABEL_MANAGED: "1",
                 LABEL_ENGINE: self.engine_id,
             },
@@ -125,20 +126,21 @@ class PoolContainers(PoolsState):
                 os.chown(d, uid, -1)
 
     async def _create_container(
-        self, pool: PoolConfig, name: str, *, warm: bool
+        self, pool: PoolConfig, name: str, host: str, *, warm: bool
     ) -> ps.ContainerRow:
-        """Create, start and wait healthy for the reserved row `name`; returns the new row.
+        """Create, start and wait healthy for the row `name` reserved on `host`; returns the
+        new row.
 
         On any failure the container and the row are removed and PoolError raised.
         """
         workload = self.workloads[pool.workload]
-        monitor, client = self._monitor(pool.host)
         cid: str | None = None
         self._inflight.add(name)
         try:
-            if self._is_local(pool.host):
+            monitor, client = self._monitor(host)
+            if self._is_local(host):
                 await asyncio.to_thread(self._make_dirs, workload, name)
-            args = self._container_args(pool, workload, name, client)
+            args = self._container_args(pool, workload, name, client, host)
             # A cancelled await does not stop Docker: wait for the create to end, so that the
             # clean-up below knows the id and nothing is left behind without a row.
             create = asyncio.ensure_future(monitor.call(lambda: client.create_container(**args)))
@@ -166,13 +168,12 @@ class PoolContainers(PoolsState):
                 lambda conn: self._mark_ready(conn, name, endpoints, warm)
             )
         except BaseException as exc:
-            await self._discard(pool.host, name, cid)  # awaited: stop() waits for the clean-up
+            await self._discard(host, name, cid)  # awaited: stop() waits for the clean-up
             if isinstance(exc, PoolError | asyncio.CancelledError):
                 raise
             if isinstance(exc, docker.errors.DockerException):
                 raise PoolUnavailable(
-                    f"could not start a {pool.name} container on {pool.host}: "
-                    f"{docker_error_text(exc)}"
+                    f"could not start a {pool.name} container on {host}: {docker_error_text(exc)}"
                 ) from None
             if isinstance(exc, ps.CasFailed | OSError | sqlite3.Error):
                 raise PoolError(f"could not start a {pool.name} container: {exc}") from None
@@ -233,59 +234,125 @@ class PoolContainers(PoolsState):
                     raise PoolError(f"the container was not healthy within {limit:.0f}s")
                 await _next_change(changes, cid, min(fallback, left))
 
+    def _fleet_budgets(self, pool: PoolConfig) -> dict[str, tuple[int, set[str]]]:
+        """Each online host of the pool: (free budget as the fleet model counts it, names of
+        the containers it lists). Read on the event loop, where the fleet model lives."""
+        out: dict[str, tuple[int, set[str]]] = {}
+        for host in pool.all_hosts:
+            monitor = self.ctx.monitors.get(host)
+            if monitor is None or monitor.info.state is not HostState.ONLINE:
+                continue
+            listed = list(monitor.containers.values())
+            free = free_budget(
+                monitor.info.memory.total,
+                int(monitor.cfg.memory_reserve),
+                (c.memory_limit for c in listed),
+            )
+            out[host] = (free, {c.name for c in listed})
+        return out
+
+    def _row_memory(self, row: ps.ContainerRow) -> int:
+        pool = self.pools.get(row.pool)
+        workload = self.workloads.get(pool.workload) if pool is not None else None
+        return int(workload.resources.memory) if workload is not None else 0
+
     def _reserve(
-        self, conn: sqlite3.Connection, pool: PoolConfig, want: int, *, cold: bool
-    ) -> list[str]:
-        """Reserve up to `want` slots within the target and max, in one transaction."""
+        self,
+        conn: sqlite3.Connection,
+        pool: PoolConfig,
+        want: int,
+        *,
+        cold: bool,
+        fleet: dict[str, tuple[int, set[str]]],
+    ) -> list[tuple[str, str]]:
+        """Reserve up to `want` slots within the target and max, in one transaction, each on
+        the online host with the most free budget (`placement`); (name, host) of each.
+
+        Only containers on live hosts (the keys of `fleet`) count against the target and max:
+        those of an offline host are gone as far as the pool is concerned (see `failover`).
+        """
         with self.ctx.store.transaction():
-            rows = ps.containers(conn, pool.name)
+            everything = ps.containers(conn)
+            rows = [r for r in everything if r.pool == pool.name and r.host in fleet]
             total = len(rows)
             ready = sum(1 for r in rows if r.state in ("warm", "warming") and r.source == "warm")
             room = pool.max - total
             if not cold:
                 room = min(room, self.target(pool.name) - ready)
-            names: list[str] = []
-            now = self.clock()
-            spec = spec_hash(self.workloads[pool.workload], pool)
-            for _ in range(max(0, min(room, want))):
-                name = f"pool-{pool.name}-{pysecrets.token_hex(4)}"
-                ps.insert_slot(
-                    conn, name, pool.name, pool.host, "cold" if cold else "warm", spec, now
+            count = max(0, min(room, want))
+            if count == 0:
+                return []
+            free = {
+                host: budget
+                - sum(
+                    self._row_memory(r)
+                    for r in everything
+                    if r.host == host and r.state != "removing" and r.name not in listed
                 )
-                names.append(name)
-            return names
+                for host, (budget, listed) in fleet.items()
+            }
+            workload = self.workloads[pool.workload]
+            hosts = place(pool.all_hosts, free, int(workload.resources.memory), count)
+            out: list[tuple[str, str]] = []
+            now = self.clock()
+            for host in hosts:
+                name = f"pool-{pool.name}-{pysecrets.token_hex(4)}"
+                spec = spec_hash(workload, pool, host)
+                ps.insert_slot(conn, name, pool.name, host, "cold" if cold else "warm", spec, now)
+                out.append((name, host))
+            return out
+
+    async def _reserve_slots(
+        self, pool: PoolConfig, want: int, *, cold: bool
+    ) -> list[tuple[str, str]]:
+        fleet = self._fleet_budgets(pool)
+        if not fleet:
+            return []
+        slots = await self.ctx.store.arun(
+            lambda c: self._reserve(c, pool, want, cold=cold, fleet=fleet)
+        )
+        for name, host in slots if len(pool.all_hosts) > 1 else ():
+            self.ctx.log_activity(
+                "info",
+                f"pool {pool.name}: placing {'cold' if cold else 'warm'} {name} on {host} "
+                f"(most free memory budget of {', '.join(sorted(fleet))})",
+                host=host,
+                subject=f"pool:{pool.name}",
+            )
+        return slots
 
     async def _fill(self, name: str) -> None:
         pool = self.pools[name]
         if name in self._draining or self.clock() < self._fill_backoff.get(name, 0.0):
             return
-        monitor = self.ctx.monitors.get(pool.host)
-        if monitor is None or monitor.info.state is not HostState.ONLINE:
-            return
+        if any(
+            (m := self.ctx.monitors.get(h)) is not None and m.info.state is HostState.CONNECTING
+            for h in pool.all_hosts
+        ):
+            return  # place once every host of the pool had its first answer (or failure)
         busy = sum(1 for n in self._inflight if n.startswith(f"pool-{name}-"))
         want = pool.fill_concurrency - busy
         if want <= 0:
             return
-        names = await self.ctx.store.arun(lambda c: self._reserve(c, pool, want, cold=False))
-        for slot in names:
+        for slot, host in await self._reserve_slots(pool, want, cold=False):
             self._inflight.add(slot)
-            self._spawn(self._fill_one(pool, slot), f"pools:fill:{slot}")
+            self._spawn(self._fill_one(pool, slot, host), f"pools:fill:{slot}")
 
-    async def _fill_one(self, pool: PoolConfig, slot: str) -> None:
+    async def _fill_one(self, pool: PoolConfig, slot: str, host: str) -> None:
         try:
-            row = await self._create_container(pool, slot, warm=True)
+            row = await self._create_container(pool, slot, host, warm=True)
         except PoolError as exc:
             backoff = 5.0
             self._fill_backoff[pool.name] = self.clock() + backoff
             self.ctx.log_activity(
                 "warning",
                 f"pool {pool.name}: could not warm a container: {exc} (retrying in {backoff:g}s)",
-                host=pool.host,
+                host=host,
                 subject=f"pool:{pool.name}",
             )
             return
         self._fill_backoff.pop(pool.name, None)
-        self._publish(EventKind.POOL, pool.host, pool=pool.name, action="warm", container=row.name)
+        self._publish(EventKind.POOL, row.host, pool=pool.name, action="warm", container=row.name)
 
     async def _check_health(self) -> None:
         rows = await self.ctx.store.arun(ps.containers)

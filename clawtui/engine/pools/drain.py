@@ -85,9 +85,12 @@ class PoolDrain(PoolsState):
         self._draining.add(pool.name)
         if first:
             self.ctx.log_activity(
-                "info", f"pool {pool.name}: draining", host=pool.host, subject=f"pool:{pool.name}"
+                "info",
+                f"pool {pool.name}: draining",
+                host=pool.first_host,
+                subject=f"pool:{pool.name}",
             )
-            self._publish(EventKind.POOL, pool.host, pool=pool.name, action="draining")
+            self._publish(EventKind.POOL, pool.first_host, pool=pool.name, action="draining")
         removed = 0
         deadline = time.monotonic() + timeout
         while True:
@@ -106,11 +109,11 @@ class PoolDrain(PoolsState):
                     remaining=len(rows),
                 )
             await asyncio.sleep(_POLL)
-        self._publish(EventKind.POOL, pool.host, pool=pool.name, action="drained")
+        self._publish(EventKind.POOL, pool.first_host, pool=pool.name, action="drained")
         self.ctx.log_activity(
             "info",
             f"pool {pool.name} drained: {removed} container(s) removed",
-            host=pool.host,
+            host=pool.first_host,
             subject=f"pool:{pool.name}",
         )
         return DrainResult(pool=pool.name, done=True, removed=removed)

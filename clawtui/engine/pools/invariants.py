@@ -41,8 +41,9 @@ class PoolInvariants(PoolsState):
                 problems.append(f"I2: {c.tenant} has two open claims")
             seen_t.add(c.tenant)
         docker_by_host: dict[str, dict[str, dict[str, Any]]] = {}
-        for host in {p.host for p in self.pools.values()}:
-            docker_by_host[host] = await self._docker_pool_containers(host)
+        for host in self._pool_hosts():
+            if self._online(host):  # an offline host's containers are out of the pools
+                docker_by_host[host] = await self._docker_pool_containers(host)
         for c in open_:
             if c.state != "active":
                 continue
@@ -50,14 +51,15 @@ class PoolInvariants(PoolsState):
             if d is None or d.get("State") != "running":
                 problems.append(f"I3: active claim of {c.tenant} -> {c.container} not running")
         for pool in self.pools.values():
-            mine = [r for r in rows if r.pool == pool.name]
+            mine = [r for r in rows if r.pool == pool.name and r.host in docker_by_host]
             ready = sum(1 for r in mine if r.state in ("warm", "warming") and r.source == "warm")
             limit = self.target(pool.name) * (2 if filling else 1)
             if ready > limit:
                 problems.append(f"I4: pool {pool.name} has {ready} warm+warming > {limit}")
             live = [
                 n
-                for n, d in docker_by_host[pool.host].items()
+                for host in pool.all_hosts
+                for n, d in docker_by_host.get(host, {}).items()
                 if (d.get("Labels") or {}).get(LABEL_POOL) == pool.name
             ]
             if len(mine) > pool.max or len(live) > pool.max:

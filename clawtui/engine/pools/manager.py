@@ -19,9 +19,11 @@ the pool refilled: a tenant's container never goes to another tenant.
 
 Events: `EventKind.POOL` with data {"pool", "action", "tenant"?, "container"?, "source"?,
 "message"?} where action is warm | claimed | refused | released | release_failed | removed |
-scaled | reconciled; `EventKind.SYNC` with {"tenant", "pool", "mapping", "direction",
-"phase": started | finished, "status"?, "bytes"?, "duration"?, "error"?}. Secrets never appear
-in either, nor in the activity log.
+scaled | reconciled | lost (a claim whose host went offline); the event's `host` is where the
+container is (a pool with `hosts = [...]` places each container on one of them, see
+`placement`, and fails over when one goes offline, see `failover`); `EventKind.SYNC` with
+{"tenant", "pool", "mapping", "direction", "phase": started | finished, "status"?, "bytes"?,
+"duration"?, "error"?}. Secrets never appear in either, nor in the activity log.
 
 Where the parts live: `containers` (template, create, warm fill, health), `claims`, `release`,
 `tenant_sync` (rclone runs for a claim), `reconcile`, `invariants`, over the shared `state`.
@@ -48,9 +50,13 @@ from clawtui.engine.api.pools import ClaimInfo, PoolInputError, PoolNotFound, Po
 from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.claims import PoolClaims
 from clawtui.engine.pools.drain import PoolDrain
+from clawtui.engine.pools.failover import PoolFailover
 from clawtui.engine.pools.invariants import PoolInvariants
 from clawtui.engine.pools.reconcile import PoolReconcile
 from clawtui.engine.pools.state import _TICK
+
+LOST_SHOWN = 86400.0
+"""Seconds a lost claim stays in `tenants()` (unless its tenant claims again)."""
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -61,7 +67,7 @@ def _percentile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[min(98, max(0, round(q) - 1))]
 
 
-class Pools(PoolClaims, PoolReconcile, PoolInvariants, PoolDrain):
+class Pools(PoolClaims, PoolReconcile, PoolInvariants, PoolDrain, PoolFailover):
     """The pool manager (`engine.pools`): lifecycle, the background loop, scale and reads."""
 
     async def start(self) -> None:
@@ -126,7 +132,7 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants, PoolDrain):
         return rounds
 
     async def _tick(self) -> None:
-        hosts = {p.host for p in self.pools.values()}
+        hosts = {h for p in self.pools.values() for h in p.all_hosts}
         for host in hosts:
             monitor = self.ctx.monitors.get(host)
             if monitor is None or monitor.info.state is not HostState.ONLINE:
@@ -135,6 +141,7 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants, PoolDrain):
                 # First sight of the host, or the monitor reconnected after a gap.
                 await self.reconcile(host)
                 self._seen_reconciles[host] = monitor.reconciles
+        await self._fail_over_offline_hosts()
         await self._check_health()
         for name in self.pools:
             await self._fill(name)
@@ -164,7 +171,7 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants, PoolDrain):
             await self._shrink(pool)
         self._publish(
             EventKind.POOL,
-            pool.host,
+            pool.first_host,
             pool=pool.name,
             action="scaled",
             message=f"{old} -> {min_warm}",
@@ -172,7 +179,7 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants, PoolDrain):
         self.ctx.log_activity(
             "info",
             f"pool {pool.name} scaled: warm target {old} -> {min_warm}",
-            host=pool.host,
+            host=pool.first_host,
             subject=f"pool:{pool.name}",
         )
         self.wake()
@@ -193,7 +200,8 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants, PoolDrain):
                 PoolStatus(
                     name=pool.name,
                     workload=pool.workload,
-                    host=pool.host,
+                    host=pool.first_host,
+                    hosts=pool.all_hosts,
                     target=self.target(pool.name),
                     max=pool.max,
                     warm=sum(1 for r in mine if r.state == "warm"),
@@ -215,7 +223,14 @@ class Pools(PoolClaims, PoolReconcile, PoolInvariants, PoolDrain):
         return out
 
     async def tenants(self) -> list[ClaimInfo]:
-        claims = await self.ctx.store.arun(ps.open_claims)
+        """Open claims, then the claims lost in the last `LOST_SHOWN` seconds (a host went
+        offline, a container vanished) whose tenant has not claimed again."""
+        since = self.clock() - LOST_SHOWN
+
+        def read(conn: sqlite3.Connection) -> list[ps.ClaimRow]:
+            return ps.open_claims(conn) + ps.recently_lost(conn, since)
+
+        claims = await self.ctx.store.arun(read)
         out = []
         for claim in claims:
             with contextlib.suppress(PoolNotFound):

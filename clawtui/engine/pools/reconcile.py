@@ -31,7 +31,7 @@ class PoolReconcile(PoolReleases):
         """Make the store and Docker agree; returns what was changed (empty: nothing to do)."""
         async with self.reconcile_lock:
             changes: list[str] = []
-            for h in sorted({p.host for p in self.pools.values()} if host is None else {host}):
+            for h in sorted(self._pool_hosts() if host is None else {host}):
                 try:
                     changes += await self._reconcile_host(h)
                 except PoolUnavailable:
@@ -110,8 +110,12 @@ class PoolReconcile(PoolReleases):
                     changes.append(f"marked {row.name} claimed")
                 continue
             # No open claim.
-            stale_spec = spec != spec_hash(
-                self.workloads[self.pools[row.pool].workload], self.pools[row.pool]
+            stale_spec = (
+                spec
+                != spec_hash(
+                    self.workloads[self.pools[row.pool].workload], self.pools[row.pool], host
+                )
+                or host not in self.pools[row.pool].all_hosts
             )
             if row.state == "claimed" or not running or row.state == "removing" or stale_spec:
                 await self._discard(host, row.name, d.get("Id"))

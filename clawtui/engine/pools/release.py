@@ -185,7 +185,7 @@ class PoolReleases(PoolSync):
         await self.ctx.store.arun(mark)
         self._publish(
             EventKind.POOL,
-            pool.host,
+            claim.host,
             pool=pool.name,
             action="release_failed",
             tenant=claim.tenant,
@@ -196,7 +196,7 @@ class PoolReleases(PoolSync):
             "warning",
             f"{claim.tenant}: state upload failed on release (attempt {attempts}): {error}; "
             f"container {claim.container} kept, retrying in {delay:g}s",
-            host=pool.host,
+            host=claim.host,
             subject=f"pool:{pool.name}",
         )
         if attempts >= pool.escalate_after:
@@ -245,7 +245,7 @@ class PoolReleases(PoolSync):
                 self.ctx.log_activity(
                     "info",
                     f"{claim.tenant} idle for {pool.idle_timeout:g}s: releasing",
-                    host=pool.host,
+                    host=claim.host,
                     subject=f"pool:{pool.name}",
                 )
                 self._spawn(self._quiet_release(claim.tenant), f"pools:idle:{claim.tenant}")

@@ -23,8 +23,10 @@ judges (reconciles, collects) only its own pool containers, so two engines may u
 pool name on one Docker host. Containers without it (made before it existed) count as ours."""
 
 
-def spec_hash(workload: WorkloadConfig, pool: PoolConfig) -> str:
-    """Hash of everything that shapes a container; warm containers of an old spec are replaced."""
+def spec_hash(workload: WorkloadConfig, pool: PoolConfig, host: str | None = None) -> str:
+    """Hash of everything that shapes a container on `host` (default: the pool's first host);
+    warm containers of an old spec are replaced. The host is part of it (a local host gets
+    bind mounts, a remote one Docker volumes), so each host of a pool has its own."""
     data = workload.model_dump(mode="json", exclude={"sync", "config_schema"})
-    data["pool_host"] = pool.host
+    data["pool_host"] = host or pool.first_host
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

@@ -133,6 +133,19 @@ class PoolsState:
             )
         return monitor, client
 
+    def _online(self, host: str) -> bool:
+        monitor = self.ctx.monitors.get(host)
+        return monitor is not None and monitor.info.state is HostState.ONLINE
+
+    def _offline(self, host: str) -> bool:
+        """The host's monitor says offline (not: still connecting for the first time)."""
+        monitor = self.ctx.monitors.get(host)
+        return monitor is None or monitor.info.state is HostState.OFFLINE
+
+    def _pool_hosts(self) -> set[str]:
+        """Every host some pool may place containers on."""
+        return {h for p in self.pools.values() for h in p.all_hosts}
+
     def _is_local(self, host: str) -> bool:
         monitor = self.ctx.monitors.get(host)
         return monitor is None or monitor.cfg.is_local

@@ -207,6 +207,16 @@ def open_claim(conn: sqlite3.Connection, tenant: str) -> ClaimRow | None:
     return ClaimRow.of(row) if row else None
 
 
+def recently_lost(conn: sqlite3.Connection, since: float) -> list[ClaimRow]:
+    """Claims closed as `lost` since `since` that are still their tenant's last claim."""
+    rows = conn.execute(
+        "SELECT * FROM pool_claims AS c WHERE state = 'lost' AND released_at >= ? "
+        "AND id = (SELECT MAX(id) FROM pool_claims WHERE tenant = c.tenant) ORDER BY claimed_at",
+        (since,),
+    ).fetchall()
+    return [ClaimRow.of(r) for r in rows]
+
+
 def last_claim(conn: sqlite3.Connection, tenant: str) -> ClaimRow | None:
     row = conn.execute(
         "SELECT * FROM pool_claims WHERE tenant = ? ORDER BY id DESC LIMIT 1", (tenant,)
@@ -262,13 +272,17 @@ def container(conn: sqlite3.Connection, name: str) -> ContainerRow | None:
 
 
 def warm_containers(
-    conn: sqlite3.Connection, pool: str, spec: str, limit: int
+    conn: sqlite3.Connection, pool: str, specs: list[str], hosts: list[str], limit: int
 ) -> list[ContainerRow]:
-    """The oldest warm containers of `pool` built to `spec`."""
+    """The oldest warm containers of `pool` on one of `hosts` built to one of `specs` (each
+    host of a pool has its own spec hash)."""
+    if not specs or not hosts:
+        return []
     rows = conn.execute(
-        "SELECT * FROM pool_containers WHERE pool = ? AND state = 'warm' AND spec = ? "
-        "ORDER BY created_at LIMIT ?",
-        (pool, spec, limit),
+        "SELECT * FROM pool_containers WHERE pool = ? AND state = 'warm' "
+        f"AND spec IN ({', '.join('?' * len(specs))}) "
+        f"AND host IN ({', '.join('?' * len(hosts))}) ORDER BY created_at LIMIT ?",
+        (pool, *specs, *hosts, limit),
     ).fetchall()
     return [ContainerRow.of(r) for r in rows]
 

@@ -52,6 +52,8 @@ class PoolSync(PoolsState):
         spec = workload.sync
         if spec is None:
             return []
+        row = await self.ctx.store.arun(lambda c: ps.container(c, container))
+        host = row.host if row is not None else pool.first_host
         rclone = Rclone(Sink(spec.sink, self.default_sink), retries=spec.retries)
         runs: list[SyncRun] = []
         for mapping in self._mappings(workload, direction):
@@ -62,14 +64,14 @@ class PoolSync(PoolsState):
                 continue
             self._publish(
                 EventKind.SYNC,
-                pool.host,
+                host,
                 tenant=tenant,
                 pool=pool.name,
                 mapping=mapping.name,
                 direction=direction,
                 phase="started",
             )
-            if self._is_local(pool.host):
+            if self._is_local(host):
                 run = await local_staged_sync(
                     partial(rclone.run, tenant, mapping, direction=direction, newer_only=both),
                     mapping=mapping,
@@ -84,13 +86,15 @@ class PoolSync(PoolsState):
                 )
             else:
                 runner = partial(rclone.run, newer_only=both)
-                run = await self._remote_sync(tenant, pool, container, mapping, direction, runner)
+                run = await self._remote_sync(
+                    tenant, pool, host, container, mapping, direction, runner
+                )
             runs.append(run)
             self.metrics.synced(pool.name, direction, run.status, run.bytes, run.duration)
             await self.ctx.store.arun(partial(self._save_run, tenant=tenant, run=run))
             self._publish(
                 EventKind.SYNC,
-                pool.host,
+                host,
                 tenant=tenant,
                 pool=pool.name,
                 mapping=mapping.name,
@@ -105,7 +109,7 @@ class PoolSync(PoolsState):
                 self.ctx.log_activity(
                     "warning",
                     f"{tenant}: sync {mapping.name} ({direction}) failed: {run.error}",
-                    host=pool.host,
+                    host=host,
                     subject=f"pool:{pool.name}",
                 )
         return runs
@@ -114,6 +118,7 @@ class PoolSync(PoolsState):
         self,
         tenant: str,
         pool: PoolConfig,
+        host: str,
         container: str,
         mapping: SyncMapping,
         direction: str,
@@ -126,7 +131,7 @@ class PoolSync(PoolsState):
         try:
             if where is None:
                 raise ProvisionError(f"{mapping.path} is in no writable volume")
-            monitor, client = self._monitor(pool.host)
+            monitor, client = self._monitor(host)
             remote = RemoteProvisioner(monitor, client)
             return await staged_sync(
                 remote,

@@ -57,8 +57,15 @@ def overview_text(pools: Sequence[PoolStatus]) -> Text:
     return line
 
 
+def claim_state(claim: ClaimInfo, now: float) -> str:
+    """A claim's state; a lost one says on which host and since when."""
+    if claim.state == "lost":
+        return f"lost on {claim.host} {_ago(claim.released_at, now)}"
+    return claim.state
+
+
 def container_cells(c: PoolContainer, now: float) -> list[Text]:
-    """Cells of one container row: container, state, tenant, health, age, last sync."""
+    """Cells of one container row: container, state, tenant, health, age, last sync, host."""
     health_style = "" if c.health == "healthy" else "red"
     return [
         Text(c.name),
@@ -67,6 +74,7 @@ def container_cells(c: PoolContainer, now: float) -> list[Text]:
         Text(c.health, style=health_style),
         Text(_age(c.age)),
         Text(_ago(c.last_sync, now)),
+        Text(c.host),
     ]
 
 
@@ -98,7 +106,9 @@ def tenant_text(claim: ClaimInfo | None, history: Sequence[SyncState], now: floa
     if claim is None:
         return Text("select a tenant to see its config and sync history", style="dim")
     out = Text(f"{claim.tenant}", style="bold")
-    out.append(f"  {claim.pool} / {claim.container}  [{claim.state}]\n")
+    out.append(f"  {claim.pool} / {claim.container} on {claim.host}  [{claim_state(claim, now)}]\n")
+    if claim.state == "lost" and claim.error:
+        out.append(f"lost: {claim.error}\n", style="red")
     out.append("config: ")
     if claim.config:
         shown = json.dumps(mask_config(claim.config), ensure_ascii=False, sort_keys=True)

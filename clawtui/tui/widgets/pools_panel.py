@@ -43,7 +43,12 @@ from clawtui.engine.api.pools import PoolsAPI, pools_of
 from clawtui.engine.api.protocols import EngineAPI
 from clawtui.tui.messages import EngineEvent
 from clawtui.tui.widgets.empty_state import EmptyState
-from clawtui.tui.widgets.pools_detail import container_cells, overview_text, tenant_text
+from clawtui.tui.widgets.pools_detail import (
+    claim_state,
+    container_cells,
+    overview_text,
+    tenant_text,
+)
 
 EVENT_ROWS = 8
 _RELOAD_MIN_INTERVAL = 0.3
@@ -230,7 +235,7 @@ class PoolsPanel(Vertical, can_focus=True):
         tenants = self.query_one("#pools-tenants", DataTable)
         tenants.add_columns("Tenant", "Pool", "Container", "Claimed", "State", "Last sync")
         self.query_one("#pools-containers", DataTable).add_columns(
-            "Container", "State", "Tenant", "Health", "Age", "Last sync"
+            "Container", "State", "Tenant", "Health", "Age", "Last sync", "Host"
         )
         self.reload()
         self.set_interval(2.0, self.reload)
@@ -295,7 +300,8 @@ class PoolsPanel(Vertical, can_focus=True):
         table.clear()
         for p in self.pool_rows:
             table.add_row(
-                Text(p.name), Text(p.host), Text(f"{p.warm}/{p.target}"), Text(str(p.warming)),
+                Text(p.name), Text(", ".join(p.hosts) or p.host), Text(f"{p.warm}/{p.target}"),
+                Text(str(p.warming)),
                 Text(str(p.claimed)), Text(str(p.unhealthy), style="red" if p.unhealthy else ""),
                 Text(str(p.max)), Text(_ms(p.warm_p50_ms)), Text(_ms(p.warm_p99_ms)),
                 key=p.name,
@@ -313,10 +319,10 @@ class PoolsPanel(Vertical, can_focus=True):
                     f"{last.mapping} {last.status} {_ago(last.last_run, now)}",
                     style="red" if last.status == "failed" else "",
                 )
-            state_style = "red" if t.state == "release_failed" else ""
+            state_style = "red" if t.state in ("release_failed", "lost") else ""
             tenants.add_row(
                 Text(t.tenant), Text(t.pool), Text(t.container), Text(_ago(t.claimed_at, now)),
-                Text(t.state, style=state_style), sync_text, key=t.tenant,
+                Text(claim_state(t, now), style=state_style), sync_text, key=t.tenant,
             )  # fmt: skip
         if self.tenant_rows:
             tenants.move_cursor(row=min(keep, len(self.tenant_rows) - 1))
