@@ -40,6 +40,7 @@ STATE_WORDS: dict[BatchState, str] = {
     BatchState.REFUSED: "Refused: nothing was changed",
     BatchState.ROLLED_BACK: "Failed and rolled back: limits are as before",
     BatchState.PARTIAL: "Failed, and a rollback failed too: limits are mixed",
+    BatchState.MIXED: "Applied on some hosts only",
 }
 
 
@@ -96,6 +97,12 @@ def result_lines(result: ApplyResult) -> list[Text]:
     if result.state is BatchState.APPLIED:
         head += f" {len(changed)} change{'s' if len(changed) != 1 else ''}"
     lines = [Text(f"{head} ({result.seconds:.2f}s)", style="bold")]
+    if len(result.hosts) > 1:
+        for h in result.hosts:
+            line = Text(f"host {h.host}: {h.state.value.replace('_', ' ')}")
+            if h.reason:
+                line.append(": " + h.reason)
+            lines.append(line)
     for o in result.outcomes:
         mark, words = OUTCOME_MARK[o.outcome]
         line = Text(f"{mark} ")
