@@ -111,7 +111,7 @@ class DevboxesPanel(DevboxCards, MemoryBatch, TmuxPane, Vertical, can_focus=True
         """Key of the container whose tmux sessions are shown."""
 
     def compose(self) -> ComposeResult:
-        yield HostHeaders(id="devbox-hosts")
+        yield HostHeaders(budget=True, id="devbox-hosts")
         with Horizontal(id="devbox-body"):
             yield CardList(id="devbox-cards")
             with Vertical(id="memory-side"):
@@ -191,7 +191,7 @@ class DevboxesPanel(DevboxCards, MemoryBatch, TmuxPane, Vertical, can_focus=True
         for host in shown_hosts:
             headers.set_pending(host.name, pending.get(host.name, 0))
         for card in self.cards.values():
-            card.set_ceiling(self._ceiling(card.info.host, card.server_limit))
+            card.set_ceiling(self._ceiling(card.info.host, card.server_limit, card.key))
         self._sync_actions()
 
     # -- the user's side -----------------------------------------------------------------------

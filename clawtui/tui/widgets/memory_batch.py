@@ -119,6 +119,7 @@ class MemoryBatch(_Panel):
         if self.is_mounted:
             headers = self.query_one(HostHeaders)
             headers.set_pending(card.info.host, self.pending_by_host().get(card.info.host, 0))
+            self.refresh_ceilings(card.info.host, moved=card.key)
             self._sync_actions()
 
     def action_reset(self) -> None:
