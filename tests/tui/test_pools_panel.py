@@ -128,8 +128,10 @@ async def test_pools_panel_overview_containers_and_tenant_detail(
         # the selected pool's containers: state, tenant, health, age, last sync
         assert "Containers of agents" in text
         rows = [[str(cell) for cell in containers.get_row_at(i)] for i in range(3)]
-        assert rows[2] == ["pool-agents-0", "claimed", "alice", "unhealthy", "5m", "3s ago"]
-        assert rows[0][:4] == ["pool-agents-w0", "warm", "-", "healthy"]
+        assert rows[2] == [
+            "pool-agents-0", "local", "claimed", "alice", "unhealthy", "5m", "3s ago"
+        ]  # fmt: skip
+        assert rows[0][:5] == ["pool-agents-w0", "local", "warm", "-", "healthy"]
         # the selected tenant's config (masked) and sync history
         tenants = panel.query_one("#pools-tenants", DataTable)
         tenants.focus()

@@ -36,7 +36,8 @@ class CardList(VerticalScroll, can_focus=False):
         return [c for c in self.children if isinstance(c, DevboxCard)]
 
     def action_move(self, delta: int) -> None:
-        cards = [c for c in self.cards if not c.slider.disabled] or self.cards
+        shown = [c for c in self.cards if c.display]  # `/` and `H` hide cards
+        cards = [c for c in shown if not c.slider.disabled] or shown
         if not cards:
             return
         focused = self.screen.focused
@@ -121,7 +122,7 @@ class DevboxCards(_Panel):
 
     def focus_first(self) -> None:
         """Put the keyboard on the first card's slider, or on the panel when it has none."""
-        cards = [c for c in self.card_list.cards if c.key in self.cards]
+        cards = [c for c in self.card_list.cards if c.key in self.cards and c.display]
         if cards and not cards[0].slider.disabled:
             cards[0].slider.focus()
         else:

@@ -58,10 +58,11 @@ def overview_text(pools: Sequence[PoolStatus]) -> Text:
 
 
 def container_cells(c: PoolContainer, now: float) -> list[Text]:
-    """Cells of one container row: container, state, tenant, health, age, last sync."""
+    """Cells of one container row: container, host, state, tenant, health, age, last sync."""
     health_style = "" if c.health == "healthy" else "red"
     return [
         Text(c.name),
+        Text(c.host),
         Text(c.state),
         Text(c.tenant or "-"),
         Text(c.health, style=health_style),
