@@ -215,11 +215,14 @@ class DevboxesPanel(DevboxCards, MemoryBatch, TmuxPane, FilteredPanel, Vertical,
         return sorted({c.info.host for c in self.cards.values()})
 
     def show_filtered(self) -> int:
-        shown = 0
+        shown, lost_focus = 0, False
         for card in self.cards.values():
             info = card.info
             card.display = self.row_filter.passes(info.host, info.name, info.image)
             shown += card.display
+            lost_focus |= not card.display and card.is_mounted and card.slider.has_focus
+        if lost_focus:  # the keyboard goes to a card still shown (or the panel), not away
+            self.focus_first()
         return shown
 
     def filter_done(self) -> None:

@@ -169,7 +169,7 @@ class PoolsPanel(FilteredPanel, Vertical, can_focus=True):
         Binding("y", "sync", "Sync now", id="pools.sync", tooltip="Sync the selected tenant now"),
         Binding("s", "scale", "Scale", id="pools.scale",
                 tooltip="Set the selected pool's warm target"),
-        filter_binding("pools", "pool, tenant, container or host"),
+        filter_binding("pools", "container, tenant, pool or host"),
         host_binding("pools"),
     ]  # fmt: skip
 
@@ -189,7 +189,8 @@ class PoolsPanel(FilteredPanel, Vertical, can_focus=True):
         self.detail_pool: str | None = None
         self.row_filter = RowFilter()
         self._shown_in_tables = 0
-        """`/` and `H`: the rows shown in the three tables (by pool, tenant, container, host)."""
+        """`/` and `H`: the container and tenant rows shown (by container, tenant, pool, host);
+        the pools table lists every pool, so a pool's containers can always be picked."""
 
     @property
     def available(self) -> bool:
@@ -218,7 +219,7 @@ class PoolsPanel(FilteredPanel, Vertical, can_focus=True):
             )
             return
         yield Static(Text(""), id="pools-overview")
-        yield FilterBar("filter: part of a pool, tenant, container or host", prefix="pools")
+        yield FilterBar("filter: part of a container, tenant, pool or host", prefix="pools")
         yield Label(Text("Pools"), classes="pools-title")
         yield DataTable(id="pools-table", cursor_type="row", zebra_stripes=True)
         yield Label(Text("Containers"), classes="pools-title", id="pools-containers-title")
@@ -303,7 +304,7 @@ class PoolsPanel(FilteredPanel, Vertical, can_focus=True):
         return sorted({str(r.host) for r in rows if getattr(r, "host", None)})
 
     def show_filtered(self) -> int:
-        """Redraw the three tables through the filters; how many rows they show."""
+        """Redraw the tables through the filters; how many container and tenant rows show."""
         return self._render_tables() + self._render_containers()
 
     def filter_done(self) -> None:
@@ -315,7 +316,7 @@ class PoolsPanel(FilteredPanel, Vertical, can_focus=True):
         keep = table.cursor_row
         table.clear()
         rows = [c for c in self.container_rows
-                if self.row_filter.passes(c.host, c.name, c.tenant or "")]  # fmt: skip
+                if self.row_filter.passes(c.host, c.name, c.tenant or "", c.pool)]  # fmt: skip
         for c in rows:
             table.add_row(*container_cells(c, now), key=c.name)
         if rows:
@@ -328,7 +329,7 @@ class PoolsPanel(FilteredPanel, Vertical, can_focus=True):
         table = self.query_one("#pools-table", DataTable)
         keep = table.cursor_row
         table.clear()
-        pools = [p for p in self.pool_rows if self.row_filter.passes(p.host, p.name)]
+        pools = self.pool_rows  # pools are not filtered: their containers and claims are
         for p in pools:
             table.add_row(
                 Text(p.name), Text(p.host), Text(f"{p.warm}/{p.target}"), Text(str(p.warming)),
@@ -359,7 +360,7 @@ class PoolsPanel(FilteredPanel, Vertical, can_focus=True):
             )  # fmt: skip
         if claims:
             tenants.move_cursor(row=min(keep, len(claims) - 1))
-        self._shown_in_tables = len(pools) + len(claims)
+        self._shown_in_tables = len(claims)
         return self._shown_in_tables
 
     def on_engine_event(self, message: EngineEvent) -> None:
