@@ -69,6 +69,25 @@ def plan_lines(plan: MemoryPlan) -> list[Text]:
     return lines
 
 
+def partial_lines(plan: MemoryPlan, going: list[str]) -> list[Text]:
+    """A plan refused on some hosts only: each host's part is applied on its own, so the others
+    can go ahead. Which hosts would, and why the others would not."""
+    lines = [Text("Each host's changes are applied on their own; some hosts refuse theirs:")]
+    for host in dict.fromkeys(c.host for c in plan.checks):
+        if host in going:
+            n = sum(1 for c in plan.checks if c.host == host and c.changes)
+            lines.append(Text(f"✓ host {host}: {n} change{'s' if n != 1 else ''} would be applied"))
+            continue
+        lines.append(Text(f"✗ host {host}: nothing would change there", style="bold"))
+        for error in plan.errors:
+            if error.host == host:
+                lines.append(Text("    ") + Text(error.message))
+        for check in plan.refused:
+            if check.host == host:
+                lines.append(Text("    ") + check_line(check))
+    return lines
+
+
 def warning_lines(plan: MemoryPlan) -> list[Text]:
     """The warnings to confirm before a batch is applied."""
     lines = [Text("The engine warns about these changes:")]

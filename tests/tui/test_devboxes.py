@@ -475,3 +475,47 @@ async def test_each_host_has_its_budget_header_and_its_sliders_stop_at_its_free_
         assert "avail 0 MiB" in line("local") and "avail 0 MiB" in line("build-1")
         pending = str(panel.query_one("#memory-pending").render())
         assert "2 changes pending" in pending and "over budget" not in pending
+
+
+async def test_a_batch_refused_on_one_host_goes_ahead_on_the_other_after_a_confirm(
+    make_app: AppFactory, engine: FakeEngine
+) -> None:
+    """Each host's part of a batch is applied on its own (issue 18): when build-1 refuses its
+    part (over its budget), Apply says so in a confirm, and local's change is applied."""
+    engine.put_host(
+        host("build-1", memory=HostMemory(total=8 * GIB, reserve=GIB, allocated=6 * GIB,
+                                          available=GIB)),
+        publish=False,
+    )  # fmt: skip
+    remote = container("e5", "dev-build", host="build-1", labels={"clawtui.role": "devbox"})
+    engine.put_container(remote, publish=False)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        panel, card = await open_panel(pilot, app, card_key=remote.key)
+        await pilot.press("end")  # all of build-1's free GiB
+        panel.cards[DEV].slider.focus()
+        await pilot.press("right")  # local: +64 MiB
+        # build-1's budget shrinks meanwhile: its part is now over budget.
+        shrunk = HostMemory(total=8 * GIB, reserve=GIB, allocated=7 * GIB, available=0)
+        engine.put_host(host("build-1", memory=shrunk))
+        await wait_for(pilot, lambda: panel.hosts["build-1"].memory.available == 0)
+        await pilot.press("A")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        text = screen_text(app)
+        assert "Apply on some hosts only?" in text
+        assert "✓ host local: 1 change would be applied" in text
+        assert "✗ host build-1: nothing would change there" in text and "too much" in text
+        assert engine.memory.applied == []
+        await pilot.press("y")
+        await wait_for(pilot, lambda: engine.memory.applied and not panel.in_flight)
+        assert engine.memory.applied[0][0] == {remote.key: 512 * MIB + GIB, DEV: 576 * MIB}
+        result = panel.last_result
+        assert result is not None and result.state.value == "mixed"
+        assert {h.host: h.state.value for h in result.hosts} == {
+            "build-1": "refused", "local": "applied"
+        }  # fmt: skip
+        shown = str(panel.query_one("#memory-result").render())
+        assert "Applied on some hosts only" in shown and "host build-1: refused" in shown
+        await wait_for(pilot, lambda: not panel.cards[DEV].dirty)
+        assert panel.cards[DEV].server_limit == 576 * MIB
+        assert card.dirty and card.slider.value == 512 * MIB + GIB  # kept, to adjust

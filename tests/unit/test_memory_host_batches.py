@@ -12,6 +12,7 @@ from clawtui.engine.api.memory import (
     ContainerOutcome,
     MemoryPlan,
     Outcome,
+    PlanError,
     PlanErrorCode,
     Verdict,
 )
@@ -178,3 +179,18 @@ def test_merge_refused_host_says_why_and_the_json_roundtrips() -> None:
     old = result.model_dump(mode="json")
     del old["hosts"]
     assert ApplyResult.model_validate(old).hosts == []
+
+
+def test_plan_hosts_ok_names_the_hosts_whose_part_would_be_applied() -> None:
+    a, b, c = _cur("a", "h1"), _cur("b", "h2"), _cur("c", "h3")
+    over = Budget(host="h1", total=2 * GIB, reserve=GIB, allocated=GIB)
+    plan = build_plan("t", [_check(a, 3 * GIB), _check(b, 2 * GIB), _check(c, 2 * GIB)], [over])
+    assert not plan.ok and plan.hosts_ok() == ["h2", "h3"]
+    offline = PlanError(code=PlanErrorCode.HOST_OFFLINE, message="host h3 is offline", host="h3")
+    plan = build_plan("t", [_check(b, 2 * GIB), _check(c, 2 * GIB)], [], [offline])
+    assert plan.hosts_ok() == ["h2"]
+    # A name the engine cannot resolve refuses the whole batch: no host goes ahead.
+    unknown = PlanError(code=PlanErrorCode.UNKNOWN_CONTAINER, message="no container 'x'", ref="x")
+    assert build_plan("t", [_check(b, 2 * GIB)], [], [unknown]).hosts_ok() == []
+    bad_host = PlanError(code=PlanErrorCode.UNKNOWN_HOST, message="unknown host", host="h9")
+    assert build_plan("t", [_check(b, 2 * GIB)], [], [bad_host]).hosts_ok() == []

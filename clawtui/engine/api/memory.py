@@ -196,6 +196,15 @@ class MemoryPlan(BaseModel):
     def refused(self) -> list[ContainerCheck]:
         return [c for c in self.checks if c.verdict is Verdict.REFUSED]
 
+    def hosts_ok(self) -> list[str]:
+        """Hosts whose part of the batch `apply` would send (a batch is applied per host), in
+        the order the checks name them; none when an error refuses the whole batch (a name
+        that is unknown, ambiguous or given twice, an unknown host)."""
+        if any(e.host is None or e.code is PlanErrorCode.UNKNOWN_HOST for e in self.errors):
+            return []
+        bad = {e.host for e in self.errors} | {c.host for c in self.refused}
+        return list(dict.fromkeys(c.host for c in self.checks if c.host not in bad))
+
     def summary(self) -> str:
         """One line saying why the plan is not ok (empty when it is)."""
         parts = [e.message for e in self.errors]
