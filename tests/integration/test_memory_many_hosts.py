@@ -15,19 +15,23 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import docker
 import pytest
 from docker.errors import NotFound
 
+from clawtui.cli import main
 from clawtui.config import EngineConfig, HostConfig, Settings
 from clawtui.engine.api.memory import BatchState, MemoryPlan, Outcome, PlanErrorCode
 from clawtui.engine.core import Engine
+from clawtui.service.runner import ServiceRunner
 from tests.integration.engine_helpers import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 MIB = 1024 * 1024
 DEVBOX = {"clawtui.role": "devbox"}
+TOKEN = "t0ken-for-memory-many-hosts-0123456789"
 
 
 def limits(api: docker.APIClient, cid: str) -> tuple[int, int]:
@@ -176,3 +180,71 @@ async def test_one_host_over_its_budget_is_refused_the_other_applies(
         assert limits(alpha_api, a) == (256 * MIB, 256 * MIB)
     finally:
         await engine.stop()
+
+
+async def test_api_apply_over_two_hosts_answers_409_with_each_hosts_part(
+    tmp_path: Path,
+    extra_engines: tuple[Any, Any],
+    make_container: Any,
+    docker_api: docker.APIClient,
+    alpha_api: docker.APIClient,
+    on_alpha: Any,
+) -> None:
+    """The REST contract: the same route and body; a mixed batch is a 409 whose JSON has
+    `state` = mixed and `hosts` (each host's state and reason)."""
+    total = int(alpha_api.info()["MemTotal"])
+    engine = await _engine(tmp_path, extra_engines[0].url, alpha_reserve=total)
+    runner = ServiceRunner(engine, engine.settings, token=TOKEN, listen=("127.0.0.1", 0))
+    await runner.start()
+    try:
+        local = make_container("mh-api", mem_limit="256m", memswap_limit="256m", labels=DEVBOX)
+        a = on_alpha("api")
+        keys = [f"local/{local['Id']}", f"alpha/{a}"]
+        await _seen(engine, *keys)
+        async with (
+            aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as s,
+            s.post(
+                runner.url + "/api/v1/memory/apply", json={"changes": dict.fromkeys(keys, "320m")}
+            ) as r,
+        ):
+            assert r.status == 409
+            body = await r.json()
+        assert body["state"] == "mixed"
+        assert [(h["host"], h["state"]) for h in body["hosts"]] == [
+            ("local", "applied"),
+            ("alpha", "refused"),
+        ]
+        assert "budget" in body["hosts"][1]["reason"]
+        assert limits(docker_api, local["Id"]) == (320 * MIB, 320 * MIB)
+        assert limits(alpha_api, a) == (256 * MIB, 256 * MIB)
+    finally:
+        await runner.stop()
+        await engine.stop()
+
+
+def test_cli_mem_set_over_two_hosts_says_each_host_and_exits_1(
+    tmp_path: Path,
+    extra_engines: tuple[Any, Any],
+    make_container: Any,
+    docker_api: docker.APIClient,
+    alpha_api: docker.APIClient,
+    on_alpha: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    total = int(alpha_api.info()["MemTotal"])
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[engine]\nstate_dir = "{tmp_path / "state"}"\n\n'
+        '[[hosts]]\nname = "local"\n\n'
+        f'[[hosts]]\nname = "alpha"\nurl = "{extra_engines[0].url}"\n'
+        f"memory_reserve = {total}\n"
+    )
+    local = make_container("mh-cli", mem_limit="256m", memswap_limit="256m", labels=DEVBOX)
+    a = on_alpha("cli")
+    cfg = ["--config", str(config)]
+    assert main(["mem", "set", *cfg, f"local/{local['Id']}", "320m", f"alpha/{a}", "320m"]) == 1
+    out = capsys.readouterr().out
+    assert "host local: applied" in out
+    assert "host alpha: refused: host alpha: the batch would allocate" in out
+    assert limits(docker_api, local["Id"]) == (320 * MIB, 320 * MIB)
+    assert limits(alpha_api, a) == (256 * MIB, 256 * MIB)
