@@ -98,6 +98,27 @@ async def engine(tmp_path: Path, extra_engines: tuple[Any, Any]) -> AsyncIterato
         await e.stop()
 
 
+@pytest.fixture
+async def budgetless(
+    tmp_path: Path,
+    extra_engines: tuple[Any, Any],
+    make_container: Any,
+    alpha_api: docker.APIClient,
+    on_alpha: Any,
+) -> AsyncIterator[tuple[Engine, str, str]]:
+    """An engine whose alpha has no budget left (`memory_reserve` = its RAM), a 256 MiB devbox
+    on each host: (engine, local's id, alpha's id)."""
+    total = int(alpha_api.info()["MemTotal"])
+    engine = await _engine(tmp_path, extra_engines[0].url, alpha_reserve=total)
+    try:
+        local = make_container("mh-budget", mem_limit="256m", memswap_limit="256m", labels=DEVBOX)
+        a = on_alpha("budget")
+        await _seen(engine, f"local/{local['Id']}", f"alpha/{a}")
+        yield engine, local["Id"], a
+    finally:
+        await engine.stop()
+
+
 async def _seen(engine: Engine, *keys: str) -> None:
     await wait_until(lambda: all(engine.container(k) for k in keys), 10, "containers listed")
 
@@ -153,73 +174,53 @@ async def test_batch_over_two_hosts_applies_on_one_and_rolls_back_on_the_other(
 
 
 async def test_one_host_over_its_budget_is_refused_the_other_applies(
-    tmp_path: Path,
-    extra_engines: tuple[Any, Any],
-    make_container: Any,
+    budgetless: tuple[Engine, str, str],
     docker_api: docker.APIClient,
     alpha_api: docker.APIClient,
-    on_alpha: Any,
 ) -> None:
     """alpha's `memory_reserve` leaves it no budget for an increase: its part is refused with
     the budget reason naming alpha, nothing is sent there, and local's part is applied."""
-    total = int(alpha_api.info()["MemTotal"])
-    engine = await _engine(tmp_path, extra_engines[0].url, alpha_reserve=total)
-    try:
-        local = make_container("mh-budget", mem_limit="256m", memswap_limit="256m", labels=DEVBOX)
-        a = on_alpha("budget")
-        keys = [f"local/{local['Id']}", f"alpha/{a}"]
-        await _seen(engine, *keys)
-        result = await engine.memory.apply(dict.fromkeys(keys, 320 * MIB), who="test")
-        assert result.state is BatchState.MIXED, result.summary()
-        by_host = {h.host: h for h in result.hosts}
-        assert by_host["local"].state is BatchState.APPLIED
-        assert by_host["alpha"].state is BatchState.REFUSED
-        assert "host alpha: the batch would allocate" in (by_host["alpha"].reason or "")
-        assert [e.code for e in result.plan.errors] == [PlanErrorCode.BUDGET]
-        assert limits(docker_api, local["Id"]) == (320 * MIB, 320 * MIB)
-        assert limits(alpha_api, a) == (256 * MIB, 256 * MIB)
-    finally:
-        await engine.stop()
+    engine, local, a = budgetless
+    result = await engine.memory.apply({f"local/{local}": 320 * MIB, f"alpha/{a}": 320 * MIB},
+                                       who="test")  # fmt: skip
+    assert result.state is BatchState.MIXED, result.summary()
+    by_host = {h.host: h for h in result.hosts}
+    assert by_host["local"].state is BatchState.APPLIED
+    assert by_host["alpha"].state is BatchState.REFUSED
+    assert "host alpha: the batch would allocate" in (by_host["alpha"].reason or "")
+    assert [e.code for e in result.plan.errors] == [PlanErrorCode.BUDGET]
+    assert limits(docker_api, local) == (320 * MIB, 320 * MIB)
+    assert limits(alpha_api, a) == (256 * MIB, 256 * MIB)
 
 
 async def test_api_apply_over_two_hosts_answers_409_with_each_hosts_part(
-    tmp_path: Path,
-    extra_engines: tuple[Any, Any],
-    make_container: Any,
+    budgetless: tuple[Engine, str, str],
     docker_api: docker.APIClient,
     alpha_api: docker.APIClient,
-    on_alpha: Any,
 ) -> None:
     """The REST contract: the same route and body; a mixed batch is a 409 whose JSON has
     `state` = mixed and `hosts` (each host's state and reason)."""
-    total = int(alpha_api.info()["MemTotal"])
-    engine = await _engine(tmp_path, extra_engines[0].url, alpha_reserve=total)
+    engine, local, a = budgetless
     runner = ServiceRunner(engine, engine.settings, token=TOKEN, listen=("127.0.0.1", 0))
     await runner.start()
     try:
-        local = make_container("mh-api", mem_limit="256m", memswap_limit="256m", labels=DEVBOX)
-        a = on_alpha("api")
-        keys = [f"local/{local['Id']}", f"alpha/{a}"]
-        await _seen(engine, *keys)
+        changes = {f"local/{local}": "320m", f"alpha/{a}": "320m"}
         async with (
             aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as s,
-            s.post(
-                runner.url + "/api/v1/memory/apply", json={"changes": dict.fromkeys(keys, "320m")}
-            ) as r,
+            s.post(runner.url + "/api/v1/memory/apply", json={"changes": changes}) as r,
         ):
             assert r.status == 409
             body = await r.json()
-        assert body["state"] == "mixed"
-        assert [(h["host"], h["state"]) for h in body["hosts"]] == [
-            ("local", "applied"),
-            ("alpha", "refused"),
-        ]
-        assert "budget" in body["hosts"][1]["reason"]
-        assert limits(docker_api, local["Id"]) == (320 * MIB, 320 * MIB)
-        assert limits(alpha_api, a) == (256 * MIB, 256 * MIB)
     finally:
         await runner.stop()
-        await engine.stop()
+    assert body["state"] == "mixed"
+    assert [(h["host"], h["state"]) for h in body["hosts"]] == [
+        ("local", "applied"),
+        ("alpha", "refused"),
+    ]
+    assert "budget" in body["hosts"][1]["reason"]
+    assert limits(docker_api, local) == (320 * MIB, 320 * MIB)
+    assert limits(alpha_api, a) == (256 * MIB, 256 * MIB)
 
 
 def test_cli_mem_set_over_two_hosts_says_each_host_and_exits_1(

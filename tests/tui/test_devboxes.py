@@ -437,11 +437,9 @@ async def test_slider_range_follows_the_host_budget_when_it_arrives(
         assert card.slider.value == 512 * MIB and not card.dirty
 
 
-async def test_each_host_has_its_budget_header_and_its_sliders_stop_at_its_free_budget(
-    make_app: AppFactory, engine: FakeEngine
-) -> None:
-    """Two hosts with dev containers (issue 18): a header per host with its own used / budget /
-    free, a slider stops at its own host's free budget, and pending changes count only there."""
+@pytest.fixture
+def build_host(engine: FakeEngine) -> ContainerInfo:
+    """A second host, build-1 (7 GiB budget, 1 GiB free), with the dev container dev-build."""
     engine.put_host(
         host("build-1", url="tcp://build-1:2376",
              memory=HostMemory(total=8 * GIB, reserve=GIB, allocated=6 * GIB, available=GIB)),
@@ -449,6 +447,15 @@ async def test_each_host_has_its_budget_header_and_its_sliders_stop_at_its_free_
     )  # fmt: skip
     remote = container("e5", "dev-build", host="build-1", labels={"clawtui.role": "devbox"})
     engine.put_container(remote, publish=False)
+    return remote
+
+
+async def test_each_host_has_its_budget_header_and_its_sliders_stop_at_its_free_budget(
+    make_app: AppFactory, engine: FakeEngine, build_host: ContainerInfo
+) -> None:
+    """Two hosts with dev containers (issue 18): a header per host with its own used / budget /
+    free, a slider stops at its own host's free budget, and pending changes count only there."""
+    remote = build_host
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         panel, card = await open_panel(pilot, app, card_key=remote.key)
@@ -478,17 +485,11 @@ async def test_each_host_has_its_budget_header_and_its_sliders_stop_at_its_free_
 
 
 async def test_a_batch_refused_on_one_host_goes_ahead_on_the_other_after_a_confirm(
-    make_app: AppFactory, engine: FakeEngine
+    make_app: AppFactory, engine: FakeEngine, build_host: ContainerInfo
 ) -> None:
     """Each host's part of a batch is applied on its own (issue 18): when build-1 refuses its
     part (over its budget), Apply says so in a confirm, and local's change is applied."""
-    engine.put_host(
-        host("build-1", memory=HostMemory(total=8 * GIB, reserve=GIB, allocated=6 * GIB,
-                                          available=GIB)),
-        publish=False,
-    )  # fmt: skip
-    remote = container("e5", "dev-build", host="build-1", labels={"clawtui.role": "devbox"})
-    engine.put_container(remote, publish=False)
+    remote = build_host
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         panel, card = await open_panel(pilot, app, card_key=remote.key)

@@ -19,27 +19,13 @@ from clawtui.engine.api.memory import (
 from clawtui.engine.memory.docker_apply import Wanted
 from clawtui.engine.memory.host_batches import merge, overall_state, split_by_host
 from clawtui.engine.memory.notifications import notification_for
-from clawtui.engine.memory.rules import Budget, Current, Rules, build_plan, check_change
+from clawtui.engine.memory.rules import Budget, Current, build_plan, check_change
 from clawtui.tui.memory_text import result_lines
-
-MIB = 1024 * 1024
-GIB = 1024 * MIB
-RULES = Rules(floor=256 * MIB, step=64 * MIB, warn_ratio=1.25)
+from tests.unit.test_memory_rules import GIB, MIB, RULES, cur
 
 
-def _cur(name: str, host: str, memory: int = GIB) -> Current:
-    cid = (name.encode().hex() + "0" * 64)[:64]
-    return Current(
-        key=f"{host}/{cid}",
-        host=host,
-        id=cid,
-        name=name,
-        state="running",
-        memory=memory,
-        swap=memory,
-        labels={"clawtui.role": "devbox"},
-        usage=100 * MIB,
-    )
+def _cur(name: str, host: str) -> Current:
+    return cur(name, memory=GIB, usage=100 * MIB, host=host)
 
 
 def _check(c: Current, new: int) -> ContainerCheck:
