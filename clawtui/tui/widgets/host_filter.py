@@ -120,6 +120,7 @@ class FilterBar(Vertical):
         super().__init__(id=id)
         self._placeholder = placeholder
         self._prefix = prefix
+        self._line = ""
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder=self._placeholder, id=f"{self._prefix}-filter",
@@ -147,6 +148,9 @@ class FilterBar(Vertical):
     def show_state(self, row_filter: RowFilter, shown: int) -> None:
         """Say which filters are on and how many rows they leave."""
         line = row_filter.describe(shown)
+        if line == self._line:  # called on every change of the view's rows: no repaint
+            return
+        self._line = line
         state = self.query_one(".filter-state", Label)
         state.update(Text(line))
         state.set_class(bool(line), "-shown")
