@@ -40,8 +40,9 @@ With `--hosts 2` the benchmark also starts one extra dockerd on this machine (it
 exec root, socket and bridge: tests/integration/engines.py, the harness the multi-host tests
 use), puts N more containers on it, and adds two phases per round over both hosts (2N changes):
 
-  batch_2h     one `engine.memory.apply` of the 2N changes (both hosts locked, each host's
-               updates concurrent, all or nothing);
+  batch_2h     one `engine.memory.apply` of the 2N changes: split into one batch per host,
+               the two run at once (each under its host's lock, validated against that host's
+               budget, its updates concurrent, all or nothing on that host);
   parallel_2h  the baseline: the same 2N SDK updates at once from a thread pool, N per engine.
 
   two_hosts.batch_vs_parallel_sdk = batch_2h / parallel_2h               target <= 1.1

@@ -5,7 +5,9 @@
 
 `set` starts an engine in this process (the same rules, locks and history as the TUI and the
 API; the host lock is a file lock, so it also waits for a `clawtui serve` applying a batch on
-the same host), validates the whole batch against fresh state and applies it all or nothing.
+the same host), validates the whole batch against fresh state and applies it all or nothing
+on each host (a batch over several hosts is one batch per host; the output says per host what
+happened, and the exit code is 0 only when every host applied).
 NAME is a container name, a unique id prefix or `host/id`; SIZE is bytes or text like '3g'.
 Changes are recorded as made by "cli".
 
@@ -158,6 +160,10 @@ def format_plan(plan: MemoryPlan, result: ApplyResult | None = None) -> str:
         )
     for e in plan.errors:
         lines.append(f"error: {_clean(e.message)}")
+    if result is not None and len(result.hosts) > 1:
+        for h in result.hosts:
+            why = f": {_clean(h.reason)}" if h.reason else ""
+            lines.append(f"host {h.host}: {h.state.value.replace('_', ' ')}{why}")
     return "\n".join(lines)
 
 

@@ -12,8 +12,14 @@ Body of plan and apply (anything else is a 400 naming the field):
 Keys are container references (a name, a unique id prefix, or `host/id`); values are sizes as
 bytes or text ("512m", "3g"; see `clawtui.config.parse_size`). Changes are made as who="api".
 
+A batch naming containers on several hosts is one batch per host: each host's part is
+validated against that host's budget and applied all or nothing on that host; `hosts` in the
+result says per host what happened (applied, refused, rolled_back, partial, with the reason),
+and `state` is `mixed` when some hosts applied and others did not.
+
 Status codes of apply (the body is always the batch result, `ApplyResult` as JSON):
-  200  applied;
+  200  applied (on every host the batch named);
+  409  mixed: applied on some hosts, refused or rolled back on others (read `hosts`);
   409  refused by validation (nothing was sent to Docker), a batch in flight on the host
        (`Retry-After: 1`), or an update Docker refused, after which every applied change was put
        back (`state` = rolled_back; `partial` when a rollback failed too: read `outcomes`);

@@ -40,6 +40,7 @@ STATE_WORDS: dict[BatchState, str] = {
     BatchState.REFUSED: "Refused: nothing was changed",
     BatchState.ROLLED_BACK: "Failed and rolled back: limits are as before",
     BatchState.PARTIAL: "Failed, and a rollback failed too: limits are mixed",
+    BatchState.MIXED: "Applied on some hosts only",
 }
 
 
@@ -65,6 +66,25 @@ def plan_lines(plan: MemoryPlan) -> list[Text]:
         lines.append(Text("✗ ") + Text(error.message))
     for check in plan.refused:
         lines.append(Text("✗ ") + check_line(check))
+    return lines
+
+
+def partial_lines(plan: MemoryPlan, going: list[str]) -> list[Text]:
+    """A plan refused on some hosts only: each host's part is applied on its own, so the others
+    can go ahead. Which hosts would, and why the others would not."""
+    lines = [Text("Each host's changes are applied on their own; some hosts refuse theirs:")]
+    for host in dict.fromkeys(c.host for c in plan.checks):
+        if host in going:
+            n = sum(1 for c in plan.checks if c.host == host and c.changes)
+            lines.append(Text(f"✓ host {host}: {n} change{'s' if n != 1 else ''} would be applied"))
+            continue
+        lines.append(Text(f"✗ host {host}: nothing would change there", style="bold"))
+        for error in plan.errors:
+            if error.host == host:
+                lines.append(Text("    ") + Text(error.message))
+        for check in plan.refused:
+            if check.host == host:
+                lines.append(Text("    ") + check_line(check))
     return lines
 
 
@@ -96,6 +116,12 @@ def result_lines(result: ApplyResult) -> list[Text]:
     if result.state is BatchState.APPLIED:
         head += f" {len(changed)} change{'s' if len(changed) != 1 else ''}"
     lines = [Text(f"{head} ({result.seconds:.2f}s)", style="bold")]
+    if len(result.hosts) > 1:
+        for h in result.hosts:
+            line = Text(f"host {h.host}: {h.state.value.replace('_', ' ')}")
+            if h.reason:
+                line.append(": " + h.reason)
+            lines.append(line)
     for o in result.outcomes:
         mark, words = OUTCOME_MARK[o.outcome]
         line = Text(f"{mark} ")

@@ -26,6 +26,7 @@ from clawtui.engine.api.memory import (
 )
 from clawtui.engine.api.models import MIB, EventKind
 from clawtui.engine.api.tmux import BroadcastOutcome, TmuxListing, TmuxSession, TmuxWindow
+from clawtui.engine.memory.host_batches import merge
 from clawtui.engine.memory.rules import Budget, Current, Rules, build_plan, check_change
 from clawtui.tui.memory_text import rows_from_result
 
@@ -195,8 +196,25 @@ class FakeMemory:
             await self.gate.wait()
         if self.fail is not None:
             raise self.fail
-        plan = self._plan(changes, who, confirm_below_usage)
         started = time.time()
+        by_host: dict[str, dict[str, int]] = {}
+        for key, limit in changes.items():  # one all-or-nothing batch per host, as the engine
+            by_host.setdefault(key.partition("/")[0], {})[key] = limit
+        parts = [(host, len(part), self._apply_host(part, who, confirm_below_usage, started))
+                 for host, part in by_host.items()]  # fmt: skip
+        result = merge(batch_id=uuid.uuid4().hex[:12], who=who, started=started, seconds=0.01,
+                       parts=parts, confirm_below_usage=confirm_below_usage)  # fmt: skip
+        state = result.state
+        if state is not BatchState.REFUSED:
+            self.rows[:0] = rows_from_result(result)
+            self.engine.bus.publish(EventKind.MEMORY, host=None, result=result)
+        return result
+
+    def _apply_host(
+        self, changes: Mapping[str, int], who: str, confirm_below_usage: bool, started: float
+    ) -> ApplyResult:
+        """One host's part: refused, rolled back (`docker_error`) or applied, on its own."""
+        plan = self._plan(changes, who, confirm_below_usage)
         if not plan.ok:
             outcomes = [ContainerOutcome(check=c, outcome=Outcome.NOT_APPLIED) for c in plan.checks]
             state = BatchState.REFUSED
@@ -224,12 +242,8 @@ class FakeMemory:
                     "available": host.memory.available - delta,
                 })  # fmt: skip
                 self.engine.put_host(host.model_copy(update={"memory": memory}))
-        result = ApplyResult(batch_id=uuid.uuid4().hex[:12], who=who, state=state, plan=plan,
-                             outcomes=outcomes, started_at=started, seconds=0.01)  # fmt: skip
-        if state is not BatchState.REFUSED:
-            self.rows[:0] = rows_from_result(result)
-            self.engine.bus.publish(EventKind.MEMORY, host=None, result=result)
-        return result
+        return ApplyResult(batch_id="part", who=who, state=state, plan=plan,
+                           outcomes=outcomes, started_at=started, seconds=0.01)  # fmt: skip
 
     async def history(self, limit: int = 100) -> list[MemoryChange]:
         await asyncio.sleep(0)

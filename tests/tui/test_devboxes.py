@@ -150,13 +150,26 @@ async def test_host_header_counts_pending_slider_values(
         await pilot.press("end")  # all that is free: 10 GiB more
         assert "avail 0 MiB" in memory_line(panel)
         assert header.has_class("-mem-critical")
-        panel.cards[ALPHA].slider.focus()
-        await pilot.press("right")  # one more container up: over budget
-        assert "avail -64 MiB" in memory_line(panel)
+        alpha = panel.cards[ALPHA].slider
+        alpha.focus()
+        await pilot.press("right")  # the host has nothing free left: it cannot go higher
+        assert alpha.value == 512 * MIB and alpha.maximum == 512 * MIB
+        assert "avail 0 MiB" in memory_line(panel)
+        await pilot.press("left")  # one container down: the other may take it
+        panel.cards[DEV].slider.focus()
+        await pilot.press("right")
+        assert "avail 0 MiB" in memory_line(panel)
+        # The host's budget shrinks under the pending changes: over budget, and said so.
+        shrunk = HostMemory(
+            total=16 * GIB, allocated=4 * GIB + 64 * MIB, reserve=2 * GIB,
+            available=10 * GIB - 64 * MIB,
+        )  # fmt: skip
+        engine.put_host(host(memory=shrunk))
+        await wait_for(pilot, lambda: "avail -64 MiB" in memory_line(panel))
         pending = str(panel.query_one("#memory-pending").render())
         assert "2 changes pending" in pending and "over budget by 64 MiB" in pending
         await pilot.press("U")
-        assert "alloc 4.0 GiB · avail 10.0 GiB" in memory_line(panel)
+        assert "alloc 4.1 GiB · avail 9.9 GiB" in memory_line(panel)
         assert header.has_class("-mem-ok") and not header.has_class("-pending")
 
 
@@ -293,9 +306,16 @@ async def test_a_refused_plan_keeps_the_sliders(make_app: AppFactory, engine: Fa
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         panel, card = await open_panel(pilot, app)
-        await pilot.press("end")
+        await pilot.press("end", "left")  # 64 MiB left free
         panel.cards[ALPHA].slider.focus()
-        await pilot.press("pageup", "A")  # 1 GiB over the budget
+        await pilot.press("pageup")  # a slider stops at its host's free budget: +64 MiB only
+        assert panel.cards[ALPHA].slider.value == 576 * MIB
+        # Something else takes 1 GiB of the host meanwhile: the batch is 1 GiB over budget.
+        engine.put_host(host(memory=HostMemory(total=16 * GIB, allocated=5 * GIB,
+                                               reserve=2 * GIB, available=9 * GIB)))  # fmt: skip
+        await wait_for(pilot, lambda: "over budget by 1.0 GiB" in
+                       str(panel.query_one("#memory-pending").render()))  # fmt: skip
+        await pilot.press("A")
         await wait_for(pilot, lambda: engine.memory.plans and not panel.in_flight)
         assert engine.memory.applied == []
         result = str(panel.query_one("#memory-result").render())
@@ -415,3 +435,88 @@ async def test_slider_range_follows_the_host_budget_when_it_arrives(
         engine.put_host(host("local"))  # 10 GiB available
         await wait_for(pilot, lambda: card.slider.maximum == 512 * MIB + 10 * GIB)
         assert card.slider.value == 512 * MIB and not card.dirty
+
+
+@pytest.fixture
+def build_host(engine: FakeEngine) -> ContainerInfo:
+    """A second host, build-1 (7 GiB budget, 1 GiB free), with the dev container dev-build."""
+    engine.put_host(
+        host("build-1", url="tcp://build-1:2376",
+             memory=HostMemory(total=8 * GIB, reserve=GIB, allocated=6 * GIB, available=GIB)),
+        publish=False,
+    )  # fmt: skip
+    remote = container("e5", "dev-build", host="build-1", labels={"clawtui.role": "devbox"})
+    engine.put_container(remote, publish=False)
+    return remote
+
+
+async def test_each_host_has_its_budget_header_and_its_sliders_stop_at_its_free_budget(
+    make_app: AppFactory, engine: FakeEngine, build_host: ContainerInfo
+) -> None:
+    """Two hosts with dev containers (issue 18): a header per host with its own used / budget /
+    free, a slider stops at its own host's free budget, and pending changes count only there."""
+    remote = build_host
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        panel, card = await open_panel(pilot, app, card_key=remote.key)
+
+        def line(name: str) -> str:
+            header = next(h for h in panel.query(HostHeader) if h.info.name == name)
+            return str(header.query_one(".host-memory").render())
+
+        assert [h.info.name for h in panel.query(HostHeader)] == ["local", "build-1"]
+        assert "budget 14.0 GiB · alloc 4.0 GiB · avail 10.0 GiB" in line("local")
+        assert "budget 7.0 GiB · alloc 6.0 GiB · avail 1.0 GiB" in line("build-1")
+        # build-1 has 1 GiB free: its slider stops there, whatever local has.
+        await pilot.press("end")
+        assert card.slider.value == 512 * MIB + GIB
+        await pilot.press("right")
+        assert card.slider.value == 512 * MIB + GIB
+        assert "alloc 7.0 GiB (+1.0 GiB pending) · avail 0 MiB" in line("build-1")
+        assert "alloc 4.0 GiB · avail 10.0 GiB" in line("local")  # untouched
+        # local's slider still reaches local's own free budget.
+        dev = panel.cards[DEV]
+        dev.slider.focus()
+        await pilot.press("end")
+        assert dev.slider.value == 512 * MIB + 10 * GIB
+        assert "avail 0 MiB" in line("local") and "avail 0 MiB" in line("build-1")
+        pending = str(panel.query_one("#memory-pending").render())
+        assert "2 changes pending" in pending and "over budget" not in pending
+
+
+async def test_a_batch_refused_on_one_host_goes_ahead_on_the_other_after_a_confirm(
+    make_app: AppFactory, engine: FakeEngine, build_host: ContainerInfo
+) -> None:
+    """Each host's part of a batch is applied on its own (issue 18): when build-1 refuses its
+    part (over its budget), Apply says so in a confirm, and local's change is applied."""
+    remote = build_host
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        panel, card = await open_panel(pilot, app, card_key=remote.key)
+        await pilot.press("end")  # all of build-1's free GiB
+        panel.cards[DEV].slider.focus()
+        await pilot.press("right")  # local: +64 MiB
+        # build-1's budget shrinks meanwhile: its part is now over budget.
+        shrunk = HostMemory(total=8 * GIB, reserve=GIB, allocated=7 * GIB, available=0)
+        engine.put_host(host("build-1", memory=shrunk))
+        await wait_for(pilot, lambda: panel.hosts["build-1"].memory.available == 0)
+        await pilot.press("A")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        text = screen_text(app)
+        assert "Apply on some hosts only?" in text
+        assert "✓ host local: 1 change would be applied" in text
+        assert "✗ host build-1: nothing would change there" in text and "too much" in text
+        assert engine.memory.applied == []
+        await pilot.press("y")
+        await wait_for(pilot, lambda: engine.memory.applied and not panel.in_flight)
+        assert engine.memory.applied[0][0] == {remote.key: 512 * MIB + GIB, DEV: 576 * MIB}
+        result = panel.last_result
+        assert result is not None and result.state.value == "mixed"
+        assert {h.host: h.state.value for h in result.hosts} == {
+            "build-1": "refused", "local": "applied"
+        }  # fmt: skip
+        shown = str(panel.query_one("#memory-result").render())
+        assert "Applied on some hosts only" in shown and "host build-1: refused" in shown
+        await wait_for(pilot, lambda: not panel.cards[DEV].dirty)
+        assert panel.cards[DEV].server_limit == 576 * MIB
+        assert card.dirty and card.slider.value == 512 * MIB + GIB  # kept, to adjust

@@ -129,9 +129,9 @@ async def test_pools_panel_overview_containers_and_tenant_detail(
         assert "Containers of agents" in text
         rows = [[str(cell) for cell in containers.get_row_at(i)] for i in range(3)]
         assert rows[2] == [
-            "pool-agents-0", "claimed", "alice", "unhealthy", "5m", "3s ago", "local"
+            "pool-agents-0", "local", "claimed", "alice", "unhealthy", "5m", "3s ago"
         ]  # fmt: skip
-        assert rows[0][:4] == ["pool-agents-w0", "warm", "-", "healthy"]
+        assert rows[0][:5] == ["pool-agents-w0", "local", "warm", "-", "healthy"]
         # the selected tenant's config (masked) and sync history
         tenants = panel.query_one("#pools-tenants", DataTable)
         tenants.focus()
@@ -169,7 +169,7 @@ async def test_pools_panel_shows_a_lost_claim_with_its_host_and_since_when(
         panel = await open_pools(pilot, app)
         tenants = panel.query_one("#pools-tenants", DataTable)
         await wait_for(pilot, lambda: tenants.row_count == 1)
-        state = str(tenants.get_row_at(0)[4])
+        state = str(tenants.get_row_at(0)[5])
         assert state.startswith("lost on beta ") and state.endswith(" ago"), state
         tenants.focus()
         await wait_for(pilot, lambda: "host beta went offline" in screen_text(app))

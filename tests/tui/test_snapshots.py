@@ -53,8 +53,9 @@ def test_devbox_panel(snap_compare, engine: FakeEngine) -> None:  # type: ignore
     """The Dev containers panel with one slider moved and not applied yet.
 
     A person should see: the Dev containers tab active; the header of host `local` with
-    "alloc 4.1 GiB (+128 MiB pending) · avail 9.9 GiB" in green; two cards, agent-alpha first
-    (most memory in use: 230 MiB / 512 MiB, a "pool" badge, a 45% usage bar, a sparkline)
+    "budget 14.0 GiB · alloc 4.1 GiB (+128 MiB pending) · avail 9.9 GiB" in green; two
+    cards, agent-alpha first (most memory in use: 230 MiB / 512 MiB, a "pool" badge, a 45%
+    usage bar, a sparkline)
     then dev-sam (a green "running" badge, an "idle" badge, "512 MiB → 640 MiB" in bold,
     120 MiB / 512 MiB, its slider focused at 640 MiB, a bar on the card's left edge); on the
     right "Recent changes" with "08:51:20 dev-old (cli)" over "512 MiB → 1 GiB ✓ applied";

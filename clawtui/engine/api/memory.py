@@ -89,6 +89,7 @@ class BatchState(StrEnum):
     REFUSED = "refused"  # validation refused it (or another batch held the host): nothing sent
     ROLLED_BACK = "rolled_back"  # an update failed; every applied change was put back
     PARTIAL = "partial"  # an update failed and a rollback failed too: limits are mixed
+    MIXED = "mixed"  # a batch over several hosts: applied on some hosts, not on others
 
 
 class PlanErrorCode(StrEnum):
@@ -195,6 +196,15 @@ class MemoryPlan(BaseModel):
     def refused(self) -> list[ContainerCheck]:
         return [c for c in self.checks if c.verdict is Verdict.REFUSED]
 
+    def hosts_ok(self) -> list[str]:
+        """Hosts whose part of the batch `apply` would send (a batch is applied per host), in
+        the order the checks name them; none when an error refuses the whole batch (a name
+        that is unknown, ambiguous or given twice, an unknown host)."""
+        if any(e.host is None or e.code is PlanErrorCode.UNKNOWN_HOST for e in self.errors):
+            return []
+        bad = {e.host for e in self.errors} | {c.host for c in self.refused}
+        return list(dict.fromkeys(c.host for c in self.checks if c.host not in bad))
+
     def summary(self) -> str:
         """One line saying why the plan is not ok (empty when it is)."""
         parts = [e.message for e in self.errors]
@@ -217,6 +227,27 @@ class ContainerOutcome(BaseModel):
     seconds: float | None = Field(None, description="How long the update call took.")
 
 
+class HostBatch(BaseModel):
+    """What one host's part of a batch came to. A batch is split by host; each host's part is
+    validated against that host's budget and applied all or nothing on that host."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    host: str
+    state: BatchState = Field(
+        description="applied, refused (nothing sent), rolled_back or partial (a rollback "
+        "failed); never mixed."
+    )
+    reason: str | None = Field(
+        None, description="Why the host's part was not applied (refusal or Docker's reasons)."
+    )
+    containers: int = Field(0, description="Containers of the batch on this host.")
+    docker_unreachable: bool = Field(
+        False, description="An update on this host failed because its Docker did not answer."
+    )
+    seconds: float = Field(0.0, description="From validation to the host's last update.")
+
+
 class ApplyResult(BaseModel):
     """The result of `MemoryManager.apply`."""
 
@@ -232,6 +263,11 @@ class ApplyResult(BaseModel):
     docker_unreachable: bool = Field(
         False, description="A failed update failed because Docker did not answer."
     )
+    hosts: list[HostBatch] = Field(
+        default_factory=list,
+        description="Per host, what its part of the batch came to (one entry per host the "
+        "batch named; empty when the batch was refused before it was split).",
+    )
 
     @property
     def ok(self) -> bool:
@@ -239,6 +275,12 @@ class ApplyResult(BaseModel):
 
     def summary(self) -> str:
         """One line for logs and error messages."""
+        if len(self.hosts) > 1 and self.state is not BatchState.APPLIED:
+            return f"{self.state.value.replace('_', ' ')}: " + "; ".join(
+                f"host {h.host} {h.state.value.replace('_', ' ')}"
+                + (f" ({h.reason})" if h.reason else "")
+                for h in self.hosts
+            )
         if self.state is BatchState.REFUSED:
             return f"refused: {self.plan.summary()}"
         failed = [o for o in self.outcomes if o.outcome is Outcome.FAILED]

@@ -8,10 +8,14 @@ changed container. `MemoryManager`:
 * reads each container's state when asked, never a cached UI value (`docker_apply.py`: cgroup
   files on a local host, `inspect` and one-shot stats otherwise);
 * validates with the pure rules of `rules.py` (budget, floor, usage, labels, swap, snap);
-* applies the batch with all updates in flight at once (`asyncio.gather` over the host's
-  thread pool), each sending Memory and MemorySwap together. If any update fails, every update
-  that succeeded is put back (Memory and MemorySwap), and the result says per container what
-  happened: applied / rolled_back / failed / rollback_failed;
+* splits the batch by host (`host_batches.py`): each host's part is validated against that
+  host's budget and applied on its own, all or nothing on that host, the hosts at once; one
+  host refused, offline or rolled back does not stop the others (`ApplyResult.hosts` says per
+  host what happened; `state` is `mixed` when some hosts applied and others did not);
+* applies a host's part with all its updates in flight at once (`asyncio.gather` over the
+  host's thread pool), each sending Memory and MemorySwap together. If any update fails, every
+  update on that host that succeeded is put back (Memory and MemorySwap), and the result says
+  per container what happened: applied / rolled_back / failed / rollback_failed;
 * records every attempted change in the store (`memory_changes`), publishes an
   `EventKind.MEMORY` event with the result and hands a notification to the engine's notifier.
 
@@ -54,6 +58,7 @@ from clawtui.engine.memory.docker_apply import (
     describe_update_error,
     own_container_ids,
 )
+from clawtui.engine.memory.host_batches import merge, split_by_host
 from clawtui.engine.memory.locks import Busy, flock_until, unflock
 from clawtui.engine.memory.notifications import report
 from clawtui.engine.memory.references import resolve, resolve_all
@@ -308,18 +313,68 @@ class MemoryManager:
         t0 = time.perf_counter()
         batch_id = uuid.uuid4().hex[:12]
         resolved, errors = resolve_all(self._ctx.monitors, changes)
-        hosts = {item.host for item in resolved}
-        try:
-            async with self._host_locks(hosts):
-                plan = await self._validate(
-                    resolved, errors, who=who, confirm_below_usage=confirm_below_usage
+        if errors or not resolved:  # the caller's mistake: the whole batch is refused
+            plan = await self._validate(
+                resolved, errors, who=who, confirm_below_usage=confirm_below_usage
+            )
+            result = self._refused(batch_id, who, plan, started, t0)
+        else:
+            parts = split_by_host(resolved)
+            results = await asyncio.gather(
+                *(
+                    self._apply_host(host, items, batch_id, who, confirm_below_usage, started)
+                    for host, items in parts.items()
                 )
+            )
+            result = merge(
+                batch_id=batch_id,
+                who=who,
+                started=started,
+                seconds=time.perf_counter() - t0,
+                parts=[
+                    (host, len(items), r)
+                    for (host, items), r in zip(parts.items(), results, strict=True)
+                ],
+                confirm_below_usage=confirm_below_usage,
+            )
+        await report(self._ctx, self._notifier, result)
+        return result
+
+    async def _apply_host(
+        self,
+        host: str,
+        items: list[Wanted],
+        batch_id: str,
+        who: str,
+        confirm_below_usage: bool,
+        started: float,
+    ) -> ApplyResult:
+        """One host's part of a batch: validated against that host's budget under its lock,
+        then applied all or nothing there. Never raises for the host's state: an offline host,
+        a busy lock or a failed read is a refused part, so the other hosts go on."""
+        t0 = time.perf_counter()
+        try:
+            async with self._host_locks([host]):
+                try:
+                    plan = await self._validate(
+                        items, [], who=who, confirm_below_usage=confirm_below_usage
+                    )
+                except Exception as exc:  # a reply we could not read: this host only
+                    log.exception("memory batch %s: reading host %s failed", batch_id, host)
+                    error = PlanError(
+                        code=PlanErrorCode.HOST_OFFLINE,
+                        message=f"host {host}: the containers' state could not be read: "
+                        f"{str(exc)[:300] or type(exc).__name__}",
+                        host=host,
+                    )
+                    plan = MemoryPlan(
+                        ok=False, who=who, errors=[error], confirm_below_usage=confirm_below_usage
+                    )
                 if plan.ok and self.on_validated is not None:
                     await self.on_validated(plan)
                 if not plan.ok:
-                    result = self._refused(batch_id, who, plan, started, t0)
-                else:
-                    result = await self._run_batch(batch_id, who, plan, started, t0)
+                    return self._refused(batch_id, who, plan, started, t0)
+                return await self._run_batch(batch_id, who, plan, started, t0)
         except Busy as busy:
             error = PlanError(
                 code=PlanErrorCode.BUSY,
@@ -328,11 +383,9 @@ class MemoryManager:
                 host=busy.host,
             )
             plan = MemoryPlan(
-                ok=False, who=who, errors=[*errors, error], confirm_below_usage=confirm_below_usage
+                ok=False, who=who, errors=[error], confirm_below_usage=confirm_below_usage
             )
-            result = self._refused(batch_id, who, plan, started, t0)
-        await report(self._ctx, self._notifier, result)
-        return result
+            return self._refused(batch_id, who, plan, started, t0)
 
     def _refused(
         self, batch_id: str, who: str, plan: MemoryPlan, started: float, t0: float

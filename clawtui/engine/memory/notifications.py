@@ -41,12 +41,15 @@ def notification_for(result: ApplyResult) -> Notification | None:
         lines = [f"Memory rebalanced: {o.check.name} {sizes(o)} {by}" for o in changed]
     else:
         kind = f"memory.{result.state.value}"
-        head = (
-            "Memory rebalance failed and was rolled back"
-            if result.state is BatchState.ROLLED_BACK
-            else "Memory rebalance failed and could NOT be fully rolled back"
-        )
+        head = {
+            BatchState.ROLLED_BACK: "Memory rebalance failed and was rolled back",
+            BatchState.MIXED: "Memory rebalance applied on some hosts only",
+        }.get(result.state, "Memory rebalance failed and could NOT be fully rolled back")
         lines = [f"{head} {by}:"]
+        if len(result.hosts) > 1:
+            for h in result.hosts:
+                detail = h.state.value.replace("_", " ")
+                lines.append(f"host {h.host}: {detail}" + (f" ({h.reason})" if h.reason else ""))
         for o in changed:
             detail = o.outcome.value.replace("_", " ")
             if o.error:
@@ -58,6 +61,7 @@ def notification_for(result: ApplyResult) -> Notification | None:
         "batch_id": result.batch_id,
         "who": result.who,
         "state": result.state.value,
+        "hosts": {h.host: h.state.value for h in result.hosts},
         "changes": [
             {
                 "host": o.check.host,

@@ -25,6 +25,7 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotEx
 from clawtui.engine.api.models import ContainerInfo, ContainerStats
 from clawtui.tui.container_actions import CONTAINER_BINDINGS, ContainerActionRequested
 from clawtui.tui.format import format_cpu, format_memory, humanize_duration
+from clawtui.tui.widgets.host_filter import RowFilter
 
 
 class Cell(Text):
@@ -139,6 +140,7 @@ class ContainerTable(DataTable[Text]):
         clock: Callable[[], float],
         id: str | None = None,
         classes: str | None = None,
+        row_filter: RowFilter | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self.role = role
@@ -151,10 +153,9 @@ class ContainerTable(DataTable[Text]):
         self.sort_reverse = False
         self.marked: set[str] = set()
         """Keys of the marked rows."""
-        self.host_filter: str | None = None
-        """Only this host's containers are shown (None: every host)."""
-        self.text_filter = ""
-        """Only containers whose name, image or host contain this (any case) are shown."""
+        self.filter = row_filter or RowFilter()
+        """Only containers of its host (None: every host) whose name, image or host contain
+        its text (any case) are shown (shared with the panel's `/` box)."""
         self._known: dict[str, ContainerInfo] = {}
         """Every container offered that has the role, shown or filtered out, by key."""
         self._palette: Mapping[str, str] = {}
@@ -224,12 +225,17 @@ class ContainerTable(DataTable[Text]):
         return self.role is None or info.role == self.role
 
     def _passes_filters(self, info: ContainerInfo) -> bool:
-        if self.host_filter is not None and info.host != self.host_filter:
-            return False
-        needle = self.text_filter.casefold()
-        return not needle or any(
-            needle in text.casefold() for text in (info.name, info.image, info.host)
-        )
+        return self.filter.passes(info.host, info.name, info.image)
+
+    @property
+    def host_filter(self) -> str | None:
+        """Only this host's containers are shown (None: every host)."""
+        return self.filter.host
+
+    @property
+    def text_filter(self) -> str:
+        """Only containers whose name, image or host contain this (any case) are shown."""
+        return self.filter.text
 
     def known_hosts(self) -> list[str]:
         """Hosts of every container offered (shown or filtered out), sorted."""
@@ -239,20 +245,23 @@ class ContainerTable(DataTable[Text]):
         """Change the host filter (None: every host; False: leave it) and/or the text filter,
         and redraw the rows from every container offered so far."""
         changed = False
-        if host is not False and host != self.host_filter:
-            self.host_filter = host if isinstance(host, str) else None
+        if host is not False and host != self.filter.host:
+            self.filter.host = host if isinstance(host, str) else None
             changed = True
-        if text is not None and text != self.text_filter:
-            self.text_filter = text
+        if text is not None and text != self.filter.text:
+            self.filter.text = text
             changed = True
         if changed:
-            self.load(list(self._known.values()))
-            self.post_message(self.FiltersChanged(self))
+            self.apply_filter()
+
+    def apply_filter(self) -> int:
+        """Redraw the rows from every container offered so far; how many are shown."""
+        self.load(list(self._known.values()))
+        self.post_message(self.FiltersChanged(self))
+        return len(self.infos)
 
     def action_cycle_host(self) -> None:
-        hosts: list[str | None] = [None, *self.known_hosts()]
-        index = hosts.index(self.host_filter) if self.host_filter in hosts else 0
-        self.set_filters(host=hosts[(index + 1) % len(hosts)])
+        self.set_filters(host=self.filter.next_host(self.known_hosts()))
 
     def load(self, containers: Iterable[ContainerInfo]) -> None:
         """Replace every row (a RESYNC or the first snapshot); keeps the cursor on its row."""

@@ -1,6 +1,7 @@
 """One dev (or pool) container in the Dev containers panel: a card with its memory slider.
 
-A card shows, on three lines: the name and badges (state, role, "idle"), "old → new" when the
+A card shows, on three lines: the name and badges (state, host when the panel lists several,
+role, "idle"), "old → new" when the
 slider was moved, the memory in use against the limit with CPU; a usage bar and a sparkline
 of recent use; the limit slider. It is updated in place, field by field: a stats sample touches
 the usage text, the bar, the sparkline and the slider's usage marker, never the slider's value.
@@ -105,6 +106,8 @@ class DevboxCard(Vertical):
         self.mark_label = Label(" ", classes="card-mark")
         self.name_label = Label(Text(self.info.name, no_wrap=True), classes="card-name")
         self.state_label = Label(classes="badge card-state")
+        self.host_label = Label(Text(self.info.host), classes="badge card-host")
+        """The host column of this view: shown when the panel lists more than one host."""
         self.role_label = Label(Text(self.info.role or ""), classes="badge card-role")
         self.idle_label = Label(Text("idle"), classes="badge card-idle")
         self.usage_label = Label(classes="card-usage-text")
@@ -124,6 +127,7 @@ class DevboxCard(Vertical):
             yield self.mark_label
             yield self.name_label
             yield self.state_label
+            yield self.host_label
             yield self.role_label
             yield self.idle_label
             yield self.change_label

@@ -36,7 +36,8 @@ class CardList(VerticalScroll, can_focus=False):
         return [c for c in self.children if isinstance(c, DevboxCard)]
 
     def action_move(self, delta: int) -> None:
-        cards = [c for c in self.cards if not c.slider.disabled] or self.cards
+        shown = [c for c in self.cards if c.display]  # `/` and `H` hide cards
+        cards = [c for c in shown if not c.slider.disabled] or shown
         if not cards:
             return
         focused = self.screen.focused
@@ -99,7 +100,7 @@ class DevboxCards(_Panel):
                 info,
                 floor=int(self.rules.floor),
                 step=int(self.rules.step),
-                ceiling=self._ceiling(info.host, info.memory_limit),
+                ceiling=self._ceiling(info.host, info.memory_limit, info.key),
                 enabled=self.can_resize,
             )
             self.cards[info.key] = card
@@ -121,7 +122,7 @@ class DevboxCards(_Panel):
 
     def focus_first(self) -> None:
         """Put the keyboard on the first card's slider, or on the panel when it has none."""
-        cards = [c for c in self.card_list.cards if c.key in self.cards]
+        cards = [c for c in self.card_list.cards if c.key in self.cards and c.display]
         if cards and not cards[0].slider.disabled:
             cards[0].slider.focus()
         else:
@@ -158,11 +159,20 @@ class DevboxCards(_Panel):
             if self.card_list.children[index] is not card:
                 self.card_list.move_child(card, before=index)
 
-    def _ceiling(self, host: str, limit: int) -> int:
-        """The highest limit the host's budget allows one container whose limit is `limit`."""
+    def _ceiling(self, host: str, limit: int, key: str | None = None) -> int:
+        """The highest limit the host's free budget allows the container `key`, whose limit is
+        `limit`: its own limit plus what is free on its host, less what the other moved sliders
+        on that host take (or plus what they give back). Each host has its own budget."""
         info = self.hosts.get(host)
         if info is None or info.memory.total <= 0:
             return limit
+        others = sum(c.pending for k, c in self.cards.items() if k != key and c.info.host == host)
         step = int(self.rules.step)
-        ceiling = limit + max(0, info.memory.available)
+        ceiling = limit + max(0, info.memory.available - others)
         return max(limit, ceiling - ceiling % step)
+
+    def refresh_ceilings(self, host: str, *, moved: str | None = None) -> None:
+        """The ceilings of `host`'s cards after a slider there moved (`moved`: not that one)."""
+        for key, card in self.cards.items():
+            if key != moved and card.info.host == host:
+                card.set_ceiling(self._ceiling(host, card.server_limit, key))

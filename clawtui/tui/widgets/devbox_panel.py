@@ -42,6 +42,13 @@ from clawtui.tui.messages import EngineEvent, as_model
 from clawtui.tui.widgets.devbox_card import DevboxCard
 from clawtui.tui.widgets.devbox_cards import CardList, DevboxCards
 from clawtui.tui.widgets.empty_state import EmptyState
+from clawtui.tui.widgets.host_filter import (
+    FilterBar,
+    FilteredPanel,
+    RowFilter,
+    filter_binding,
+    host_binding,
+)
 from clawtui.tui.widgets.host_header import HostHeaders
 from clawtui.tui.widgets.memory_batch import MemoryBatch
 from clawtui.tui.widgets.tmux_pane import TmuxPane
@@ -55,7 +62,7 @@ EMPTY_BODY = (
 EMPTY_HINT = "Configured in the [devboxes] and [memory] sections of config.toml."
 
 
-class DevboxesPanel(DevboxCards, MemoryBatch, TmuxPane, Vertical, can_focus=True):
+class DevboxesPanel(DevboxCards, MemoryBatch, TmuxPane, FilteredPanel, Vertical, can_focus=True):
     """Dev and pool containers with their memory, the pending budget, Apply and history.
 
     The panel itself takes the keyboard when it has no card (so `n` works on the empty state)
@@ -90,6 +97,8 @@ class DevboxesPanel(DevboxCards, MemoryBatch, TmuxPane, Vertical, can_focus=True
                 tooltip="Apply every moved slider as one batch"),
         Binding("U", "reset", "Reset", id="memory.reset", show=False,
                 tooltip="Put every slider back to its container's limit"),
+        filter_binding("devbox", "name, image or host"),
+        host_binding("devbox"),
     ]  # fmt: skip
 
     def __init__(self, clock: Callable[[], float], engine: EngineAPI, settings: Settings) -> None:
@@ -109,9 +118,12 @@ class DevboxesPanel(DevboxCards, MemoryBatch, TmuxPane, Vertical, can_focus=True
         self._current: str | None = None
         self.tmux_shown_for: str | None = None
         """Key of the container whose tmux sessions are shown."""
+        self.row_filter = RowFilter()
+        """`/` and `H`: which cards are shown (a hidden card's moved slider stays pending)."""
 
     def compose(self) -> ComposeResult:
-        yield HostHeaders(id="devbox-hosts")
+        yield HostHeaders(budget=True, id="devbox-hosts")
+        yield FilterBar("filter: part of a name, image or host", prefix="devbox")
         with Horizontal(id="devbox-body"):
             yield CardList(id="devbox-cards")
             with Vertical(id="memory-side"):
@@ -191,8 +203,30 @@ class DevboxesPanel(DevboxCards, MemoryBatch, TmuxPane, Vertical, can_focus=True
         for host in shown_hosts:
             headers.set_pending(host.name, pending.get(host.name, 0))
         for card in self.cards.values():
-            card.set_ceiling(self._ceiling(card.info.host, card.server_limit))
+            card.set_ceiling(self._ceiling(card.info.host, card.server_limit, card.key))
+        several = len({c.info.host for c in self.cards.values()}) > 1
+        for card in self.cards.values():
+            card.host_label.display = several
+        self.refilter()
         self._sync_actions()
+
+    # -- filters: `/` text, `H` cycles hosts (host_filter.FilteredPanel) ----------------------
+    def filter_hosts(self) -> list[str]:
+        return sorted({c.info.host for c in self.cards.values()})
+
+    def show_filtered(self) -> int:
+        shown, lost_focus = 0, False
+        for card in self.cards.values():
+            info = card.info
+            card.display = self.row_filter.passes(info.host, info.name, info.image)
+            shown += card.display
+            lost_focus |= not card.display and card.is_mounted and card.slider.has_focus
+        if lost_focus:  # the keyboard goes to a card still shown (or the panel), not away
+            self.focus_first()
+        return shown
+
+    def filter_done(self) -> None:
+        self.focus_first()
 
     # -- the user's side -----------------------------------------------------------------------
 

@@ -62,6 +62,9 @@ class PanelParts(Vertical):
     def refresh_tmux(self) -> None:
         raise NotImplementedError
 
+    def refresh_ceilings(self, host: str, *, moved: str | None = None) -> None:
+        raise NotImplementedError
+
     def _sync(self) -> None:
         raise NotImplementedError
 

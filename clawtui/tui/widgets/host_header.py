@@ -6,8 +6,10 @@ containers. Memory is the budget of seed 000's validation rules: total RAM minus
 reserve, of which `allocated` (the sum of container limits) is spoken for; its color says how
 much of that budget is still available. Colors come from the theme through CSS classes.
 
-The Dev containers panel shows the same headers with the limits its sliders would set counted
-in (`pending`): allocated and available then say what the host would look like after Apply.
+The Dev containers panel shows the same headers, one per host with its own budget (RAM minus
+that host's `memory_reserve`) named, with the limits its sliders would set counted in
+(`pending`): allocated and available then say what the host would look like after Apply. Each
+slider stops at its own host's free budget.
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ def with_pending(memory: HostMemory, pending: int) -> HostMemory:
     )
 
 
-def memory_text(info: HostInfo, pending: int = 0) -> str:
-    """The memory budget line: RAM, allocated, available, reserve (and unlimited containers);
+def memory_text(info: HostInfo, pending: int = 0, *, budget: bool = False) -> str:
+    """The memory budget line: RAM, with `budget` the budget (RAM - reserve), allocated,
+    available (what is free of the budget), reserve (and unlimited containers);
     `pending` bytes of limit changes not applied yet are counted in, and named."""
     mem = with_pending(info.memory, pending)
     if mem.total <= 0:
@@ -67,8 +70,9 @@ def memory_text(info: HostInfo, pending: int = 0) -> str:
     alloc = format_bytes(mem.allocated)
     if pending:
         alloc += f" ({'+' if pending > 0 else '-'}{format_bytes(abs(pending))} pending)"
+    shown_budget = f"budget {format_bytes(mem.total - mem.reserve)} · " if budget else ""
     text = (
-        f"RAM {format_bytes(mem.total)} · alloc {alloc} · "
+        f"RAM {format_bytes(mem.total)} · {shown_budget}alloc {alloc} · "
         f"avail {format_bytes(mem.available)} · reserve {format_bytes(mem.reserve)}"
     )
     if mem.unlimited:
@@ -79,9 +83,11 @@ def memory_text(info: HostInfo, pending: int = 0) -> str:
 class HostHeader(Vertical):
     """The state, Docker version and memory budget of one host."""
 
-    def __init__(self, info: HostInfo) -> None:
+    def __init__(self, info: HostInfo, *, budget: bool = False) -> None:
         super().__init__(classes="host-header")
         self.info = info
+        self.budget = budget
+        """Name the budget (RAM - reserve) too: the memory sliders' headers do."""
         self.pending = 0
         """Bytes of limit changes not applied yet, counted into allocated and available."""
 
@@ -130,7 +136,7 @@ class HostHeader(Vertical):
         self._show_memory(memory)
 
     def _show_memory(self, label: Label) -> None:
-        label.update(Text(memory_text(self.info, self.pending)))
+        label.update(Text(memory_text(self.info, self.pending, budget=self.budget)))
         level = budget_level(with_pending(self.info.memory, self.pending))
         for each in BudgetLevel:
             self.set_class(level is each, f"-mem-{each.value}")
@@ -138,7 +144,12 @@ class HostHeader(Vertical):
 
 
 class HostHeaders(Vertical):
-    """One HostHeader per configured host, in engine order."""
+    """One HostHeader per configured host, in engine order (`budget`: each names its budget,
+    as over the memory sliders, where every host's own budget bounds its sliders)."""
+
+    def __init__(self, *, budget: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.budget = budget
 
     def load(self, hosts: Iterable[HostInfo]) -> None:
         """Replace every header (first snapshot or RESYNC)."""
@@ -156,7 +167,7 @@ class HostHeaders(Vertical):
             if header.info.name == info.name:
                 header.show(info)
                 return
-        self.mount(HostHeader(info))
+        self.mount(HostHeader(info, budget=self.budget))
 
     def set_pending(self, host: str, pending: int) -> None:
         """Count not-yet-applied limit changes into one host's budget."""

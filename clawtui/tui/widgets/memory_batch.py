@@ -19,6 +19,7 @@ from clawtui.tui.format import format_bytes
 from clawtui.tui.memory_text import (
     below_usage,
     history_text,
+    partial_lines,
     plan_lines,
     result_lines,
     result_severity,
@@ -119,6 +120,7 @@ class MemoryBatch(_Panel):
         if self.is_mounted:
             headers = self.query_one(HostHeaders)
             headers.set_pending(card.info.host, self.pending_by_host().get(card.info.host, 0))
+            self.refresh_ceilings(card.info.host, moved=card.key)
             self._sync_actions()
 
     def action_reset(self) -> None:
@@ -147,15 +149,19 @@ class MemoryBatch(_Panel):
         try:
             assert memory is not None
             plan = await memory.plan(changes, who=WHO, confirm_below_usage=True)
-            if not plan.ok:
+            going = plan.hosts_ok() if not plan.ok else []
+            if not plan.ok and not going:
                 self._show_result(plan_lines(plan), "warning")
                 self.app.notify(plan.summary() or "The batch was refused.", title="Memory",
                                 severity="warning", markup=False, timeout=8)  # fmt: skip
                 return
             confirm = any(below_usage(c) for c in plan.checks)
+            lines = [] if plan.ok else partial_lines(plan, going)  # some hosts refuse theirs
             if plan.warnings:
-                screen = ConfirmScreen("Apply memory changes?", warning_lines(plan),
-                                       yes="Apply anyway", danger=confirm)  # fmt: skip
+                lines += warning_lines(plan)
+            if lines:
+                title = "Apply memory changes?" if plan.ok else "Apply on some hosts only?"
+                screen = ConfirmScreen(title, lines, yes="Apply anyway", danger=confirm)
                 if await self.app.push_screen_wait(screen) is None:
                     self._show_result([Text("Cancelled: nothing was changed.")], "")
                     return

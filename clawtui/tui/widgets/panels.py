@@ -13,17 +13,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
-from textual.widgets import Input, Label
 
 from clawtui.engine.api.models import ContainerInfo, EventKind, HostInfo
 from clawtui.tui.messages import EngineEvent, as_model
 from clawtui.tui.widgets.container_detail import ContainerDetail
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.empty_state import EmptyState
+from clawtui.tui.widgets.host_filter import FilterBar, FilteredPanel, RowFilter, filter_binding
 from clawtui.tui.widgets.host_header import HostHeaders
 
 
@@ -98,37 +97,25 @@ PLACEHOLDERS: dict[str, Placeholder] = {
 }
 
 
-class FleetPanel(Vertical):
-    """Host headers over the table of every container, and the selected container's details."""
+class FleetPanel(FilteredPanel, Vertical):
+    """Host headers over the table of every container, and the selected container's details.
+
+    `/` filters by text (here), `H` cycles hosts (a key of the table); `host_filter.py`."""
 
     ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset(
         {EventKind.HOST, EventKind.CONTAINER, EventKind.CONTAINER_REMOVED}
     )
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "slash",
-            "filter",
-            "Filter",
-            id="fleet.filter",
-            show=False,
-            tooltip="Show only containers whose name, image or host contain some text",
-        ),
-    ]
-    DEFAULT_CSS = """
-    #fleet-filter, #fleet-filter-state { display: none; }
-    #fleet-filter.-shown, #fleet-filter-state.-shown { display: block; }
-    #fleet-filter-state { color: $text-muted; }
-    """
+    BINDINGS: ClassVar[list[BindingType]] = [filter_binding("fleet", "name, image or host")]
 
     def __init__(self, clock: Callable[[], float]) -> None:
         super().__init__(id="fleet-panel")
         self._clock = clock
+        self.row_filter = RowFilter()
 
     def compose(self) -> ComposeResult:
         yield HostHeaders(id="host-headers")
-        yield Input(placeholder="filter: part of a name, image or host", id="fleet-filter")
-        yield Label(id="fleet-filter-state")
-        yield ContainerTable(clock=self._clock, id="fleet-table")
+        yield FilterBar("filter: part of a name, image or host", prefix="fleet")
+        yield ContainerTable(clock=self._clock, id="fleet-table", row_filter=self.row_filter)
         yield ContainerDetail(id="fleet-detail", classes="container-detail")
 
     @property
@@ -153,34 +140,20 @@ class FleetPanel(Vertical):
     def on_container_table_selected(self, event: ContainerTable.Selected) -> None:
         self.query_one(ContainerDetail).show(event.container)
 
-    # -- filters: `/` text, `H` cycles hosts (ContainerTable) --------------------------------
-    def action_filter(self) -> None:
-        box = self.query_one("#fleet-filter", Input)
-        box.add_class("-shown")
-        box.focus()
+    # -- filters: `/` text (FilteredPanel), `H` cycles hosts (ContainerTable) ------------------
+    def filter_hosts(self) -> list[str]:
+        return self.table.known_hosts()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "fleet-filter":
-            event.stop()
-            self.table.set_filters(text=event.value)
+    def show_filtered(self) -> int:
+        return self.table.apply_filter()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id != "fleet-filter":
-            return
-        event.stop()
-        event.input.set_class(bool(event.value), "-shown")
+    def filter_done(self) -> None:
         self.table.focus()
 
     def on_container_table_filters_changed(self, event: ContainerTable.FiltersChanged) -> None:
-        table = event.table
-        parts = []
-        if table.host_filter is not None:
-            parts.append(f"host {table.host_filter} (H: next host)")
-        if table.text_filter:
-            parts.append(f"matching {table.text_filter!r} (/: change)")
-        state = self.query_one("#fleet-filter-state", Label)
-        state.update(Text(f"showing {len(table.infos)}: " + " · ".join(parts) if parts else ""))
-        state.set_class(bool(parts), "-shown")
+        bar = self.filter_bar
+        if bar is not None:
+            bar.show_state(event.table.filter, len(event.table.infos))
 
 
 def placeholder_panel(panel_id: str) -> EmptyState:

@@ -65,16 +65,16 @@ def claim_state(claim: ClaimInfo, now: float) -> str:
 
 
 def container_cells(c: PoolContainer, now: float) -> list[Text]:
-    """Cells of one container row: container, state, tenant, health, age, last sync, host."""
+    """Cells of one container row: container, host, state, tenant, health, age, last sync."""
     health_style = "" if c.health == "healthy" else "red"
     return [
         Text(c.name),
+        Text(c.host),
         Text(c.state),
         Text(c.tenant or "-"),
         Text(c.health, style=health_style),
         Text(_age(c.age)),
         Text(_ago(c.last_sync, now)),
-        Text(c.host),
     ]
 
 

@@ -43,6 +43,13 @@ from clawtui.engine.api.pools import PoolsAPI, pools_of
 from clawtui.engine.api.protocols import EngineAPI
 from clawtui.tui.messages import EngineEvent
 from clawtui.tui.widgets.empty_state import EmptyState
+from clawtui.tui.widgets.host_filter import (
+    FilterBar,
+    FilteredPanel,
+    RowFilter,
+    filter_binding,
+    host_binding,
+)
 from clawtui.tui.widgets.pools_detail import (
     claim_state,
     container_cells,
@@ -141,7 +148,7 @@ class PoolPrompt(ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
-class PoolsPanel(Vertical, can_focus=True):
+class PoolsPanel(FilteredPanel, Vertical, can_focus=True):
     """Pools, claims, events and actions."""
 
     ENGINE_EVENTS: ClassVar[frozenset[EventKind]] = frozenset({EventKind.POOL, EventKind.SYNC})
@@ -167,6 +174,8 @@ class PoolsPanel(Vertical, can_focus=True):
         Binding("y", "sync", "Sync now", id="pools.sync", tooltip="Sync the selected tenant now"),
         Binding("s", "scale", "Scale", id="pools.scale",
                 tooltip="Set the selected pool's warm target"),
+        filter_binding("pools", "container, tenant, pool or host"),
+        host_binding("pools"),
     ]  # fmt: skip
 
     def __init__(self, clock: Callable[[], float], engine: EngineAPI, settings: Settings) -> None:
@@ -183,6 +192,10 @@ class PoolsPanel(Vertical, can_focus=True):
         self.tenant_rows: list[Any] = []
         self.container_rows: list[Any] = []
         self.detail_pool: str | None = None
+        self.row_filter = RowFilter()
+        self._shown_in_tables = 0
+        """`/` and `H`: the container and tenant rows shown (by container, tenant, pool, host);
+        the pools table lists every pool, so a pool's containers can always be picked."""
 
     @property
     def available(self) -> bool:
@@ -211,6 +224,7 @@ class PoolsPanel(Vertical, can_focus=True):
             )
             return
         yield Static(Text(""), id="pools-overview")
+        yield FilterBar("filter: part of a container, tenant, pool or host", prefix="pools")
         yield Label(Text("Pools"), classes="pools-title")
         yield DataTable(id="pools-table", cursor_type="row", zebra_stripes=True)
         yield Label(Text("Containers"), classes="pools-title", id="pools-containers-title")
@@ -233,9 +247,10 @@ class PoolsPanel(Vertical, can_focus=True):
         table.add_columns("Pool", "Host", "Warm", "Warming", "Claimed", "Unhealthy", "Max",
                           "p50 ms", "p99 ms")  # fmt: skip
         tenants = self.query_one("#pools-tenants", DataTable)
-        tenants.add_columns("Tenant", "Pool", "Container", "Claimed", "State", "Last sync")
+        tenants.add_columns("Tenant", "Pool", "Container", "Host", "Claimed", "State",
+                            "Last sync")  # fmt: skip
         self.query_one("#pools-containers", DataTable).add_columns(
-            "Container", "State", "Tenant", "Health", "Age", "Last sync", "Host"
+            "Container", "Host", "State", "Tenant", "Health", "Age", "Last sync"
         )
         self.reload()
         self.set_interval(2.0, self.reload)
@@ -271,18 +286,14 @@ class PoolsPanel(Vertical, can_focus=True):
             self.set_status(f"could not read pool details: {exc}", error=True)
             return
         self.detail_pool = pool
-        now = self._clock()
         title = self.query_one("#pools-containers-title", Label)
         title.update(Text(f"Containers of {pool}" if pool else "Containers"))
-        table = self.query_one("#pools-containers", DataTable)
-        keep = table.cursor_row
-        table.clear()
-        for c in self.container_rows:
-            table.add_row(*container_cells(c, now), key=c.name)
-        if self.container_rows:
-            table.move_cursor(row=min(keep, len(self.container_rows) - 1))
+        shown = self._render_containers()
+        bar = self.filter_bar
+        if bar is not None:
+            bar.show_state(self.row_filter, self._shown_in_tables + shown)
         claim = next((t for t in self.tenant_rows if t.tenant == tenant), None)
-        self.query_one("#pools-tenant", Static).update(tenant_text(claim, history, now))
+        self.query_one("#pools-tenant", Static).update(tenant_text(claim, history, self._clock()))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id in ("pools-table", "pools-tenants") and self.available:
@@ -292,13 +303,39 @@ class PoolsPanel(Vertical, can_focus=True):
     async def load_details(self) -> None:
         await self._load_details()
 
-    def _render_tables(self) -> None:
+    # -- filters: `/` text, `H` cycles hosts (host_filter.FilteredPanel) ----------------------
+    def filter_hosts(self) -> list[str]:
+        rows = [*self.pool_rows, *self.container_rows, *self.tenant_rows]
+        return sorted({str(r.host) for r in rows if getattr(r, "host", None)})
+
+    def show_filtered(self) -> int:
+        """Redraw the tables through the filters; how many container and tenant rows show."""
+        return self._render_tables() + self._render_containers()
+
+    def filter_done(self) -> None:
+        self.query_one("#pools-table", DataTable).focus()
+
+    def _render_containers(self) -> int:
+        now = self._clock()
+        table = self.query_one("#pools-containers", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        rows = [c for c in self.container_rows
+                if self.row_filter.passes(c.host, c.name, c.tenant or "", c.pool)]  # fmt: skip
+        for c in rows:
+            table.add_row(*container_cells(c, now), key=c.name)
+        if rows:
+            table.move_cursor(row=min(keep, len(rows) - 1))
+        return len(rows)
+
+    def _render_tables(self) -> int:
         now = self._clock()
         self.query_one("#pools-overview", Static).update(overview_text(self.pool_rows))
         table = self.query_one("#pools-table", DataTable)
         keep = table.cursor_row
         table.clear()
-        for p in self.pool_rows:
+        pools = self.pool_rows  # pools are not filtered: their containers and claims are
+        for p in pools:
             table.add_row(
                 Text(p.name), Text(", ".join(p.hosts) or p.host), Text(f"{p.warm}/{p.target}"),
                 Text(str(p.warming)),
@@ -306,12 +343,14 @@ class PoolsPanel(Vertical, can_focus=True):
                 Text(str(p.max)), Text(_ms(p.warm_p50_ms)), Text(_ms(p.warm_p99_ms)),
                 key=p.name,
             )  # fmt: skip
-        if self.pool_rows:
-            table.move_cursor(row=min(keep, len(self.pool_rows) - 1))
+        if pools:
+            table.move_cursor(row=min(keep, len(pools) - 1))
         tenants = self.query_one("#pools-tenants", DataTable)
         keep = tenants.cursor_row
         tenants.clear()
-        for t in self.tenant_rows:
+        claims = [t for t in self.tenant_rows
+                  if self.row_filter.passes(t.host, t.tenant, t.pool, t.container)]  # fmt: skip
+        for t in claims:
             last = max(t.sync, key=lambda s: s.last_run, default=None)
             sync_text = Text("-")
             if last is not None:
@@ -321,11 +360,14 @@ class PoolsPanel(Vertical, can_focus=True):
                 )
             state_style = "red" if t.state in ("release_failed", "lost") else ""
             tenants.add_row(
-                Text(t.tenant), Text(t.pool), Text(t.container), Text(_ago(t.claimed_at, now)),
-                Text(claim_state(t, now), style=state_style), sync_text, key=t.tenant,
+                Text(t.tenant), Text(t.pool), Text(t.container), Text(t.host),
+                Text(_ago(t.claimed_at, now)), Text(claim_state(t, now), style=state_style),
+                sync_text, key=t.tenant,
             )  # fmt: skip
-        if self.tenant_rows:
-            tenants.move_cursor(row=min(keep, len(self.tenant_rows) - 1))
+        if claims:
+            tenants.move_cursor(row=min(keep, len(claims) - 1))
+        self._shown_in_tables = len(claims)
+        return self._shown_in_tables
 
     def on_engine_event(self, message: EngineEvent) -> None:
         self.pool_event(message.event)
