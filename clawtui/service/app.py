@@ -30,8 +30,17 @@ from clawtui.service import (
     routes_tokens,
     routes_webhook,
 )
+from clawtui.service.container_bodies import ContainerBodies
 from clawtui.service.errors import error_middleware
-from clawtui.service.keys import ENGINE, METRICS, SETTINGS, SSE_OWNERS, SSE_STREAMS, TOKEN
+from clawtui.service.keys import (
+    CONTAINER_BODIES,
+    ENGINE,
+    METRICS,
+    SETTINGS,
+    SSE_OWNERS,
+    SSE_STREAMS,
+    TOKEN,
+)
 from clawtui.service.scopes import auth_middleware
 
 if TYPE_CHECKING:
@@ -58,6 +67,7 @@ def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Appl
     app[SSE_STREAMS] = set[Subscription]()
     app[SSE_OWNERS] = {}
     app[METRICS] = metrics.ServiceMetrics(engine, app)
+    app[CONTAINER_BODIES] = ContainerBodies()
     app.add_routes(routes_api.routes)
     app.add_routes(routes_memory.routes)
     app.add_routes(routes_containers.routes)

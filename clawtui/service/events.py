@@ -23,9 +23,9 @@ from aiohttp import web
 from clawtui.engine.api.events import encode_event
 from clawtui.engine.api.models import Event, EventKind
 from clawtui.engine.api.tokens import Principal
+from clawtui.service.container_bodies import container_json
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE, SETTINGS, SSE_OWNERS, SSE_STREAMS
-from clawtui.service.routes_api import container_json
 from clawtui.service.scopes import PRINCIPAL, principal_of
 
 REVOKE_CHECK = 1.0
