@@ -152,6 +152,25 @@ def paced_load(port: int, path: str, rate: float, seconds: float, workers: int) 
     }
 
 
+def measured_load(serve_pid: int, port: int, path: str, args: argparse.Namespace) -> dict[str, Any]:
+    """`paced_load` plus the CPU the service and this load generator used meanwhile (process
+    CPU is less sensitive than latency to other users of a shared machine): per request, and
+    the generator's in % of one core (near 100 % would mean the generator is the bottleneck)."""
+    serve0, own0, t0 = cpu_seconds(serve_pid) or 0.0, time.process_time(), time.perf_counter()
+    out = paced_load(port, path, args.rate, args.seconds, args.workers)
+    wall = time.perf_counter() - t0
+    served = max(1, out["n"])
+    out["service_cpu_ms_per_request"] = rnd(
+        ((cpu_seconds(serve_pid) or 0.0) - serve0) * 1000 / served, 3
+    )
+    out["service_cpu_percent_of_core"] = rnd(
+        ((cpu_seconds(serve_pid) or 0.0) - serve0) * 100 / wall, 1
+    )
+    out["load_generator_cpu_percent_of_core"] = rnd((time.process_time() - own0) * 100 / wall, 1)
+    out["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
 class SseClient(threading.Thread):
     """One SSE connection; keeps the ids of the container events it reads."""
 
@@ -274,9 +293,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.2)
         loadavg = os.getloadavg()
         progress(f"{expected} containers listed; GET /api/v1/hosts at {args.rate:g}/s (baseline)")
-        baseline = paced_load(port, "/api/v1/hosts", args.rate, args.seconds, args.workers)
+        baseline = measured_load(proc.pid, port, "/api/v1/hosts", args)
         progress(f"GET /api/v1/containers at {args.rate:g}/s for {args.seconds:g}s")
-        listing = paced_load(port, "/api/v1/containers", args.rate, args.seconds, args.workers)
+        listing = measured_load(proc.pid, port, "/api/v1/containers", args)
         # Events from containers on an engine only this benchmark uses (engine b).
         targets, events_client = benches[1].ids[: args.events], extra_clients[0]
         progress(f"SSE: 1 client, then {args.clients}, {len(targets)} pause+unpause each")

@@ -20,7 +20,7 @@ containers' shims of the three engines, % of one core; two idle windows (no clie
 daemons' background. Target: `cpu_ratio` (a / b) <= 0.05. The system dockerd is shared with
 every other user of this machine, so `cpu_ratio_extra_engines(_net_of_idle)` also compares the
 client plus the two extra engines' daemons only, which nobody else uses.
---quick: 30 containers per engine (90 in all: creating 300 alone takes 70-90 s on this shared
+--quick: 25 containers per engine (75 in all: creating 300 alone takes 70-90 s on this shared
 2-core machine), 8 s phases, 3 s idle windows; otherwise 3 x 100, 30 s phases, 10 s idle.
 
 TUI part: the clawtui TUI (`ClawApp`, headless through Textual's test driver, 160x50) over the
@@ -60,7 +60,7 @@ HOSTS = ("local", "build-1", "gpu-box")
 TARGET_TICK_P99_MS = 30.0
 TARGET_IDLE_PERCENT = 2.0
 TARGET_CPU_RATIO = 0.05
-QUICK_ENGINE_PER_HOST = 30
+QUICK_ENGINE_PER_HOST = 25
 MIB = 1024 * 1024
 
 
@@ -580,8 +580,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         return run_child(args.child, args.spec_file)
-    ticks = args.ticks or (30 if args.quick else 100)
-    idle_seconds = args.idle_seconds or (5.0 if args.quick else 20.0)
+    ticks = args.ticks or (20 if args.quick else 100)
+    idle_seconds = args.idle_seconds or (3.0 if args.quick else 20.0)
     args.per_host_engine = args.per_host_engine or (QUICK_ENGINE_PER_HOST if args.quick else 100)
     args.duration = args.duration or (8.0 if args.quick else 30.0)
     args.idle_window = args.idle_window or (3.0 if args.quick else 10.0)
