@@ -16,7 +16,13 @@ system one and the two extra), and `clawtui serve` as a subprocess with the thre
             see every event (the same event ids, in the same order). Service CPU per client
             per event (service CPU over the phase / (C x events)), against the same events
             with one client in the same run (`fanout_vs_one_client`: that figure with C
-            clients over the one with one client).
+            clients over the one with one client). The service's CPU per event includes the
+            engine's own work for it (the Docker event, an inspect), which does not grow with
+            clients: `service_cpu_us_per_extra_client_per_event` is the difference per event
+            between the two phases over the C - 1 extra clients (what one more client costs).
+  Both list phases also report the service's CPU per request and the load generator's CPU
+  (process CPU varies less than latency with other users of the machine; a generator near
+  100 % of a core would be the bottleneck).
 On this shared 2-core machine, creating the 300 containers dominates the run (over 90 s under
 load); the measured phases take about 30 s. The last line of output is one JSON object.
 Containers, engines and bridges are removed at the end, even on error.
@@ -152,6 +158,25 @@ def paced_load(port: int, path: str, rate: float, seconds: float, workers: int) 
     }
 
 
+def measured_load(serve_pid: int, port: int, path: str, args: argparse.Namespace) -> dict[str, Any]:
+    """`paced_load` plus the CPU the service and this load generator used meanwhile (process
+    CPU is less sensitive than latency to other users of a shared machine): per request, and
+    the generator's in % of one core (near 100 % would mean the generator is the bottleneck)."""
+    serve0, own0, t0 = cpu_seconds(serve_pid) or 0.0, time.process_time(), time.perf_counter()
+    out = paced_load(port, path, args.rate, args.seconds, args.workers)
+    wall = time.perf_counter() - t0
+    served = max(1, out["n"])
+    out["service_cpu_ms_per_request"] = rnd(
+        ((cpu_seconds(serve_pid) or 0.0) - serve0) * 1000 / served, 3
+    )
+    out["service_cpu_percent_of_core"] = rnd(
+        ((cpu_seconds(serve_pid) or 0.0) - serve0) * 100 / wall, 1
+    )
+    out["load_generator_cpu_percent_of_core"] = rnd((time.process_time() - own0) * 100 / wall, 1)
+    out["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
 class SseClient(threading.Thread):
     """One SSE connection; keeps the ids of the container events it reads."""
 
@@ -227,6 +252,7 @@ def fanout(
         "min_events_seen": min(len(c.ids) for c in clients),
         "service_cpu_ms": rnd(cpu * 1000, 1),
         "service_cpu_us_per_client_per_event": rnd(cpu * 1e6 / max(1, n_clients * events), 1),
+        "_cpu_per_event_us": cpu * 1e6 / max(1, events),
         "wall_s": rnd(wall, 2),
     }
 
@@ -274,9 +300,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.2)
         loadavg = os.getloadavg()
         progress(f"{expected} containers listed; GET /api/v1/hosts at {args.rate:g}/s (baseline)")
-        baseline = paced_load(port, "/api/v1/hosts", args.rate, args.seconds, args.workers)
+        baseline = measured_load(proc.pid, port, "/api/v1/hosts", args)
         progress(f"GET /api/v1/containers at {args.rate:g}/s for {args.seconds:g}s")
-        listing = paced_load(port, "/api/v1/containers", args.rate, args.seconds, args.workers)
+        listing = measured_load(proc.pid, port, "/api/v1/containers", args)
         # Events from containers on an engine only this benchmark uses (engine b).
         targets, events_client = benches[1].ids[: args.events], extra_clients[0]
         progress(f"SSE: 1 client, then {args.clients}, {len(targets)} pause+unpause each")
@@ -285,6 +311,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for api in extra_clients:
             api.close()
     p99 = listing["p99_ms"]
+    for phase in (one, many):
+        phase["service_cpu_us_per_event"] = rnd(phase["_cpu_per_event_us"], 1)
     per_one = one["service_cpu_us_per_client_per_event"] or 0.0
     per_many = many["service_cpu_us_per_client_per_event"] or 0.0
     return {
@@ -302,6 +330,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "sse_one_client": one,
         "sse_fanout": many,
         "fanout_vs_one_client": rnd(per_many / per_one, 3) if per_one else None,
+        # The service's CPU per event includes the engine's own work for it (Docker event,
+        # inspect), which does not grow with clients: the cost of one more client per event
+        # is the difference between the two phases, spread over the extra clients.
+        "service_cpu_us_per_extra_client_per_event": rnd(
+            (many["_cpu_per_event_us"] - one["_cpu_per_event_us"]) / max(1, args.clients - 1), 1
+        ),
         "targets": {"list_p99_ms": TARGET_LIST_P99_MS, "sse_no_loss": True},
         "meets_targets": {
             "list_p99_ms": p99 is not None and p99 <= TARGET_LIST_P99_MS,
@@ -327,6 +361,8 @@ def main() -> int:
     handle_termination()
     started = time.monotonic()
     result = run(args)
+    for phase in ("sse_one_client", "sse_fanout"):
+        result[phase].pop("_cpu_per_event_us", None)
     result["wall_seconds"] = rnd(time.monotonic() - started, 1)
     emit_result(result)
     return 0

@@ -30,9 +30,20 @@ from clawtui.service import (
     routes_tokens,
     routes_webhook,
 )
+from clawtui.service.container_bodies import ContainerBodies
 from clawtui.service.errors import error_middleware
-from clawtui.service.keys import ENGINE, METRICS, SETTINGS, SSE_OWNERS, SSE_STREAMS, TOKEN
+from clawtui.service.keys import (
+    CONTAINER_BODIES,
+    ENGINE,
+    METRICS,
+    SETTINGS,
+    SSE_FRAMES,
+    SSE_OWNERS,
+    SSE_STREAMS,
+    TOKEN,
+)
 from clawtui.service.scopes import auth_middleware
+from clawtui.service.sse_frames import SseFrames
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
@@ -58,6 +69,8 @@ def create_app(engine: EngineAPI, settings: Settings, *, token: str) -> web.Appl
     app[SSE_STREAMS] = set[Subscription]()
     app[SSE_OWNERS] = {}
     app[METRICS] = metrics.ServiceMetrics(engine, app)
+    app[CONTAINER_BODIES] = ContainerBodies()
+    app[SSE_FRAMES] = SseFrames()
     app.add_routes(routes_api.routes)
     app.add_routes(routes_memory.routes)
     app.add_routes(routes_containers.routes)

@@ -20,12 +20,11 @@ from typing import Any
 
 from aiohttp import web
 
-from clawtui.engine.api.events import encode_event
-from clawtui.engine.api.models import Event, EventKind
+from clawtui.engine.api.models import EventKind
 from clawtui.engine.api.tokens import Principal
+from clawtui.service.container_bodies import container_json
 from clawtui.service.errors import fail
-from clawtui.service.keys import ENGINE, SETTINGS, SSE_OWNERS, SSE_STREAMS
-from clawtui.service.routes_api import container_json
+from clawtui.service.keys import ENGINE, SETTINGS, SSE_FRAMES, SSE_OWNERS, SSE_STREAMS
 from clawtui.service.scopes import PRINCIPAL, principal_of
 
 REVOKE_CHECK = 1.0
@@ -48,12 +47,6 @@ def _kinds(request: web.Request) -> set[EventKind] | None:
     return out
 
 
-def sse_frame(event: Event) -> bytes:
-    """One event as an SSE frame; its JSON is `encode_event`'s (the client's `decode_event`)."""
-    data = json.dumps(encode_event(event), separators=(",", ":"), ensure_ascii=False)
-    return f"id: {event.seq}\nevent: {event.kind.value}\ndata: {data}\n\n".encode()
-
-
 def _snapshot(request: web.Request) -> bytes:
     engine = request.app[ENGINE]
     now = time.time()
@@ -69,6 +62,7 @@ def _snapshot(request: web.Request) -> bytes:
 async def events(request: web.Request) -> web.StreamResponse:
     kinds = _kinds(request)
     engine = request.app[ENGINE]
+    frames = request.app[SSE_FRAMES]
     heartbeat = request.app[SETTINGS].service.sse_heartbeat
     sub = engine.subscribe(kinds)
     streams = request.app[SSE_STREAMS]
@@ -107,7 +101,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 continue
             except StopAsyncIteration:  # the service is shutting down
                 break
-            await response.write(sse_frame(event))
+            await response.write(frames.frame(event))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:

@@ -7,8 +7,9 @@ import time
 from aiohttp import web
 
 from clawtui.engine.api.models import ContainerInfo
+from clawtui.service.container_bodies import container_json
 from clawtui.service.errors import fail
-from clawtui.service.keys import ENGINE
+from clawtui.service.keys import CONTAINER_BODIES, ENGINE
 
 routes = web.RouteTableDef()
 
@@ -36,14 +37,6 @@ def _known_host(request: web.Request, name: str) -> str:
     if name not in names:
         fail(404, f"unknown host {name[:80]!r} (known: {', '.join(names) or 'none'})")
     return name
-
-
-def container_json(c: ContainerInfo, now: float) -> dict[str, object]:
-    data = c.model_dump(mode="json")
-    data["key"] = c.key
-    data["role"] = c.role
-    data["uptime"] = c.uptime(now)
-    return data
 
 
 @routes.get("/healthz")
@@ -77,13 +70,10 @@ async def list_containers(request: web.Request) -> web.Response:
     state = request.query.get("state")
     if state is not None and state not in _CONTAINER_STATES:
         fail(400, f"query parameter 'state' must be one of {', '.join(sorted(_CONTAINER_STATES))}")
-    now = time.time()
-    items = [
-        container_json(c, now)
-        for c in engine.containers(host=host, role=role)
-        if state is None or c.state == state
-    ]
-    return web.json_response({"containers": items})
+    listed = engine.containers(host=host, role=role)
+    shown = [c for c in listed if state is None or c.state == state]
+    body = request.app[CONTAINER_BODIES].body(shown, time.time())
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 def resolve_container(request: web.Request) -> ContainerInfo:

@@ -39,9 +39,10 @@ from clawtui.engine.api.fleet import ActionError, ContainerActionsAPI, actions_o
 from clawtui.engine.api.models import ContainerInfo, EventKind
 from clawtui.service.bodies import no_body, parse_body
 from clawtui.service.capabilities import capability
+from clawtui.service.container_bodies import container_json
 from clawtui.service.errors import fail
 from clawtui.service.keys import ENGINE
-from clawtui.service.routes_api import _int_query, _known_host, container_json, resolve_container
+from clawtui.service.routes_api import _int_query, _known_host, resolve_container
 
 routes = web.RouteTableDef()
 

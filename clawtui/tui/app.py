@@ -357,8 +357,7 @@ class ClawApp(App[None]):
     def _flush_stats(self) -> None:
         self._stats_timer = None
         pending, self._pending_stats = self._pending_stats, {}
-        for host, stats in pending.items():
-            self.main.apply_stats(host, stats)
+        self.main.apply_stats_of_hosts(pending)
 
     # -- keys ---------------------------------------------------------------------------------
     @classmethod

@@ -95,6 +95,35 @@ async def test_api_stats_fallback_matches(tmp_path: Path, make_container) -> Non
         await engine.stop()
 
 
+async def test_a_local_host_without_the_container_cgroups_falls_back_to_the_api(  # type: ignore[no-untyped-def]
+    tmp_path: Path, make_container
+) -> None:
+    """A unix:// host whose cgroup files are not where the engine looks (here: an empty cgroup
+    v1 root; in life, a socket forwarded from another machine) still gets every container's
+    stats, through one-shot API stats."""
+    root = tmp_path / "cgroup"
+    (root / "memory").mkdir(parents=True)
+    (root / "cpuacct").mkdir()
+    settings = make_settings(tmp_path / "state")
+    settings.hosts[0].cgroup_root = str(root)
+    busy = make_container("no-cgroup", mem_limit="64m")
+    engine = Engine(settings)
+    await engine.start()
+    try:
+        assert await engine.wait_online(10)
+        assert engine.hosts()[0].direct_stats  # the host reads cgroup files where it can
+        key = f"local/{busy['Id']}"
+        await wait_until(
+            lambda: (c := engine.container(key)) is not None and c.stats is not None,
+            20,  # generous: under load dockerd answers one-shot stats slowly
+            "stats through the API",
+        )
+        c = engine.container(key)
+        assert c is not None and c.stats is not None and c.stats.mem_limit == 64 * MIB
+    finally:
+        await engine.stop()
+
+
 async def test_events_reach_the_model_in_order(tmp_path: Path, make_container, docker_api) -> None:  # type: ignore[no-untyped-def]
     engine = Engine(make_settings(tmp_path))
     await engine.start()

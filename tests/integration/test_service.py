@@ -119,6 +119,39 @@ async def test_containers_with_stats_and_errors(served: tuple[Engine, str], make
             )
 
 
+async def test_container_list_shows_each_change_on_the_next_request(  # type: ignore[no-untyped-def]
+    served: tuple[Engine, str], make_container, docker_api
+) -> None:
+    """The list's body is encoded once per container revision (container_bodies.py): a pause
+    and a `docker update` the engine has seen are in the very next response."""
+    engine, url = served
+    info = make_container("revisions", mem_limit="64m")
+    key = f"local/{info['Id']}"
+    await wait_until(lambda: engine.container(key) is not None, 10, "the container listed")
+
+    async def listed() -> dict[str, object]:
+        async with s.get(url + "/api/v1/containers") as r:
+            assert r.status == 200 and r.content_type == "application/json"
+            return next(c for c in (await r.json())["containers"] if c["key"] == key)
+
+    async with aiohttp.ClientSession(headers=AUTH) as s:
+        first = await listed()
+        assert first["state"] == "running" and first["memory_limit"] == 64 * 1024 * 1024
+        assert (await listed())["state"] == "running"  # served again (from the cache)
+        docker_api.pause(info["Id"])
+        await wait_until(lambda: engine.container(key).state == "paused", 10, "paused seen")  # type: ignore[union-attr]
+        assert (await listed())["state"] == "paused"
+        docker_api.unpause(info["Id"])
+        docker_api.update_container(info["Id"], mem_limit="96m", memswap_limit=-1)
+        await wait_until(
+            lambda: engine.container(key).memory_limit == 96 * 1024 * 1024,
+            10,
+            "update seen",  # type: ignore[union-attr]
+        )
+        now = await listed()
+        assert now["state"] == "running" and now["memory_limit"] == 96 * 1024 * 1024
+
+
 async def test_event_stream(served: tuple[Engine, str], make_container) -> None:  # type: ignore[no-untyped-def]
     _, url = served
     stream_url = url + "/api/v1/events?snapshot=1&kinds=container,container.removed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,33 @@ def test_open_files_match_path_reads(tmp_path: Path, version: int) -> None:
         assert a2.mem_limit == 268435456 and a2.mem_used == 10485760 - 1048576
     finally:
         files.close()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_pid_whose_cgroup_does_not_name_the_container_is_not_followed(
+    tmp_path: Path, version: int
+) -> None:
+    """A unix socket forwarded from another machine reports that machine's pids: here such a
+    pid is an unrelated process (this test's own), whose cgroup must not be read as the
+    container's. Its cgroup directories exist in the fake root; the container's do not."""
+    cid = "d" * 64
+    own = {}
+    for line in Path(f"/proc/{os.getpid()}/cgroup").read_text().splitlines():
+        _, controllers, rel = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else [""]:
+            own[controller] = rel.lstrip("/")
+    if version == 2:
+        (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+        _write(tmp_path / own[""] / "memory.current", "1\n")
+    else:
+        _write(tmp_path / "memory" / own.get("memory", "") / "memory.usage_in_bytes", "1\n")
+        _write(tmp_path / "cpuacct" / own.get("cpuacct", "") / "cpuacct.usage", "1\n")
+    assert resolve_cgroup_paths(tmp_path, version, cid, pid=os.getpid()) is None
+    # The container's own directory (Docker's cgroupfs layout) is still found.
+    if version == 2:
+        _write(tmp_path / "docker" / cid / "memory.current", "1\n")
+    else:
+        _write(tmp_path / "memory" / "docker" / cid / "memory.usage_in_bytes", "1\n")
+        _write(tmp_path / "cpuacct" / "docker" / cid / "cpuacct.usage", "1\n")
+    found = resolve_cgroup_paths(tmp_path, version, cid, pid=os.getpid())
+    assert found is not None and cid in found.memory

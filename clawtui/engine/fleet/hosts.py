@@ -431,6 +431,11 @@ class HostMonitor:
         running = [c for c in self.containers.values() if c.running]
         if self._cgroup_version is not None:
             results = await self.call(self._sample_direct, running)
+            # No cgroup found (a socket forwarded from another machine, a custom layout):
+            # those containers are asked through the API instead.
+            unresolved = [c for c in running if c.id not in results]
+            if unresolved:
+                results.update(await self._sample_api(unresolved))
         else:
             results = await self._sample_api(running)
         out: dict[str, ContainerStats] = {}

@@ -201,13 +201,17 @@ def resolve_cgroup_paths(
     root: Path, version: int, container_id: str, pid: int
 ) -> CgroupPaths | None:
     """Find a container's cgroup directories: from /proc/PID/cgroup when readable, else the
-    layouts of Docker's cgroupfs and systemd drivers. None when no candidate exists."""
+    layouts of Docker's cgroupfs and systemd drivers. None when no candidate exists.
+
+    A path from /proc/PID/cgroup counts only if it names the container (Docker's cgroup paths
+    always hold its full id): a unix socket forwarded from another machine reports pids of that
+    machine, which here belong to unrelated processes."""
     rel_by_controller: dict[str, str] = {}
     if pid > 0:
         raw = _read(f"/proc/{pid}/cgroup")
         for line in (raw or b"").decode(errors="replace").splitlines():
             parts = line.split(":", 2)
-            if len(parts) != 3:
+            if len(parts) != 3 or container_id not in parts[2]:
                 continue
             for controller in parts[1].split(",") if parts[1] else [""]:
                 rel_by_controller[controller] = parts[2].lstrip("/")

@@ -348,10 +348,21 @@ class MainScreen(Screen[None]):
 
     def apply_stats(self, host: str, stats: Mapping[str, Any]) -> int:
         """One host's latest stats tick; returns how many table cells changed."""
-        samples = {cid: as_model(ContainerStats, s) for cid, s in stats.items()}
-        if (devboxes := self._composed_panel("devboxes")) is not None and devboxes.is_attached:
-            devboxes.apply_stats(host, samples)
-        return sum(table.apply_stats(host, samples) for table in self.tables)
+        return self.apply_stats_of_hosts({host: stats})
+
+    def apply_stats_of_hosts(self, ticks: Mapping[str, Mapping[str, Any]]) -> int:
+        """The latest stats tick of each host (the panels are looked up once for all)."""
+        tables = self.tables
+        devboxes = self._composed_panel("devboxes")
+        if devboxes is not None and not devboxes.is_attached:
+            devboxes = None
+        written = 0
+        for host, stats in ticks.items():
+            samples = {cid: as_model(ContainerStats, s) for cid, s in stats.items()}
+            if devboxes is not None:
+                devboxes.apply_stats(host, samples)
+            written += sum(table.apply_stats(host, samples) for table in tables)
+        return written
 
     def tick(self) -> None:
         """Once a second: uptimes."""

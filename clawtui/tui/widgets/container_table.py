@@ -25,6 +25,7 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotEx
 from clawtui.engine.api.models import ContainerInfo, ContainerStats
 from clawtui.tui.container_actions import CONTAINER_BINDINGS, ContainerActionRequested
 from clawtui.tui.format import format_cpu, format_memory, humanize_duration
+from clawtui.tui.widgets.cell_table import CellTable
 from clawtui.tui.widgets.host_filter import RowFilter
 
 
@@ -73,7 +74,7 @@ STATE_STYLES: dict[str, str] = {
 """Which theme color (`Theme` attribute) a container state is drawn in."""
 
 
-class ContainerTable(DataTable[Text]):
+class ContainerTable(CellTable):
     """Containers as rows, updated cell by cell; click a header (or press `s`) to sort."""
 
     DEFAULT_CSS = """
@@ -177,6 +178,7 @@ class ContainerTable(DataTable[Text]):
         self._palette = dict(palette)
         for key, info in self.infos.items():
             self._set(key, "state", self._state_cell(info), force=True)
+        self.flush_cells()
 
     # -- cells ---------------------------------------------------------------------------------
     def _state_cell(self, info: ContainerInfo) -> Cell:
@@ -205,7 +207,8 @@ class ContainerTable(DataTable[Text]):
         return Cell(text, seconds if seconds is not None else -1.0, right=True)
 
     def _set(self, key: str, column: str, cell: Cell, *, force: bool = False) -> bool:
-        """Write one cell if its text changed; True when written."""
+        """Write one cell if its text changed; True when written. A fixed-width cell is drawn
+        by the next `flush_cells` (only if it is on screen)."""
         try:
             current = self.get_cell(key, column)
         except CellDoesNotExist:
@@ -214,7 +217,10 @@ class ContainerTable(DataTable[Text]):
             if isinstance(current, Cell):
                 current.sort_key = cell.sort_key
             return False
-        self.update_cell(key, column, cell, update_width=column in _AUTO_WIDTH)
+        if column in _AUTO_WIDTH:
+            self.update_cell(key, column, cell, update_width=True)
+        else:
+            self.write_cell(key, column, cell)
         return True
 
     # -- changes -------------------------------------------------------------------------------
@@ -304,6 +310,7 @@ class ContainerTable(DataTable[Text]):
                 self._announce()
             return
         changed = [column for column, cell in cells.items() if self._set(key, column, cell)]
+        self.flush_cells()
         if self.sort_column in changed or (self.sort_column is None and "name" in changed):
             self._resort()
         if key == self.selected_key:
@@ -342,6 +349,7 @@ class ContainerTable(DataTable[Text]):
             used = sample.mem_used if sample.mem_used is not None else -1
             mem = Cell(format_memory(info), (used, info.memory_limit), right=True)
             written += self._set(key, "mem", mem)
+        self.flush_cells()
         if written and self.sort_column in ("cpu", "mem"):
             self._resort()
         return written
@@ -352,6 +360,7 @@ class ContainerTable(DataTable[Text]):
         for key, info in self.infos.items():
             if info.running:
                 written += self._set(key, "uptime", self._uptime_cell(info))
+        self.flush_cells()
         return written
 
     # -- sorting -------------------------------------------------------------------------------
@@ -428,6 +437,7 @@ class ContainerTable(DataTable[Text]):
         else:
             self.marked.add(key)
         self._set(key, "mark", self._cells(self.infos[key])["mark"])
+        self.flush_cells()
 
     def action_toggle_mark(self) -> None:
         """Mark or unmark the row under the cursor, and go to the next row."""
