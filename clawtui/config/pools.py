@@ -381,6 +381,14 @@ class PoolConfig(Section):
     escalate_after: int = Field(
         default=3, ge=1, le=100, description="Failed release uploads before an escalation."
     )
+    failover_after: float = Field(
+        default=30.0,
+        ge=0,
+        le=86400,
+        description="Seconds one of `hosts` must stay offline before the pool fails over "
+        "(its warm containers refilled elsewhere, its claims lost); 0 = at once. A daemon "
+        "restart shorter than this keeps its claims.",
+    )
 
     @field_validator("name")
     @classmethod

@@ -89,7 +89,12 @@ async def test_pool_over_two_engines_placed_by_budget_fails_over_and_reconciles(
         sync=local_sync(sink),
     )
     pool = PoolConfig(
-        name=unique("hosts"), workload=wl.name, hosts=["alpha", "beta"], min_warm=3, max=5
+        name=unique("hosts"),
+        workload=wl.name,
+        hosts=["alpha", "beta"],
+        min_warm=3,
+        max=5,
+        failover_after=0,
     )
     settings = Settings(
         engine=EngineConfig(

@@ -139,3 +139,17 @@ def test_cli_shows_the_host_of_each_container_and_a_lost_claim(
     assert "[lost, warm]" in text and "pool       p (beta)" in text
     assert re.search(r"^lost       \d+s ago on beta$", text, re.MULTILINE), text
     assert "error      host beta went offline" in text
+
+
+def test_a_host_fails_over_only_after_failover_after_seconds_offline() -> None:
+    from clawtui.engine.pools.failover import offline_for_long
+
+    assert not offline_for_long(False, None, 1000.0, 0)  # online: never
+    assert offline_for_long(True, 990.0, 1000.0, 0)  # 0: at once
+    assert offline_for_long(True, None, 1000.0, 0)
+    assert not offline_for_long(True, 990.0, 1000.0, 30)  # a 10 s restart keeps its claims
+    assert offline_for_long(True, 970.0, 1000.0, 30)
+    assert not offline_for_long(True, None, 1000.0, 30)  # since unknown: wait until it is
+    assert PoolConfig(name="p", workload="w", hosts=["a", "b"]).failover_after == 30.0
+    with pytest.raises(ValidationError, match="failover_after"):
+        PoolConfig(name="p", workload="w", hosts=["a", "b"], failover_after=-1)

@@ -1,5 +1,7 @@
 """Failover: a host of a pool with `hosts = [...]` went offline (its monitor says so); the pool
-carries on without it. (A one-host pool has nowhere else to go: it keeps its claims and waits.)
+carries on without it, once it has been offline for the pool's `failover_after` seconds (a
+daemon restart shorter than that keeps its claims). (A one-host pool has nowhere else to go: it
+keeps its claims and waits.)
 
 Its warm (and warming) containers of every pool are counted gone (marked `removing`: no claim
 takes them, and only live hosts' containers count against the warm target and `max`, so the
@@ -24,6 +26,14 @@ from clawtui.engine.pools import store as ps
 from clawtui.engine.pools.state import PoolsState
 
 
+def offline_for_long(offline: bool, since: float | None, now: float, after: float) -> bool:
+    """Whether a host offline since `since` has been so for `after` seconds (with `since`
+    unknown, only when `after` is 0)."""
+    if not offline:
+        return False
+    return after <= 0 or (since is not None and now - since >= after)
+
+
 class PoolFailover(PoolsState):
     """Taking an offline host's containers out of the pools (see the module docstring)."""
 
@@ -34,10 +44,17 @@ class PoolFailover(PoolsState):
         return config is not None and len(config.all_hosts) > 1
 
     async def _fail_over_offline_hosts(self) -> None:
-        hosts = {h for p in self.pools.values() if len(p.all_hosts) > 1 for h in p.all_hosts}
-        for host in sorted(hosts):
+        now = time.time()
+        hosts: dict[str, float] = {}  # host -> the shortest failover_after of its pools
+        for p in self.pools.values():
+            if len(p.all_hosts) > 1:
+                for h in p.all_hosts:
+                    hosts[h] = min(hosts.get(h, p.failover_after), p.failover_after)
+        for host, after in sorted(hosts.items()):
             monitor = self.ctx.monitors.get(host)
-            if monitor is not None and monitor.info.state is HostState.OFFLINE:
+            if monitor is not None and offline_for_long(
+                monitor.info.state is HostState.OFFLINE, monitor.info.offline_since, now, after
+            ):
                 await self.fail_over(host)
 
     async def fail_over(self, host: str) -> list[str]:
