@@ -49,7 +49,18 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     integration = TESTS / "integration"
     tui = TESTS / "tui"
+    # A disruptive test restarts the dockerd every other test (and every other user of this
+    # machine) is using: it runs only when asked for by name of its marker (scripts/test's
+    # phase 3 runs `-m disruptive`), never as a side effect of running a file or a folder.
+    asked = "disruptive" in (config.getoption("markexpr", "") or "")
     for item in items:
+        if not asked and item.get_closest_marker("disruptive") is not None:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="restarts the shared dockerd: run it with -m disruptive "
+                    "(scripts/test's last phase does)"
+                )
+            )
         path = Path(str(item.path))
         if path.is_relative_to(integration) or DOCKER_FIXTURES & set(
             getattr(item, "fixturenames", ())

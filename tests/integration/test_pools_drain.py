@@ -87,8 +87,10 @@ async def test_containers_and_drain_over_the_service(
                 if table.row_count == len(_pool_containers(docker_api, name)):
                     break
                 await pilot.pause(0.05)
-            cells = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[2])
-                     for i in range(table.row_count)}  # fmt: skip
+            cells = {
+                str(table.get_row_at(i)[0]): str(table.get_row_at(i)[3])
+                for i in range(table.row_count)
+            }  # columns: container, host, state, tenant
             assert cells[claim.container] == "ana"
             panel.query_one("#pools-tenants", DataTable).focus()
             detail = panel.query_one("#pools-tenant", Static)

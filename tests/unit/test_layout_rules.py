@@ -45,3 +45,49 @@ def test_sql_lives_in_the_store_modules(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     for call in (".execute(", ".executemany(", ".executescript("):
         assert call not in text, f"{rel} runs SQL ({call}): move it into its package's store.py"
+
+
+def test_disruptive_tests_run_only_when_their_marker_is_asked_for(tmp_path: Path) -> None:
+    """With the suite's conftest hooks, a test marked disruptive (it would restart the shared
+    dockerd) run from its file without `-m disruptive` is skipped and says how to run it;
+    with `-m disruptive` it runs. (A stand-in test that writes a file, not a real restart.)"""
+    import subprocess
+    import sys
+    import textwrap
+
+    conftest = Path(__file__).resolve().parents[1] / "conftest.py"
+    (tmp_path / "conftest.py").write_text(
+        textwrap.dedent(
+            f"""
+            import importlib.util
+
+            _spec = importlib.util.spec_from_file_location("suite_conftest", {str(conftest)!r})
+            _mod = importlib.util.module_from_spec(_spec)
+            _spec.loader.exec_module(_mod)
+            pytest_configure = _mod.pytest_configure
+            pytest_collection_modifyitems = _mod.pytest_collection_modifyitems
+            """
+        )
+    )
+    flag = tmp_path / "ran"
+    (tmp_path / "test_inner.py").write_text(
+        textwrap.dedent(
+            f"""
+            import pathlib
+            import pytest
+
+            @pytest.mark.disruptive
+            def test_would_restart_dockerd():
+                pathlib.Path({str(flag)!r}).write_text("ran")
+            """
+        )
+    )
+    base = [sys.executable, "-m", "pytest", "test_inner.py", "-p", "no:cacheprovider", "-rs"]
+    plain = subprocess.run(base, capture_output=True, text=True, cwd=tmp_path)
+    assert "restarts the shared dockerd: run it with -m disruptive" in plain.stdout, plain.stdout
+    assert not flag.exists()
+    asked = subprocess.run(
+        [*base, "-m", "disruptive"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert "1 passed" in asked.stdout, asked.stdout
+    assert flag.read_text() == "ran"
