@@ -13,13 +13,18 @@ notification and is in the activity log. A remote engine is started before the f
 
 The command line gives the app an engine factory instead of an engine (`cmd_tui`): the app
 draws its first frame (the Fleet panel, empty) before the factory runs, so the engine's
-capabilities are imported after it; the start-up above follows. The panels not in front are
-composed after the first frame (`MainScreen.compose_pending_panels`), or when first shown.
+capabilities are imported after it (in a thread, `engine_imports`, so the screen stays live);
+the start-up above follows. It may also give a first snapshot of the fleet (`first_snapshot`,
+read in a thread while the app starts): drawn in the first frame when it is read by then, else
+when it comes, unless the engine is built by then (the engine starts from that snapshot). The
+panels not in front are composed after the first frame (`MainScreen.compose_pending_panels`),
+or when first shown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import time
@@ -35,7 +40,7 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from clawtui.config import Settings, save_runtime_settings
-from clawtui.engine.api.models import Event, EventKind
+from clawtui.engine.api.models import ContainerInfo, Event, EventKind, HostInfo
 from clawtui.engine.api.protocols import EngineAPI, Subscription
 from clawtui.tui.commands import ClawCommands, ThemeCommands
 from clawtui.tui.keymap import binding_ids, binding_owners
@@ -48,6 +53,8 @@ DEFAULT_THEME = "clawtui-dark"
 FALLBACK_THEME = "textual-dark"
 Hook = Callable[[], Awaitable[None]]
 EngineFactory = Callable[[], EngineAPI]
+FirstSnapshot = concurrent.futures.Future[tuple[list[HostInfo], list[ContainerInfo]]]
+"""The hosts and containers to show before the engine is built (read in a thread)."""
 
 
 @runtime_checkable
@@ -105,6 +112,8 @@ class ClawApp(App[None]):
         on_start: Hook | None = None,
         on_stop: Hook | None = None,
         clock: Callable[[], float] = time.time,
+        first_snapshot: FirstSnapshot | None = None,
+        engine_imports: Callable[[], object] | None = None,
     ) -> None:
         super().__init__()
         self._engine: EngineAPI | None = None
@@ -133,6 +142,9 @@ class ClawApp(App[None]):
         self._stats_timer: Timer | None = None
         self._main: MainScreen | None = None
         self._connection_problem: str | None = None
+        self._first_snapshot = first_snapshot if self._engine_factory is not None else None
+        self._first_snapshot_done = asyncio.Event()
+        self._engine_imports = engine_imports
 
     @property
     def engine(self) -> EngineAPI:
@@ -143,8 +155,18 @@ class ClawApp(App[None]):
 
     # -- start and stop ------------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
-        self._main = MainScreen(self.clock, lambda: self.engine, self.settings)
+        self._main = MainScreen(
+            self.clock, lambda: self.engine, self.settings, initial=self._first_snapshot_now
+        )
         return self._main
+
+    def _first_snapshot_now(self) -> tuple[list[HostInfo], list[ContainerInfo]] | None:
+        """The first snapshot if it is read already (for the first frame)."""
+        snapshot = self._first_snapshot
+        if snapshot is None or self._engine is not None or not snapshot.done():
+            return None
+        self._first_snapshot_done.set()
+        return None if snapshot.exception() is not None else snapshot.result()
 
     @property
     def main(self) -> MainScreen:
@@ -206,6 +228,8 @@ class ClawApp(App[None]):
         self._theme_changed(self.current_theme)
         self.set_interval(self.TICK_SECONDS, self.main.tick)
         if self._engine is None:
+            if self._first_snapshot is not None:
+                self._show_first_snapshot(self._first_snapshot)
             self._build_engine()
             return
         await self._show_engine()
@@ -226,6 +250,29 @@ class ClawApp(App[None]):
     FIRST_FRAME_WAIT: ClassVar[float] = 0.5
     """At most this long (seconds) the engine factory waits for the footer's keys to be drawn:
     building the engine holds the UI loop (its imports) for a moment."""
+    FIRST_SNAPSHOT_WAIT: ClassVar[float] = 0.5
+    """At most this long (seconds) after the first frame the engine factory waits for the first
+    snapshot (the engine starts from it when it is there)."""
+
+    def _show_first_snapshot(self, snapshot: FirstSnapshot) -> None:
+        """Show the first snapshot in the fleet view when it comes, unless the engine is built
+        by then (the engine starts from it and is shown instead)."""
+        loop = asyncio.get_running_loop()
+
+        def show() -> None:
+            self._first_snapshot_done.set()
+            if self._engine is not None or snapshot.exception() is not None:
+                return
+            if self._main is not None and self._main.is_attached:
+                self.main.load(*snapshot.result())
+
+        if not snapshot.done():  # else it was shown in the first frame (`_first_snapshot_now`)
+
+            def done(_: object) -> None:
+                with contextlib.suppress(RuntimeError):  # the app has ended: its loop is closed
+                    loop.call_soon_threadsafe(show)
+
+            snapshot.add_done_callback(done)
 
     @work(exclusive=True, group="engine-build", exit_on_error=False)
     async def _build_engine(self) -> None:
@@ -238,7 +285,10 @@ class ClawApp(App[None]):
         # Textual's footer has no event for "keys drawn": a short, bounded poll.
         while footers and not footers.first().children and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
-        drawn = asyncio.Event()  # the frame with the footer's keys is composed ...
+        if self._first_snapshot is not None:  # the fleet's first data, when it comes soon
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._first_snapshot_done.wait(), self.FIRST_SNAPSHOT_WAIT)
+        drawn = asyncio.Event()  # the frame with the footer's keys (and the data) is composed ...
         self.call_after_refresh(drawn.set)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(drawn.wait(), self.FIRST_FRAME_WAIT)
@@ -247,6 +297,8 @@ class ClawApp(App[None]):
         if factory is None or self._exit:
             return
         try:
+            if self._engine_imports is not None:  # in a thread: the screen stays live meanwhile
+                await asyncio.to_thread(self._engine_imports)
             self._engine = factory()
         except Exception as exc:
             log.error("the engine could not be built", exc_info=exc)

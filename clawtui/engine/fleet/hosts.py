@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,12 +28,16 @@ from clawtui.engine.api.models import (
     ContainerStats,
     EventKind,
     HostInfo,
-    HostMemory,
     HostState,
 )
 from clawtui.engine.bus import EventBus
 from clawtui.engine.docker_sdk import docker
-from clawtui.engine.fleet.docker_parse import container_from_inspect, event_action
+from clawtui.engine.fleet.docker_parse import (
+    container_from_inspect,
+    event_action,
+    host_facts,
+    host_summary,
+)
 from clawtui.engine.fleet.endpoints import refusal_text
 from clawtui.engine.fleet.stats import (
     CgroupFiles,
@@ -130,6 +134,8 @@ class HostMonitor:
         self._cgroup_stale_all = False
         self._sampling_lock = threading.Lock()
         self._cgroup_version: int | None = None
+        self._unannounced: set[str] = set()  # seeded containers not in the activity log yet
+        self._online_unannounced = False
         self.reconciles = 0
         self.last_sample_seconds: float | None = None
         self.samples = 0
@@ -153,20 +159,18 @@ class HostMonitor:
             self.bus.publish(EventKind.HOST, host=self.name, info=new)
 
     def _recompute_summary(self) -> None:
-        total = self.info.memory.total
-        allocated = sum(c.memory_limit for c in self.containers.values() if c.memory_limit > 0)
         reserve = int(self.cfg.memory_reserve)
-        self._set_info(
-            containers=len(self.containers),
-            running=sum(1 for c in self.containers.values() if c.running),
-            memory=HostMemory(
-                total=total,
-                allocated=allocated,
-                reserve=reserve,
-                available=total - reserve - allocated,
-                unlimited=sum(1 for c in self.containers.values() if c.memory_limit <= 0),
-            ),
-        )
+        self._set_info(**host_summary(self.containers.values(), self.info.memory.total, reserve))
+
+    def seed(self, info: HostInfo, containers: Iterable[ContainerInfo]) -> None:
+        """Before `start`: begin from a snapshot of this host read just before the engine was
+        built (`fleet.first_snapshot`), so the engine's view is the one already on screen. The
+        first reconcile still makes the model match Docker exactly, publishing only what
+        changed since, and writes the activity log as it would have without the seed."""
+        self.info = info
+        self.containers = {c.id: c for c in containers}
+        self._unannounced = set(self.containers)
+        self._online_unannounced = info.state is HostState.ONLINE
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -245,8 +249,7 @@ class HostMonitor:
         client = await self.call(make_client)
         self.client = client
         info, version = await asyncio.gather(self.call(client.info), self.call(client.version))
-        info = info if isinstance(info, dict) else {}
-        version = version if isinstance(version, dict) else {}
+        facts = host_facts(info, version)
         self._cgroup_version = None
         self._cgroup_paths.clear()
         self._cgroup_stale_all = True
@@ -264,16 +267,10 @@ class HostMonitor:
             target=self._read_stream, args=(stream, queue, loop), daemon=True,
             name=f"docker-events-{self.name}",
         ).start()  # fmt: skip
-        mem_total = info.get("MemTotal")
+        mem_total = facts.pop("mem_total")
         self._set_info(
-            docker_version=str(version.get("Version") or info.get("ServerVersion") or "?"),
-            api_version=str(version.get("ApiVersion") or "?"),
-            os=str(info.get("OperatingSystem") or "?")[:80],
-            ncpu=info.get("NCPU") if isinstance(info.get("NCPU"), int) else 0,
-            cgroup_version=str(info.get("CgroupVersion") or "?"),
-            memory=self.info.memory.model_copy(
-                update={"total": mem_total if isinstance(mem_total, int) else 0}
-            ),
+            **facts,
+            memory=self.info.memory.model_copy(update={"total": mem_total}),
             direct_stats=self._cgroup_version is not None,
         )
         await self.reconcile()
@@ -281,7 +278,8 @@ class HostMonitor:
         self._set_info(
             state=HostState.ONLINE, error=None, last_seen=time.time(), offline_since=None
         )
-        if was is not HostState.ONLINE:
+        if was is not HostState.ONLINE or self._online_unannounced:
+            self._online_unannounced = False
             self._activity(
                 "info", f"host online: Docker {self.info.docker_version}", host=self.name
             )
@@ -356,9 +354,15 @@ class HostMonitor:
 
     def _put(self, info: ContainerInfo) -> None:
         old = self.containers.get(info.id)
+        seeded = info.id in self._unannounced  # from the seed: announced as if new
+        self._unannounced.discard(info.id)
         if old is not None and old.stats is not None and info.running:
             info = info.model_copy(update={"stats": old.stats})
         if old == info:
+            if seeded:
+                self._activity(
+                    "info", f"container {info.name} appeared ({info.state})", host=self.name
+                )
             return
         if old is None or old.pid != info.pid or old.memory_limit != info.memory_limit:
             self._cgroup_paths.pop(info.id, None)
@@ -366,7 +370,7 @@ class HostMonitor:
         if not info.running:
             self._cpu_marks.pop(info.id, None)
         self.containers[info.id] = info
-        if old is None:
+        if old is None or seeded:
             self._activity("info", f"container {info.name} appeared ({info.state})", host=self.name)
         elif old.state != info.state:
             self._activity(
@@ -382,7 +386,10 @@ class HostMonitor:
         self._cgroup_stale.add(cid)
         if old is None:
             return
-        self._activity("info", f"container {old.name} removed", host=self.name)
+        if cid in self._unannounced:  # seeded and gone before the engine looked: never announced
+            self._unannounced.discard(cid)
+        else:
+            self._activity("info", f"container {old.name} removed", host=self.name)
         self.bus.publish(EventKind.CONTAINER_REMOVED, host=self.name, id=cid, name=old.name)
         self._recompute_summary()
 

@@ -117,8 +117,12 @@ class MainScreen(Screen[None]):
         clock: Callable[[], float],
         engine: EngineAPI | Callable[[], EngineAPI],
         settings: Settings,
+        *,
+        initial: Callable[[], tuple[list[HostInfo], list[ContainerInfo]] | None] | None = None,
     ) -> None:
         super().__init__(id="main")
+        self._initial = initial
+        """Hosts and containers to show in the first frame, when there are (`compose`)."""
         self._clock = clock
         self._engine_of: Callable[[], EngineAPI] = engine if callable(engine) else lambda: engine
         self.settings = settings
@@ -148,7 +152,9 @@ class MainScreen(Screen[None]):
             for spec in PANELS:
                 with TabPane(spec.title, id=spec.id):
                     if spec.id == FIRST_PANEL:
-                        yield FleetPanel(self._clock)
+                        # The fleet read before the engine was built, if it is read by now.
+                        initial = self._initial() if self._initial is not None else None
+                        yield FleetPanel(self._clock, initial)
         yield ActivityLog(id="activity")
         yield KeysFooter(show_command_palette=False)
 

@@ -24,7 +24,7 @@ from clawtui.tui.messages import EngineEvent, as_model
 from clawtui.tui.widgets.container_detail import ContainerDetail
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.empty_state import EmptyState
-from clawtui.tui.widgets.host_header import HostHeaders
+from clawtui.tui.widgets.host_header import HostHeader, HostHeaders
 
 
 @dataclass(frozen=True)
@@ -120,16 +120,28 @@ class FleetPanel(Vertical):
     #fleet-filter-state { color: $text-muted; }
     """
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        initial: tuple[list[HostInfo], list[ContainerInfo]] | None = None,
+    ) -> None:
         super().__init__(id="fleet-panel")
         self._clock = clock
+        self._initial = initial
+        """Hosts and containers drawn in the first frame (see `MainScreen`)."""
 
     def compose(self) -> ComposeResult:
-        yield HostHeaders(id="host-headers")
+        hosts = self._initial[0] if self._initial is not None else []
+        yield HostHeaders(*(HostHeader(info) for info in hosts), id="host-headers")
         yield Input(placeholder="filter: part of a name, image or host", id="fleet-filter")
         yield Label(id="fleet-filter-state")
         yield ContainerTable(clock=self._clock, id="fleet-table")
         yield ContainerDetail(id="fleet-detail", classes="container-detail")
+
+    def on_mount(self) -> None:
+        if self._initial is not None:
+            self.table.load(self._initial[1])
+            self._initial = None
 
     @property
     def table(self) -> ContainerTable:
