@@ -29,12 +29,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
+from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -79,14 +81,16 @@ class ClawApp(App[None]):
     """The clawtui control room: Fleet first, five more panels, activity at the bottom."""
 
     TITLE = "clawtui"
-    CSS_PATH: ClassVar = [
-        "styles/app.tcss",
-        "styles/fleet.tcss",
+    CSS_PATH: ClassVar = ["styles/app.tcss", "styles/fleet.tcss"]
+    """The stylesheets of the first frame (the fleet view)."""
+    LATE_CSS_PATH: ClassVar = [
         "styles/devboxes.tcss",
         "styles/logs.tcss",
         "styles/forms.tcss",
         "styles/help.tcss",
     ]
+    """The other panels' and screens' stylesheets: read after the first frame, or before a
+    panel or screen that needs them comes first (`load_late_css`)."""
     COMMANDS: ClassVar = {ClawCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Show every key"),
@@ -145,6 +149,9 @@ class ClawApp(App[None]):
         self._first_snapshot = first_snapshot if self._engine_factory is not None else None
         self._first_snapshot_done = asyncio.Event()
         self._engine_imports = engine_imports
+        self._theme_notes: list[tuple[str, str]] = []
+        self._late_css_loaded = False
+        self._load_themes()
 
     @property
     def engine(self) -> EngineAPI:
@@ -175,7 +182,7 @@ class ClawApp(App[None]):
         return self._main
 
     async def on_mount(self) -> None:
-        self._load_themes()
+        self._tell_theme_notes()
         self._apply_keymap()
         for issue in self.settings.warnings:  # e.g. a broken runtime settings file, ignored
             self.notify(str(issue), title="Settings", severity="warning", markup=False)
@@ -307,9 +314,30 @@ class ClawApp(App[None]):
         await self._engine_built()
         await self._show_engine()
 
+    def load_late_css(self) -> None:
+        """Read the stylesheets of `LATE_CSS_PATH` (once) and restyle the screens."""
+        if self._late_css_loaded:
+            return
+        self._late_css_loaded = True
+        for path in self.LATE_CSS_PATH:
+            self.stylesheet.read(Path(__file__).parent / path)
+        self.stylesheet.parse()  # the others' rules are cached: only the new ones are parsed
+        self.stylesheet.update(self)
+        for screen in self.screen_stack:
+            self.stylesheet.update(screen)
+
+    def _load_screen_css(self, screen: Screen[Any]) -> None:
+        # Textual's hook when a screen is installed: every screen but the main one may use the
+        # late stylesheets (help, logs, forms).
+        if not isinstance(screen, MainScreen):
+            self.load_late_css()
+        super()._load_screen_css(screen)
+
     @work(exclusive=True, group="panels", exit_on_error=False)
     async def _compose_later(self) -> None:
-        """After the first frame: the panels not in front, then the `[keymap]` check."""
+        """After the first frame: the late stylesheets, the panels not in front, then the
+        `[keymap]` check."""
+        self.load_late_css()
         try:
             await self.main.compose_pending_panels()
         finally:
@@ -436,23 +464,35 @@ class ClawApp(App[None]):
 
     # -- themes --------------------------------------------------------------------------------
     def _load_themes(self) -> None:
+        """Register the theme files and set the configured theme, before the app runs: the
+        stylesheet is first parsed with its colours (setting `theme` once running parses every
+        stylesheet again). What went wrong is told when the app is mounted (`_theme_notes`)."""
         loaded = load_themes([BUILTIN_THEMES_DIR, self.settings.tui.themes_dir])
         for theme in loaded.themes:
             self.register_theme(theme)
         self.theme_problems = loaded.problems
         for problem in loaded.problems:
             log.warning("theme skipped: %s", problem)
-            self.notify(str(problem), title="Theme file skipped", severity="warning", markup=False)
+            self._theme_notes.append((str(problem), "Theme file skipped"))
         wanted = self.settings.tui.theme
         if self.get_theme(wanted) is None:
             fallback = DEFAULT_THEME if self.get_theme(DEFAULT_THEME) else FALLBACK_THEME
-            self.notify(
-                f"Theme {wanted!r} is not installed; using {fallback!r}.",
-                severity="warning",
-                markup=False,
-            )
+            note = f"Theme {wanted!r} is not installed; using {fallback!r}."
+            self._theme_notes.append((note, ""))
             wanted = fallback
-        self.theme = wanted
+        # What `App._watch_theme` does, but the stylesheet's variables are set directly: it
+        # has not been parsed yet (Textual is pinned; `_refresh_truecolor_filter` is its own).
+        self.set_reactive(App.theme, wanted)
+        dark = self.current_theme.dark
+        self.set_class(True, f"-theme-{wanted}")
+        self.set_class(dark, "-dark-mode")
+        self.set_class(not dark, "-light-mode")
+        self._refresh_truecolor_filter(self.ansi_theme)
+        self.stylesheet.set_variables(self.get_css_variables())
+
+    def _tell_theme_notes(self) -> None:
+        for message, title in self._theme_notes:
+            self.notify(message, title=title, severity="warning", markup=False)
 
     def _theme_changed(self, theme: Theme) -> None:
         palette = {

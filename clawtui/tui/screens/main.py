@@ -215,6 +215,9 @@ class MainScreen(Screen[None]):
         engine_ready = getattr(self.app, "engine_ready", None)
         if isinstance(engine_ready, asyncio.Event):
             await engine_ready.wait()
+        load_css = getattr(self.app, "load_late_css", None)  # the panels' stylesheets
+        if callable(load_css):
+            load_css()
         widget = self._panel_widget(panel_id)
         replay: frozenset[EventKind] = getattr(widget, "REPLAY_EVENTS", frozenset())
         missed = [e for e in self._missed if e.kind in replay]
