@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from textual import work
 from textual.app import App
@@ -43,18 +43,20 @@ from textual.widgets import Footer
 
 from clawtui.config import Settings, save_runtime_settings
 from clawtui.engine.api.models import ContainerInfo, Event, EventKind, HostInfo
-from clawtui.engine.api.protocols import EngineAPI, Subscription
 from clawtui.tui.commands import ClawCommands, ThemeCommands
 from clawtui.tui.keymap import binding_ids, binding_owners
 from clawtui.tui.screens.main import MainScreen
 from clawtui.tui.themes import BUILTIN_THEMES_DIR, ThemeProblem, load_themes
+
+if TYPE_CHECKING:  # the interface's protocols (and the event payloads) load with the engine
+    from clawtui.engine.api.protocols import EngineAPI, Subscription
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THEME = "clawtui-dark"
 FALLBACK_THEME = "textual-dark"
 Hook = Callable[[], Awaitable[None]]
-EngineFactory = Callable[[], EngineAPI]
+EngineFactory = Callable[[], "EngineAPI"]
 FirstSnapshot = concurrent.futures.Future[tuple[list[HostInfo], list[ContainerInfo]]]
 """The hosts and containers to show before the engine is built (read in a thread)."""
 

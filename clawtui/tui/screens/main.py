@@ -39,7 +39,6 @@ from clawtui.engine.api.models import (
     EventKind,
     HostInfo,
 )
-from clawtui.engine.api.protocols import EngineAPI
 from clawtui.tui.container_actions import ContainerActionRequested, ContainerActionRunner
 from clawtui.tui.messages import EngineEvent, as_model, post_engine_event
 from clawtui.tui.widgets.activity_log import ActivityLog
@@ -48,6 +47,7 @@ from clawtui.tui.widgets.panels import PANEL_IDS, PANELS, FleetPanel, placeholde
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
+    from clawtui.engine.api.protocols import EngineAPI
     from clawtui.tui.widgets.devbox_panel import DevboxesPanel
 
 _PANELS_GROUP = Binding.Group("Panels", compact=True)
