@@ -19,7 +19,7 @@ from clawtui.engine.fleet import first_snapshot
 from clawtui.engine.fleet.docker_socket import DockerSocket, DockerSocketError
 from clawtui.engine.fleet.first_snapshot import FirstSnapshot
 from tests.integration.conftest import TEST_LABEL
-from tests.integration.engine_helpers import make_settings, wait_until
+from tests.integration.engine_helpers import make_settings
 
 pytestmark = pytest.mark.integration
 
@@ -96,8 +96,11 @@ async def test_a_seeded_engine_takes_over_with_the_same_view_and_log(
     sub = engine.subscribe([EventKind.CONTAINER])
     await engine.start(components=False)
     try:
-        assert await engine.wait_online(20)
-        await wait_until(lambda: engine.monitors["local"].reconciles >= 1, 10, "a reconcile")
+        # The components (which act on ONLINE hosts) start once the engine has reached the
+        # seeded host itself: it has a client and has reconciled by then.
+        assert await engine.start_components() == []
+        monitor = engine.monitors["local"]
+        assert monitor.client is not None and monitor.reconciles >= 1
         assert ours(engine.containers(), session) == ours(containers, session)
         # Unchanged containers are not published again ...
         changed = set()

@@ -136,6 +136,7 @@ class HostMonitor:
         self._cgroup_version: int | None = None
         self._unannounced: set[str] = set()  # seeded containers not in the activity log yet
         self._online_unannounced = False
+        self._seed_settled: asyncio.Event | None = None  # set once a seeded host was reached
         self.reconciles = 0
         self.last_sample_seconds: float | None = None
         self.samples = 0
@@ -171,6 +172,14 @@ class HostMonitor:
         self.containers = {c.id: c for c in containers}
         self._unannounced = set(self.containers)
         self._online_unannounced = info.state is HostState.ONLINE
+        self._seed_settled = asyncio.Event()
+
+    async def seed_settled(self) -> None:
+        """Return once a seeded host's first connection attempt has ended (at once when not
+        seeded). Until then the seed says ONLINE while there is no client and no reconcile
+        yet: the engine starts the components that act on hosts after this."""
+        if self._seed_settled is not None:
+            await self._seed_settled.wait()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -207,7 +216,11 @@ class HostMonitor:
         backoff = 0.25
         while not self._stopping:
             try:
-                queue = await self._connect()
+                try:
+                    queue = await self._connect()
+                finally:
+                    if self._seed_settled is not None:
+                        self._seed_settled.set()
                 backoff = 0.25
                 await self._pump(queue)
                 if not self._stopping:
