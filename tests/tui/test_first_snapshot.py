@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 
 import pytest
 
 from clawtui.config import Settings
 from clawtui.engine.api.models import ContainerInfo, HostInfo
 from clawtui.tui.app import ClawApp
+from clawtui.tui.container_actions import ContainerActionRequested
 from clawtui.tui.widgets.host_header import HostHeader, HostHeaders
 from clawtui.tui.widgets.panels import FleetPanel
 from tests.tui.conftest import SIZE, run_test_first_frame
@@ -111,3 +113,28 @@ async def test_a_snapshot_that_failed_leaves_the_fleet_to_the_engine() -> None:
     async with run_test_first_frame(app, size=SIZE) as pilot:
         await asyncio.wait_for(app.engine_ready.wait(), 30)
         await wait_for(pilot, lambda: shown(app) == ({"delta"}, ["99.0"]))
+
+
+async def test_an_action_on_a_snapshot_row_waits_for_the_engine() -> None:
+    """The first snapshot's rows are on screen before the engine exists: an action asked for
+    then is carried out once the engine is built (not an error)."""
+    first: concurrent.futures.Future[Snapshot] = concurrent.futures.Future()
+    first.set_result(snapshot_of("alpha"))
+    gate = threading.Event()  # holds the engine's imports (run in a thread) until released
+    engine = engine_with("alpha")
+    app = ClawApp(
+        lambda: engine,
+        Settings(),
+        clock=fixed_clock,
+        first_snapshot=first,
+        engine_imports=lambda: gate.wait(60),
+    )
+    async with run_test_first_frame(app, size=SIZE) as pilot:
+        table = app.main.query_one(FleetPanel).table
+        (info,) = table.infos.values()
+        app.main.post_message(ContainerActionRequested(table, "restart", [info]))
+        await pilot.pause(0.2)
+        assert not app.engine_ready.is_set() and app.return_code is None
+        assert engine.actions.calls == []
+        gate.set()
+        await wait_for(pilot, lambda: engine.actions.calls == [("restart", info.key)])

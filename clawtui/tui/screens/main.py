@@ -296,6 +296,17 @@ class MainScreen(Screen[None]):
     # -- container actions ---------------------------------------------------------------------
     def on_container_action_requested(self, message: ContainerActionRequested) -> None:
         message.stop()
+        engine_ready = getattr(self.app, "engine_ready", None)
+        if isinstance(engine_ready, asyncio.Event) and not engine_ready.is_set():
+            # Rows of the first snapshot can be acted on before the engine is built.
+            self.run_worker(self._action_when_ready(engine_ready, message), group="actions")
+            return
+        self.actions.handle(message.verb, message.containers)
+
+    async def _action_when_ready(
+        self, engine_ready: asyncio.Event, message: ContainerActionRequested
+    ) -> None:
+        await engine_ready.wait()
         self.actions.handle(message.verb, message.containers)
 
     def container_command(self, verb: str) -> None:
