@@ -155,8 +155,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
     first = None
     if not args.connect:
         # The local hosts' containers, read while the modules below load and the first frame
-        # is drawn (a thread; no Docker SDK): the fleet view shows them at once, and the
-        # engine starts from them when it is built.
+        # is drawn (a thread; no Docker SDK): the fleet view shows them until the engine,
+        # built after the first frame, has reached those hosts.
         from clawtui.engine.fleet.first_snapshot import FirstSnapshot
 
         first = FirstSnapshot.start(settings.hosts)
@@ -182,8 +182,6 @@ def cmd_tui(args: argparse.Namespace) -> int:
             from clawtui.engine.core import Engine
 
             engine = Engine(settings)
-            if first is not None:
-                first.seed(engine.monitors)
             if settings.service.serve_in_tui:
                 from clawtui.service.runner import ServiceRunner, resolve_token
 

@@ -213,9 +213,6 @@ class Engine:
         return await asyncio.shield(self._components_task)
 
     async def _start_components(self, keep_going: bool) -> list[tuple[str, Exception]]:
-        # Hosts seeded with a first snapshot (the TUI's) show ONLINE before the engine reached
-        # them: the components, which act on ONLINE hosts, start once it has.
-        await asyncio.gather(*(m.seed_settled() for m in self.monitors.values()))
         failures: list[tuple[str, Exception]] = []
         for component in self.components:
             name = type(component).__name__

@@ -16,7 +16,8 @@ draws its first frame (the Fleet panel, empty) before the factory runs, so the e
 capabilities are imported after it (in a thread, `engine_imports`, so the screen stays live);
 the start-up above follows. It may also give a first snapshot of the fleet (`first_snapshot`,
 read in a thread while the app starts): drawn in the first frame when it is read by then, else
-when it comes, unless the engine is built by then (the engine starts from that snapshot). The
+when it comes, unless the engine is built by then; the engine's view replaces it once the
+engine has reached those hosts (`_show_engine`). The
 panels not in front are composed after the first frame (`MainScreen.compose_pending_panels`),
 or when first shown.
 """
@@ -42,9 +43,10 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from clawtui.config import Settings, save_runtime_settings
-from clawtui.engine.api.models import ContainerInfo, Event, EventKind, HostInfo
+from clawtui.engine.api.models import ContainerInfo, Event, EventKind, HostInfo, HostState
 from clawtui.tui.commands import ClawCommands, ThemeCommands
 from clawtui.tui.keymap import binding_ids, binding_owners
+from clawtui.tui.messages import as_model
 from clawtui.tui.screens.main import MainScreen
 from clawtui.tui.themes import BUILTIN_THEMES_DIR, ThemeProblem, load_themes
 
@@ -150,6 +152,10 @@ class ClawApp(App[None]):
         self._connection_problem: str | None = None
         self._first_snapshot = first_snapshot if self._engine_factory is not None else None
         self._first_snapshot_done = asyncio.Event()
+        self._snapshot_hosts: set[str] = set()
+        """The hosts shown online from the first snapshot."""
+        self._awaiting_hosts: set[str] = set()
+        """Those the engine has not reached yet: their snapshot stays on screen until it has."""
         self._engine_imports = engine_imports
         self._theme_notes: list[tuple[str, str]] = []
         self._late_css_loaded = False
@@ -175,7 +181,13 @@ class ClawApp(App[None]):
         if snapshot is None or self._engine is not None or not snapshot.done():
             return None
         self._first_snapshot_done.set()
-        return None if snapshot.exception() is not None else snapshot.result()
+        if snapshot.exception() is not None:
+            return None
+        self._shown_snapshot(snapshot.result())
+        return snapshot.result()
+
+    def _shown_snapshot(self, snapshot: tuple[list[HostInfo], list[ContainerInfo]]) -> None:
+        self._snapshot_hosts = {h.name for h in snapshot[0] if h.state is HostState.ONLINE}
 
     @property
     def main(self) -> MainScreen:
@@ -244,8 +256,19 @@ class ClawApp(App[None]):
         await self._show_engine()
 
     async def _show_engine(self) -> None:
-        """Show the engine's snapshot, follow its events, then the rest of the start-up."""
-        self.action_refresh()
+        """Show the engine's snapshot, follow its events, then the rest of the start-up.
+
+        Over a first snapshot, the engine's view replaces it once the engine has reached the
+        hosts it shows (until then the engine says "connecting" and holds no containers):
+        their HOST events that still say connecting are not applied, and the first that does
+        not re-reads the whole engine view (`dispatch_event`)."""
+        self._awaiting_hosts = {
+            h.name
+            for h in self.engine.hosts()
+            if h.name in self._snapshot_hosts and h.state is HostState.CONNECTING
+        }
+        if not self._awaiting_hosts:
+            self.action_refresh()
         if self._subscription is not None:
             self._consume(self._subscription)
         if isinstance(self.engine, ConnectionStatus):
@@ -273,6 +296,7 @@ class ClawApp(App[None]):
             if self._engine is not None or snapshot.exception() is not None:
                 return
             if self._main is not None and self._main.is_attached:
+                self._shown_snapshot(snapshot.result())
                 self.main.load(*snapshot.result())
 
         if not snapshot.done():  # else it was shown in the first frame (`_first_snapshot_now`)
@@ -427,6 +451,13 @@ class ClawApp(App[None]):
 
     def dispatch_event(self, event: Event) -> None:
         """Route one engine event: stats are throttled, RESYNC re-reads the snapshot."""
+        if event.kind is EventKind.HOST and event.host in self._awaiting_hosts:
+            if as_model(HostInfo, event.data["info"]).state is HostState.CONNECTING:
+                return  # the first snapshot of this host stays until the engine has reached it
+            self._awaiting_hosts.discard(event.host)
+            if not self._awaiting_hosts:
+                self.action_refresh()
+                return
         if event.kind is EventKind.STATS:
             self._pending_stats[event.host or ""] = event.data.get("stats", {})
             if self._stats_timer is None:

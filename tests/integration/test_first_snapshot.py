@@ -1,7 +1,6 @@
 """The fleet's first snapshot (read over the Docker socket without the SDK, before the engine
-exists) against the real dockerd: it holds what the engine's first reconcile holds, an engine
-seeded with it takes over with the same view and the same activity log, and a socket that does
-not answer gives up within its bound."""
+exists) against the real dockerd: it holds what the engine's first reconcile holds, and a
+socket that does not answer gives up within its bound."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from clawtui.config import HostConfig
-from clawtui.engine.api.models import ContainerInfo, EventKind
+from clawtui.engine.api.models import ContainerInfo
 from clawtui.engine.core import Engine
 from clawtui.engine.fleet import first_snapshot
 from clawtui.engine.fleet.docker_socket import DockerSocket, DockerSocketError
@@ -82,41 +81,6 @@ async def test_first_snapshot_is_what_the_engine_reads(
         await engine.stop()
 
 
-async def test_a_seeded_engine_takes_over_with_the_same_view_and_log(
-    tmp_path: Path, fleet: set[str], test_labels: dict[str, str]
-) -> None:
-    session = test_labels[TEST_LABEL]
-    settings = make_settings(tmp_path)
-    first = FirstSnapshot.start(settings.hosts)
-    _, containers = await asyncio.wrap_future(first.future)
-    engine = Engine(settings)
-    assert first.seed(engine.monitors)
-    # Seeded: the engine shows the snapshot before it has asked Docker anything.
-    assert ours(engine.containers(), session) == ours(containers, session)
-    sub = engine.subscribe([EventKind.CONTAINER])
-    await engine.start(components=False)
-    try:
-        # The components (which act on ONLINE hosts) start once the engine has reached the
-        # seeded host itself: it has a client and has reconciled by then.
-        assert await engine.start_components() == []
-        monitor = engine.monitors["local"]
-        assert monitor.client is not None and monitor.reconciles >= 1
-        assert ours(engine.containers(), session) == ours(containers, session)
-        # Unchanged containers are not published again ...
-        changed = set()
-        while (event := sub.get_nowait()) is not None:
-            changed.add(event.data["container"].id)
-        assert not (changed & fleet)
-        # ... and the activity log reads as without the seed.
-        messages = [e.message for e in await engine.activity(500)]
-        for info in ours(containers, session).values():
-            assert f"container {info.name} appeared ({info.state})" in messages
-        assert sum(m.startswith("host online") for m in messages) == 1
-    finally:
-        sub.close()
-        await engine.stop()
-
-
 def test_a_socket_that_never_answers_is_given_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -143,7 +107,6 @@ def test_a_socket_that_never_answers_is_given_up(
         with pytest.raises(LookupError, match="no local Docker host answered"):
             first.future.result(timeout=30)
         assert accepted  # it did connect: the bound, not a refusal, ended it
-        assert not first.seed({})
     finally:
         stop.set()
         thread.join()

@@ -1,6 +1,7 @@
 """The fleet's first snapshot (read in a thread before the engine exists, `cmd_tui`): shown in
 the first frame when it is read by then, else as soon as it comes, never over the engine once
-the engine is built; one that does not come does not hold the start."""
+the engine is built, and kept until the engine has reached its hosts; one that does not come
+does not hold the start."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import threading
 import pytest
 
 from clawtui.config import Settings
-from clawtui.engine.api.models import ContainerInfo, HostInfo
+from clawtui.engine.api.models import ContainerInfo, HostInfo, HostState
 from clawtui.tui.app import ClawApp
 from clawtui.tui.container_actions import ContainerActionRequested
 from clawtui.tui.widgets.host_header import HostHeader, HostHeaders
@@ -138,3 +139,23 @@ async def test_an_action_on_a_snapshot_row_waits_for_the_engine() -> None:
         assert engine.actions.calls == []
         gate.set()
         await wait_for(pilot, lambda: engine.actions.calls == [("restart", info.key)])
+
+
+async def test_the_snapshot_stays_until_the_engine_has_reached_its_hosts() -> None:
+    """The engine, just built, is still connecting and holds no containers: the snapshot stays
+    on screen (its HOST events that say connecting are not applied); the first that does not
+    replaces the snapshot with the engine's whole view (a container gone since is dropped)."""
+    first: concurrent.futures.Future[Snapshot] = concurrent.futures.Future()
+    first.set_result(snapshot_of("alpha", "gone"))
+    engine = FakeEngine()
+    engine.put_host(host("local", state=HostState.CONNECTING, docker_version=None), publish=False)
+    app = ClawApp(lambda: engine, Settings(), clock=fixed_clock, first_snapshot=first)
+    async with run_test_first_frame(app, size=SIZE) as pilot:
+        await asyncio.wait_for(app.engine_ready.wait(), 30)
+        await wait_for(pilot, lambda: app.components_ready.is_set())
+        engine.put_host(host("local", state=HostState.CONNECTING, docker_version="99.0"))
+        await pilot.pause(0.1)
+        assert shown(app) == ({"alpha", "gone"}, ["27.3.1"])
+        engine.put_container(container("alpha-id", "alpha"))  # the engine's reconcile
+        engine.put_host(host("local", docker_version="99.0"))  # online
+        await wait_for(pilot, lambda: shown(app) == ({"alpha"}, ["99.0"]))

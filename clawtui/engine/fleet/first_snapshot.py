@@ -4,11 +4,10 @@
 loaded: a thread asks each local Docker host (unix:// socket) what the engine's first
 reconcile asks (`/version`, `/info`, the container list and one inspect per container), over
 `docker_socket` rather than the Docker SDK, and parses the replies with the engine's own
-functions (`docker_parse`). The result is what the engine's host monitor would hold after its
-first reconcile: the TUI shows it before the engine exists, and the engine, when built, starts
-from it (`HostMonitor.seed`) and takes over; its own first reconcile then makes the model match
-Docker exactly. Hosts that are not local, or that do not answer within `WAIT_SECONDS`, are
-left out: the engine reaches them as before.
+functions (`docker_parse`). The result is what the engine's host monitor holds after its first
+reconcile: the TUI shows it until the engine, built after the first frame, has reached those
+hosts itself, and then shows the engine's view (`ClawApp`). Hosts that are not local, or that
+do not answer within `WAIT_SECONDS`, are left out: the engine reaches them as before.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -30,7 +29,6 @@ from clawtui.engine.fleet.stats import detect_cgroup_version
 
 if TYPE_CHECKING:
     from clawtui.config import HostConfig
-    from clawtui.engine.fleet.hosts import HostMonitor
 
 log = logging.getLogger(__name__)
 
@@ -159,14 +157,3 @@ class FirstSnapshot:
             else:
                 log.debug("first snapshot of %s: %r", cfg.name, result)
         return read
-
-    def seed(self, monitors: Mapping[str, HostMonitor]) -> bool:
-        """Seed the engine's host monitors (before they start) with the snapshot, if it is
-        complete by now; returns whether it was."""
-        if not self.future.done() or self.future.exception() is not None:
-            return False
-        for name, snap in self.read.items():
-            monitor = monitors.get(name)
-            if monitor is not None:
-                monitor.seed(snap.info, snap.containers)
-        return True

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -134,9 +134,6 @@ class HostMonitor:
         self._cgroup_stale_all = False
         self._sampling_lock = threading.Lock()
         self._cgroup_version: int | None = None
-        self._unannounced: set[str] = set()  # seeded containers not in the activity log yet
-        self._online_unannounced = False
-        self._seed_settled: asyncio.Event | None = None  # set once a seeded host was reached
         self.reconciles = 0
         self.last_sample_seconds: float | None = None
         self.samples = 0
@@ -162,24 +159,6 @@ class HostMonitor:
     def _recompute_summary(self) -> None:
         reserve = int(self.cfg.memory_reserve)
         self._set_info(**host_summary(self.containers.values(), self.info.memory.total, reserve))
-
-    def seed(self, info: HostInfo, containers: Iterable[ContainerInfo]) -> None:
-        """Before `start`: begin from a snapshot of this host read just before the engine was
-        built (`fleet.first_snapshot`), so the engine's view is the one already on screen. The
-        first reconcile still makes the model match Docker exactly, publishing only what
-        changed since, and writes the activity log as it would have without the seed."""
-        self.info = info
-        self.containers = {c.id: c for c in containers}
-        self._unannounced = set(self.containers)
-        self._online_unannounced = info.state is HostState.ONLINE
-        self._seed_settled = asyncio.Event()
-
-    async def seed_settled(self) -> None:
-        """Return once a seeded host's first connection attempt has ended (at once when not
-        seeded). Until then the seed says ONLINE while there is no client and no reconcile
-        yet: the engine starts the components that act on hosts after this."""
-        if self._seed_settled is not None:
-            await self._seed_settled.wait()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -216,11 +195,7 @@ class HostMonitor:
         backoff = 0.25
         while not self._stopping:
             try:
-                try:
-                    queue = await self._connect()
-                finally:
-                    if self._seed_settled is not None:
-                        self._seed_settled.set()
+                queue = await self._connect()
                 backoff = 0.25
                 await self._pump(queue)
                 if not self._stopping:
@@ -291,8 +266,7 @@ class HostMonitor:
         self._set_info(
             state=HostState.ONLINE, error=None, last_seen=time.time(), offline_since=None
         )
-        if was is not HostState.ONLINE or self._online_unannounced:
-            self._online_unannounced = False
+        if was is not HostState.ONLINE:
             self._activity(
                 "info", f"host online: Docker {self.info.docker_version}", host=self.name
             )
@@ -367,15 +341,9 @@ class HostMonitor:
 
     def _put(self, info: ContainerInfo) -> None:
         old = self.containers.get(info.id)
-        seeded = info.id in self._unannounced  # from the seed: announced as if new
-        self._unannounced.discard(info.id)
         if old is not None and old.stats is not None and info.running:
             info = info.model_copy(update={"stats": old.stats})
         if old == info:
-            if seeded:
-                self._activity(
-                    "info", f"container {info.name} appeared ({info.state})", host=self.name
-                )
             return
         if old is None or old.pid != info.pid or old.memory_limit != info.memory_limit:
             self._cgroup_paths.pop(info.id, None)
@@ -383,7 +351,7 @@ class HostMonitor:
         if not info.running:
             self._cpu_marks.pop(info.id, None)
         self.containers[info.id] = info
-        if old is None or seeded:
+        if old is None:
             self._activity("info", f"container {info.name} appeared ({info.state})", host=self.name)
         elif old.state != info.state:
             self._activity(
@@ -399,10 +367,7 @@ class HostMonitor:
         self._cgroup_stale.add(cid)
         if old is None:
             return
-        if cid in self._unannounced:  # seeded and gone before the engine looked: never announced
-            self._unannounced.discard(cid)
-        else:
-            self._activity("info", f"container {old.name} removed", host=self.name)
+        self._activity("info", f"container {old.name} removed", host=self.name)
         self.bus.publish(EventKind.CONTAINER_REMOVED, host=self.name, id=cid, name=old.name)
         self._recompute_summary()
 
