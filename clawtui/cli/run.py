@@ -142,10 +142,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 # -- the TUI ---------------------------------------------------------------------------------
+def _engine_imports(settings: Settings) -> None:
+    """The modules `cmd_tui`'s engine factory needs (the app imports them in a thread)."""
+    import clawtui.engine.core
+
+    if settings.service.serve_in_tui:
+        import clawtui.service.runner  # noqa: F401
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    first = None
+    if not args.connect:
+        # The local hosts' containers, read while the modules below load and the first frame
+        # is drawn (a thread; no Docker SDK): the fleet view shows them until the engine,
+        # built after the first frame, has reached those hosts.
+        from clawtui.engine.fleet.first_snapshot import FirstSnapshot
+
+        first = FirstSnapshot.start(settings.hosts)
     from clawtui.tui.app import ClawApp
 
-    settings = settings_for(args)
     _setup_logging(to_file=settings.engine.resolved_state_dir / "clawtui.log")
     on_start = on_stop = None
     if args.connect:
@@ -183,6 +199,13 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
         if settings.service.serve_in_tui:
             on_start, on_stop = start_service, stop_service
-        app = ClawApp(build_engine, settings, on_start=on_start, on_stop=on_stop)
+        app = ClawApp(
+            build_engine,
+            settings,
+            on_start=on_start,
+            on_stop=on_stop,
+            first_snapshot=first.future if first is not None else None,
+            engine_imports=lambda: _engine_imports(settings),
+        )
     app.run(mouse=settings.tui.mouse)
     return EXIT_OK if app.return_code in (None, 0) else EXIT_FAIL

@@ -13,41 +13,54 @@ notification and is in the activity log. A remote engine is started before the f
 
 The command line gives the app an engine factory instead of an engine (`cmd_tui`): the app
 draws its first frame (the Fleet panel, empty) before the factory runs, so the engine's
-capabilities are imported after it; the start-up above follows. The panels not in front are
-composed after the first frame (`MainScreen.compose_pending_panels`), or when first shown.
+capabilities are imported after it (in a thread, `engine_imports`, so the screen stays live);
+the start-up above follows. It may also give a first snapshot of the fleet (`first_snapshot`,
+read in a thread while the app starts): drawn in the first frame when it is read by then, else
+when it comes, unless the engine is built by then; the engine's view replaces it once the
+engine has reached those hosts (`_show_engine`). The
+panels not in front are composed after the first frame (`MainScreen.compose_pending_panels`),
+or when first shown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
+from textual.screen import Screen
 from textual.theme import Theme
 from textual.timer import Timer
 from textual.widgets import Footer
 
 from clawtui.config import Settings, save_runtime_settings
-from clawtui.engine.api.models import Event, EventKind
-from clawtui.engine.api.protocols import EngineAPI, Subscription
+from clawtui.engine.api.models import ContainerInfo, Event, EventKind, HostInfo, HostState
 from clawtui.tui.commands import ClawCommands, ThemeCommands
 from clawtui.tui.keymap import binding_ids, binding_owners
+from clawtui.tui.messages import as_model
 from clawtui.tui.screens.main import MainScreen
 from clawtui.tui.themes import BUILTIN_THEMES_DIR, ThemeProblem, load_themes
+
+if TYPE_CHECKING:  # the interface's protocols (and the event payloads) load with the engine
+    from clawtui.engine.api.protocols import EngineAPI, Subscription
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THEME = "clawtui-dark"
 FALLBACK_THEME = "textual-dark"
 Hook = Callable[[], Awaitable[None]]
-EngineFactory = Callable[[], EngineAPI]
+EngineFactory = Callable[[], "EngineAPI"]
+FirstSnapshot = concurrent.futures.Future[tuple[list[HostInfo], list[ContainerInfo]]]
+"""The hosts and containers to show before the engine is built (read in a thread)."""
 
 
 @runtime_checkable
@@ -72,14 +85,16 @@ class ClawApp(App[None]):
     """The clawtui control room: Fleet first, five more panels, activity at the bottom."""
 
     TITLE = "clawtui"
-    CSS_PATH: ClassVar = [
-        "styles/app.tcss",
-        "styles/fleet.tcss",
+    CSS_PATH: ClassVar = ["styles/app.tcss", "styles/fleet.tcss"]
+    """The stylesheets of the first frame (the fleet view)."""
+    LATE_CSS_PATH: ClassVar = [
         "styles/devboxes.tcss",
         "styles/logs.tcss",
         "styles/forms.tcss",
         "styles/help.tcss",
     ]
+    """The other panels' and screens' stylesheets: read after the first frame, or before a
+    panel or screen that needs them comes first (`load_late_css`)."""
     COMMANDS: ClassVar = {ClawCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="Show every key"),
@@ -105,6 +120,8 @@ class ClawApp(App[None]):
         on_start: Hook | None = None,
         on_stop: Hook | None = None,
         clock: Callable[[], float] = time.time,
+        first_snapshot: FirstSnapshot | None = None,
+        engine_imports: Callable[[], object] | None = None,
     ) -> None:
         super().__init__()
         self._engine: EngineAPI | None = None
@@ -133,6 +150,16 @@ class ClawApp(App[None]):
         self._stats_timer: Timer | None = None
         self._main: MainScreen | None = None
         self._connection_problem: str | None = None
+        self._first_snapshot = first_snapshot if self._engine_factory is not None else None
+        self._first_snapshot_done = asyncio.Event()
+        self._snapshot_hosts: set[str] = set()
+        """The hosts shown online from the first snapshot."""
+        self._awaiting_hosts: set[str] = set()
+        """Those the engine has not reached yet: their snapshot stays on screen until it has."""
+        self._engine_imports = engine_imports
+        self._theme_notes: list[tuple[str, str]] = []
+        self._late_css_loaded = False
+        self._load_themes()
 
     @property
     def engine(self) -> EngineAPI:
@@ -143,8 +170,24 @@ class ClawApp(App[None]):
 
     # -- start and stop ------------------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
-        self._main = MainScreen(self.clock, lambda: self.engine, self.settings)
+        self._main = MainScreen(
+            self.clock, lambda: self.engine, self.settings, initial=self._first_snapshot_now
+        )
         return self._main
+
+    def _first_snapshot_now(self) -> tuple[list[HostInfo], list[ContainerInfo]] | None:
+        """The first snapshot if it is read already (for the first frame)."""
+        snapshot = self._first_snapshot
+        if snapshot is None or self._engine is not None or not snapshot.done():
+            return None
+        self._first_snapshot_done.set()
+        if snapshot.exception() is not None:
+            return None
+        self._shown_snapshot(snapshot.result())
+        return snapshot.result()
+
+    def _shown_snapshot(self, snapshot: tuple[list[HostInfo], list[ContainerInfo]]) -> None:
+        self._snapshot_hosts = {h.name for h in snapshot[0] if h.state is HostState.ONLINE}
 
     @property
     def main(self) -> MainScreen:
@@ -153,7 +196,7 @@ class ClawApp(App[None]):
         return self._main
 
     async def on_mount(self) -> None:
-        self._load_themes()
+        self._tell_theme_notes()
         self._apply_keymap()
         for issue in self.settings.warnings:  # e.g. a broken runtime settings file, ignored
             self.notify(str(issue), title="Settings", severity="warning", markup=False)
@@ -206,13 +249,26 @@ class ClawApp(App[None]):
         self._theme_changed(self.current_theme)
         self.set_interval(self.TICK_SECONDS, self.main.tick)
         if self._engine is None:
+            if self._first_snapshot is not None:
+                self._show_first_snapshot(self._first_snapshot)
             self._build_engine()
             return
         await self._show_engine()
 
     async def _show_engine(self) -> None:
-        """Show the engine's snapshot, follow its events, then the rest of the start-up."""
-        self.action_refresh()
+        """Show the engine's snapshot, follow its events, then the rest of the start-up.
+
+        Over a first snapshot, the engine's view replaces it once the engine has reached the
+        hosts it shows (until then the engine says "connecting" and holds no containers):
+        their HOST events that still say connecting are not applied, and the first that does
+        not re-reads the whole engine view (`dispatch_event`)."""
+        self._awaiting_hosts = {
+            h.name
+            for h in self.engine.hosts()
+            if h.name in self._snapshot_hosts and h.state is HostState.CONNECTING
+        }
+        if not self._awaiting_hosts:
+            self.action_refresh()
         if self._subscription is not None:
             self._consume(self._subscription)
         if isinstance(self.engine, ConnectionStatus):
@@ -226,6 +282,30 @@ class ClawApp(App[None]):
     FIRST_FRAME_WAIT: ClassVar[float] = 0.5
     """At most this long (seconds) the engine factory waits for the footer's keys to be drawn:
     building the engine holds the UI loop (its imports) for a moment."""
+    FIRST_SNAPSHOT_WAIT: ClassVar[float] = 0.5
+    """At most this long (seconds) after the first frame the engine factory waits for the first
+    snapshot (the engine starts from it when it is there)."""
+
+    def _show_first_snapshot(self, snapshot: FirstSnapshot) -> None:
+        """Show the first snapshot in the fleet view when it comes, unless the engine is built
+        by then (the engine starts from it and is shown instead)."""
+        loop = asyncio.get_running_loop()
+
+        def show() -> None:
+            self._first_snapshot_done.set()
+            if self._engine is not None or snapshot.exception() is not None:
+                return
+            if self._main is not None and self._main.is_attached:
+                self._shown_snapshot(snapshot.result())
+                self.main.load(*snapshot.result())
+
+        if not snapshot.done():  # else it was shown in the first frame (`_first_snapshot_now`)
+
+            def done(_: object) -> None:
+                with contextlib.suppress(RuntimeError):  # the app has ended: its loop is closed
+                    loop.call_soon_threadsafe(show)
+
+            snapshot.add_done_callback(done)
 
     @work(exclusive=True, group="engine-build", exit_on_error=False)
     async def _build_engine(self) -> None:
@@ -238,7 +318,10 @@ class ClawApp(App[None]):
         # Textual's footer has no event for "keys drawn": a short, bounded poll.
         while footers and not footers.first().children and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
-        drawn = asyncio.Event()  # the frame with the footer's keys is composed ...
+        if self._first_snapshot is not None:  # the fleet's first data, when it comes soon
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._first_snapshot_done.wait(), self.FIRST_SNAPSHOT_WAIT)
+        drawn = asyncio.Event()  # the frame with the footer's keys (and the data) is composed ...
         self.call_after_refresh(drawn.set)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(drawn.wait(), self.FIRST_FRAME_WAIT)
@@ -247,6 +330,8 @@ class ClawApp(App[None]):
         if factory is None or self._exit:
             return
         try:
+            if self._engine_imports is not None:  # in a thread: the screen stays live meanwhile
+                await asyncio.to_thread(self._engine_imports)
             self._engine = factory()
         except Exception as exc:
             log.error("the engine could not be built", exc_info=exc)
@@ -255,9 +340,30 @@ class ClawApp(App[None]):
         await self._engine_built()
         await self._show_engine()
 
+    def load_late_css(self) -> None:
+        """Read the stylesheets of `LATE_CSS_PATH` (once) and restyle the screens."""
+        if self._late_css_loaded:
+            return
+        self._late_css_loaded = True
+        for path in self.LATE_CSS_PATH:
+            self.stylesheet.read(Path(__file__).parent / path)
+        self.stylesheet.parse()  # the others' rules are cached: only the new ones are parsed
+        self.stylesheet.update(self)
+        for screen in self.screen_stack:
+            self.stylesheet.update(screen)
+
+    def _load_screen_css(self, screen: Screen[Any]) -> None:
+        # Textual's hook when a screen is installed: every screen but the main one may use the
+        # late stylesheets (help, logs, forms).
+        if not isinstance(screen, MainScreen):
+            self.load_late_css()
+        super()._load_screen_css(screen)
+
     @work(exclusive=True, group="panels", exit_on_error=False)
     async def _compose_later(self) -> None:
-        """After the first frame: the panels not in front, then the `[keymap]` check."""
+        """After the first frame: the late stylesheets, the panels not in front, then the
+        `[keymap]` check."""
+        self.load_late_css()
         try:
             await self.main.compose_pending_panels()
         finally:
@@ -345,6 +451,13 @@ class ClawApp(App[None]):
 
     def dispatch_event(self, event: Event) -> None:
         """Route one engine event: stats are throttled, RESYNC re-reads the snapshot."""
+        if event.kind is EventKind.HOST and event.host in self._awaiting_hosts:
+            if as_model(HostInfo, event.data["info"]).state is HostState.CONNECTING:
+                return  # the first snapshot of this host stays until the engine has reached it
+            self._awaiting_hosts.discard(event.host)
+            if not self._awaiting_hosts:
+                self.action_refresh()
+                return
         if event.kind is EventKind.STATS:
             self._pending_stats[event.host or ""] = event.data.get("stats", {})
             if self._stats_timer is None:
@@ -383,23 +496,35 @@ class ClawApp(App[None]):
 
     # -- themes --------------------------------------------------------------------------------
     def _load_themes(self) -> None:
+        """Register the theme files and set the configured theme, before the app runs: the
+        stylesheet is first parsed with its colours (setting `theme` once running parses every
+        stylesheet again). What went wrong is told when the app is mounted (`_theme_notes`)."""
         loaded = load_themes([BUILTIN_THEMES_DIR, self.settings.tui.themes_dir])
         for theme in loaded.themes:
             self.register_theme(theme)
         self.theme_problems = loaded.problems
         for problem in loaded.problems:
             log.warning("theme skipped: %s", problem)
-            self.notify(str(problem), title="Theme file skipped", severity="warning", markup=False)
+            self._theme_notes.append((str(problem), "Theme file skipped"))
         wanted = self.settings.tui.theme
         if self.get_theme(wanted) is None:
             fallback = DEFAULT_THEME if self.get_theme(DEFAULT_THEME) else FALLBACK_THEME
-            self.notify(
-                f"Theme {wanted!r} is not installed; using {fallback!r}.",
-                severity="warning",
-                markup=False,
-            )
+            note = f"Theme {wanted!r} is not installed; using {fallback!r}."
+            self._theme_notes.append((note, ""))
             wanted = fallback
-        self.theme = wanted
+        # What `App._watch_theme` does, but the stylesheet's variables are set directly: it
+        # has not been parsed yet (Textual is pinned; `_refresh_truecolor_filter` is its own).
+        self.set_reactive(App.theme, wanted)
+        dark = self.current_theme.dark
+        self.set_class(True, f"-theme-{wanted}")
+        self.set_class(dark, "-dark-mode")
+        self.set_class(not dark, "-light-mode")
+        self._refresh_truecolor_filter(self.ansi_theme)
+        self.stylesheet.set_variables(self.get_css_variables())
+
+    def _tell_theme_notes(self) -> None:
+        for message, title in self._theme_notes:
+            self.notify(message, title=title, severity="warning", markup=False)
 
     def _theme_changed(self, theme: Theme) -> None:
         palette = {

@@ -22,13 +22,16 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widget import Widget
 
+from clawtui.engine.api.fleet import actions_of
 from clawtui.engine.api.models import ContainerInfo
-from clawtui.engine.api.protocols import EngineAPI, actions_of, devboxes_of
-from clawtui.tui.screens.confirm import Confirmed, ConfirmScreen
-from clawtui.tui.screens.logs import LogsScreen
 
+# The protocols, the screens and the dev boxes' interface load when first used (not for the
+# first frame, which imports this module for its message).
 if TYPE_CHECKING:
     from textual.screen import Screen
+
+    from clawtui.engine.api.protocols import EngineAPI
+    from clawtui.tui.screens.confirm import Confirmed
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +120,8 @@ class ContainerActionRunner:
             )
             return
         if verb == "logs":
+            from clawtui.tui.screens.logs import LogsScreen
+
             app.push_screen(LogsScreen(containers[0], actions))
         elif verb == "attach":
             self.attach(containers[0])
@@ -129,6 +134,8 @@ class ContainerActionRunner:
             if devboxes:
                 lines.append(Text("Dev boxes keep their home volume unless you tick the box."))
                 option = "Also delete the home volumes of dev boxes"
+            from clawtui.tui.screens.confirm import ConfirmScreen
+
             screen = ConfirmScreen(self.CONFIRM_REMOVE_TITLE, lines, yes="Remove", option=option)
 
             def answered(answer: Confirmed | None) -> None:
@@ -172,6 +179,8 @@ class ContainerActionRunner:
         elif verb == "restart":
             await actions.restart(info.key)
         elif verb == "remove":
+            from clawtui.engine.api.devboxes import devboxes_of
+
             owner = devbox_owner(info)
             devboxes = devboxes_of(self.engine)
             if owner and devboxes is not None:

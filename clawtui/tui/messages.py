@@ -13,14 +13,16 @@ accepts both.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 from textual.message import Message
 from textual.widget import Widget
 
-from clawtui.engine.api.events import EventPayload, payload_of
 from clawtui.engine.api.models import Event, EventKind
+
+if TYPE_CHECKING:  # the payload models load with the engine, after the first frame
+    from clawtui.engine.api.events import EventPayload
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,6 +47,8 @@ class EngineEvent(Message, bubble=False):
     @property
     def payload(self) -> EventPayload:
         """The typed payload model of the event's kind."""
+        from clawtui.engine.api.events import payload_of
+
         return payload_of(self.event)
 
     @property

@@ -6,10 +6,11 @@ defaults, and a reply that cannot describe a container yields None instead of an
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from clawtui.engine.api.models import ContainerInfo
+from clawtui.engine.api.models import ContainerInfo, HostMemory
 
 _ZERO_TIME_PREFIX = "0001-01-01"
 
@@ -93,6 +94,38 @@ def container_from_inspect(host: str, data: Any) -> ContainerInfo | None:
         nano_cpus=_int(host_config.get("NanoCpus")),
         restart_count=_int(data.get("RestartCount")),
     )
+
+
+def host_facts(info: Any, version: Any) -> dict[str, Any]:
+    """`GET /info` and `GET /version` → the HostInfo fields they give (memory: its total)."""
+    info = info if isinstance(info, dict) else {}
+    version = version if isinstance(version, dict) else {}
+    mem_total = info.get("MemTotal")
+    return {
+        "docker_version": str(version.get("Version") or info.get("ServerVersion") or "?"),
+        "api_version": str(version.get("ApiVersion") or "?"),
+        "os": str(info.get("OperatingSystem") or "?")[:80],
+        "ncpu": info.get("NCPU") if isinstance(info.get("NCPU"), int) else 0,
+        "cgroup_version": str(info.get("CgroupVersion") or "?"),
+        "mem_total": mem_total if isinstance(mem_total, int) else 0,
+    }
+
+
+def host_summary(containers: Iterable[ContainerInfo], total: int, reserve: int) -> dict[str, Any]:
+    """The HostInfo fields that sum a host's containers: counts and the memory budget."""
+    containers = list(containers)
+    allocated = sum(c.memory_limit for c in containers if c.memory_limit > 0)
+    return {
+        "containers": len(containers),
+        "running": sum(1 for c in containers if c.running),
+        "memory": HostMemory(
+            total=total,
+            allocated=allocated,
+            reserve=reserve,
+            available=total - reserve - allocated,
+            unlimited=sum(1 for c in containers if c.memory_limit <= 0),
+        ),
+    }
 
 
 def event_action(event: Any) -> tuple[str, str] | None:

@@ -28,12 +28,16 @@ from clawtui.engine.api.models import (
     ContainerStats,
     EventKind,
     HostInfo,
-    HostMemory,
     HostState,
 )
 from clawtui.engine.bus import EventBus
 from clawtui.engine.docker_sdk import docker
-from clawtui.engine.fleet.docker_parse import container_from_inspect, event_action
+from clawtui.engine.fleet.docker_parse import (
+    container_from_inspect,
+    event_action,
+    host_facts,
+    host_summary,
+)
 from clawtui.engine.fleet.endpoints import refusal_text
 from clawtui.engine.fleet.stats import (
     CgroupFiles,
@@ -153,20 +157,8 @@ class HostMonitor:
             self.bus.publish(EventKind.HOST, host=self.name, info=new)
 
     def _recompute_summary(self) -> None:
-        total = self.info.memory.total
-        allocated = sum(c.memory_limit for c in self.containers.values() if c.memory_limit > 0)
         reserve = int(self.cfg.memory_reserve)
-        self._set_info(
-            containers=len(self.containers),
-            running=sum(1 for c in self.containers.values() if c.running),
-            memory=HostMemory(
-                total=total,
-                allocated=allocated,
-                reserve=reserve,
-                available=total - reserve - allocated,
-                unlimited=sum(1 for c in self.containers.values() if c.memory_limit <= 0),
-            ),
-        )
+        self._set_info(**host_summary(self.containers.values(), self.info.memory.total, reserve))
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -245,8 +237,7 @@ class HostMonitor:
         client = await self.call(make_client)
         self.client = client
         info, version = await asyncio.gather(self.call(client.info), self.call(client.version))
-        info = info if isinstance(info, dict) else {}
-        version = version if isinstance(version, dict) else {}
+        facts = host_facts(info, version)
         self._cgroup_version = None
         self._cgroup_paths.clear()
         self._cgroup_stale_all = True
@@ -264,16 +255,10 @@ class HostMonitor:
             target=self._read_stream, args=(stream, queue, loop), daemon=True,
             name=f"docker-events-{self.name}",
         ).start()  # fmt: skip
-        mem_total = info.get("MemTotal")
+        mem_total = facts.pop("mem_total")
         self._set_info(
-            docker_version=str(version.get("Version") or info.get("ServerVersion") or "?"),
-            api_version=str(version.get("ApiVersion") or "?"),
-            os=str(info.get("OperatingSystem") or "?")[:80],
-            ncpu=info.get("NCPU") if isinstance(info.get("NCPU"), int) else 0,
-            cgroup_version=str(info.get("CgroupVersion") or "?"),
-            memory=self.info.memory.model_copy(
-                update={"total": mem_total if isinstance(mem_total, int) else 0}
-            ),
+            **facts,
+            memory=self.info.memory.model_copy(update={"total": mem_total}),
             direct_stats=self._cgroup_version is not None,
         )
         await self.reconcile()

@@ -39,7 +39,6 @@ from clawtui.engine.api.models import (
     EventKind,
     HostInfo,
 )
-from clawtui.engine.api.protocols import EngineAPI
 from clawtui.tui.container_actions import ContainerActionRequested, ContainerActionRunner
 from clawtui.tui.messages import EngineEvent, as_model, post_engine_event
 from clawtui.tui.widgets.activity_log import ActivityLog
@@ -48,6 +47,7 @@ from clawtui.tui.widgets.panels import PANEL_IDS, PANELS, FleetPanel, placeholde
 
 if TYPE_CHECKING:
     from clawtui.config import Settings
+    from clawtui.engine.api.protocols import EngineAPI
     from clawtui.tui.widgets.devbox_panel import DevboxesPanel
 
 _PANELS_GROUP = Binding.Group("Panels", compact=True)
@@ -117,8 +117,12 @@ class MainScreen(Screen[None]):
         clock: Callable[[], float],
         engine: EngineAPI | Callable[[], EngineAPI],
         settings: Settings,
+        *,
+        initial: Callable[[], tuple[list[HostInfo], list[ContainerInfo]] | None] | None = None,
     ) -> None:
         super().__init__(id="main")
+        self._initial = initial
+        """Hosts and containers to show in the first frame, when there are (`compose`)."""
         self._clock = clock
         self._engine_of: Callable[[], EngineAPI] = engine if callable(engine) else lambda: engine
         self.settings = settings
@@ -148,7 +152,9 @@ class MainScreen(Screen[None]):
             for spec in PANELS:
                 with TabPane(spec.title, id=spec.id):
                     if spec.id == FIRST_PANEL:
-                        yield FleetPanel(self._clock)
+                        # The fleet read before the engine was built, if it is read by now.
+                        initial = self._initial() if self._initial is not None else None
+                        yield FleetPanel(self._clock, initial)
         yield ActivityLog(id="activity")
         yield KeysFooter(show_command_palette=False)
 
@@ -209,6 +215,9 @@ class MainScreen(Screen[None]):
         engine_ready = getattr(self.app, "engine_ready", None)
         if isinstance(engine_ready, asyncio.Event):
             await engine_ready.wait()
+        load_css = getattr(self.app, "load_late_css", None)  # the panels' stylesheets
+        if callable(load_css):
+            load_css()
         widget = self._panel_widget(panel_id)
         replay: frozenset[EventKind] = getattr(widget, "REPLAY_EVENTS", frozenset())
         missed = [e for e in self._missed if e.kind in replay]
@@ -287,6 +296,17 @@ class MainScreen(Screen[None]):
     # -- container actions ---------------------------------------------------------------------
     def on_container_action_requested(self, message: ContainerActionRequested) -> None:
         message.stop()
+        engine_ready = getattr(self.app, "engine_ready", None)
+        if isinstance(engine_ready, asyncio.Event) and not engine_ready.is_set():
+            # Rows of the first snapshot can be acted on before the engine is built.
+            self.run_worker(self._action_when_ready(engine_ready, message), group="actions")
+            return
+        self.actions.handle(message.verb, message.containers)
+
+    async def _action_when_ready(
+        self, engine_ready: asyncio.Event, message: ContainerActionRequested
+    ) -> None:
+        await engine_ready.wait()
         self.actions.handle(message.verb, message.containers)
 
     def container_command(self, verb: str) -> None:

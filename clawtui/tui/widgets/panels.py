@@ -23,7 +23,7 @@ from clawtui.tui.widgets.container_detail import ContainerDetail
 from clawtui.tui.widgets.container_table import ContainerTable
 from clawtui.tui.widgets.empty_state import EmptyState
 from clawtui.tui.widgets.host_filter import FilterBar, FilteredPanel, RowFilter, filter_binding
-from clawtui.tui.widgets.host_header import HostHeaders
+from clawtui.tui.widgets.host_header import HostHeader, HostHeaders
 
 
 @dataclass(frozen=True)
@@ -107,16 +107,28 @@ class FleetPanel(FilteredPanel, Vertical):
     )
     BINDINGS: ClassVar[list[BindingType]] = [filter_binding("fleet", "name, image or host")]
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        initial: tuple[list[HostInfo], list[ContainerInfo]] | None = None,
+    ) -> None:
         super().__init__(id="fleet-panel")
         self._clock = clock
         self.row_filter = RowFilter()
+        self._initial = initial
+        """Hosts and containers drawn in the first frame (see `MainScreen`)."""
 
     def compose(self) -> ComposeResult:
-        yield HostHeaders(id="host-headers")
+        hosts = self._initial[0] if self._initial is not None else []
+        yield HostHeaders(*(HostHeader(info) for info in hosts), id="host-headers")
         yield FilterBar("filter: part of a name, image or host", prefix="fleet")
         yield ContainerTable(clock=self._clock, id="fleet-table", row_filter=self.row_filter)
         yield ContainerDetail(id="fleet-detail", classes="container-detail")
+
+    def on_mount(self) -> None:
+        if self._initial is not None:
+            self.table.load(self._initial[1])
+            self._initial = None
 
     @property
     def table(self) -> ContainerTable:
