@@ -10,6 +10,7 @@ Standard library only: `clawtui attach` imports this on its fast path.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -104,3 +105,11 @@ def format_table(rows: Sequence[Sequence[str]]) -> str:
 def printable(text: str, *, keep_newlines: bool = False) -> str:
     """`text` with control characters (and newlines, unless kept) replaced by spaces."""
     return "".join(ch if ch.isprintable() or (keep_newlines and ch == "\n") else " " for ch in text)
+
+
+def resume_gc() -> None:
+    """End `main`'s start-up pause of the garbage collector: what start-up made stays (frozen
+    out of later collections), everything after is collected as usual."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()

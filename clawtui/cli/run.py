@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from clawtui.cli._common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, error
+from clawtui.cli._common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, error, resume_gc
 from clawtui.config import ConfigIssue
 from clawtui.fsutil import make_private_dir
 
@@ -172,7 +172,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
         )
         if not token:
             raise UsageError("--connect needs a token: pass --token or set CLAWTUI_API_TOKEN")
-        app = ClawApp(RemoteEngine(args.connect, token), settings)
+        app = ClawApp(RemoteEngine(args.connect, token), settings, after_first_frame=resume_gc)
     else:
         # The local engine (and with it every capability's code) is built by the app after its
         # first frame: the fleet view is drawn before any of it is imported.
@@ -206,6 +206,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
             on_stop=on_stop,
             first_snapshot=first.future if first is not None else None,
             engine_imports=lambda: _engine_imports(settings),
+            after_first_frame=resume_gc,
         )
     app.run(mouse=settings.tui.mouse)
     return EXIT_OK if app.return_code in (None, 0) else EXIT_FAIL

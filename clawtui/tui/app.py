@@ -122,8 +122,11 @@ class ClawApp(App[None]):
         clock: Callable[[], float] = time.time,
         first_snapshot: FirstSnapshot | None = None,
         engine_imports: Callable[[], object] | None = None,
+        after_first_frame: Callable[[], object] | None = None,
     ) -> None:
         super().__init__()
+        self._after_first_frame_hook = after_first_frame
+        """Called once the first frame is drawn (the CLI resumes its garbage collector)."""
         self._engine: EngineAPI | None = None
         self._engine_factory: EngineFactory | None = None
         if callable(engine):  # built after the first frame (`_build_engine`)
@@ -361,8 +364,11 @@ class ClawApp(App[None]):
 
     @work(exclusive=True, group="panels", exit_on_error=False)
     async def _compose_later(self) -> None:
-        """After the first frame: the late stylesheets, the panels not in front, then the
-        `[keymap]` check."""
+        """After the first frame: the caller's hook, the late stylesheets, the panels not in
+        front, then the `[keymap]` check."""
+        hook, self._after_first_frame_hook = self._after_first_frame_hook, None
+        if hook is not None:
+            hook()
         self.load_late_css()
         try:
             await self.main.compose_pending_panels()
