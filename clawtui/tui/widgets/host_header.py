@@ -147,8 +147,8 @@ class HostHeaders(Vertical):
     """One HostHeader per configured host, in engine order (`budget`: each names its budget,
     as over the memory sliders, where every host's own budget bounds its sliders)."""
 
-    def __init__(self, *, budget: bool = False, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *headers: HostHeader, budget: bool = False, id: str | None = None) -> None:
+        super().__init__(*headers, id=id)  # headers: drawn in the first frame (first snapshot)
         self.budget = budget
 
     def load(self, hosts: Iterable[HostInfo]) -> None:
