@@ -36,8 +36,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from clawtui.engine.api.escalations import AutohealOutcome, NewEscalation, Severity, Source
-from clawtui.engine.api.models import EventKind
-from clawtui.engine.autoheal.repair import dump, invalid_keys, parse
+from clawtui.engine.autoheal.repair import dump, invalid_keys, parse, report_outcome
 from clawtui.engine.tasks import BackgroundTask, every
 
 if TYPE_CHECKING:
@@ -237,39 +236,17 @@ class AgentHealer(Generic[E]):
             await transport.remove(old)
 
     async def report_file(self, entry: E, outcome: AutohealOutcome) -> None:
-        key = f"autoheal:{outcome.path}"[:256]
-        if outcome.action == "healthy":
-            await self.escalations.resolve_key(key, note="the config is valid again")
-            return
-        self.ctx.bus.publish(EventKind.INCIDENT, autoheal=outcome, change="autoheal")
-        if outcome.ok:
-            what = (
-                f"dropped {', '.join(outcome.dropped)}"
-                if outcome.action == "dropped_keys"
-                else f"restored {outcome.restored_from}"
-            )
-            self.ctx.log_activity("warning", f"autoheal repaired {outcome.path}: {what}")
-            await self.escalations.resolve_key(key, note="repaired by autoheal")
-            return
-        self.ctx.log_activity(
-            "error", f"autoheal could not repair {outcome.path}: {'; '.join(outcome.problems)}"
-        )
-        await self.escalations.raise_(
-            NewEscalation(
-                agent=entry.agent,
-                doing=f"keeping {outcome.path} valid (autoheal)",
-                tried=["dropping the invalid keys", "restoring the newest valid backup"],
-                need=f"a valid config at {outcome.path}",
-                proposed_fix=f"fix the file by hand (the broken copy is in {outcome.backup}), "
-                "then restart the agent"
-                if outcome.backup
-                else f"check that {self.where(entry)} is reachable and the path is a regular "
-                "file (not a link)",
-                detail="\n".join(outcome.problems),
-                severity=Severity.HIGH,
-                source=Source.AUTOHEAL,
-                dedupe_key=key,
-            )
+        await report_outcome(
+            self.ctx,
+            self.escalations,
+            outcome,
+            key=f"autoheal:{outcome.path}"[:256],
+            agent=entry.agent,
+            fix_by_hand=f"fix the file by hand (the broken copy is in {outcome.backup}), then "
+            "restart the agent"
+            if outcome.backup
+            else f"check that {self.where(entry)} is reachable and the path is a regular file "
+            "(not a link)",
         )
 
     # -- gateway ------------------------------------------------------------------------------

@@ -48,6 +48,50 @@ def _format(entry: AutohealFile) -> str:
     return "toml" if entry.path.suffix.lower() == ".toml" else "json"
 
 
+async def report_outcome(
+    ctx: Context,
+    escalations: Escalations,
+    outcome: AutohealOutcome,
+    *,
+    key: str,
+    agent: str,
+    fix_by_hand: str,
+) -> None:
+    """What one file check found, told the same way wherever the file is (this machine, a
+    container, a monitored host): a healthy file resolves its escalation; a repair is an
+    INCIDENT event, an activity line and resolves it; a failed repair is an INCIDENT event, an
+    error line and an escalation (`key`) proposing `fix_by_hand`."""
+    if outcome.action == "healthy":
+        await escalations.resolve_key(key, note="the config is valid again")
+        return
+    ctx.bus.publish(EventKind.INCIDENT, autoheal=outcome, change="autoheal")
+    if outcome.ok:
+        what = (
+            f"dropped {', '.join(outcome.dropped)}"
+            if outcome.action == "dropped_keys"
+            else f"restored {outcome.restored_from}"
+        )
+        ctx.log_activity("warning", f"autoheal repaired {outcome.path}: {what}")
+        await escalations.resolve_key(key, note="repaired by autoheal")
+        return
+    ctx.log_activity(
+        "error", f"autoheal could not repair {outcome.path}: {'; '.join(outcome.problems)}"
+    )
+    await escalations.raise_(
+        NewEscalation(
+            agent=agent,
+            doing=f"keeping {outcome.path} valid (autoheal)",
+            tried=["dropping the invalid keys", "restoring the newest valid backup"],
+            need=f"a valid config at {outcome.path}",
+            proposed_fix=fix_by_hand,
+            detail="\n".join(outcome.problems),
+            severity=Severity.HIGH,
+            source=Source.AUTOHEAL,
+            dedupe_key=key,
+        )
+    )
+
+
 def parse(data: bytes, fmt: str) -> dict[str, Any]:
     """The file's top-level table; ValueError saying why not."""
     text = data.decode("utf-8")
@@ -196,40 +240,15 @@ class Autoheal:
 
     async def check(self, entry: AutohealFile) -> AutohealOutcome:
         outcome = await asyncio.to_thread(self.check_file, entry)
-        key = f"autoheal:{entry.path}"
-        if outcome.action == "healthy":
-            await self.escalations.resolve_key(key, note="the config is valid again")
-            return outcome
-        self.ctx.bus.publish(EventKind.INCIDENT, autoheal=outcome, change="autoheal")
-        if outcome.ok:
-            what = (
-                f"dropped {', '.join(outcome.dropped)}"
-                if outcome.action == "dropped_keys"
-                else f"restored {outcome.restored_from}"
-            )
-            self.ctx.log_activity("warning", f"autoheal repaired {entry.path}: {what}")
-            await self.escalations.resolve_key(key, note="repaired by autoheal")
-        else:
-            self.ctx.log_activity(
-                "error", f"autoheal could not repair {entry.path}: {'; '.join(outcome.problems)}"
-            )
-            await self.escalations.raise_(
-                NewEscalation(
-                    agent=entry.agent,
-                    doing=f"keeping {entry.path} valid (autoheal)",
-                    tried=[
-                        "dropping the invalid keys",
-                        "restoring the newest valid backup",
-                    ],
-                    need=f"a valid config at {entry.path}",
-                    proposed_fix="fix the file by hand (the broken copy is in "
-                    f"{outcome.backup or self.backup_dir(entry)}), then restart the agent",
-                    detail="\n".join(outcome.problems),
-                    severity=Severity.HIGH,
-                    source=Source.AUTOHEAL,
-                    dedupe_key=key,
-                )
-            )
+        await report_outcome(
+            self.ctx,
+            self.escalations,
+            outcome,
+            key=f"autoheal:{entry.path}",
+            agent=entry.agent,
+            fix_by_hand="fix the file by hand (the broken copy is in "
+            f"{outcome.backup or self.backup_dir(entry)}), then restart the agent",
+        )
         return outcome
 
     async def check_all(self) -> list[AutohealOutcome]:
