@@ -429,6 +429,12 @@ def _select_card(pane: Pane, want: str, timeout: float = 60) -> None:
         time.sleep(0.3)
         pane.tmux("send-keys", "-t", "t:0", "4")
         time.sleep(0.3)
+        screen = pane.screen()
+        if "Apply changes" not in screen or want not in screen:
+            # Not the Dev containers panel with our card yet: the fleet's first snapshot is on
+            # screen before the engine (and with it that panel's cards) is there.
+            time.sleep(0.5)
+            continue
         seen: list[str | None] = []
         while time.monotonic() < deadline:
             name = _card_under_cursor(pane)
