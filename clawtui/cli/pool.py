@@ -348,14 +348,18 @@ def _print_containers(rows: list[PoolContainer]) -> None:
     print(format_table(table))
 
 
+def _show_containers(args: argparse.Namespace, rows: list[PoolContainer]) -> int:
+    """`pool containers` / `pool workers` output: JSON with --json, else a table."""
+    if args.json:
+        print_json([c.model_dump(mode="json") for c in rows])
+    else:
+        _print_containers(rows)
+    return EXIT_OK
+
+
 def cmd_containers(args: argparse.Namespace, settings: Settings) -> int:
     async def action(pools: PoolsAPI) -> int:
-        rows = await pools.containers(args.pool)
-        if args.json:
-            print_json([c.model_dump(mode="json") for c in rows])
-        else:
-            _print_containers(rows)
-        return EXIT_OK
+        return _show_containers(args, await pools.containers(args.pool))
 
     return _run_pools(args, settings, action)
 
@@ -363,12 +367,7 @@ def cmd_containers(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_workers(args: argparse.Namespace, settings: Settings) -> int:
     async def action(pools: PoolsAPI) -> int:
         names = [args.pool] if args.pool else [s.name for s in await pools.status()]
-        rows = [c for name in names for c in await pools.containers(name)]
-        if args.json:
-            print_json([c.model_dump(mode="json") for c in rows])
-        else:
-            _print_containers(rows)
-        return EXIT_OK
+        return _show_containers(args, [c for name in names for c in await pools.containers(name)])
 
     return _run_pools(args, settings, action)
 

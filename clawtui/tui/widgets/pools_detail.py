@@ -24,7 +24,8 @@ _SECRET_KEY: Final = re.compile(r"secret|token|passw|key|credential|auth|cookie"
 _MAX_VALUE: Final = 120
 
 
-def _ago(ts: float | None, now: float) -> str:
+def ago(ts: float | None, now: float) -> str:
+    """How long ago `ts` was: `42s ago`, `5m ago`, `3h ago`; `-` when never."""
     if not ts:
         return "-"
     s = max(0, int(now - ts))
@@ -60,7 +61,7 @@ def overview_text(pools: Sequence[PoolStatus]) -> Text:
 def claim_state(claim: ClaimInfo, now: float) -> str:
     """A claim's state; a lost one says on which host and since when."""
     if claim.state == "lost":
-        return f"lost on {claim.host} {_ago(claim.released_at, now)}"
+        return f"lost on {claim.host} {ago(claim.released_at, now)}"
     return claim.state
 
 
@@ -74,7 +75,7 @@ def container_cells(c: PoolContainer, now: float) -> list[Text]:
         Text(c.tenant or "-"),
         Text(c.health, style=health_style),
         Text(_age(c.age)),
-        Text(_ago(c.last_sync, now)),
+        Text(ago(c.last_sync, now)),
     ]
 
 
@@ -91,7 +92,7 @@ def mask_config(value: Any, key: str = "") -> Any:
 
 def _sync_line(run: SyncState, now: float) -> Text:
     line = Text(
-        f"  {time.strftime('%H:%M:%S', time.localtime(run.last_run))} ({_ago(run.last_run, now)})"
+        f"  {time.strftime('%H:%M:%S', time.localtime(run.last_run))} ({ago(run.last_run, now)})"
         f"  {run.mapping} {run.direction} {run.status}  {run.bytes} B {run.files} file(s) "
         f"{run.duration:.2f}s",
         style="red" if run.status == "failed" else "",

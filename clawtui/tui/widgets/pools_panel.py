@@ -51,6 +51,7 @@ from clawtui.tui.widgets.host_filter import (
     host_binding,
 )
 from clawtui.tui.widgets.pools_detail import (
+    ago,
     claim_state,
     container_cells,
     overview_text,
@@ -63,15 +64,6 @@ _RELOAD_MIN_INTERVAL = 0.3
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
-
-
-def _ago(ts: float | None, now: float) -> str:
-    if not ts:
-        return "-"
-    s = max(0, int(now - ts))
-    if s < 120:
-        return f"{s}s ago"
-    return f"{s // 60}m ago" if s < 7200 else f"{s // 3600}h ago"
 
 
 def event_line(event: Event) -> Text:
@@ -355,13 +347,13 @@ class PoolsPanel(FilteredPanel, Vertical, can_focus=True):
             sync_text = Text("-")
             if last is not None:
                 sync_text = Text(
-                    f"{last.mapping} {last.status} {_ago(last.last_run, now)}",
+                    f"{last.mapping} {last.status} {ago(last.last_run, now)}",
                     style="red" if last.status == "failed" else "",
                 )
             state_style = "red" if t.state in ("release_failed", "lost") else ""
             tenants.add_row(
                 Text(t.tenant), Text(t.pool), Text(t.container), Text(t.host),
-                Text(_ago(t.claimed_at, now)), Text(claim_state(t, now), style=state_style),
+                Text(ago(t.claimed_at, now)), Text(claim_state(t, now), style=state_style),
                 sync_text, key=t.tenant,
             )  # fmt: skip
         if claims:
