@@ -7,6 +7,7 @@ capability package imports neither `engine.core` nor its siblings beyond what it
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
     from clawtui.engine.bus import EventBus
     from clawtui.engine.fleet.hosts import HostMonitor
     from clawtui.engine.store import Store
+
+_BY_HOST_AND_NAME = operator.attrgetter("host", "name")
+"""The order of `Context.containers` (a C-level sort key: the list is sorted on every call)."""
 
 
 class ActivityLog(Protocol):
@@ -46,7 +50,7 @@ class Context:
             if host is not None and name != host:
                 continue
             out.extend(c for c in monitor.containers.values() if role is None or c.role == role)
-        out.sort(key=lambda c: (c.host, c.name))
+        out.sort(key=_BY_HOST_AND_NAME)
         return out
 
     def container(self, key: str) -> ContainerInfo | None:

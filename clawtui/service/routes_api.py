@@ -71,7 +71,7 @@ async def list_containers(request: web.Request) -> web.Response:
     if state is not None and state not in _CONTAINER_STATES:
         fail(400, f"query parameter 'state' must be one of {', '.join(sorted(_CONTAINER_STATES))}")
     listed = engine.containers(host=host, role=role)
-    shown = [c for c in listed if state is None or c.state == state]
+    shown = listed if state is None else [c for c in listed if c.state == state]
     body = request.app[CONTAINER_BODIES].body(shown, time.time())
     return web.Response(body=body, content_type="application/json", charset="utf-8")
 
