@@ -22,7 +22,11 @@ system one and the two extra), and `clawtui serve` as a subprocess with the thre
             between the two phases over the C - 1 extra clients (what one more client costs).
   Both list phases also report the service's CPU per request and the load generator's CPU
   (process CPU varies less than latency with other users of the machine; a generator near
-  100 % of a core would be the bottleneck).
+  100 % of a core would be the bottleneck), and what every other process used meanwhile
+  (`other_cpu_percent_of_core`). Each list phase starts once the CPUs were at most 25 % busy
+  over 2 s (`--settle-cap`, 60 s, bounds the wait): creating the containers and the service's
+  first look at them leave the machine loaded for a while after the list shows them all; each
+  phase reports its wait, whether it settled, the busy cores and the load average at its start.
 On this shared 2-core machine, creating the 300 containers dominates the run (over 90 s under
 load); the measured phases take about 30 s. The last line of output is one JSON object.
 Containers, engines and bridges are removed at the end, even on error.
@@ -59,11 +63,17 @@ from _common import (
     rnd,
     start_serve,
     summarize_ms,
+    system_busy_seconds,
 )
 
 LABEL = "api"
 TOKEN = "bench-token-0123456789abcdef0123"
 TARGET_LIST_P99_MS = 10.0
+SETTLED_BUSY_FRACTION = 0.25
+"""A list phase starts once the machine's CPUs were at most this busy (all users together) over
+the last `SETTLE_WINDOW_S`: creating the containers (and the service's first listing and
+inspect of all of them) leaves the machine loaded for a while, which is not what is measured."""
+SETTLE_WINDOW_S = 2.0
 
 
 def _free_port() -> int:
@@ -158,13 +168,47 @@ def paced_load(port: int, path: str, rate: float, seconds: float, workers: int) 
     }
 
 
-def measured_load(serve_pid: int, port: int, path: str, args: argparse.Namespace) -> dict[str, Any]:
+def wait_settled(cap: float) -> dict[str, Any]:
+    """Wait (at most `cap` seconds) until the CPUs were at most SETTLED_BUSY_FRACTION busy over
+    the last SETTLE_WINDOW_S (/proc/stat: every process on the machine); what it found."""
+    cores = os.cpu_count() or 1
+    started = time.monotonic()
+    samples = [(started, system_busy_seconds())]
+    busy = float("nan")
+    while True:
+        time.sleep(0.25)
+        now = time.monotonic()
+        samples.append((now, system_busy_seconds()))
+        while len(samples) > 2 and now - samples[1][0] >= SETTLE_WINDOW_S:
+            samples.pop(0)
+        t_first, b_first = samples[0]
+        if now - t_first >= SETTLE_WINDOW_S:
+            busy = (samples[-1][1] - b_first) / (now - t_first)
+            if busy <= SETTLED_BUSY_FRACTION * cores or now - started >= cap:
+                break
+    return {
+        "settle_wait_s": rnd(time.monotonic() - started, 1),
+        "settled": busy <= SETTLED_BUSY_FRACTION * cores,
+        "busy_cores_at_start": rnd(busy, 2),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def measured_load(
+    serve_pid: int, port: int, path: str, args: argparse.Namespace, settle_cap: float = 0.0
+) -> dict[str, Any]:
     """`paced_load` plus the CPU the service and this load generator used meanwhile (process
     CPU is less sensitive than latency to other users of a shared machine): per request, and
-    the generator's in % of one core (near 100 % would mean the generator is the bottleneck)."""
+    the generator's in % of one core (near 100 % would mean the generator is the bottleneck).
+    With `settle_cap`, first waits (that long at most) for the machine to settle
+    (`wait_settled`); `other_cpu_percent_of_core` is what every other process on the machine
+    used during the phase (another user of a shared machine shows there)."""
+    settle = wait_settled(settle_cap) if settle_cap > 0 else {}
+    busy0 = system_busy_seconds()
     serve0, own0, t0 = cpu_seconds(serve_pid) or 0.0, time.process_time(), time.perf_counter()
     out = paced_load(port, path, args.rate, args.seconds, args.workers)
     wall = time.perf_counter() - t0
+    busy = system_busy_seconds() - busy0
     served = max(1, out["n"])
     out["service_cpu_ms_per_request"] = rnd(
         ((cpu_seconds(serve_pid) or 0.0) - serve0) * 1000 / served, 3
@@ -173,7 +217,12 @@ def measured_load(serve_pid: int, port: int, path: str, args: argparse.Namespace
         ((cpu_seconds(serve_pid) or 0.0) - serve0) * 100 / wall, 1
     )
     out["load_generator_cpu_percent_of_core"] = rnd((time.process_time() - own0) * 100 / wall, 1)
+    served_cpu = (cpu_seconds(serve_pid) or 0.0) - serve0
+    out["other_cpu_percent_of_core"] = rnd(
+        max(0.0, busy - served_cpu - (time.process_time() - own0)) * 100 / wall, 1
+    )
     out["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    out.update(settle)
     return out
 
 
@@ -299,10 +348,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 raise RuntimeError(f"the service lists {seen} of {expected} bench containers")
             time.sleep(0.2)
         loadavg = os.getloadavg()
-        progress(f"{expected} containers listed; GET /api/v1/hosts at {args.rate:g}/s (baseline)")
-        baseline = measured_load(proc.pid, port, "/api/v1/hosts", args)
+        progress(
+            f"{expected} containers listed; waiting for the CPUs to settle, then "
+            f"GET /api/v1/hosts at {args.rate:g}/s (baseline)"
+        )
+        baseline = measured_load(proc.pid, port, "/api/v1/hosts", args, args.settle_cap)
         progress(f"GET /api/v1/containers at {args.rate:g}/s for {args.seconds:g}s")
-        listing = measured_load(proc.pid, port, "/api/v1/containers", args)
+        listing = measured_load(proc.pid, port, "/api/v1/containers", args, args.settle_cap)
         # Events from containers on an engine only this benchmark uses (engine b).
         targets, events_client = benches[1].ids[: args.events], extra_clients[0]
         progress(f"SSE: 1 client, then {args.clients}, {len(targets)} pause+unpause each")
@@ -322,6 +374,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rate_rps": args.rate,
         "seconds": args.seconds,
         "load_average_at_start": [round(x, 2) for x in loadavg],
+        "list_phases_waited_to_settle_s": [baseline["settle_wait_s"], listing["settle_wait_s"]],
         "list_containers": listing,
         "baseline_list_hosts": baseline,
         "list_vs_hosts_p99": rnd(p99 / baseline["p99_ms"], 2)
@@ -353,6 +406,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--events", type=int, default=10, help="containers paused + unpaused")
+    parser.add_argument(
+        "--settle-cap",
+        type=float,
+        default=60.0,
+        help="longest wait for the CPUs to settle before each list phase (0: no wait)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds = min(args.seconds, 10.0)

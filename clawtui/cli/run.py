@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,7 +123,7 @@ async def _serve(settings: Settings, listen: tuple[str, int] | None) -> int:
         await engine.stop()
         error(exc, "clawtui serve")
         return EXIT_FAIL
-    freeze_start_up()
+    freezing = asyncio.create_task(freeze_start_up(engine), name="serve:gc-freeze")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -129,16 +131,29 @@ async def _serve(settings: Settings, listen: tuple[str, int] | None) -> int:
     print(f"clawtui serve: listening on {runner.url} (API token from {source})", flush=True)
     await stop.wait()
     print("clawtui serve: shutting down", flush=True)
+    freezing.cancel()
     await runner.stop()
     await engine.stop()
     return EXIT_OK
 
 
-def freeze_start_up() -> None:
-    """Keep what starting the engine and the service made (their modules, models, routes: a few
-    hundred thousand objects, none of it garbage) out of later full collections, which would
-    otherwise walk all of it with the event loop stopped (about 40 ms, every few seconds under
-    request load). `resume_gc` froze what existed before the engine's modules were imported."""
+async def freeze_start_up(engine: EngineAPI, *, cap: float = 60.0) -> None:
+    """Keep what starting the engine and the service made (modules, models, routes, the Docker
+    SDK's transports imported on the first connection: tens of thousands of objects, none of it
+    garbage) out of later full collections, which would otherwise walk all of it with the event
+    loop stopped (20-40 ms, every few seconds under request load). Waits until no host is
+    still connecting (at most `cap` seconds). `resume_gc` froze what existed before the
+    engine's modules were imported."""
+    from clawtui.engine.api.models import EventKind, HostState
+
+    deadline = time.monotonic() + cap
+    with engine.subscribe([EventKind.HOST]) as changes:
+        while any(h.state is HostState.CONNECTING for h in engine.hosts()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changes.get(), left)
     gc.collect()
     gc.freeze()
 

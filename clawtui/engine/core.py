@@ -179,8 +179,8 @@ class Engine:
         await asyncio.to_thread(self.store.open)
         keep = self.settings.engine.event_log_keep_days * 86400
         await asyncio.to_thread(self.store.prune_activity, time.time() - keep)
-        for monitor in self.monitors.values():
-            monitor.start()
+        for i, monitor in enumerate(self.monitors.values()):
+            monitor.start(phase=i / len(self.monitors))
         task = asyncio.create_task(self._flush_activity_loop(), name="engine:activity")
         self._tasks.add(task)
         if components:

@@ -114,3 +114,37 @@ async def test_a_cancelled_caller_does_not_cancel_the_start(tmp_path: Path) -> N
     assert await engine.start_components() == []
     assert log == ["start a", "started a"]
     await engine.stop()
+
+
+async def test_the_hosts_samplers_are_spread_over_the_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each host's sampler starts `i / n` of an interval after the first one's, so the hosts'
+    bursts of sampling work do not fall on the same moment of every second."""
+    from clawtui.engine.fleet import hosts
+
+    settings = Settings(
+        engine=EngineConfig(state_dir=tmp_path / "state", stats_interval=2.0),
+        hosts=[
+            HostConfig(name=n, url=f"unix:///nonexistent/{n}.sock", cgroup_root=None)
+            for n in ("a", "b", "c")
+        ],
+    )
+    engine = Engine(settings)
+    engine.components[:] = []
+    offsets: dict[str, float] = {}
+    real_sleep = asyncio.sleep
+
+    def sampler_of(monitor: hosts.HostMonitor) -> object:
+        async def record(offset: float = 0.0) -> None:
+            offsets[monitor.name] = offset
+            await real_sleep(3600)
+
+        return record
+
+    for monitor in engine.monitors.values():
+        monkeypatch.setattr(monitor, "_sampler_loop", sampler_of(monitor))
+    await engine.start()
+    await real_sleep(0)  # the sampler tasks ran to their first await
+    assert offsets == {"a": 0.0, "b": pytest.approx(2 / 3), "c": pytest.approx(4 / 3)}
+    await engine.stop()

@@ -161,9 +161,13 @@ class HostMonitor:
         self._set_info(**host_summary(self.containers.values(), self.info.memory.total, reserve))
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, *, phase: float = 0.0) -> None:
+        """Connect and sample; the sampler ticks `phase` (0-1) of an interval after the others'
+        phase 0: the engine spreads its hosts' samplers over the interval, so their bursts of
+        work (a file read or a Docker request per container, a new model per container on the
+        event loop) do not all fall at the same moment of every second."""
         self._spawn(self._connection_loop(), "connection")
-        self._spawn(self._sampler_loop(), "sampler")
+        self._spawn(self._sampler_loop(phase * self.stats_interval), "sampler")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -393,8 +397,11 @@ class HostMonitor:
         self._recompute_summary()
 
     # -- stats -------------------------------------------------------------------------------
-    async def _sampler_loop(self) -> None:
+    async def _sampler_loop(self, offset: float = 0.0) -> None:
         next_tick = time.monotonic()
+        if offset > 0:
+            await asyncio.sleep(offset)
+            next_tick += offset
         while not self._stopping:
             next_tick += self.stats_interval
             if self.info.state is HostState.ONLINE:
