@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from clawtui.engine.fleet.hosts import HostMonitor
     from clawtui.engine.store import Store
 
-_BY_HOST_AND_NAME = operator.attrgetter("host", "name")
-"""The order of `Context.containers` (a C-level sort key: the list is sorted on every call)."""
+_NAME = operator.attrgetter("name")
+_HOST = operator.attrgetter("host")
 
 
 class ActivityLog(Protocol):
@@ -49,8 +49,14 @@ class Context:
         for name, monitor in self.monitors.items():
             if host is not None and name != host:
                 continue
-            out.extend(c for c in monitor.containers.values() if role is None or c.role == role)
-        out.sort(key=_BY_HOST_AND_NAME)
+            if role is None:
+                out.extend(monitor.containers.values())
+            else:
+                out.extend(c for c in monitor.containers.values() if c.role == role)
+        # By (host, name) as two stable sorts: no key tuple per container (the REST list
+        # sorts all of them on every request).
+        out.sort(key=_NAME)
+        out.sort(key=_HOST)
         return out
 
     def container(self, key: str) -> ContainerInfo | None:
