@@ -336,30 +336,44 @@ class ContainerTable(CellTable):
     def apply_stats(self, host: str, stats: Mapping[str, ContainerStats]) -> int:
         """One stats tick of `host`: update the CPU and memory cells that changed; return count."""
         written = 0
+        infos, known, rows = self.infos, self._known, self.row_cells
         for cid, sample in stats.items():
             key = f"{host}/{cid}"
-            info = self.infos.get(key)
-            if info is None or not info.running:
+            info = infos.get(key)
+            if info is None or not info.running or key not in rows:
                 continue
             info = info.model_copy(update={"stats": sample})
-            self.infos[key] = self._known[key] = info
-            written += self._set(
-                key, "cpu", Cell(format_cpu(info), sample.cpu_percent or 0.0, right=True)
-            )
+            infos[key] = known[key] = info
+            cells = rows[key]
+            written += self._put(key, cells, "cpu", format_cpu(info), sample.cpu_percent or 0.0)
             used = sample.mem_used if sample.mem_used is not None else -1
-            mem = Cell(format_memory(info), (used, info.memory_limit), right=True)
-            written += self._set(key, "mem", mem)
+            written += self._put(key, cells, "mem", format_memory(info), (used, info.memory_limit))
         self.flush_cells()
         if written and self.sort_column in ("cpu", "mem"):
             self._resort()
         return written
 
+    def _put(self, key: str, cells: Mapping[Any, Text], column: str, text: str, sort: Any) -> bool:
+        """`_set` of a right-aligned fixed-width cell (CPU, memory, uptime) for the per-tick
+        paths: the new Cell is only made when the text changed."""
+        current = cells[column]  # cells are keyed by ColumnKey, which equals its str
+        if current.plain == text:
+            if isinstance(current, Cell):
+                current.sort_key = sort
+            return False
+        self.write_cell(key, column, Cell(text, sort, right=True))
+        return True
+
     def tick(self) -> int:
         """Advance the uptime cells to the clock; return how many changed."""
         written = 0
+        now, rows = self.clock(), self.row_cells
         for key, info in self.infos.items():
-            if info.running:
-                written += self._set(key, "uptime", self._uptime_cell(info))
+            if info.running and key in rows:
+                seconds = info.uptime(now)
+                text = humanize_duration(seconds) if seconds is not None else ""
+                sort = seconds if seconds is not None else -1.0
+                written += self._put(key, rows[key], "uptime", text, sort)
         self.flush_cells()
         return written
 
