@@ -335,6 +335,18 @@ class ContainerTable(CellTable):
 
     def apply_stats(self, host: str, stats: Mapping[str, ContainerStats]) -> int:
         """One stats tick of `host`: update the CPU and memory cells that changed; return count."""
+        return self.apply_stats_of_hosts({host: stats})
+
+    def apply_stats_of_hosts(self, ticks: Mapping[str, Mapping[str, ContainerStats]]) -> int:
+        """The latest stats tick of each host, drawn (and re-sorted) once for all; returns how
+        many cells changed."""
+        written = sum(self._apply_samples(host, stats) for host, stats in ticks.items())
+        self.flush_cells()
+        if written and self.sort_column in ("cpu", "mem"):
+            self._resort()
+        return written
+
+    def _apply_samples(self, host: str, stats: Mapping[str, ContainerStats]) -> int:
         written = 0
         infos, known, rows = self.infos, self._known, self.row_cells
         for cid, sample in stats.items():
@@ -348,9 +360,6 @@ class ContainerTable(CellTable):
             written += self._put(key, cells, "cpu", format_cpu(info), sample.cpu_percent or 0.0)
             used = sample.mem_used if sample.mem_used is not None else -1
             written += self._put(key, cells, "mem", format_memory(info), (used, info.memory_limit))
-        self.flush_cells()
-        if written and self.sort_column in ("cpu", "mem"):
-            self._resort()
         return written
 
     def _put(self, key: str, cells: Mapping[Any, Text], column: str, text: str, sort: Any) -> bool:
