@@ -163,3 +163,45 @@ async def test_cell_table_draws_every_line_as_data_table_does() -> None:
         plain.update_cell("r29", "cpu", Text("1.0", justify="right"))
         cells.flush_cells()
         _same(app)
+
+
+async def test_a_table_not_on_screen_keeps_ticks_and_is_drawn_with_them_when_shown(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stats ticks that come while the Fleet panel is not in front are kept, not drawn; the
+    first drawing of the table when it is in front again already shows the latest of them."""
+    engine = FakeEngine()
+    engine.put_host(host("local"), publish=False)
+    for cid in ("a1", "b2", "c3"):
+        engine.put_container(container(cid, f"agent-{cid}"), publish=False)
+    app = ClawApp(engine, make_app().settings)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#fleet-table", ContainerTable)
+        await wait_for(pilot, lambda: table.row_count == 3)
+        key = next(k for k in row_keys(table) if k.startswith("local/b2"))
+        b2 = key.split("/")[1]
+        _tick(engine, {b2: 11.1})
+        await wait_for(pilot, lambda: "11.1" in screen_text(app))
+
+        app.show_panel("threads")
+        await wait_for(pilot, lambda: not table.is_on_screen)
+        _tick(engine, {b2: 22.2})
+        _tick(engine, {b2: 42.4})
+        await wait_for(pilot, lambda: bool(table._deferred))
+        assert table.row_cells[key]["cpu"].plain == "11.1"  # kept, not applied
+
+        drawn: list[str] = []
+        draw = CellTable.render_lines
+
+        def recording(self: CellTable, crop: Region) -> list[Strip]:
+            if self is table:
+                drawn.append(self.row_cells[key]["cpu"].plain)
+            return draw(self, crop)
+
+        monkeypatch.setattr(CellTable, "render_lines", recording)
+        app.show_panel("fleet")
+        await wait_for(pilot, lambda: bool(drawn))
+        assert drawn[0] == "42.4"  # the first drawing after it is shown
+        assert "42.4" in screen_text(app) and "11.1" not in screen_text(app)
+        assert cell(table, key, "cpu") == "42.4"
+        assert not table._deferred

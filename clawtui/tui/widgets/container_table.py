@@ -18,9 +18,11 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
 from clawtui.engine.api.models import ContainerInfo, ContainerStats
 from clawtui.tui.container_actions import CONTAINER_BINDINGS, ContainerActionRequested
@@ -160,6 +162,10 @@ class ContainerTable(CellTable):
         self._known: dict[str, ContainerInfo] = {}
         """Every container offered that has the role, shown or filtered out, by key."""
         self._palette: Mapping[str, str] = {}
+        self._deferred: dict[str, dict[str, ContainerStats]] = {}
+        """The latest samples by host, then container id, kept while not on screen."""
+        self._uptimes_due = False
+        """An uptime tick came while not on screen."""
 
     # -- setup ---------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -272,6 +278,7 @@ class ContainerTable(CellTable):
     def load(self, containers: Iterable[ContainerInfo]) -> None:
         """Replace every row (a RESYNC or the first snapshot); keeps the cursor on its row."""
         selected = self.selected_key
+        self._deferred.clear()  # the snapshot is newer
         self.clear()
         self.infos.clear()
         self._known.clear()
@@ -291,6 +298,7 @@ class ContainerTable(CellTable):
     def upsert(self, info: ContainerInfo) -> None:
         """Add or update one container's row (or drop it if it no longer matches the filter)."""
         key = info.key
+        self._deferred.get(info.host, {}).pop(info.id, None)  # the event is newer
         if self._has_role(info):
             self._known[key] = info
         else:
@@ -339,12 +347,40 @@ class ContainerTable(CellTable):
 
     def apply_stats_of_hosts(self, ticks: Mapping[str, Mapping[str, ContainerStats]]) -> int:
         """The latest stats tick of each host, drawn (and re-sorted) once for all; returns how
-        many cells changed."""
+        many cells changed. A table not on screen (its panel is not in front) only keeps the
+        latest samples, applied before it is drawn again (`catch_up`)."""
+        if not self.is_on_screen:
+            for host, stats in ticks.items():
+                self._deferred.setdefault(host, {}).update(stats)
+            return 0
         written = sum(self._apply_samples(host, stats) for host, stats in ticks.items())
         self.flush_cells()
         if written and self.sort_column in ("cpu", "mem"):
             self._resort()
         return written
+
+    def catch_up(self) -> int:
+        """Apply the samples and the uptime tick kept while the table was not on screen;
+        returns how many cells changed."""
+        deferred, self._deferred = self._deferred, {}
+        uptimes, self._uptimes_due = self._uptimes_due, False
+        written = sum(self._apply_samples(host, stats) for host, stats in deferred.items())
+        if uptimes:
+            written += self._tick_uptimes()
+        self.flush_cells()
+        if written and self.sort_column in ("cpu", "mem", "uptime"):
+            self._resort()
+        return written
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._deferred or self._uptimes_due:  # shown again: current values from the start
+            self.catch_up()
+        return super().render_lines(crop)
+
+    def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Text:
+        if self._deferred or self._uptimes_due:
+            self.catch_up()
+        return super().get_cell(row_key, column_key)
 
     def _apply_samples(self, host: str, stats: Mapping[str, ContainerStats]) -> int:
         written = 0
@@ -374,7 +410,16 @@ class ContainerTable(CellTable):
         return True
 
     def tick(self) -> int:
-        """Advance the uptime cells to the clock; return how many changed."""
+        """Advance the uptime cells to the clock; return how many changed (a table not on
+        screen does it when it is drawn again)."""
+        if not self.is_on_screen:
+            self._uptimes_due = True
+            return 0
+        written = self._tick_uptimes()
+        self.flush_cells()
+        return written
+
+    def _tick_uptimes(self) -> int:
         written = 0
         now, rows = self.clock(), self.row_cells
         for key, info in self.infos.items():
@@ -383,7 +428,6 @@ class ContainerTable(CellTable):
                 text = humanize_duration(seconds) if seconds is not None else ""
                 sort = seconds if seconds is not None else -1.0
                 written += self._put(key, rows[key], "uptime", text, sort)
-        self.flush_cells()
         return written
 
     # -- sorting -------------------------------------------------------------------------------
