@@ -53,7 +53,7 @@ class CellTable(DataTable[Text]):
 
     def __init__(self, **kwargs: Any) -> None:
         # Set before DataTable.__init__, whose reactive watchers call _clear_caches.
-        self._pending_cells: list[tuple[RowKey, ColumnKey]] = []
+        self._pending_cells: list[tuple[RowKey | str, ColumnKey | str]] = []
         self._rendered_cells: dict[tuple[RowKey, ColumnKey], tuple[object, tuple[Any, ...], Any]]
         self._rendered_cells = {}
         self._contents: dict[tuple[Any, ...], SegmentLines] = {}
@@ -113,6 +113,14 @@ class CellTable(DataTable[Text]):
         cells[column] = value
         self._pending_cells.append((row, column))
 
+    def write_row_cell(
+        self, row_key: str, cells: Mapping[str, Text], column_key: str, value: Text
+    ) -> None:
+        """`write_cell` for a caller holding the row's cells (`row_cells[row_key]`) and an
+        existing fixed-width column: no key objects made, no lookups."""
+        cast(dict[str, Text], cells)[column_key] = value  # replaces the value, keeps the key
+        self._pending_cells.append((row_key, column_key))  # str keys equal their Key objects
+
     def flush_cells(self) -> int:
         """Repaint the cells written since the last flush that are on screen; returns how many
         were written."""
@@ -129,7 +137,7 @@ class CellTable(DataTable[Text]):
             return len(pending)
         header = self.header_height if self.show_header else 0
         offsets = self._y_offsets
-        visible: dict[RowKey, int] = {}
+        visible: dict[RowKey | str, int] = {}
         for y in range(max(window.y, header), window.bottom):
             if 0 <= y - header < len(offsets):
                 key, line = offsets[y - header]
@@ -138,12 +146,13 @@ class CellTable(DataTable[Text]):
         if not visible:
             return len(pending)
         x = self._row_label_column_width
-        columns: dict[ColumnKey, tuple[int, int]] = {}
+        columns: dict[ColumnKey | str, tuple[int, int]] = {}
         for column in self.ordered_columns:
             width = column.get_render_width(self)
             columns[column.key] = (x, x + width)
             x += width
         spans: dict[int, tuple[int, int, int]] = {}  # top -> (left, right, height)
+        rows: Mapping[Any, Any] = self.rows
         for row, column_key in pending:
             top = visible.get(row)
             if top is None:
@@ -152,7 +161,7 @@ class CellTable(DataTable[Text]):
             kept = spans.get(top)
             if kept is not None:
                 left, right = min(left, kept[0]), max(right, kept[1])
-            spans[top] = (left, right, self.rows[row].height)
+            spans[top] = (left, right, rows[row].height)
         regions: list[Region] = []
         run: list[int] | None = None  # left, right, top, bottom of rows drawn as one region
         for top in sorted(spans):

@@ -388,11 +388,10 @@ class ContainerTable(CellTable):
         for cid, sample in stats.items():
             key = f"{host}/{cid}"
             info = infos.get(key)
-            if info is None or not info.running or key not in rows:
+            if info is None or not info.running or (cells := rows.get(key)) is None:
                 continue
             info = info.model_copy(update={"stats": sample})
             infos[key] = known[key] = info
-            cells = rows[key]
             written += self._put(key, cells, "cpu", format_cpu(info), sample.cpu_percent or 0.0)
             used = sample.mem_used if sample.mem_used is not None else -1
             written += self._put(key, cells, "mem", format_memory(info), (used, info.memory_limit))
@@ -406,7 +405,7 @@ class ContainerTable(CellTable):
             if isinstance(current, Cell):
                 current.sort_key = sort
             return False
-        self.write_cell(key, column, Cell(text, sort, right=True))
+        self.write_row_cell(key, cells, column, Cell(text, sort, right=True))
         return True
 
     def tick(self) -> int:
@@ -423,11 +422,11 @@ class ContainerTable(CellTable):
         written = 0
         now, rows = self.clock(), self.row_cells
         for key, info in self.infos.items():
-            if info.running and key in rows:
+            if info.running and (cells := rows.get(key)) is not None:
                 seconds = info.uptime(now)
                 text = humanize_duration(seconds) if seconds is not None else ""
                 sort = seconds if seconds is not None else -1.0
-                written += self._put(key, rows[key], "uptime", text, sort)
+                written += self._put(key, cells, "uptime", text, sort)
         return written
 
     # -- sorting -------------------------------------------------------------------------------
