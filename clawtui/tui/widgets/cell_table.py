@@ -58,7 +58,7 @@ class CellTable(DataTable[Text]):
         self._rendered_cells = {}
         self._contents: dict[tuple[Any, ...], SegmentLines] = {}
         self._metas: dict[tuple[int, int], Style] = {}
-        self._row_lines: dict[tuple[RowKey, int], tuple[tuple[Any, ...], tuple[Any, ...], Strip]]
+        self._row_lines: dict[tuple[RowKey, int], tuple[Any, tuple[Any, ...], Strip, list[Any]]]
         self._row_lines = {}
         self._pass_styles: dict[object, Any] | None = None
         self._layout_count = 0
@@ -250,14 +250,16 @@ class CellTable(DataTable[Text]):
         made_for = (index, x1, x2, base_style, cursor, hover, state)
         key = (row_key, line_no)
         kept = self._row_lines.get(key)
-        if (
-            kept is not None
-            and kept[0] == made_for
-            and all(a is b for a, b in zip(kept[1], values, strict=True))
-        ):
-            return kept[2]
-        strip = self._draw_line(index, line_no, x1, x2, base_style, cursor, hover, state)
-        self._row_lines[key] = (made_for, values, strip)
+        same = None  # the cells whose value is the one the kept line was drawn with
+        if kept is not None and kept[0] == made_for:
+            same = [a is b for a, b in zip(kept[1], values, strict=True)]
+            if all(same):
+                return kept[2]
+        pieces: list[Any] = [None] * len(values)
+        if same is not None and kept is not None:
+            pieces = [piece if keep else None for piece, keep in zip(kept[3], same, strict=True)]
+        strip = self._draw_line(index, line_no, x1, x2, base_style, cursor, hover, state, pieces)
+        self._row_lines[key] = (made_for, values, strip, pieces)
         return strip
 
     def _draw_line(
@@ -270,15 +272,21 @@ class CellTable(DataTable[Text]):
         cursor: bool,
         hover: bool,
         state: tuple[Any, ...],
+        pieces: list[Any],
     ) -> Strip:
         """One line of a row (index -1: the header), as DataTable's `_render_line_in_row` and
-        `_render_line` draw it for a row cursor without fixed columns or row labels."""
+        `_render_line` draw it for a row cursor without fixed columns or row labels. `pieces`
+        holds the segments of the cells that did not change since the line was last drawn
+        (None for the others), and is filled in."""
         widths: tuple[int, ...] = state[-1]
         row_style = self._get_row_style(index, base_style)
         segments: list[Segment] = []
         for column_index, width in enumerate(widths):
-            lines = self._render_cell(index, column_index, row_style, width, cursor, hover)
-            segments.extend(lines[line_no])
+            piece = pieces[column_index]
+            if piece is None:
+                lines = self._render_cell(index, column_index, row_style, width, cursor, hover)
+                piece = pieces[column_index] = lines[line_no]
+            segments.extend(piece)
         width = self.size.width
         remaining = max(0, width - (sum(widths) + self._row_label_column_width))
         extend, _ = self._get_styles_to_render_cell(
