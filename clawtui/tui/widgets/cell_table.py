@@ -13,10 +13,10 @@ every visible cell. Here:
 * each line is kept with the cells' values (by identity) and the state it was drawn in (row
   position, cursor or hover on it, widths, focus, ...), and reused while they are the same;
 * a line that must be drawn again is put together here from its cells (for a row cursor with no
-  fixed columns and no row labels, as DataTable does it; otherwise DataTable draws it), each cell
-  kept per position with its value, and a cell drawn anew is rendered by rich once per content
-  (text, styles, width, row style, cursor/hover) and then given its position's mouse metadata:
-  CPU figures such as "0.0" repeat across rows and ticks.
+  fixed columns and no row labels, as DataTable does it; otherwise DataTable draws it), reusing
+  the segments of the cells whose value did not change; a cell drawn anew is rendered by rich
+  once per content (text, styles, width, row style, cursor/hover) and then given its
+  position's mouse metadata: CPU figures such as "0.0" repeat across rows and ticks;
 * The layout caches DataTable keys by its update counter (line offsets, ordered rows) are kept
   while only cell values change.
 

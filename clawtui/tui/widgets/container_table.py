@@ -4,7 +4,9 @@ Used by the Fleet panel (every container; a role filter is available). It is bui
 stream of small changes, not for redraws: rows are added, updated and removed one by one, and
 an update only touches the cells whose text changed, so a 1 Hz stats tick over a hundred
 containers costs a few cell writes. Every cell is a rich `Text` (never a markup string),
-because names, images and states come from Docker and may contain `[`.
+because names, images and states come from Docker and may contain `[`. A table that is not on
+screen (its panel is not in front) only keeps the latest stats samples and notes the uptime
+tick; both are applied before it is drawn again or a cell is read (`catch_up`).
 
 The container action keys (`container_actions.CONTAINER_BINDINGS`) work on the marked rows
 (space marks, ● in the first column) or, when none is marked, on the row under the cursor.
