@@ -7,9 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.coordinate import Coordinate
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widgets import DataTable
 
 from clawtui.engine.api.models import MIB, ContainerStats
 from clawtui.tui.app import ClawApp
+from clawtui.tui.widgets.cell_table import CellTable
 from clawtui.tui.widgets.container_table import ContainerTable
 from tests.tui.conftest import SIZE
 from tests.tui.fakes import FakeEngine, container, host
@@ -58,3 +65,143 @@ async def test_stats_ticks_show_on_screen_and_scrolled_out_rows_when_scrolled_in
         await wait_for(pilot, lambda: "agent-r079" in screen_text(app))
         line = next(x for x in screen_text(app).splitlines() if "agent-r079" in x)
         assert "44.4" in line and "55.5" not in line
+
+
+# -- every line CellTable draws is the line DataTable draws ---------------------------------
+class _Pair(App[None]):
+    """A CellTable and a DataTable with the same rows, side by side."""
+
+    CSS = "DataTable { width: 1fr; height: 12; }"
+
+    def compose(self) -> ComposeResult:
+        yield CellTable(id="cells", cursor_type="row", zebra_stripes=True)
+        yield DataTable[Text](id="plain", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        for table in self.tables:
+            table.add_column(Text("Name"), key="name")
+            table.add_column(Text("State", justify="left"), key="state", width=10)
+            table.add_column(Text("CPU %", justify="right"), key="cpu", width=7)
+            for i in range(30):
+                table.add_row(*_row(i), key=f"r{i}")
+
+    @property
+    def tables(self) -> tuple[CellTable, DataTable[Text]]:
+        return self.query_one("#cells", CellTable), self.query_one("#plain", DataTable)
+
+
+def _row(i: int) -> tuple[Text, Text, Text]:
+    state = ("running", "exited", "paused")[i % 3]
+    style = ("green", "bold red", "")[i % 3]
+    name = Text(f"agent-[{i}]-名前" if i % 7 == 0 else f"agent-{i}", no_wrap=True)
+    return name, Text(state, style=style), Text(f"{i * 1.5:.1f}", justify="right")
+
+
+def _lines(table: DataTable[Text]) -> list[Strip]:
+    return table.render_lines(Region(0, 0, table.size.width, table.size.height))
+
+
+def _same(app: _Pair) -> None:
+    cells, plain = app.tables
+    assert cells.size == plain.size
+    mine, theirs = _lines(cells), _lines(plain)
+    assert len(mine) == len(theirs) == plain.size.height
+    for y, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+        assert list(a) == list(b), f"line {y}"
+
+
+async def test_cell_table_draws_every_line_as_data_table_does() -> None:
+    """Header, zebra rows, styled and right-aligned cells, wide characters, the cursor row
+    (focused and not), the hover row, written cells, sorting and scrolling: each state drawn
+    twice (the second time from what CellTable kept) equals DataTable's drawing, mouse
+    metadata (row, column) included."""
+    app = _Pair()
+    async with app.run_test(size=(100, 30)) as pilot:
+        cells, plain = app.tables
+        app.set_focus(None)
+        await pilot.pause()
+        _same(app)
+        _same(app)  # drawn again from the kept lines
+
+        cells.move_cursor(row=3)
+        plain.move_cursor(row=3)
+        await pilot.pause()
+        _same(app)
+        cells.focus()
+        await pilot.pause()
+        app.set_focus(None)  # cells loses the focus: both unfocused ...
+        await pilot.pause()
+        _same(app)
+        cells.focus()  # ... and only one focused: not the same any more
+        await pilot.pause()
+        assert _lines(cells) != _lines(plain)
+        app.set_focus(None)
+        await pilot.pause()
+        _same(app)
+
+        for table in app.tables:
+            table._set_hover_cursor(True)
+            table.hover_coordinate = Coordinate(5, 1)
+        _same(app)
+
+        for i in (0, 4, 5, 6, 29):  # visible and scrolled-out rows
+            value = Text(f"{90 + i:.1f}", justify="right")
+            cells.write_cell(f"r{i}", "cpu", value)
+            plain.update_cell(f"r{i}", "cpu", value)
+        assert cells.flush_cells() == 5
+        _same(app)
+        _same(app)
+
+        for table in app.tables:
+            table.sort("cpu", key=lambda v: float(v.plain), reverse=True)
+        _same(app)
+        for table in app.tables:
+            table.scroll_to(y=15, animate=False)
+        await pilot.pause()
+        _same(app)
+        cells.write_cell("r29", "cpu", Text("1.0", justify="right"))
+        plain.update_cell("r29", "cpu", Text("1.0", justify="right"))
+        cells.flush_cells()
+        _same(app)
+
+
+async def test_a_table_not_on_screen_keeps_ticks_and_is_drawn_with_them_when_shown(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stats ticks that come while the Fleet panel is not in front are kept, not drawn; the
+    first drawing of the table when it is in front again already shows the latest of them."""
+    engine = FakeEngine()
+    engine.put_host(host("local"), publish=False)
+    for cid in ("a1", "b2", "c3"):
+        engine.put_container(container(cid, f"agent-{cid}"), publish=False)
+    app = ClawApp(engine, make_app().settings)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#fleet-table", ContainerTable)
+        await wait_for(pilot, lambda: table.row_count == 3)
+        key = next(k for k in row_keys(table) if k.startswith("local/b2"))
+        b2 = key.split("/")[1]
+        _tick(engine, {b2: 11.1})
+        await wait_for(pilot, lambda: "11.1" in screen_text(app))
+
+        app.show_panel("threads")
+        await wait_for(pilot, lambda: not table.is_on_screen)
+        _tick(engine, {b2: 22.2})
+        _tick(engine, {b2: 42.4})
+        await wait_for(pilot, lambda: bool(table._deferred))
+        assert table.row_cells[key]["cpu"].plain == "11.1"  # kept, not applied
+
+        drawn: list[str] = []
+        draw = CellTable.render_lines
+
+        def recording(self: CellTable, crop: Region) -> list[Strip]:
+            if self is table:
+                drawn.append(self.row_cells[key]["cpu"].plain)
+            return draw(self, crop)
+
+        monkeypatch.setattr(CellTable, "render_lines", recording)
+        app.show_panel("fleet")
+        await wait_for(pilot, lambda: bool(drawn))
+        assert drawn[0] == "42.4"  # the first drawing after it is shown
+        assert "42.4" in screen_text(app) and "11.1" not in screen_text(app)
+        assert cell(table, key, "cpu") == "42.4"
+        assert not table._deferred

@@ -132,6 +132,7 @@ class MainScreen(Screen[None]):
         self._missed: deque[Event] = deque(maxlen=MISSED_EVENTS)
         self.panels_ready = asyncio.Event()
         """Set when every panel is composed."""
+        self._tables: tuple[int, list[ContainerTable]] | None = None
 
     @property
     def engine(self) -> EngineAPI:
@@ -323,7 +324,12 @@ class MainScreen(Screen[None]):
     # -- engine data ---------------------------------------------------------------------------
     @property
     def tables(self) -> list[ContainerTable]:
-        return list(self.query(ContainerTable))
+        """The container tables (looked up again only when panels were composed since)."""
+        composed = sum(done.done() for done in self._composed.values())
+        tables = self._tables
+        if tables is None or tables[0] != composed or not all(t.is_attached for t in tables[1]):
+            tables = self._tables = (composed, list(self.query(ContainerTable)))
+        return tables[1]
 
     @property
     def devboxes(self) -> DevboxesPanel:
@@ -371,18 +377,18 @@ class MainScreen(Screen[None]):
         return self.apply_stats_of_hosts({host: stats})
 
     def apply_stats_of_hosts(self, ticks: Mapping[str, Mapping[str, Any]]) -> int:
-        """The latest stats tick of each host (the panels are looked up once for all)."""
-        tables = self.tables
+        """The latest stats tick of each host (each panel draws them once for all)."""
         devboxes = self._composed_panel("devboxes")
         if devboxes is not None and not devboxes.is_attached:
             devboxes = None
-        written = 0
-        for host, stats in ticks.items():
-            samples = {cid: as_model(ContainerStats, s) for cid, s in stats.items()}
-            if devboxes is not None:
-                devboxes.apply_stats(host, samples)
-            written += sum(table.apply_stats(host, samples) for table in tables)
-        return written
+        samples = {
+            host: {cid: as_model(ContainerStats, s) for cid, s in stats.items()}
+            for host, stats in ticks.items()
+        }
+        if devboxes is not None:
+            for host, of_host in samples.items():
+                devboxes.apply_stats(host, of_host)
+        return sum(table.apply_stats_of_hosts(samples) for table in self.tables)
 
     def tick(self) -> None:
         """Once a second: uptimes."""

@@ -1,35 +1,51 @@
 """A DataTable for many small cell changes: it repaints only the cells that changed and are
-visible.
+visible, and draws a changed line from cached pieces.
 
 Textual's `DataTable.update_cell` is built for occasional edits: each call refreshes the whole
 widget, and every edit invalidates the rendering of every cell (its caches are keyed by one
 table-wide update counter), so one stats tick over 300 rows cost 600 refreshes and a re-render of
 every visible cell. Here:
 
-* `write_cell` only stores the new value; `flush_cells` then bumps the update counter once and
-  asks for a repaint of just the regions of the changed cells that are on screen (a changed row
-  scrolled out of view is drawn with its new value when it is scrolled in);
-* `_render_cell` keeps each cell's last rendering with the value object it was made from and
-  the style, size and position it was made for, and reuses it while they are the same, so a
-  repainted row renders only its changed cells again.
+* `write_cell` only stores the new value; `flush_cells` then asks for a repaint of just the
+  regions of the changed cells that are on screen (one region per run of rows with the same
+  changed columns); a changed row scrolled out of view is drawn with its new value when it is
+  scrolled in (its line is checked against its cells' values whenever it is drawn);
+* each line is kept with the cells' values (by identity) and the state it was drawn in (row
+  position, cursor or hover on it, widths, focus, ...), and reused while they are the same;
+* a line that must be drawn again is put together here from its cells (for a row cursor with no
+  fixed columns and no row labels, as DataTable does it; otherwise DataTable draws it), reusing
+  the segments of the cells whose value did not change; a cell drawn anew is rendered by rich
+  once per content (text, styles, width, row style, cursor/hover) and then given its
+  position's mouse metadata: CPU figures such as "0.0" repeat across rows and ticks;
+* The layout caches DataTable keys by its update counter (line offsets, ordered rows) are kept
+  while only cell values change.
 
-Relies on DataTable internals of the pinned Textual version (`_data`, `_update_count`,
-`_row_locations`, `_column_locations`, `_y_offsets`, `_render_cell`); the TUI tests check that
-changed values are shown.
+`tests/tui/test_table_repaint.py` checks that every line drawn here equals DataTable's own.
+Relies on DataTable internals of the pinned Textual version (8.2): `_data`, `_update_count`,
+`_row_locations`, `_column_locations`, `_y_offsets`, `_get_offsets`, `_header_row_key`,
+`_render_line`, `_render_cell`, `_get_row_style`, `_get_styles_to_render_cell`,
+`_labelled_row_exists`, `_row_label_column_width`, `_show_hover_cursor`, `_pseudo_class_state`,
+`_clear_caches`, `_offset_cache`, `_ordered_row_cache`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
+from rich.padding import Padding
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual._segment_tools import line_crop
 from textual.geometry import Region
+from textual.renderables.styled import Styled
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
-SegmentLines = Any  # textual.widgets._data_table.SegmentLines (list of lines of segments)
+SegmentLines = list[list[Segment]]
+_STATE = "state"
 
 
 class CellTable(DataTable[Text]):
@@ -37,11 +53,55 @@ class CellTable(DataTable[Text]):
 
     def __init__(self, **kwargs: Any) -> None:
         # Set before DataTable.__init__, whose reactive watchers call _clear_caches.
-        self._pending_cells: list[tuple[RowKey, ColumnKey]] = []
+        self._pending_cells: list[tuple[RowKey | str, ColumnKey | str]] = []
         self._rendered_cells: dict[tuple[RowKey, ColumnKey], tuple[object, tuple[Any, ...], Any]]
         self._rendered_cells = {}
-        self._pass_styles: dict[object, Style] | None = None
+        self._contents: dict[tuple[Any, ...], SegmentLines] = {}
+        self._metas: dict[tuple[int, int], Style] = {}
+        self._row_lines: dict[tuple[RowKey, int], tuple[Any, tuple[Any, ...], Strip, list[Any]]]
+        self._row_lines = {}
+        self._pass_styles: dict[object, Any] | None = None
+        self._layout_count = 0
+        self._cells_only = False
+        self._layout_offsets: tuple[int, Any] = (-1, None)
+        self._layout_rows: tuple[int, int, Any] = (-1, -1, None)
+        self.__update_count = 0
         super().__init__(**kwargs)
+
+    @property
+    def _update_count(self) -> int:
+        """DataTable's cache generation. Every change DataTable makes bumps it, and with it
+        `_layout_count` (the generation of what is cached here); `flush_cells` bumps it alone."""
+        return self.__update_count
+
+    @_update_count.setter
+    def _update_count(self, value: int) -> None:
+        self.__update_count = value
+        if not self._cells_only:
+            self._layout_count += 1
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        count, offsets = self._layout_offsets
+        if count != self._layout_count or offsets is None or not self._offset_cache:
+            offsets = DataTable._y_offsets.fget(self)  # type: ignore[attr-defined]
+            self._layout_offsets = (self._layout_count, offsets)
+        return cast(list[tuple[RowKey, int]], offsets)
+
+    @property
+    def ordered_rows(self) -> Any:
+        count, rows, ordered = self._layout_rows
+        stale = count != self._layout_count or rows != self.row_count
+        if stale or ordered is None or not self._ordered_row_cache:
+            ordered = DataTable.ordered_rows.fget(self)  # type: ignore[attr-defined]
+            self._layout_rows = (self._layout_count, self.row_count, ordered)
+        return ordered
+
+    @property
+    def row_cells(self) -> Mapping[str, Mapping[str, Text]]:
+        """The cells of each row by row key, then column key (the table's own storage: read
+        only; RowKey and ColumnKey equal their strings)."""
+        return cast(Mapping[str, Mapping[str, Text]], self._data)
 
     # -- writes --------------------------------------------------------------------------------
     def write_cell(self, row_key: str, column_key: str, value: Text) -> None:
@@ -53,19 +113,31 @@ class CellTable(DataTable[Text]):
         cells[column] = value
         self._pending_cells.append((row, column))
 
+    def write_row_cell(
+        self, row_key: str, cells: Mapping[str, Text], column_key: str, value: Text
+    ) -> None:
+        """`write_cell` for a caller holding the row's cells (`row_cells[row_key]`) and an
+        existing fixed-width column: no key objects made, no lookups."""
+        cast(dict[str, Text], cells)[column_key] = value  # replaces the value, keeps the key
+        self._pending_cells.append((row_key, column_key))  # str keys equal their Key objects
+
     def flush_cells(self) -> int:
         """Repaint the cells written since the last flush that are on screen; returns how many
         were written."""
         pending, self._pending_cells = self._pending_cells, []
         if not pending:
             return 0
-        self._update_count += 1  # row renderables and line caches hold the old values
+        self._cells_only = True  # DataTable's caches hold the old values; the lines kept
+        try:  # here are checked against their cells' values when drawn
+            self._update_count += 1
+        finally:
+            self._cells_only = False
         window = self.window_region
         if not window.area:
             return len(pending)
         header = self.header_height if self.show_header else 0
         offsets = self._y_offsets
-        visible: dict[RowKey, int] = {}
+        visible: dict[RowKey | str, int] = {}
         for y in range(max(window.y, header), window.bottom):
             if 0 <= y - header < len(offsets):
                 key, line = offsets[y - header]
@@ -74,18 +146,36 @@ class CellTable(DataTable[Text]):
         if not visible:
             return len(pending)
         x = self._row_label_column_width
-        columns: dict[ColumnKey, tuple[int, int]] = {}
+        columns: dict[ColumnKey | str, tuple[int, int]] = {}
         for column in self.ordered_columns:
             width = column.get_render_width(self)
-            columns[column.key] = (x, width)
+            columns[column.key] = (x, x + width)
             x += width
+        spans: dict[int, tuple[int, int, int]] = {}  # top -> (left, right, height)
+        rows: Mapping[Any, Any] = self.rows
         for row, column_key in pending:
             top = visible.get(row)
             if top is None:
                 continue
-            cx, cw = columns[column_key]
-            height = self.rows[row].height
-            self.refresh(Region(cx, top, cw, height).translate(-self.scroll_offset))
+            left, right = columns[column_key]
+            kept = spans.get(top)
+            if kept is not None:
+                left, right = min(left, kept[0]), max(right, kept[1])
+            spans[top] = (left, right, rows[row].height)
+        regions: list[Region] = []
+        run: list[int] | None = None  # left, right, top, bottom of rows drawn as one region
+        for top in sorted(spans):
+            left, right, height = spans[top]
+            if run is not None and run[0] == left and run[1] == right and run[3] == top:
+                run[3] = top + height
+                continue
+            if run is not None:
+                regions.append(Region(run[0], run[2], run[1] - run[0], run[3] - run[2]))
+            run = [left, right, top, top + height]
+        if run is not None:
+            regions.append(Region(run[0], run[2], run[1] - run[0], run[3] - run[2]))
+        offset = self.scroll_offset
+        self.refresh(*(region.translate(-offset) for region in regions))
         return len(pending)
 
     # -- rendering -----------------------------------------------------------------------------
@@ -106,6 +196,108 @@ class CellTable(DataTable[Text]):
         if style is None:
             style = memo[""] = super().rich_style
         return style
+
+    def _table_state(self) -> tuple[Any, ...]:
+        """What every line of the table is drawn with (computed once per pass); its last two
+        items are the ordered columns and their widths."""
+        memo = self._pass_styles
+        if memo is not None and (state := memo.get(_STATE)) is not None:
+            return state  # type: ignore[no-any-return]
+        columns = tuple(self.ordered_columns)
+        state = (
+            self._layout_count,
+            self.size.width,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+            self.zebra_stripes,
+            self.fixed_rows,
+            self.cell_padding,
+            self.header_height,
+            self.cursor_foreground_priority,
+            self.cursor_background_priority,
+            self._row_label_column_width,
+            columns,
+            tuple(column.get_render_width(self) for column in columns),
+        )
+        if memo is not None:
+            memo[_STATE] = state
+        return state
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """One line of the table: kept per row with the values of its cells and the state it
+        was drawn in; drawn again only when one of them changed."""
+        if self.cursor_type != "row" or self.fixed_columns or self._labelled_row_exists:
+            return super()._render_line(y, x1, x2, base_style)
+        try:
+            row_key, line_no = self._get_offsets(y)
+        except LookupError:
+            return super()._render_line(y, x1, x2, base_style)
+        state = self._table_state()
+        columns = state[-2]
+        if row_key is self._header_row_key:
+            index = -1
+            values: tuple[Any, ...] = tuple(column.label for column in columns)
+        else:
+            found = self._row_locations.get(row_key)
+            if found is None:
+                return super()._render_line(y, x1, x2, base_style)
+            index = found
+            cells = self._data[row_key]
+            values = tuple(cells.get(column.key) for column in columns)
+        cursor = index == self.cursor_coordinate.row
+        hover = index == self.hover_coordinate.row
+        made_for = (index, x1, x2, base_style, cursor, hover, state)
+        key = (row_key, line_no)
+        kept = self._row_lines.get(key)
+        same = None  # the cells whose value is the one the kept line was drawn with
+        if kept is not None and kept[0] == made_for:
+            same = [a is b for a, b in zip(kept[1], values, strict=True)]
+            if all(same):
+                return kept[2]
+        pieces: list[Any] = [None] * len(values)
+        if same is not None and kept is not None:
+            pieces = [piece if keep else None for piece, keep in zip(kept[3], same, strict=True)]
+        strip = self._draw_line(index, line_no, x1, x2, base_style, cursor, hover, state, pieces)
+        self._row_lines[key] = (made_for, values, strip, pieces)
+        return strip
+
+    def _draw_line(
+        self,
+        index: int,
+        line_no: int,
+        x1: int,
+        x2: int,
+        base_style: Style,
+        cursor: bool,
+        hover: bool,
+        state: tuple[Any, ...],
+        pieces: list[Any],
+    ) -> Strip:
+        """One line of a row (index -1: the header), as DataTable's `_render_line_in_row` and
+        `_render_line` draw it for a row cursor without fixed columns or row labels. `pieces`
+        holds the segments of the cells that did not change since the line was last drawn
+        (None for the others), and is filled in."""
+        widths: tuple[int, ...] = state[-1]
+        row_style = self._get_row_style(index, base_style)
+        segments: list[Segment] = []
+        for column_index, width in enumerate(widths):
+            piece = pieces[column_index]
+            if piece is None:
+                lines = self._render_cell(index, column_index, row_style, width, cursor, hover)
+                piece = pieces[column_index] = lines[line_no]
+            segments.extend(piece)
+        width = self.size.width
+        remaining = max(0, width - (sum(widths) + self._row_label_column_width))
+        extend, _ = self._get_styles_to_render_cell(
+            index == -1, False, False, hover, cursor, self.show_cursor,
+            self._show_hover_cursor, False, False,
+        )  # fmt: skip
+        extend = row_style + extend
+        extend += Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
+        segments.append(Segment(" " * remaining, extend))
+        strip = Strip(line_crop(segments, x1, x2, width))
+        return strip.adjust_cell_length(width, base_style).simplify()
 
     def _get_row_style(self, row_index: int, base_style: Style) -> Style:
         memo = self._pass_styles
@@ -134,42 +326,97 @@ class CellTable(DataTable[Text]):
         if row_key is None or column_key is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         value = self._data.get(row_key, {}).get(column_key)
-        made_for = (
-            row_index,
-            column_index,
-            base_style,
-            width,
-            cursor,
-            hover,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self._pseudo_class_state,
-            self.rows[row_key].height,
-            self.cell_padding,
-        )
+        made_for = (row_index, column_index, base_style, width, cursor, hover, self._table_state())
         key = (row_key, column_key)
         kept = self._rendered_cells.get(key)
         if kept is not None and kept[0] is value and kept[1] == made_for:
-            return kept[2]
-        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            return cast(SegmentLines, kept[2])
+        if isinstance(value, Text):
+            lines = self._render_text(
+                row_key, value, row_index, column_index, base_style, width, cursor, hover
+            )
+        else:
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         self._rendered_cells[key] = (value, made_for, lines)
         return lines
 
+    def _render_text(
+        self,
+        row_key: RowKey,
+        value: Text,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool,
+        hover: bool,
+    ) -> SegmentLines:
+        """DataTable's `_render_cell` of a Text cell: rendered by rich once per content and
+        look (kept in `_contents`), then given the mouse metadata of its position."""
+        fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
+        height = self.rows[row_key].height
+        content = (
+            value.plain, value.style, tuple(value.spans), value.justify, value.overflow,
+            value.no_wrap, value.end, value.tab_size, base_style, width, cursor, hover, fixed,
+            height, self._table_state()[:-2],
+        )  # fmt: skip
+        lines = self._contents.get(content)
+        if lines is None:
+            if len(self._contents) > 20_000:
+                self._contents.clear()
+            component_style, post_style = self._get_styles_to_render_cell(
+                False, False, fixed, hover, cursor, self.show_cursor, self._show_hover_cursor,
+                self.cursor_foreground_priority == "css",
+                self.cursor_background_priority == "css",
+            )  # fmt: skip
+            if height == 0:  # an auto-height row not measured yet
+                options = self.app.console_options.update_width(width)
+            else:
+                options = self.app.console_options.update_dimensions(width, height)
+            if height == 1:
+                options = options.update(no_wrap=True)
+            lines = self.app.console.render_lines(
+                Styled(
+                    Padding(value, (0, self.cell_padding)),
+                    pre_style=base_style + component_style,
+                    post_style=post_style,
+                ),
+                options,
+            )
+            self._contents[content] = lines
+        meta = self._metas.get((row_index, column_index))
+        if meta is None:
+            meta = self._metas[row_index, column_index] = Style.from_meta(
+                {"row": row_index, "column": column_index}
+            )
+        return [
+            [Segment(text, None if control else (style + meta if style else meta), control)
+             for text, style, control in line]
+            for line in lines
+        ]  # fmt: skip
+
     def _clear_caches(self) -> None:
         super()._clear_caches()
+        self._forget_drawings()
+
+    def _forget_drawings(self) -> None:
         self._rendered_cells.clear()
+        self._contents.clear()
+        self._row_lines.clear()
 
     def notify_style_update(self) -> None:
-        self._rendered_cells.clear()
+        self._forget_drawings()
         super().notify_style_update()
 
     def clear(self, columns: bool = False) -> Any:
         self._pending_cells.clear()
-        self._rendered_cells.clear()
+        self._forget_drawings()
         return super().clear(columns)
 
     def remove_row(self, row_key: RowKey | str) -> None:
         key = RowKey(row_key) if isinstance(row_key, str) else row_key
         for cell in [k for k in self._rendered_cells if k[0] == key]:
             del self._rendered_cells[cell]
+        for line in [k for k in self._row_lines if k[0] == key]:
+            del self._row_lines[line]
         super().remove_row(row_key)

@@ -4,7 +4,9 @@ Used by the Fleet panel (every container; a role filter is available). It is bui
 stream of small changes, not for redraws: rows are added, updated and removed one by one, and
 an update only touches the cells whose text changed, so a 1 Hz stats tick over a hundred
 containers costs a few cell writes. Every cell is a rich `Text` (never a markup string),
-because names, images and states come from Docker and may contain `[`.
+because names, images and states come from Docker and may contain `[`. A table that is not on
+screen (its panel is not in front) only keeps the latest stats samples and notes the uptime
+tick; both are applied before it is drawn again or a cell is read (`catch_up`).
 
 The container action keys (`container_actions.CONTAINER_BINDINGS`) work on the marked rows
 (space marks, ● in the first column) or, when none is marked, on the row under the cursor.
@@ -18,9 +20,11 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
 from clawtui.engine.api.models import ContainerInfo, ContainerStats
 from clawtui.tui.container_actions import CONTAINER_BINDINGS, ContainerActionRequested
@@ -160,6 +164,10 @@ class ContainerTable(CellTable):
         self._known: dict[str, ContainerInfo] = {}
         """Every container offered that has the role, shown or filtered out, by key."""
         self._palette: Mapping[str, str] = {}
+        self._deferred: dict[str, dict[str, ContainerStats]] = {}
+        """The latest samples by host, then container id, kept while not on screen."""
+        self._uptimes_due = False
+        """An uptime tick came while not on screen."""
 
     # -- setup ---------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -272,6 +280,7 @@ class ContainerTable(CellTable):
     def load(self, containers: Iterable[ContainerInfo]) -> None:
         """Replace every row (a RESYNC or the first snapshot); keeps the cursor on its row."""
         selected = self.selected_key
+        self._deferred.clear()  # the snapshot is newer
         self.clear()
         self.infos.clear()
         self._known.clear()
@@ -291,6 +300,7 @@ class ContainerTable(CellTable):
     def upsert(self, info: ContainerInfo) -> None:
         """Add or update one container's row (or drop it if it no longer matches the filter)."""
         key = info.key
+        self._deferred.get(info.host, {}).pop(info.id, None)  # the event is newer
         if self._has_role(info):
             self._known[key] = info
         else:
@@ -335,32 +345,90 @@ class ContainerTable(CellTable):
 
     def apply_stats(self, host: str, stats: Mapping[str, ContainerStats]) -> int:
         """One stats tick of `host`: update the CPU and memory cells that changed; return count."""
-        written = 0
-        for cid, sample in stats.items():
-            key = f"{host}/{cid}"
-            info = self.infos.get(key)
-            if info is None or not info.running:
-                continue
-            info = info.model_copy(update={"stats": sample})
-            self.infos[key] = self._known[key] = info
-            written += self._set(
-                key, "cpu", Cell(format_cpu(info), sample.cpu_percent or 0.0, right=True)
-            )
-            used = sample.mem_used if sample.mem_used is not None else -1
-            mem = Cell(format_memory(info), (used, info.memory_limit), right=True)
-            written += self._set(key, "mem", mem)
+        return self.apply_stats_of_hosts({host: stats})
+
+    def apply_stats_of_hosts(self, ticks: Mapping[str, Mapping[str, ContainerStats]]) -> int:
+        """The latest stats tick of each host, drawn (and re-sorted) once for all; returns how
+        many cells changed. A table not on screen (its panel is not in front) only keeps the
+        latest samples, applied before it is drawn again (`catch_up`)."""
+        if not self.is_on_screen:
+            for host, stats in ticks.items():
+                self._deferred.setdefault(host, {}).update(stats)
+            return 0
+        written = sum(self._apply_samples(host, stats) for host, stats in ticks.items())
         self.flush_cells()
         if written and self.sort_column in ("cpu", "mem"):
             self._resort()
         return written
 
-    def tick(self) -> int:
-        """Advance the uptime cells to the clock; return how many changed."""
-        written = 0
-        for key, info in self.infos.items():
-            if info.running:
-                written += self._set(key, "uptime", self._uptime_cell(info))
+    def catch_up(self) -> int:
+        """Apply the samples and the uptime tick kept while the table was not on screen;
+        returns how many cells changed."""
+        deferred, self._deferred = self._deferred, {}
+        uptimes, self._uptimes_due = self._uptimes_due, False
+        written = sum(self._apply_samples(host, stats) for host, stats in deferred.items())
+        if uptimes:
+            written += self._tick_uptimes()
         self.flush_cells()
+        if written and self.sort_column in ("cpu", "mem", "uptime"):
+            self._resort()
+        return written
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._deferred or self._uptimes_due:  # shown again: current values from the start
+            self.catch_up()
+        return super().render_lines(crop)
+
+    def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Text:
+        if self._deferred or self._uptimes_due:
+            self.catch_up()
+        return super().get_cell(row_key, column_key)
+
+    def _apply_samples(self, host: str, stats: Mapping[str, ContainerStats]) -> int:
+        written = 0
+        infos, known, rows = self.infos, self._known, self.row_cells
+        for cid, sample in stats.items():
+            key = f"{host}/{cid}"
+            info = infos.get(key)
+            if info is None or not info.running or (cells := rows.get(key)) is None:
+                continue
+            info = info.model_copy(update={"stats": sample})
+            infos[key] = known[key] = info
+            written += self._put(key, cells, "cpu", format_cpu(info), sample.cpu_percent or 0.0)
+            used = sample.mem_used if sample.mem_used is not None else -1
+            written += self._put(key, cells, "mem", format_memory(info), (used, info.memory_limit))
+        return written
+
+    def _put(self, key: str, cells: Mapping[Any, Text], column: str, text: str, sort: Any) -> bool:
+        """`_set` of a right-aligned fixed-width cell (CPU, memory, uptime) for the per-tick
+        paths: the new Cell is only made when the text changed."""
+        current = cells[column]  # cells are keyed by ColumnKey, which equals its str
+        if current.plain == text:
+            if isinstance(current, Cell):
+                current.sort_key = sort
+            return False
+        self.write_row_cell(key, cells, column, Cell(text, sort, right=True))
+        return True
+
+    def tick(self) -> int:
+        """Advance the uptime cells to the clock; return how many changed (a table not on
+        screen does it when it is drawn again)."""
+        if not self.is_on_screen:
+            self._uptimes_due = True
+            return 0
+        written = self._tick_uptimes()
+        self.flush_cells()
+        return written
+
+    def _tick_uptimes(self) -> int:
+        written = 0
+        now, rows = self.clock(), self.row_cells
+        for key, info in self.infos.items():
+            if info.running and (cells := rows.get(key)) is not None:
+                seconds = info.uptime(now)
+                text = humanize_duration(seconds) if seconds is not None else ""
+                sort = seconds if seconds is not None else -1.0
+                written += self._put(key, cells, "uptime", text, sort)
         return written
 
     # -- sorting -------------------------------------------------------------------------------
