@@ -17,9 +17,9 @@ import pytest
 
 from clawtui.config.escalations import AutohealContainer, BriefConfig, EscalationsConfig
 from clawtui.engine.api.escalations import Source, Status
-from clawtui.engine.autoheal.containers import PIDS_SCRIPT
 from clawtui.engine.core import Engine
 from tests.integration.engine_helpers import make_settings, wait_until
+from tests.integration.gateway_helpers import gateway_pids, kill_gateway, start_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -139,27 +139,6 @@ async def test_config_files_in_a_container_are_repaired_with_dated_backups(
     gone = AutohealContainer(container=f"{agent}-missing", files=[CONF])
     outcome = await heal.check_file(gone, CONF)
     assert outcome.action == "failed" and not outcome.ok
-
-
-def gateway_pids(api: docker.APIClient, cid: str) -> set[str]:
-    """Live (not zombie) `gateway` processes, read from /proc in the container."""
-    exec_id = api.exec_create(cid, ["sh", "-c", PIDS_SCRIPT, "sh", "gateway"])["Id"]
-    return set(api.exec_start(exec_id).decode().split())
-
-
-def start_gateway(api: docker.APIClient, cid: str) -> None:
-    sh(api, cid, "setsid -f /usr/local/bin/gateway 100000 </dev/null >/dev/null 2>&1")
-    assert gateway_pids(api, cid)
-
-
-def kill_gateway(api: docker.APIClient, cid: str) -> None:
-    pids = gateway_pids(api, cid)
-    assert pids
-    sh(api, cid, f"kill -9 {' '.join(pids)}")
-    for _ in range(200):  # SIGKILL is delivered asynchronously
-        if not gateway_pids(api, cid):
-            return
-    raise AssertionError("the gateway survived SIGKILL")
 
 
 async def test_gateway_not_alive_or_looping_is_restarted_then_escalated(

@@ -26,10 +26,10 @@ from clawtui.config.escalations import (
 )
 from clawtui.engine.api.escalations import Source, Status
 from clawtui.engine.api.models import EventKind
-from clawtui.engine.autoheal.agents import PIDS_SCRIPT
 from clawtui.engine.core import Engine
 from clawtui.fsutil import TEMP_MARKER
 from tests.integration.engine_helpers import make_settings, wait_for_event
+from tests.integration.gateway_helpers import gateway_pids, kill_gateway, start_gateway
 from tests.integration.sshd_helpers import exec_ok, sshd_host
 
 pytestmark = pytest.mark.integration
@@ -190,26 +190,6 @@ async def test_a_config_path_that_is_a_link_is_refused_not_followed(
     engine.settings.monitors[0].known_hosts = host["known_hosts"].with_name("empty_known_hosts")
     outcome = await heal.check_file(AutohealHost(monitor=MONITOR, files=[CONF]), CONF)
     assert outcome.action == "failed" and "HostKeyUnknown" in outcome.problems[0]
-
-
-def gateway_pids(api: docker.APIClient, cid: str) -> set[str]:
-    exec_id = api.exec_create(cid, ["sh", "-c", PIDS_SCRIPT, "sh", "gateway"])["Id"]
-    return set(api.exec_start(exec_id).decode().split())
-
-
-def start_gateway(api: docker.APIClient, cid: str) -> None:
-    exec_ok(api, cid, "setsid -f /usr/local/bin/gateway 100000 </dev/null >/dev/null 2>&1")
-    assert gateway_pids(api, cid)
-
-
-def kill_gateway(api: docker.APIClient, cid: str) -> None:
-    pids = gateway_pids(api, cid)
-    assert pids
-    exec_ok(api, cid, f"kill -9 {' '.join(pids)}")
-    for _ in range(200):  # SIGKILL is delivered asynchronously
-        if not gateway_pids(api, cid):
-            return
-    raise AssertionError("the gateway survived SIGKILL")
 
 
 async def test_gateway_on_a_host_is_restarted_over_ssh_then_escalated(
