@@ -27,12 +27,15 @@ TUI part: the clawtui TUI (`ClawApp`, headless through Textual's test driver, 16
 TUI test fake engine (tests/tui/fakes.py) holding 3 hosts x 100 containers. Each stats tick
 publishes a sample for every running container of every host (new CPU and memory values for
 all of them, as a 1 Hz sampler does); the app applies the three hosts' samples in one flush.
+The containers started 30 s to 68 min before the run (`_age`), so most uptimes change every
+second too; the app advances them with the stats ticks, in the same repaint.
 A tick is timed from the start of that flush to the end of the repaint that shows it (a
 `call_after_refresh` callback): `tick` is wall time (includes waiting up to one frame, 1/60 s,
 for the repaint, and whatever other load delays), `tick_cpu` the process CPU over the same
 span, which is the render cost (target p99 <= 30 ms). Baseline in the same run: a bare Textual
 app with one DataTable of the same rows and columns, updating the same cells with
-`update_cell`. Idle: the process CPU of the app left alone, in % of one core (target <= 2 %):
+`update_cell` (an uptime cell when its text changes). Idle: the process CPU of the app left
+alone, in % of one core (target <= 2 %):
 `idle_percent_of_core` with no events at all (its 1 s uptime tick still runs) and
 `idle_with_stats_percent_of_core` with the 1 Hz stats ticks of all 300 containers arriving
 (what a user who only watches sees; includes the fake engine's own work per tick).
@@ -62,6 +65,13 @@ TARGET_IDLE_PERCENT = 2.0
 TARGET_CPU_RATIO = 0.05
 QUICK_ENGINE_PER_HOST = 25
 MIB = 1024 * 1024
+
+
+def _age(i: int) -> float:
+    """How long ago the i-th container of a host started: 30 s to 68 min, so most uptimes
+    change every second (agents' containers are recycled often; the issue's real-terminal
+    figure was taken on containers started minutes before)."""
+    return 30.0 + 41.0 * i
 
 
 def _samples(ids: list[str], tick: int) -> dict[str, Any]:
@@ -135,15 +145,21 @@ async def measure_clawtui(per_host: int, ticks: int, idle_seconds: float) -> dic
     from clawtui.config import Settings
     from clawtui.tui.app import ClawApp
     from clawtui.tui.widgets.container_table import ContainerTable
-    from tests.tui.fakes import FakeEngine, container, host
+    from tests.tui.fakes import NOW, FakeEngine, container, host
 
     engine = FakeEngine()
     ids: dict[str, list[str]] = {}
+    now = time.time()
     for h in HOSTS:
         engine.put_host(host(h, containers=per_host, running=per_host), publish=False)
         ids[h] = []
         for i in range(per_host):
-            info = container(f"{HOSTS.index(h)}{i:04x}", f"agent-{h}-{i:03d}", host=h)
+            info = container(
+                f"{HOSTS.index(h)}{i:04x}",
+                f"agent-{h}-{i:03d}",
+                host=h,
+                started_ago=NOW - now + _age(i),  # started_at = now - _age(i)
+            )
             engine.put_container(info, publish=False)
             ids[h].append(info.id)
     app = ClawApp(engine, Settings(), clock=time.time)  # a real clock: uptimes move
@@ -204,7 +220,11 @@ async def measure_bare(per_host: int, ticks: int, idle_seconds: float) -> dict[s
     from textual.app import App, ComposeResult
     from textual.widgets import DataTable
 
+    from clawtui.tui.format import humanize_duration
+
     rows = [(h, f"{HOSTS.index(h)}{i:04x}") for h in HOSTS for i in range(per_host)]
+    started = [time.time() - _age(i) for _ in HOSTS for i in range(per_host)]
+    uptimes = [""] * len(rows)
 
     class Bare(App[None]):
         def compose(self) -> ComposeResult:
@@ -227,9 +247,14 @@ async def measure_bare(per_host: int, ticks: int, idle_seconds: float) -> dict[s
         table = app.query_one(DataTable)
 
         def update(tick: int) -> None:
+            now = time.time()
             for i, (h, cid) in enumerate(rows):
                 table.update_cell(f"{h}/{cid}", "cpu", Text(f"{(tick * 7 + i) % 100 + 0.5:.1f}"))
                 table.update_cell(f"{h}/{cid}", "mem", Text(f"{64 + (tick + i) % 50} / 512"))
+                uptime = humanize_duration(now - started[i])
+                if uptime != uptimes[i]:  # as clawtui: only when its text changes
+                    uptimes[i] = uptime
+                    table.update_cell(f"{h}/{cid}", "uptime", Text(uptime))
 
         timer.active = True
         for tick in range(ticks):

@@ -104,7 +104,7 @@ class ClawApp(ThemedApp):
     STATS_FLUSH_SECONDS: ClassVar[float] = 0.25
     """Stats ticks are applied at most this often (the latest per host wins)."""
     TICK_SECONDS: ClassVar[float] = 1.0
-    """How often uptimes advance."""
+    """How often uptimes advance (with the stats ticks while they come: `_tick`)."""
     CONNECTION_CHECK_SECONDS: ClassVar[float] = 0.5
     """How often a remote engine's connection is looked at (it retries by itself)."""
 
@@ -148,6 +148,8 @@ class ClawApp(ThemedApp):
         self._subscription: Subscription | None = None
         self._pending_stats: dict[str, Mapping[str, Any]] = {}
         self._stats_timer: Timer | None = None
+        self._uptimes_at = float("-inf")
+        """`time.monotonic()` of the last uptime tick."""
         self._main: MainScreen | None = None
         self._connection_problem: str | None = None
         self._first_snapshot = first_snapshot if self._engine_factory is not None else None
@@ -247,7 +249,7 @@ class ClawApp(ThemedApp):
         """The main screen is composed: show the snapshot, then follow the events."""
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._theme_changed(self.current_theme)
-        self.set_interval(self.TICK_SECONDS, self.main.tick)
+        self.set_interval(self.TICK_SECONDS, self._tick)
         if self._engine is None:
             if self._first_snapshot is not None:
                 self._show_first_snapshot(self._first_snapshot)
@@ -479,6 +481,18 @@ class ClawApp(ThemedApp):
         self._stats_timer = None
         pending, self._pending_stats = self._pending_stats, {}
         self.main.apply_stats_of_hosts(pending)
+        self._advance_uptimes()  # drawn in the same repaint as the stats
+
+    def _tick(self) -> None:
+        """Once a second: uptimes advance, unless a stats tick advanced them within the last
+        second. While stats come, a row whose CPU and uptime both change every second is
+        repainted once a second, not twice."""
+        if time.monotonic() - self._uptimes_at >= self.TICK_SECONDS:
+            self._advance_uptimes()
+
+    def _advance_uptimes(self) -> None:
+        self._uptimes_at = time.monotonic()
+        self.main.tick()
 
     # -- keys ---------------------------------------------------------------------------------
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from clawtui.engine.api.models import MIB, ContainerInfo, HostMemory
+from clawtui.engine.api.models import MIB, ContainerInfo, ContainerStats, HostMemory
 
 GIB = 1024 * MIB
 DASH = "—"
@@ -62,22 +62,27 @@ def format_mib(value: int | None) -> str:
     return f"{value / MIB:,.0f}"
 
 
-def format_cpu(container: ContainerInfo) -> str:
-    """CPU % of the last sample (100 = one core); empty when not running, … before a sample."""
+def format_cpu(container: ContainerInfo, stats: ContainerStats | None = None) -> str:
+    """CPU % of the last sample (100 = one core); empty when not running, … before a sample.
+    `stats`: a sample newer than the container's own."""
     if not container.running:
         return ""
-    stats = container.stats
+    if stats is None:
+        stats = container.stats
     if stats is None or stats.cpu_percent is None:
         return "…"
     return f"{stats.cpu_percent:.1f}"
 
 
-def format_memory(container: ContainerInfo) -> str:
-    """'used / limit' in MiB; the limit is a dash when the container has none."""
+def format_memory(container: ContainerInfo, stats: ContainerStats | None = None) -> str:
+    """'used / limit' in MiB; the limit is a dash when the container has none. `stats`: a
+    sample newer than the container's own."""
     limit = format_mib(container.memory_limit) if container.memory_limit > 0 else DASH
     used: int | None = None
-    if container.running and container.stats is not None:
-        used = container.stats.mem_used
+    if stats is None:
+        stats = container.stats
+    if container.running and stats is not None:
+        used = stats.mem_used
     return f"{format_mib(used)} / {limit}"
 
 

@@ -43,9 +43,14 @@ def test_sizes_cpu_and_memory_cells() -> None:
     assert format_cpu(running) == "3.1"
     assert format_memory(running) == "100 / 512"
     assert format_cpu(container("b", "b")) == "…"  # running, no sample yet
+    newer = ContainerStats(cpu_percent=42.0, mem_used=200 * MIB)  # a sample newer than its own
+    assert format_cpu(running, newer) == "42.0"
+    assert format_memory(running, newer) == "200 / 512"
     unlimited = container("c", "c", memory_limit=0, state="exited", started_ago=None)
     assert format_cpu(unlimited) == ""
     assert format_memory(unlimited) == "— / —"
+    assert format_cpu(unlimited, newer) == ""  # not running: no figure, whatever the sample
+    assert format_memory(unlimited, newer) == "— / —"
 
 
 @pytest.mark.parametrize(

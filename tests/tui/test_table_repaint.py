@@ -17,15 +17,17 @@ from textual.widgets import DataTable
 from clawtui.engine.api.models import MIB, ContainerStats
 from clawtui.tui.app import ClawApp
 from clawtui.tui.widgets.cell_table import CellTable
+from clawtui.tui.widgets.container_columns import COLUMNS
 from clawtui.tui.widgets.container_table import ContainerTable
 from tests.tui.conftest import SIZE
-from tests.tui.fakes import FakeEngine, container, host
+from tests.tui.fakes import NOW, FakeEngine, container, host
 from tests.tui.helpers import cell, row_keys, screen_text, wait_for
 
 pytestmark = pytest.mark.tui
 
 AppFactory = Callable[..., ClawApp]
 ROWS = 80  # more than the table shows at SIZE
+CPU = [column.key for column in COLUMNS].index("cpu")
 
 
 def _tick(engine: FakeEngine, cpu: dict[str, float]) -> None:
@@ -65,6 +67,98 @@ async def test_stats_ticks_show_on_screen_and_scrolled_out_rows_when_scrolled_in
         await wait_for(pilot, lambda: "agent-r079" in screen_text(app))
         line = next(x for x in screen_text(app).splitlines() if "agent-r079" in x)
         assert "44.4" in line and "55.5" not in line
+
+
+async def test_rows_out_of_view_get_their_ticks_when_drawn_read_or_sorted(
+    make_app: AppFactory,
+) -> None:
+    """A tick writes the cells of the rows in view only; a row out of view is marked behind
+    and its CPU, memory and uptime cells are written when it is scrolled in, when a cell of it
+    is read (get_cell, get_row, get_row_at, get_column, get_cell_at), and before a sort by one
+    of those columns, so what is shown and read is always the latest tick."""
+    now = [NOW]
+    engine = FakeEngine()
+    engine.put_host(host("local"), publish=False)
+    ids = [f"r{i:03d}" for i in range(ROWS)]
+    for cid in ids:
+        engine.put_container(container(cid, f"agent-{cid}"), publish=False)
+    app = ClawApp(engine, make_app().settings, clock=lambda: now[0])
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#fleet-table", ContainerTable)
+        await wait_for(pilot, lambda: table.row_count == ROWS)
+        keys = row_keys(table)
+        shown = set(table.visible_rows())
+        assert 0 < len(shown) < ROWS
+        out = [k for k in keys if k not in shown]
+        cpu = {k.split("/")[1]: float(i) + 0.5 for i, k in enumerate(keys)}
+
+        _tick(engine, cpu)
+        await wait_for(pilot, lambda: "0.5" in screen_text(app))
+        assert table.behind == set(out)
+        last = out[-1]
+        assert table.row_cells[last]["cpu"].plain != f"{ROWS - 0.5:.1f}"  # not written yet
+        assert cell(table, last, "cpu") == f"{ROWS - 0.5:.1f}"  # a read brings it up to date
+        assert last not in table.behind
+        index = keys.index(out[0])
+        assert table.get_row_at(index)[CPU].plain == f"{index + 0.5:.1f}"
+        assert not table.behind  # get_row_at brought every row up to date
+
+        now[0] += 3600.0  # an hour later: every uptime changes
+        table.tick()
+        _tick(engine, {cid: 1.0 for cid in cpu})
+        await wait_for(pilot, lambda: _cpu_of(table, last) == 1.0)
+        assert table.behind == set(out)
+        table.move_cursor(row=ROWS - 1)  # scroll the last rows in
+        await wait_for(pilot, lambda: "agent-r079" in screen_text(app))
+        line = next(x for x in screen_text(app).splitlines() if "agent-r079" in x)
+        assert "1.0" in line and "1h 5m" in line, line
+
+        _tick(engine, {cid: float(i % 7) for i, cid in enumerate(cpu)})  # top rows: behind
+        await wait_for(pilot, lambda: _cpu_of(table, keys[0]) == 0.0)
+        assert keys[0] in table.behind
+        table.sort_by("cpu", reverse=True)
+        values = [float(cell(table, k, "cpu")) for k in row_keys(table)]
+        assert values == sorted(values, reverse=True)
+        assert values[0] == 6.0 and not table.behind
+
+
+async def test_a_stats_tick_advances_uptimes_in_the_same_repaint(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While stats come, the uptimes advance with them (a row whose CPU and uptime both change
+    every second is repainted once a second, not twice); the once-a-second uptime tick is
+    skipped within a second of a stats tick, and runs when stats stop."""
+    monkeypatch.setattr(ClawApp, "TICK_SECONDS", 3600.0)  # no interval tick during the test
+    now = [NOW]
+    engine = FakeEngine()
+    engine.put_host(host("local"), publish=False)
+    info = container("young", "agent-young", started_ago=30.0)
+    engine.put_container(info, publish=False)
+    app = ClawApp(engine, make_app().settings, clock=lambda: now[0])
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#fleet-table", ContainerTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        assert cell(table, info.key, "uptime") == "30s"
+        now[0] += 5.0
+        await pilot.pause(0.3)
+        assert cell(table, info.key, "uptime") == "30s"  # nothing has ticked yet
+
+        _tick(engine, {info.id: 12.5})
+        await wait_for(pilot, lambda: cell(table, info.key, "cpu") == "12.5")
+        assert cell(table, info.key, "uptime") == "35s"  # with the stats
+
+        ticks: list[int] = []
+        monkeypatch.setattr(app.main, "tick", lambda: ticks.append(1))
+        app._tick()  # the interval tick right after a stats tick
+        assert ticks == []
+        app._uptimes_at -= 3600.0  # no stats tick for a while
+        app._tick()
+        assert ticks == [1]
+
+
+def _cpu_of(table: ContainerTable, key: str) -> float | None:
+    stats = table.current(table.infos[key]).stats
+    return stats.cpu_percent if stats is not None else None
 
 
 # -- every line CellTable draws is the line DataTable draws ---------------------------------
@@ -108,6 +202,10 @@ def _same(app: _Pair) -> None:
     assert len(mine) == len(theirs) == plain.size.height
     for y, (a, b) in enumerate(zip(mine, theirs, strict=True)):
         assert list(a) == list(b), f"line {y}"
+    for y in range(plain.size.height):  # the lines before styles are applied
+        a, b = cells.render_line(y), plain.render_line(y)
+        assert list(a) == list(b), f"line {y}"
+        assert a.cell_length == b.cell_length == Strip(list(a)).cell_length, f"line {y}"
 
 
 async def test_cell_table_draws_every_line_as_data_table_does() -> None:
@@ -161,6 +259,28 @@ async def test_cell_table_draws_every_line_as_data_table_does() -> None:
         _same(app)
         cells.write_cell("r29", "cpu", Text("1.0", justify="right"))
         plain.update_cell("r29", "cpu", Text("1.0", justify="right"))
+        cells.flush_cells()
+        _same(app)
+
+
+async def test_cell_table_draws_lines_wider_than_itself_as_data_table_does() -> None:
+    """Columns wider than the table, scrolled sideways: cropped and padded as DataTable
+    does it."""
+    app = _Pair()
+    async with app.run_test(size=(24, 30)) as pilot:
+        cells, plain = app.tables
+        app.set_focus(None)
+        await pilot.pause()
+        assert cells.virtual_size.width > cells.size.width
+        _same(app)
+        for x in (3, 9, cells.max_scroll_x):
+            for table in app.tables:
+                table.scroll_to(x=x, animate=False)
+            await pilot.pause()
+            assert cells.scroll_x == x
+            _same(app)
+        cells.write_cell("r1", "cpu", Text("77.7", justify="right"))
+        plain.update_cell("r1", "cpu", Text("77.7", justify="right"))
         cells.flush_cells()
         _same(app)
 

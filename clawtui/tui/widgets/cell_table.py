@@ -15,37 +15,49 @@ every visible cell. Here:
 * a line that must be drawn again is put together here from its cells (for a row cursor with no
   fixed columns and no row labels, as DataTable does it; otherwise DataTable draws it), reusing
   the segments of the cells whose value did not change; a cell drawn anew is rendered by rich
-  once per content (text, styles, width, row style, cursor/hover) and then given its
-  position's mouse metadata: CPU figures such as "0.0" repeat across rows and ticks;
+  once per content (text, styles, width, row style, cursor/hover), or once per length for a
+  plain text (`cell_text`), and then given its position's mouse metadata;
+* such a line is joined from the cells' simplified segments and, when nothing is cropped or
+  padded (no sideways scroll), made a Strip of known length, without measuring and
+  simplifying the whole line again; the values that are the same for every line of a pass
+  (size, scroll offset, fixed rows' height, styles) are computed once per pass;
 * The layout caches DataTable keys by its update counter (line offsets, ordered rows) are kept
-  while only cell values change.
+  while only cell values change;
+* a subclass may leave the rows out of view unwritten and mark them `behind`: they are written
+  (`write_behind_row`) when they are drawn, before any cell is read through DataTable's
+  getters, or when the subclass asks (`bring_up_to_date`, e.g. before sorting by them).
 
 `tests/tui/test_table_repaint.py` checks that every line drawn here equals DataTable's own.
 Relies on DataTable internals of the pinned Textual version (8.2): `_data`, `_update_count`,
 `_row_locations`, `_column_locations`, `_y_offsets`, `_get_offsets`, `_header_row_key`,
-`_render_line`, `_render_cell`, `_get_row_style`, `_get_styles_to_render_cell`,
+`render_line`, `_render_line`, `_render_cell`, `_get_row_style`, `_get_styles_to_render_cell`,
 `_labelled_row_exists`, `_row_label_column_width`, `_show_hover_cursor`, `_pseudo_class_state`,
 `_clear_caches`, `_offset_cache`, `_ordered_row_cache`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
+from rich.cells import cell_len
 from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual._segment_tools import line_crop
+from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.renderables.styled import Styled
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
-SegmentLines = list[list[Segment]]
+from clawtui.tui.widgets.cell_text import SegmentLines, TextCells
+
 _STATE = "state"
+_FRAME = "frame"
+_CONTEXT = "context"
 
 
 class CellTable(DataTable[Text]):
@@ -56,8 +68,8 @@ class CellTable(DataTable[Text]):
         self._pending_cells: list[tuple[RowKey | str, ColumnKey | str]] = []
         self._rendered_cells: dict[tuple[RowKey, ColumnKey], tuple[object, tuple[Any, ...], Any]]
         self._rendered_cells = {}
-        self._contents: dict[tuple[Any, ...], SegmentLines] = {}
-        self._metas: dict[tuple[int, int], Style] = {}
+        self._texts = TextCells()
+        self._metas: dict[tuple[int, int, bool], Style] = {}
         self._row_lines: dict[tuple[RowKey, int], tuple[Any, tuple[Any, ...], Strip, list[Any]]]
         self._row_lines = {}
         self._pass_styles: dict[object, Any] | None = None
@@ -66,6 +78,10 @@ class CellTable(DataTable[Text]):
         self._layout_offsets: tuple[int, Any] = (-1, None)
         self._layout_rows: tuple[int, int, Any] = (-1, -1, None)
         self.__update_count = 0
+        self.behind: set[str] = set()
+        """Rows whose cells lag what they show: a subclass marks a row it did not write
+        because it was out of view, and writes it in `write_behind_row` when it is drawn or
+        read (`bring_up_to_date`)."""
         super().__init__(**kwargs)
 
     @property
@@ -114,12 +130,86 @@ class CellTable(DataTable[Text]):
         self._pending_cells.append((row, column))
 
     def write_row_cell(
-        self, row_key: str, cells: Mapping[str, Text], column_key: str, value: Text
+        self,
+        row_key: str,
+        cells: Mapping[str, Text],
+        column_key: str,
+        value: Text,
+        *,
+        repaint: bool = True,
     ) -> None:
         """`write_cell` for a caller holding the row's cells (`row_cells[row_key]`) and an
-        existing fixed-width column: no key objects made, no lookups."""
+        existing fixed-width column: no key objects made, no lookups. `repaint=False`: the
+        caller is about to draw the row anyway (its line is checked against its cells)."""
         cast(dict[str, Text], cells)[column_key] = value  # replaces the value, keeps the key
-        self._pending_cells.append((row_key, column_key))  # str keys equal their Key objects
+        if repaint:
+            self._pending_cells.append((row_key, column_key))  # str keys equal their Keys
+
+    def visible_rows(self) -> dict[str, int]:
+        """The rows with a line in the table's scroll window, by key (as a string, which
+        equals its RowKey): the y of the row's first line in the table's content, header
+        included."""
+        window = self.window_region
+        if not window.area:
+            return {}
+        header = self.header_height if self.show_header else 0
+        offsets = self._y_offsets
+        visible: dict[str, int] = {}
+        for y in range(max(window.y, header), min(window.bottom, header + len(offsets))):
+            key, line = offsets[y - header]
+            name = cast(str, key.value)
+            if name not in visible:
+                visible[name] = y - line
+        return visible
+
+    def write_behind_row(self, key: str, *, repaint: bool) -> int:
+        """Write the cells of a row marked `behind`; returns how many changed (a subclass
+        that marks rows writes them here)."""
+        return 0
+
+    def bring_up_to_date(self, keys: Iterable[Any] | None = None, *, repaint: bool = True) -> int:
+        """Write the rows among `keys` (None: all) that are `behind`; returns how many cells
+        changed. `repaint=False`: the rows are being drawn now."""
+        behind = self.behind
+        if not behind:
+            return 0
+        if keys is None:
+            keys, self.behind = behind, set()
+        written = 0
+        for row in keys:
+            key = row if isinstance(row, str) else row.value  # a str or a RowKey
+            if keys is not behind:
+                if key not in behind:
+                    continue
+                behind.discard(key)
+            written += self.write_behind_row(key, repaint=repaint)
+        return written
+
+    # Every read of cells sees current values.
+    def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Text:
+        if self.behind:
+            self.bring_up_to_date((row_key,))
+        return super().get_cell(row_key, column_key)
+
+    def get_cell_at(self, coordinate: Coordinate) -> Text:
+        self.bring_up_to_date()
+        return super().get_cell_at(coordinate)
+
+    def get_row(self, row_key: RowKey | str) -> list[Text]:
+        self.bring_up_to_date()
+        return super().get_row(row_key)
+
+    def get_row_at(self, row_index: int) -> list[Text]:
+        self.bring_up_to_date()
+        return super().get_row_at(row_index)
+
+    def get_column(self, column_key: ColumnKey | str) -> Iterable[Text]:
+        self.bring_up_to_date()
+        return super().get_column(column_key)
+
+    def get_column_at(self, column_index: int) -> Iterable[Text]:
+        self.bring_up_to_date()
+        return super().get_column_at(column_index)
 
     def flush_cells(self) -> int:
         """Repaint the cells written since the last flush that are on screen; returns how many
@@ -132,17 +222,7 @@ class CellTable(DataTable[Text]):
             self._update_count += 1
         finally:
             self._cells_only = False
-        window = self.window_region
-        if not window.area:
-            return len(pending)
-        header = self.header_height if self.show_header else 0
-        offsets = self._y_offsets
-        visible: dict[RowKey | str, int] = {}
-        for y in range(max(window.y, header), window.bottom):
-            if 0 <= y - header < len(offsets):
-                key, line = offsets[y - header]
-                if line == 0:
-                    visible[key] = y
+        visible: Mapping[Any, int] = self.visible_rows()  # a RowKey finds its string
         if not visible:
             return len(pending)
         x = self._row_label_column_width
@@ -180,12 +260,34 @@ class CellTable(DataTable[Text]):
 
     # -- rendering -----------------------------------------------------------------------------
     def render_lines(self, crop: Region) -> list[Strip]:
+        if self.behind:  # rows scrolled in (a scroll repaints the whole table)
+            self.bring_up_to_date(self.visible_rows(), repaint=False)
         # Styles cannot change while the lines of one pass are drawn: compute each once.
         self._pass_styles = {}
         try:
             return super().render_lines(crop)
         finally:
             self._pass_styles = None
+
+    def render_line(self, y: int) -> Strip:
+        """DataTable's `render_line`, with what is the same for every line of a pass (the
+        size, the scroll offset and the height of the fixed rows) computed once."""
+        memo = self._pass_styles
+        if memo is None:
+            return super().render_line(y)
+        frame = memo.get(_FRAME)
+        if frame is None:
+            scroll_x, scroll_y = self.scroll_offset
+            fixed = 0
+            for index in range(self.fixed_rows):
+                fixed += self.get_row_height(cast(RowKey, self._row_locations.get_key(index)))
+            if self.show_header:
+                fixed += self.get_row_height(self._header_row_key)
+            frame = memo[_FRAME] = (self.size.width, scroll_x, scroll_y, fixed)
+        width, scroll_x, scroll_y, fixed = frame
+        if y >= fixed:
+            y += scroll_y
+        return self._render_line(y, scroll_x, scroll_x + width, self.rich_style)
 
     @property
     def rich_style(self) -> Style:
@@ -224,16 +326,34 @@ class CellTable(DataTable[Text]):
             memo[_STATE] = state
         return state
 
+    def _line_context(self) -> tuple[bool, tuple[Any, ...], tuple[str, ...], int, int]:
+        """Per pass: whether lines are drawn here (a row cursor, no fixed columns, no row
+        labels), the table state, the column keys, and the cursor's and hover's rows."""
+        memo = self._pass_styles
+        if memo is not None and (context := memo.get(_CONTEXT)) is not None:
+            return context  # type: ignore[no-any-return]
+        state = self._table_state()
+        context = (
+            self.cursor_type == "row" and not self.fixed_columns and not self._labelled_row_exists,
+            state,
+            tuple(column.key.value for column in state[-2]),
+            self.cursor_coordinate.row,
+            self.hover_coordinate.row,
+        )
+        if memo is not None:
+            memo[_CONTEXT] = context
+        return context
+
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """One line of the table: kept per row with the values of its cells and the state it
         was drawn in; drawn again only when one of them changed."""
-        if self.cursor_type != "row" or self.fixed_columns or self._labelled_row_exists:
+        drawn_here, state, column_keys, cursor_row, hover_row = self._line_context()
+        if not drawn_here:
             return super()._render_line(y, x1, x2, base_style)
         try:
             row_key, line_no = self._get_offsets(y)
         except LookupError:
             return super()._render_line(y, x1, x2, base_style)
-        state = self._table_state()
         columns = state[-2]
         if row_key is self._header_row_key:
             index = -1
@@ -243,10 +363,10 @@ class CellTable(DataTable[Text]):
             if found is None:
                 return super()._render_line(y, x1, x2, base_style)
             index = found
-            cells = self._data[row_key]
-            values = tuple(cells.get(column.key) for column in columns)
-        cursor = index == self.cursor_coordinate.row
-        hover = index == self.hover_coordinate.row
+            cells = cast(dict[str, Text], self._data[row_key])  # str keys equal ColumnKeys
+            values = tuple(cells.get(key) for key in column_keys)
+        cursor = index == cursor_row
+        hover = index == hover_row
         made_for = (index, x1, x2, base_style, cursor, hover, state)
         key = (row_key, line_no)
         kept = self._row_lines.get(key)
@@ -281,23 +401,44 @@ class CellTable(DataTable[Text]):
         widths: tuple[int, ...] = state[-1]
         row_style = self._get_row_style(index, base_style)
         segments: list[Segment] = []
+        simplified = True  # every piece is simplified and has no control segment
         for column_index, width in enumerate(widths):
             piece = pieces[column_index]
             if piece is None:
                 lines = self._render_cell(index, column_index, row_style, width, cursor, hover)
-                piece = pieces[column_index] = lines[line_no]
-            segments.extend(piece)
-        width = self.size.width
-        remaining = max(0, width - (sum(widths) + self._row_label_column_width))
+                piece = pieces[column_index] = _simplified(lines[line_no])
+            if simplified and type(piece) is list:
+                _join(segments, piece)
+            else:
+                simplified = False
+                segments.extend(piece)
+        width = state[1]
+        used = sum(widths) + state[11]  # the row labels' width
         extend, _ = self._get_styles_to_render_cell(
             index == -1, False, False, hover, cursor, self.show_cursor,
             self._show_hover_cursor, False, False,
         )  # fmt: skip
-        extend = row_style + extend
-        extend += Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
-        segments.append(Segment(" " * remaining, extend))
+        extend = row_style + extend + self._meta(index, 0, out_of_bounds=True)
+        tail = Segment(" " * max(0, width - used), extend)
+        if simplified and x1 == 0 and used <= width and segments and cell_len(segments[0].text):
+            # Nothing to crop or pad: what line_crop, adjust_cell_length and simplify
+            # would make of it, without measuring every segment again.
+            _join(segments, (tail,))
+            return Strip(segments, width)
+        segments.append(tail)
         strip = Strip(line_crop(segments, x1, x2, width))
         return strip.adjust_cell_length(width, base_style).simplify()
+
+    def _meta(self, row: int, column: int, *, out_of_bounds: bool = False) -> Style:
+        """The mouse metadata of a cell (or of the blank past the last column)."""
+        key = (row, column, out_of_bounds)
+        meta = self._metas.get(key)
+        if meta is None:
+            data: dict[str, Any] = {"row": row, "column": column}
+            if out_of_bounds:
+                data["out_of_bounds"] = True
+            meta = self._metas[key] = Style.from_meta(data)
+        return meta
 
     def _get_row_style(self, row_index: int, base_style: Style) -> Style:
         memo = self._pass_styles
@@ -352,18 +493,13 @@ class CellTable(DataTable[Text]):
         hover: bool,
     ) -> SegmentLines:
         """DataTable's `_render_cell` of a Text cell: rendered by rich once per content and
-        look (kept in `_contents`), then given the mouse metadata of its position."""
+        look, or per length for a plain text (`cell_text.TextCells`), then given the mouse
+        metadata of its position."""
         fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
         height = self.rows[row_key].height
-        content = (
-            value.plain, value.style, tuple(value.spans), value.justify, value.overflow,
-            value.no_wrap, value.end, value.tab_size, base_style, width, cursor, hover, fixed,
-            height, self._table_state()[:-2],
-        )  # fmt: skip
-        lines = self._contents.get(content)
-        if lines is None:
-            if len(self._contents) > 20_000:
-                self._contents.clear()
+        look = (base_style, width, cursor, hover, fixed, height, self._table_state()[:-2])
+
+        def render(text: Text) -> SegmentLines:
             component_style, post_style = self._get_styles_to_render_cell(
                 False, False, fixed, hover, cursor, self.show_cursor, self._show_hover_cursor,
                 self.cursor_foreground_priority == "css",
@@ -375,20 +511,17 @@ class CellTable(DataTable[Text]):
                 options = self.app.console_options.update_dimensions(width, height)
             if height == 1:
                 options = options.update(no_wrap=True)
-            lines = self.app.console.render_lines(
+            return self.app.console.render_lines(
                 Styled(
-                    Padding(value, (0, self.cell_padding)),
+                    Padding(text, (0, self.cell_padding)),
                     pre_style=base_style + component_style,
                     post_style=post_style,
                 ),
                 options,
             )
-            self._contents[content] = lines
-        meta = self._metas.get((row_index, column_index))
-        if meta is None:
-            meta = self._metas[row_index, column_index] = Style.from_meta(
-                {"row": row_index, "column": column_index}
-            )
+
+        lines = self._texts.lines(value, look, width - 2 * self.cell_padding, render)
+        meta = self._meta(row_index, column_index)
         return [
             [Segment(text, None if control else (style + meta if style else meta), control)
              for text, style, control in line]
@@ -401,7 +534,7 @@ class CellTable(DataTable[Text]):
 
     def _forget_drawings(self) -> None:
         self._rendered_cells.clear()
-        self._contents.clear()
+        self._texts.clear()
         self._row_lines.clear()
 
     def notify_style_update(self) -> None:
@@ -410,6 +543,7 @@ class CellTable(DataTable[Text]):
 
     def clear(self, columns: bool = False) -> Any:
         self._pending_cells.clear()
+        self.behind.clear()
         self._forget_drawings()
         return super().clear(columns)
 
@@ -419,4 +553,24 @@ class CellTable(DataTable[Text]):
             del self._rendered_cells[cell]
         for line in [k for k in self._row_lines if k[0] == key]:
             del self._row_lines[line]
+        self.behind.discard(key.value)
         super().remove_row(row_key)
+
+
+def _simplified(segments: list[Segment]) -> list[Segment] | tuple[Segment, ...]:
+    """A cell's line with neighbouring segments of the same style joined (Segment.simplify);
+    one holding a control segment is kept as it is, as a tuple (simplified with its line)."""
+    if any(segment.control for segment in segments):
+        return tuple(segments)
+    return list(Segment.simplify(segments))
+
+
+def _join(line: list[Segment], piece: Sequence[Segment]) -> None:
+    """Append a simplified piece to a simplified line, joining the segments at the seam as
+    Segment.simplify does."""
+    if line and piece and line[-1].style == piece[0].style:
+        last = line[-1]
+        line[-1] = Segment(last.text + piece[0].text, last.style)
+        line.extend(piece[1:])
+    else:
+        line.extend(piece)

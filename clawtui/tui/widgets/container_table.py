@@ -3,7 +3,10 @@
 Used by the Fleet panel (every container; a role filter is available). It is built for a
 stream of small changes, not for redraws: rows are added, updated and removed one by one, and
 an update only touches the cells whose text changed, so a 1 Hz stats tick over a hundred
-containers costs a few cell writes. Every cell is a rich `Text` (never a markup string),
+containers costs a few cell writes. A tick writes the CPU, memory and uptime cells of the rows
+in view only; the others are marked `behind` and written when they are scrolled in or read,
+or before the rows are sorted by one of those columns (then every row is written each tick).
+Every cell is a rich `Text` (never a markup string),
 because names, images and states come from Docker and may contain `[`. A table that is not on
 screen (its panel is not in front) only keeps the latest stats samples and notes the uptime
 tick; both are applied before it is drawn again or a cell is read (`catch_up`).
@@ -14,8 +17,7 @@ The container action keys (`container_actions.CONTAINER_BINDINGS`) work on the m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -30,52 +32,18 @@ from clawtui.engine.api.models import ContainerInfo, ContainerStats
 from clawtui.tui.container_actions import CONTAINER_BINDINGS, ContainerActionRequested
 from clawtui.tui.format import format_cpu, format_memory, humanize_duration
 from clawtui.tui.widgets.cell_table import CellTable
-from clawtui.tui.widgets.host_filter import RowFilter
-
-
-class Cell(Text):
-    """A table cell: rich Text that also carries the value the column sorts by."""
-
-    def __init__(self, text: str, sort_key: Any, *, style: str = "", right: bool = False) -> None:
-        super().__init__(text, style=style, justify="right" if right else None, no_wrap=True)
-        self.sort_key = sort_key
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    """One column of the table: key, header label, fixed width (None = fit the content)."""
-
-    key: str
-    label: str
-    width: int | None = None
-    right: bool = False
-
-
-MARK = "●"
-
-COLUMNS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("mark", "", 1),
-    ColumnSpec("name", "Name"),
-    ColumnSpec("host", "Host"),
-    ColumnSpec("image", "Image"),
-    ColumnSpec("state", "State", 10),
-    ColumnSpec("cpu", "CPU %", 7, right=True),
-    ColumnSpec("mem", "Mem MiB used / limit", 20, right=True),
-    ColumnSpec("uptime", "Uptime", 8, right=True),
+from clawtui.tui.widgets.container_columns import (
+    AUTO_WIDTH,
+    COLUMNS,
+    DEFAULT_SORT,
+    MARK,
+    SORTABLE,
+    STATE_STYLES,
+    TICKED,
+    Cell,
+    ColumnSpec,
 )
-_AUTO_WIDTH = frozenset(c.key for c in COLUMNS if c.width is None)
-_SORTABLE = tuple(c.key for c in COLUMNS if c.key != "mark")
-_DEFAULT_SORT = ("host", "name")
-
-STATE_STYLES: dict[str, str] = {
-    "running": "success",
-    "paused": "warning",
-    "restarting": "warning",
-    "created": "secondary",
-    "exited": "error",
-    "dead": "error",
-}
-"""Which theme color (`Theme` attribute) a container state is drawn in."""
+from clawtui.tui.widgets.host_filter import RowFilter
 
 
 class ContainerTable(CellTable):
@@ -161,6 +129,9 @@ class ContainerTable(CellTable):
         self.filter = row_filter or RowFilter()
         """Only containers of its host (None: every host) whose name, image or host contain
         its text (any case) are shown (shared with the panel's `/` box)."""
+        self._stats: dict[str, ContainerStats] = {}
+        """The latest stats sample of each shown container, by key, when newer than its
+        `ContainerInfo.stats` (a tick does not copy the containers: see `current`)."""
         self._known: dict[str, ContainerInfo] = {}
         """Every container offered that has the role, shown or filtered out, by key."""
         self._palette: Mapping[str, str] = {}
@@ -193,8 +164,13 @@ class ContainerTable(CellTable):
         color = self._palette.get(STATE_STYLES.get(info.state, ""), "")
         return Cell(info.state, info.state, style=color)
 
+    def current(self, info: ContainerInfo) -> ContainerInfo:
+        """The container with its latest stats sample."""
+        stats = self._stats.get(info.key)
+        return info if stats is None else info.model_copy(update={"stats": stats})
+
     def _cells(self, info: ContainerInfo) -> dict[str, Cell]:
-        stats = info.stats if info.running else None
+        stats = self._stats.get(info.key, info.stats) if info.running else None
         cpu = stats.cpu_percent if stats and stats.cpu_percent is not None else -1.0
         used = stats.mem_used if stats and stats.mem_used is not None else -1
         marked = info.key in self.marked
@@ -204,8 +180,8 @@ class ContainerTable(CellTable):
             "host": Cell(info.host, info.host),
             "image": Cell(info.image, info.image.lower()),
             "state": self._state_cell(info),
-            "cpu": Cell(format_cpu(info), cpu, right=True),
-            "mem": Cell(format_memory(info), (used, info.memory_limit), right=True),
+            "cpu": Cell(format_cpu(info, stats), cpu, right=True),
+            "mem": Cell(format_memory(info, stats), (used, info.memory_limit), right=True),
             "uptime": self._uptime_cell(info),
         }
 
@@ -225,7 +201,7 @@ class ContainerTable(CellTable):
             if isinstance(current, Cell):
                 current.sort_key = cell.sort_key
             return False
-        if column in _AUTO_WIDTH:
+        if column in AUTO_WIDTH:
             self.update_cell(key, column, cell, update_width=True)
         else:
             self.write_cell(key, column, cell)
@@ -270,7 +246,7 @@ class ContainerTable(CellTable):
 
     def apply_filter(self) -> int:
         """Redraw the rows from every container offered so far; how many are shown."""
-        self.load(list(self._known.values()))
+        self.load([self.current(info) for info in self._known.values()])
         self.post_message(self.FiltersChanged(self))
         return len(self.infos)
 
@@ -281,6 +257,7 @@ class ContainerTable(CellTable):
         """Replace every row (a RESYNC or the first snapshot); keeps the cursor on its row."""
         selected = self.selected_key
         self._deferred.clear()  # the snapshot is newer
+        self._stats.clear()
         self.clear()
         self.infos.clear()
         self._known.clear()
@@ -301,6 +278,7 @@ class ContainerTable(CellTable):
         """Add or update one container's row (or drop it if it no longer matches the filter)."""
         key = info.key
         self._deferred.get(info.host, {}).pop(info.id, None)  # the event is newer
+        self.behind.discard(key)  # every cell is written from the event below
         if self._has_role(info):
             self._known[key] = info
         else:
@@ -309,8 +287,11 @@ class ContainerTable(CellTable):
             self._drop_row(key)
             return
         old = self.infos.get(key)
-        if old is not None and old.stats is not None and info.stats is None and info.running:
-            info = info.model_copy(update={"stats": old.stats})
+        latest = self._stats.pop(key, None)
+        if latest is None and old is not None:
+            latest = old.stats
+        if latest is not None and info.stats is None and info.running:
+            info = info.model_copy(update={"stats": latest})
         self.infos[key] = info
         cells = self._cells(info)
         if old is None:
@@ -333,6 +314,11 @@ class ContainerTable(CellTable):
 
     def _drop_row(self, key: str) -> None:
         self.marked.discard(key)
+        latest = self._stats.pop(key, None)
+        known = self._known.get(key)
+        if latest is not None and known is not None and known.stats is None and known.running:
+            # filtered out by an event without stats: keep the sample for when it is shown
+            self._known[key] = known.model_copy(update={"stats": latest})
         if self.infos.pop(key, None) is None:
             return
         was_selected = key == self.selected_key
@@ -349,13 +335,15 @@ class ContainerTable(CellTable):
 
     def apply_stats_of_hosts(self, ticks: Mapping[str, Mapping[str, ContainerStats]]) -> int:
         """The latest stats tick of each host, drawn (and re-sorted) once for all; returns how
-        many cells changed. A table not on screen (its panel is not in front) only keeps the
-        latest samples, applied before it is drawn again (`catch_up`)."""
+        many cells changed on screen. A table not on screen (its panel is not in front) only
+        keeps the latest samples, applied before it is drawn again (`catch_up`); a row
+        scrolled out of view gets its new cells when it is drawn or read (`behind`)."""
         if not self.is_on_screen:
             for host, stats in ticks.items():
                 self._deferred.setdefault(host, {}).update(stats)
             return 0
-        written = sum(self._apply_samples(host, stats) for host, stats in ticks.items())
+        shown = self._rows_to_write()
+        written = sum(self._apply_samples(host, stats, shown) for host, stats in ticks.items())
         self.flush_cells()
         if written and self.sort_column in ("cpu", "mem"):
             self._resort()
@@ -366,9 +354,10 @@ class ContainerTable(CellTable):
         returns how many cells changed."""
         deferred, self._deferred = self._deferred, {}
         uptimes, self._uptimes_due = self._uptimes_due, False
-        written = sum(self._apply_samples(host, stats) for host, stats in deferred.items())
+        shown = self._rows_to_write()
+        written = sum(self._apply_samples(host, s, shown) for host, s in deferred.items())
         if uptimes:
-            written += self._tick_uptimes()
+            written += self._tick_uptimes(shown)
         self.flush_cells()
         if written and self.sort_column in ("cpu", "mem", "uptime"):
             self._resort()
@@ -384,22 +373,48 @@ class ContainerTable(CellTable):
             self.catch_up()
         return super().get_cell(row_key, column_key)
 
-    def _apply_samples(self, host: str, stats: Mapping[str, ContainerStats]) -> int:
+    def _rows_to_write(self) -> Container[Any] | None:
+        """The rows a tick writes now (None: all, when the rows are sorted by a ticked
+        column); the others are marked `behind`."""
+        if self.sort_column in TICKED:
+            return None
+        return self.visible_rows()
+
+    def write_behind_row(self, key: str, *, repaint: bool) -> int:
+        """Write the CPU, memory and uptime cells of a row marked `behind`."""
+        info, cells = self.infos.get(key), self.row_cells.get(key)
+        if info is None or cells is None or not info.running:
+            return 0
+        stats = self._stats.get(key, info.stats)
+        written = self._put_stats(key, cells, info, stats, repaint) if stats is not None else 0
+        return written + self._put_uptime(key, cells, info, self.clock(), repaint)
+
+    def _apply_samples(
+        self, host: str, stats: Mapping[str, ContainerStats], shown: Container[Any] | None
+    ) -> int:
         written = 0
-        infos, known, rows = self.infos, self._known, self.row_cells
+        infos, latest, rows, behind = self.infos, self._stats, self.row_cells, self.behind
         for cid, sample in stats.items():
             key = f"{host}/{cid}"
-            info = infos.get(key)
-            if info is None or not info.running or (cells := rows.get(key)) is None:
+            info = infos.get(key)  # a row is shown for each
+            if info is None or not info.running:
                 continue
-            info = info.model_copy(update={"stats": sample})
-            infos[key] = known[key] = info
-            written += self._put(key, cells, "cpu", format_cpu(info), sample.cpu_percent or 0.0)
-            used = sample.mem_used if sample.mem_used is not None else -1
-            written += self._put(key, cells, "mem", format_memory(info), (used, info.memory_limit))
+            latest[key] = sample
+            if shown is not None and key not in shown:
+                behind.add(key)
+            elif (cells := rows.get(key)) is not None:
+                written += self._put_stats(key, cells, info, sample, True)
         return written
 
-    def _put(self, key: str, cells: Mapping[Any, Text], column: str, text: str, sort: Any) -> bool:
+    def _put(
+        self,
+        key: str,
+        cells: Mapping[Any, Text],
+        column: str,
+        text: str,
+        sort: Any,
+        repaint: bool = True,
+    ) -> bool:
         """`_set` of a right-aligned fixed-width cell (CPU, memory, uptime) for the per-tick
         paths: the new Cell is only made when the text changed."""
         current = cells[column]  # cells are keyed by ColumnKey, which equals its str
@@ -407,8 +422,30 @@ class ContainerTable(CellTable):
             if isinstance(current, Cell):
                 current.sort_key = sort
             return False
-        self.write_row_cell(key, cells, column, Cell(text, sort, right=True))
+        self.write_row_cell(key, cells, column, Cell(text, sort, right=True), repaint=repaint)
         return True
+
+    def _put_stats(
+        self,
+        key: str,
+        cells: Mapping[Any, Text],
+        info: ContainerInfo,
+        stats: ContainerStats,
+        repaint: bool,
+    ) -> int:
+        used = stats.mem_used if stats.mem_used is not None else -1
+        cpu = stats.cpu_percent or 0.0
+        written = self._put(key, cells, "cpu", format_cpu(info, stats), cpu, repaint)
+        mem = (used, info.memory_limit)
+        return written + self._put(key, cells, "mem", format_memory(info, stats), mem, repaint)
+
+    def _put_uptime(
+        self, key: str, cells: Mapping[Any, Text], info: ContainerInfo, now: float, repaint: bool
+    ) -> bool:
+        seconds = info.uptime(now)
+        text = humanize_duration(seconds) if seconds is not None else ""
+        sort = seconds if seconds is not None else -1.0
+        return self._put(key, cells, "uptime", text, sort, repaint)
 
     def tick(self) -> int:
         """Advance the uptime cells to the clock; return how many changed (a table not on
@@ -416,19 +453,20 @@ class ContainerTable(CellTable):
         if not self.is_on_screen:
             self._uptimes_due = True
             return 0
-        written = self._tick_uptimes()
+        written = self._tick_uptimes(self._rows_to_write())
         self.flush_cells()
         return written
 
-    def _tick_uptimes(self) -> int:
+    def _tick_uptimes(self, shown: Container[Any] | None) -> int:
         written = 0
-        now, rows = self.clock(), self.row_cells
-        for key, info in self.infos.items():
-            if info.running and (cells := rows.get(key)) is not None:
-                seconds = info.uptime(now)
-                text = humanize_duration(seconds) if seconds is not None else ""
-                sort = seconds if seconds is not None else -1.0
-                written += self._put(key, cells, "uptime", text, sort)
+        now, rows, behind = self.clock(), self.row_cells, self.behind
+        for key, info in self.infos.items():  # a row is shown for each
+            if not info.running:
+                continue
+            if shown is not None and key not in shown:
+                behind.add(key)
+            elif (cells := rows.get(key)) is not None:
+                written += self._put_uptime(key, cells, info, now, True)
         return written
 
     # -- sorting -------------------------------------------------------------------------------
@@ -448,7 +486,9 @@ class ContainerTable(CellTable):
         """
         selected = self.selected_key
         follow = self.cursor_row > 0
-        columns = (self.sort_column,) if self.sort_column else _DEFAULT_SORT
+        columns = (self.sort_column,) if self.sort_column else DEFAULT_SORT
+        if self.sort_column in TICKED:
+            self.bring_up_to_date()
 
         def key(cells: Any) -> Any:
             values = cells if isinstance(cells, tuple) else (cells,)
@@ -463,7 +503,7 @@ class ContainerTable(CellTable):
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
         column = str(event.column_key.value)
-        if column not in _SORTABLE:
+        if column not in SORTABLE:
             return
         if column == self.sort_column:
             if self.sort_reverse:
@@ -474,7 +514,7 @@ class ContainerTable(CellTable):
             self.sort_by(column)
 
     def action_cycle_sort(self) -> None:
-        keys = [None, *_SORTABLE]
+        keys = [None, *SORTABLE]
         index = keys.index(self.sort_column) if self.sort_column in keys else 0
         self.sort_by(keys[(index + 1) % len(keys)])
 
@@ -493,7 +533,8 @@ class ContainerTable(CellTable):
     @property
     def selected(self) -> ContainerInfo | None:
         key = self.selected_key
-        return self.infos.get(key) if key else None
+        info = self.infos.get(key) if key else None
+        return self.current(info) if info is not None else None
 
     # -- marks and actions ---------------------------------------------------------------------
     def toggle_mark(self, key: str) -> None:
@@ -518,7 +559,7 @@ class ContainerTable(CellTable):
     def targets(self) -> list[ContainerInfo]:
         """The marked containers in row order, else the one under the cursor."""
         if self.marked:
-            return [self.infos[str(row.key.value)] for row in self.ordered_rows
+            return [self.current(self.infos[str(row.key.value)]) for row in self.ordered_rows
                     if row.key.value in self.marked]  # fmt: skip
         selected = self.selected
         return [selected] if selected is not None else []
